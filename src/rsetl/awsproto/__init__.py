@@ -1,0 +1,23 @@
+"""AWS wire protocols for the local services: requests, SigV4, JSON services, routing, the HTTP server."""
+
+from __future__ import annotations
+
+from rsetl.awsproto.errors import AwsError
+from rsetl.awsproto.json_service import JsonService
+from rsetl.awsproto.messages import AwsRequest, AwsResponse, RequestContext
+from rsetl.awsproto.router import Router, Service
+from rsetl.awsproto.server import LocalServer
+from rsetl.awsproto.sigv4 import DEFAULT_CREDENTIALS, SigV4Verifier
+
+__all__ = [
+    "DEFAULT_CREDENTIALS",
+    "AwsError",
+    "AwsRequest",
+    "AwsResponse",
+    "JsonService",
+    "LocalServer",
+    "RequestContext",
+    "Router",
+    "Service",
+    "SigV4Verifier",
+]

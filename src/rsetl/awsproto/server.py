@@ -1,0 +1,86 @@
+"""The HTTP server of the local endpoint: 127.0.0.1 only, one thread per connection."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from rsetl.awsproto.messages import AwsRequest
+from rsetl.awsproto.router import Router
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+MAX_BODY = 512 * 1024 * 1024
+"""Largest request body read; larger requests are refused before reading (S3 PUTs are the big ones)."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.send_error(413, "Request body too large")
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        request = AwsRequest(self.command, url.path, url.query, self.headers, body)
+        response = self.server.router.dispatch(request)
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if "Content-Length" not in response.headers:
+            self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = _serve
+
+    def log_message(self, format: str, *args: object) -> None:
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int, router: Router) -> None:
+        self.router = router
+        super().__init__((LOOPBACK, port), _Handler)
+
+
+class LocalServer:
+    """Serves a :class:`Router` on 127.0.0.1 in a background thread."""
+
+    def __init__(self, router: Router, port: int = 0) -> None:
+        self._server = _Server(port, router)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="rsetl-http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> LocalServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
