@@ -94,7 +94,7 @@ def _check(shape: Shape, value: Any, path: str, out: _Collector) -> None:
             out.type_errors.append(f"Expected a string at '{path}'.")
             return
         _check_size(shape, value, len(value), path, out)
-        enum = shape.enum
+        enum = getattr(shape, "enum", None)
         if enum and value not in enum:
             out.violation(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
         pattern = shape.metadata.get("pattern")
