@@ -140,7 +140,10 @@ def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
         ({"$or": [{"source": ["aws.s3"]}, {"detail": {"state": ["terminated"]}}]}, True),
         ({"$or": [{"source": ["aws.s3"]}, {"detail": {"state": ["running"]}}]}, False),
         (
-            {"source": ["aws.ec2"], "detail": {"$or": [{"state": ["x"]}, {"instance-id": [{"prefix": "i-"}]}]}},
+            {
+                "source": ["aws.ec2"],
+                "detail": {"$or": [{"state": ["x"]}, {"instance-id": [{"prefix": "i-"}]}]},
+            },
             True,
         ),
     ],
