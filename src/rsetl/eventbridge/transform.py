@@ -95,7 +95,8 @@ def _validate_transformer(transformer: Mapping[str, Any], target_id: str) -> Non
         raise ValidationException(f"Target {target_id}: InputTransformer needs a non-empty InputTemplate.")
     if len(paths) > _MAX_VARIABLES:
         raise ValidationException(
-            f"Target {target_id}: InputPathsMap has {len(paths)} variables; at most {_MAX_VARIABLES} are allowed."
+            f"Target {target_id}: InputPathsMap has {len(paths)} variables; "
+            f"at most {_MAX_VARIABLES} are allowed."
         )
     for name, path in paths.items():
         if name.startswith(_RESERVED_PREFIX):

@@ -1,4 +1,7 @@
-"""Target input: Input, InputPath and InputTransformer (user guide: "Amazon EventBridge input transformation")."""
+"""Target input: Input, InputPath and InputTransformer.
+
+User guide: "Amazon EventBridge input transformation"; API reference: InputTransformer.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +54,9 @@ def test_transformer_json_template_with_values_in_and_out_of_strings() -> None:
         {
             "InputTransformer": {
                 "InputPathsMap": {"instance": "$.detail.instance-id", "status": "$.detail.state"},
-                "InputTemplate": '{"myInstance": <instance>, "myStatus": "<instance> is in state \\"<status>\\""}',
+                "InputTemplate": (
+                    '{"myInstance": <instance>, "myStatus": "<instance> is in state \\"<status>\\""}'
+                ),
             }
         }
     )
