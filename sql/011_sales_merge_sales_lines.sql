@@ -72,27 +72,28 @@ BEGIN
     v_problems := '';
     IF v_null_keys > 0 THEN
         v_problems := v_problems || CAST(v_null_keys AS VARCHAR)
-            || ' rows with a null order_id, line_number, order_ts, store_id, product_sku, quantity, unit_price or currency; ';
+            || ' row(s) with a null order_id, line_number, order_ts, store_id, product_sku, quantity, unit_price or currency; ';
     END IF;
     IF v_bad_quantity > 0 THEN
-        v_problems := v_problems || CAST(v_bad_quantity AS VARCHAR) || ' rows with a zero or negative quantity; ';
+        v_problems := v_problems || CAST(v_bad_quantity AS VARCHAR) || ' row(s) with a zero or negative quantity; ';
     END IF;
     IF v_bad_price > 0 THEN
-        v_problems := v_problems || CAST(v_bad_price AS VARCHAR) || ' rows with a negative unit_price; ';
+        v_problems := v_problems || CAST(v_bad_price AS VARCHAR) || ' row(s) with a negative unit_price; ';
     END IF;
     IF v_bad_discount > 0 THEN
         v_problems := v_problems || CAST(v_bad_discount AS VARCHAR)
-            || ' rows with a discount below zero or above quantity * unit_price; ';
+            || ' row(s) with a discount below zero or above quantity * unit_price; ';
     END IF;
     IF v_bad_currency > 0 THEN
         v_problems := v_problems || CAST(v_bad_currency AS VARCHAR)
-            || ' rows with an unknown currency (e.g. ' || v_sample_currency || '); ';
+            || ' row(s) with an unknown currency (e.g. ' || v_sample_currency || '); ';
     END IF;
     IF v_duplicate_keys > 0 THEN
         v_problems := v_problems || CAST(v_duplicate_keys AS VARCHAR)
-            || ' rows sharing an (order_id, line_number) with another row; ';
+            || ' row(s) sharing an (order_id, line_number) with another row; ';
     END IF;
     IF v_problems <> '' THEN
+        v_problems := RTRIM(v_problems, '; ');
         RAISE EXCEPTION 'sales file % rejected (% rows): %', v_source_key, v_batch_rows, v_problems;
     END IF;
 

@@ -56,16 +56,17 @@ BEGIN
     v_problems := '';
     IF v_null_keys > 0 THEN
         v_problems := v_problems || CAST(v_null_keys AS VARCHAR)
-            || ' rows with a null product_sku, product_name or category; ';
+            || ' row(s) with a null product_sku, product_name or category; ';
     END IF;
     IF v_bad_price > 0 THEN
-        v_problems := v_problems || CAST(v_bad_price AS VARCHAR) || ' rows with a negative list_price; ';
+        v_problems := v_problems || CAST(v_bad_price AS VARCHAR) || ' row(s) with a negative list_price; ';
     END IF;
     IF v_duplicate_keys > 0 THEN
         v_problems := v_problems || CAST(v_duplicate_keys AS VARCHAR)
-            || ' rows sharing a product_sku with another row; ';
+            || ' row(s) sharing a product_sku with another row; ';
     END IF;
     IF v_problems <> '' THEN
+        v_problems := RTRIM(v_problems, '; ');
         RAISE EXCEPTION 'products file % rejected (% rows): %', v_source_key, v_batch_rows, v_problems;
     END IF;
 

@@ -55,17 +55,18 @@ BEGIN
     v_problems := '';
     IF v_null_keys > 0 THEN
         v_problems := v_problems || CAST(v_null_keys AS VARCHAR)
-            || ' rows with a null store_id, store_name or region; ';
+            || ' row(s) with a null store_id, store_name or region; ';
     END IF;
     IF v_future_opening > 0 THEN
         v_problems := v_problems || CAST(v_future_opening AS VARCHAR)
-            || ' rows with an opened_on more than a year in the future; ';
+            || ' row(s) with an opened_on more than a year in the future; ';
     END IF;
     IF v_duplicate_keys > 0 THEN
         v_problems := v_problems || CAST(v_duplicate_keys AS VARCHAR)
-            || ' rows sharing a store_id with another row; ';
+            || ' row(s) sharing a store_id with another row; ';
     END IF;
     IF v_problems <> '' THEN
+        v_problems := RTRIM(v_problems, '; ');
         RAISE EXCEPTION 'stores file % rejected (% rows): %', v_source_key, v_batch_rows, v_problems;
     END IF;
 
