@@ -1,0 +1,169 @@
+"""Reads `template.yaml` through aws-sam-translator, offline, into a :class:`LocalTemplate`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.arn_generator import ArnGenerator
+from samtranslator.translator.translator import Translator
+from samtranslator.yaml_helper import yaml_parse
+
+from rsetl.template.exceptions import TemplateError
+from rsetl.template.intrinsics import Resolver
+from rsetl.template.model import LocalResource, LocalTemplate
+from rsetl.template.naming import Place
+from rsetl.template.samconfig import samconfig_parameters
+
+LOCAL_ARTIFACT_BUCKET = "rsetl-local-artifacts"
+"""Stands for `sam package`'s bucket: local code paths ride through the transform as keys in it."""
+
+_LOCAL_URI_PROPERTIES = {
+    "AWS::Serverless::Function": "CodeUri",
+    "AWS::Serverless::LayerVersion": "ContentUri",
+}
+
+
+def load_template(
+    path: Path,
+    *,
+    parameter_overrides: Mapping[str, str] | None = None,
+    samconfig: Path | None = None,
+    stack_name: str | None = None,
+    account_id: str = "000000000000",
+    region: str = "us-east-1",
+) -> LocalTemplate:
+    """Transform and resolve a SAM template; parameters come from samconfig.toml, then the overrides."""
+    path = path.resolve()
+    try:
+        sam = yaml_parse(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise TemplateError(f"{path}: cannot read the template: {error}") from None
+    if not isinstance(sam, dict) or "Resources" not in sam:
+        raise TemplateError(f"{path}: not a SAM/CloudFormation template (no Resources)")
+    config_stack, config_params = samconfig_parameters(samconfig or path.parent / "samconfig.toml")
+    stack = stack_name or config_stack or path.parent.name
+    parameters = _parameter_values(sam, {**config_params, **(parameter_overrides or {})}, path)
+    local_paths = _inline_local_artifacts(sam, path.parent)
+    pseudo = {
+        "AWS::Region": region,
+        "AWS::AccountId": account_id,
+        "AWS::StackName": stack,
+        "AWS::Partition": "aws",
+    }
+    # The transform asks boto3 for the region unless told; locally the region is ours to give.
+    ArnGenerator.BOTO_SESSION_REGION_NAME = region
+    translator = Translator({}, Parser(), boto_session=boto3.session.Session(region_name=region))
+    try:
+        cfn = translator.translate(sam, {**parameters, **pseudo}, get_managed_policy_map=dict)
+    except Exception as error:
+        raise TemplateError(f"{path}: the SAM transform failed: {error}") from None
+    place = Place(stack, account_id, region)
+    resolver = Resolver(cfn, parameters, place)
+    template = LocalTemplate(path, stack, account_id, region, parameters)
+    for logical_id, resource in cfn.get("Resources", {}).items():
+        condition = resource.get("Condition")
+        if condition and not resolver.condition(condition):
+            continue
+        props = resolver.resolve(resource.get("Properties", {}) or {}, f"Resources.{logical_id}.Properties")
+        ref, attributes = resolver.identity(logical_id)
+        template.resources[logical_id] = LocalResource(
+            logical_id, resource["Type"], props, ref, attributes, _local_path(props, local_paths)
+        )
+    template.outputs = {
+        name: resolver.resolve(output.get("Value"), f"Outputs.{name}")
+        for name, output in cfn.get("Outputs", {}).items()
+        if not output.get("Condition") or resolver.condition(output["Condition"])
+    }
+    return template
+
+
+def _parameter_values(sam: dict[str, Any], given: Mapping[str, str], path: Path) -> dict[str, str]:
+    declared: dict[str, Any] = sam.get("Parameters", {}) or {}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise TemplateError(f"{path}: parameter overrides name undeclared parameters: {', '.join(unknown)}")
+    values: dict[str, str] = {}
+    for name, spec in declared.items():
+        if name in given:
+            value = str(given[name])
+        elif "Default" in spec:
+            value = str(spec["Default"])
+        else:
+            raise TemplateError(
+                f"{path}: parameter {name} has no value; "
+                "set it in samconfig.toml or with --parameter-overrides"
+            )
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and value not in [str(a) for a in allowed]:
+            raise TemplateError(f"{path}: parameter {name}={value!r} is not one of {allowed}")
+        pattern = spec.get("AllowedPattern")
+        if pattern and not re.fullmatch(pattern, value):
+            raise TemplateError(f"{path}: parameter {name}={value!r} does not match {pattern}")
+        values[name] = value
+    return values
+
+
+def _inline_local_artifacts(sam: dict[str, Any], base: Path) -> dict[str, Path]:
+    """Point local CodeUri/ContentUri at the fake artifact bucket and inline DefinitionUri files."""
+    local_paths: dict[str, Path] = {}
+    globals_function = (sam.get("Globals") or {}).get("Function") or {}
+    for logical_id, resource in sam["Resources"].items():
+        props = resource.setdefault("Properties", {}) or {}
+        resource["Properties"] = props
+        key = _LOCAL_URI_PROPERTIES.get(resource.get("Type", ""))
+        if key:
+            uri = props.get(key, globals_function.get("CodeUri") if key == "CodeUri" else None)
+            if isinstance(uri, str) and not uri.startswith("s3://"):
+                folder = (base / uri).resolve()
+                if not folder.is_dir():
+                    raise TemplateError(f"Resources.{logical_id}.Properties.{key}: {uri!r} is not a folder")
+                local_paths[uri] = folder
+                props[key] = f"s3://{LOCAL_ARTIFACT_BUCKET}/{uri}"
+        if resource.get("Type") == "AWS::Serverless::StateMachine" and isinstance(
+            props.get("DefinitionUri"), str
+        ):
+            definition_path = base / props.pop("DefinitionUri")
+            try:
+                text = definition_path.read_text()
+                props["Definition"] = (
+                    json.loads(text) if definition_path.suffix == ".json" else yaml.safe_load(text)
+                )
+            except (OSError, ValueError, yaml.YAMLError) as error:
+                raise TemplateError(f"Resources.{logical_id}.Properties.DefinitionUri: {error}") from None
+    return local_paths
+
+
+def _local_path(props: Mapping[str, Any], local_paths: Mapping[str, Path]) -> Path | None:
+    for key in ("Code", "Content"):
+        location = props.get(key)
+        if isinstance(location, dict) and location.get("S3Bucket") == LOCAL_ARTIFACT_BUCKET:
+            return local_paths.get(str(location.get("S3Key")))
+    return None
+
+
+def state_machine_definition(resource: LocalResource) -> dict[str, Any]:
+    """The ASL of an AWS::StepFunctions::StateMachine with its DefinitionSubstitutions applied."""
+    props = resource.properties
+    definition = props.get("Definition")
+    text = json.dumps(definition) if definition is not None else props.get("DefinitionString")
+    if not isinstance(text, str):
+        raise TemplateError(f"{resource.logical_id}: the state machine has no definition")
+    substitutions = props.get("DefinitionSubstitutions") or {}
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in substitutions:
+            raise TemplateError(f"{resource.logical_id}: ${{{name}}} has no DefinitionSubstitutions entry")
+        # The value lands inside a JSON string: escape it as JSON would.
+        return json.dumps(str(substitutions[name]))[1:-1]
+
+    resolved = re.sub(r"\$\{([A-Za-z0-9_]+)\}", substitute, text)
+    return copy.deepcopy(json.loads(resolved))
