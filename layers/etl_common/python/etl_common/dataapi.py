@@ -1,0 +1,122 @@
+"""Redshift Data API calls with the product's conventions: idempotent submits, long polls,
+Data API errors raised under their own names, and compact statement summaries."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import ActiveWaitingRequestsExceededException, ValidationException, data_api_error
+from .polling import ABORTED, FAILED, FINISHED, RUNNING_STATUSES
+from .target import RedshiftTarget
+
+MAX_STATEMENT_NAME = 2048
+
+
+def client_token(execution_arn: str, step: str) -> str:
+    """Idempotency token of one step of one execution (64 hex characters).
+
+    It does not depend on the attempt, so a retried submit returns the statement the
+    first attempt started instead of running the SQL again.
+    """
+    return hashlib.sha256(f"{execution_arn}\n{step}".encode()).hexdigest()
+
+
+def statement_name(execution_name: str, step: str) -> str:
+    """The ``StatementName`` of a step: execution name and step, as ListStatements shows them."""
+    return f"{execution_name}.{step}"[:MAX_STATEMENT_NAME]
+
+
+def sql_parameters(names: Sequence[str], values: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Data API ``Parameters`` for ``names`` (values are sent as text)."""
+    return [{"name": name, "value": str(values[name])} for name in names]
+
+
+def submit(
+    client: Any,
+    target: RedshiftTarget,
+    sqls: Sequence[str],
+    parameters: Sequence[Mapping[str, str]],
+    *,
+    name: str,
+    token: str,
+    mode: str = "TRANSACTION",
+    wait_seconds: int | None = None,
+) -> dict[str, Any]:
+    """Run ``sqls`` (one statement, or a batch of several in ``mode``) and return the response.
+
+    With ``wait_seconds`` the call long-polls until the statement ends or the time passes;
+    if the Data API has too many waiting requests, the submit is repeated without waiting
+    (the same client token makes that safe).
+    """
+    request: dict[str, Any] = {**target.request_args(), "StatementName": name, "ClientToken": token}
+    if parameters:
+        request["Parameters"] = list(parameters)
+    if len(sqls) == 1:
+        operation, call = "ExecuteStatement", client.execute_statement
+        request["Sql"] = sqls[0]
+    else:
+        operation, call = "BatchExecuteStatement", client.batch_execute_statement
+        request["Sqls"] = list(sqls)
+        request["ExecutionMode"] = mode
+    try:
+        try:
+            return dict(call(**request, **({"WaitTimeSeconds": wait_seconds} if wait_seconds else {})))
+        except ClientError as err:
+            if wait_seconds and isinstance(
+                data_api_error(operation, err), ActiveWaitingRequestsExceededException
+            ):
+                return dict(call(**request))
+            raise
+    except ClientError as err:
+        raise data_api_error(operation, err) from err
+
+
+def describe(client: Any, statement_id: str, wait_seconds: int | None = None) -> dict[str, Any]:
+    """DescribeStatement, long-polling up to ``wait_seconds`` when given."""
+    try:
+        if wait_seconds:
+            try:
+                return dict(client.describe_statement(Id=statement_id, WaitTimeSeconds=wait_seconds))
+            except ClientError as err:
+                if not isinstance(
+                    data_api_error("DescribeStatement", err), ActiveWaitingRequestsExceededException
+                ):
+                    raise
+        return dict(client.describe_statement(Id=statement_id))
+    except ClientError as err:
+        raise data_api_error("DescribeStatement", err) from err
+
+
+def cancel(client: Any, statement_id: str) -> bool:
+    """CancelStatement; ``False`` when the statement had already ended (nothing to cancel)."""
+    try:
+        return bool(client.cancel_statement(Id=statement_id).get("Status", False))
+    except ClientError as err:
+        error = data_api_error("CancelStatement", err)
+        if isinstance(error, ValidationException):
+            return False
+        raise error from err
+
+
+def statement_error(description: Mapping[str, Any]) -> str | None:
+    """The database error of a described statement; for a batch, names the failing sub-statement."""
+    if description.get("Error"):
+        return str(description["Error"])
+    for index, sub in enumerate(description.get("SubStatements") or [], start=1):
+        if sub.get("Error"):
+            return f"sub-statement {index}: {sub['Error']}"
+    return None
+
+
+def is_running(status: str) -> bool:
+    """Whether a statement in ``status`` may still change (any unknown status is not running)."""
+    return status in RUNNING_STATUSES
+
+
+def is_known_status(status: str) -> bool:
+    """Whether ``status`` is one the Data API documents for statements."""
+    return status in (*RUNNING_STATUSES, FINISHED, FAILED, ABORTED)

@@ -1,0 +1,239 @@
+"""The work of each RunPipeline task: prepare a run, execute a step, check and cancel its statement.
+
+Each function takes its clients and settings as arguments and returns the JSON document
+the state machine keeps, so the Lambda handlers stay thin and everything here is testable
+with botocore's Stubber.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .dataapi import (
+    cancel,
+    client_token,
+    describe,
+    is_known_status,
+    is_running,
+    sql_parameters,
+    statement_error,
+    statement_name,
+    submit,
+)
+from .errors import InputError
+from .params import parse_timestamp, resolve_parameters, sql_values
+from .polling import ABORTED, FAILED, FINISHED, PollPolicy
+from .schemas import validate_document
+from .specs import iter_steps, load_spec, statement_parameters
+from .sqltext import render_statement
+
+START_INPUT_SCHEMA = "start-input"
+UNKNOWN_STATUS = "UNKNOWN_STATUS"
+TIMED_OUT = "TIMED_OUT"
+
+
+@dataclass(frozen=True)
+class RenderedStep:
+    """One step's SQL, ready to submit."""
+
+    name: str
+    sqls: list[str]
+    parameter_names: list[str]
+    mode: str
+
+
+def prepare_run(
+    execution_input: Any,
+    *,
+    execution_name: str,
+    execution_arn: str,
+    started_at: str,
+    default_timeout_seconds: int,
+    iam_role: str = "",
+    base: Path | None = None,
+) -> dict[str, Any]:
+    """Validate the execution input and the pipeline spec, resolve parameters, plan the stages.
+
+    Every step is rendered once here, so a bad value (e.g. an unsafe S3 key) fails the
+    run before any SQL runs.
+    """
+    validate_document(START_INPUT_SCHEMA, execution_input, "execution input", InputError, base)
+    spec = load_spec(execution_input["pipeline"], base)
+    parameters = resolve_parameters(
+        spec, execution_input.get("parameters", {}), parse_timestamp(started_at, "execution start time")
+    )
+    run: dict[str, Any] = {
+        "pipeline": spec["name"],
+        "execution_name": execution_name,
+        "execution_arn": execution_arn,
+        "parameters": parameters,
+        "changes": spec.get("changes", []),
+        "stages": [],
+    }
+    for stage_name, steps in iter_steps(spec):
+        for step in steps:
+            render_step(spec, step["name"], sql_values(run), iam_role)
+        run["stages"].append(
+            {
+                "name": stage_name,
+                "steps": [
+                    {
+                        "name": step["name"],
+                        "timeout_seconds": step.get("timeout_seconds", default_timeout_seconds),
+                    }
+                    for step in steps
+                ],
+            }
+        )
+    return run
+
+
+def render_step(
+    spec: Mapping[str, Any], step_name: str, values: Mapping[str, Any], iam_role: str
+) -> RenderedStep:
+    """SQL texts and parameter names of step ``step_name`` of ``spec``."""
+    for _, steps in iter_steps(spec):
+        for step in steps:
+            if step["name"] == step_name:
+                statements = step["statements"]
+                names: list[str] = []
+                for statement in statements:
+                    names.extend(p for p in statement_parameters(statement) if "copy" not in statement)
+                return RenderedStep(
+                    name=step_name,
+                    sqls=[render_statement(s, values, iam_role) for s in statements],
+                    parameter_names=list(dict.fromkeys(names)),
+                    mode=step.get("mode", "TRANSACTION"),
+                )
+    raise InputError(f"pipeline {spec['name']!r} has no step {step_name!r}")
+
+
+def execute_step(
+    client: Any,
+    target: Any,
+    policy: PollPolicy,
+    *,
+    run: Mapping[str, Any],
+    step: Mapping[str, Any],
+    now: str,
+    iam_role: str = "",
+    base: Path | None = None,
+) -> dict[str, Any]:
+    """Submit one step (idempotently) and long-poll it once; returns the step's statement state."""
+    spec = load_spec(run["pipeline"], base)
+    values = sql_values(run)
+    rendered = render_step(spec, step["name"], values, iam_role)
+    response = submit(
+        client,
+        target,
+        rendered.sqls,
+        sql_parameters(rendered.parameter_names, values),
+        name=statement_name(run["execution_name"], step["name"]),
+        token=client_token(run["execution_arn"], step["name"]),
+        mode=rendered.mode,
+        wait_seconds=policy.long_poll_seconds,
+    )
+    description = describe(client, response["Id"])
+    return _statement_state(
+        policy,
+        description,
+        step=step["name"],
+        submitted_at=now,
+        timeout_seconds=int(step["timeout_seconds"]),
+        elapsed=0.0,
+    )
+
+
+def check_statement(
+    client: Any,
+    policy: PollPolicy,
+    *,
+    statement: Mapping[str, Any],
+    now: str,
+    remaining_ms: int | None = None,
+) -> dict[str, Any]:
+    """Long-poll a running statement for up to the policy's window; returns its new state.
+
+    ``now`` is when the check started (the state machine's clock); the statement's age
+    and remaining time budget are counted from it. ``remaining_ms`` (the Lambda's remaining
+    time) stops the long polls early enough to return before the function times out.
+    """
+    elapsed = (
+        parse_timestamp(now, "check time") - parse_timestamp(statement["submitted_at"], "submit time")
+    ).total_seconds()
+    remaining = statement["timeout_seconds"] - elapsed
+    description: dict[str, Any] | None = None
+    for wait_seconds in policy.long_poll_plan(remaining):
+        if remaining_ms is not None and remaining_ms < (wait_seconds + 10) * 1000:
+            break
+        description = describe(client, statement["id"], wait_seconds)
+        if not is_running(str(description.get("Status"))):
+            break
+        if remaining_ms is not None:
+            remaining_ms -= wait_seconds * 1000
+    if description is None:
+        description = describe(client, statement["id"])
+    return _statement_state(
+        policy,
+        description,
+        step=statement["step"],
+        submitted_at=statement["submitted_at"],
+        timeout_seconds=int(statement["timeout_seconds"]),
+        elapsed=elapsed,
+    )
+
+
+def cancel_step(client: Any, *, statement: Mapping[str, Any]) -> dict[str, Any]:
+    """Cancel a statement that ran past its step's time budget; returns the failure cause."""
+    cancelled = cancel(client, statement["id"])
+    error = (
+        f"statement ran longer than the step's time budget of {statement['timeout_seconds']} s "
+        f"and was {'cancelled' if cancelled else 'already ending when cancelled'}"
+    )
+    return {
+        "cancelled": cancelled,
+        "cause": failure_cause(statement["step"], statement["id"], TIMED_OUT, error),
+    }
+
+
+def failure_cause(step: str, statement_id: str | None, error_type: str, error: str) -> str:
+    """The JSON ``Cause`` a failed step hands to the state machine's Fail state."""
+    return json.dumps({"step": step, "statement_id": statement_id, "error_type": error_type, "error": error})
+
+
+def _statement_state(
+    policy: PollPolicy,
+    description: Mapping[str, Any],
+    *,
+    step: str,
+    submitted_at: str,
+    timeout_seconds: int,
+    elapsed: float,
+) -> dict[str, Any]:
+    status = str(description.get("Status", ""))
+    statement_id = str(description["Id"])
+    remaining = timeout_seconds - elapsed
+    running = is_running(status)
+    cause = None
+    if status in (FAILED, ABORTED):
+        error = statement_error(description) or f"statement {status} without an error message"
+        cause = failure_cause(step, statement_id, status, error)
+    elif not running and status != FINISHED:
+        known = "" if is_known_status(status) else " (not a status the Data API documents)"
+        cause = failure_cause(step, statement_id, UNKNOWN_STATUS, f"statement has status {status!r}{known}")
+    return {
+        "step": step,
+        "id": statement_id,
+        "status": status,
+        "result_rows": description.get("ResultRows"),
+        "submitted_at": submitted_at,
+        "timeout_seconds": timeout_seconds,
+        "elapsed_seconds": int(elapsed),
+        "timed_out": running and remaining <= 0,
+        "wait_seconds": policy.wait_seconds(elapsed, remaining),
+        "cause": cause,
+    }
