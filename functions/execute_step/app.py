@@ -1,0 +1,41 @@
+"""ExecuteStep: submit one step's SQL through the Data API (idempotently) and long-poll it once."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from etl_common import PollPolicy, RedshiftTarget, execute_step
+
+logger = Logger()
+metrics = Metrics()
+
+
+@cache
+def redshift_data() -> Any:
+    """The Data API client (created on first use, reused while the function is warm)."""
+    return boto3.client("redshift-data")
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="execution_name")
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Event: ``run`` (PrepareRun's output), ``step`` (name, timeout), ``now`` (the state's entry time)."""
+    statement = execute_step(
+        redshift_data(),
+        RedshiftTarget.from_env(),
+        PollPolicy.from_env(),
+        run=event["run"],
+        step=event["step"],
+        now=event["now"],
+        iam_role=os.environ.get("COPY_IAM_ROLE_ARN", ""),
+    )
+    metrics.add_dimension(name="pipeline", value=event["run"]["pipeline"])
+    metrics.add_metric(name="StatementsSubmitted", unit=MetricUnit.Count, value=1)
+    logger.info("step submitted", extra={"step": statement["step"], "statement": statement})
+    return statement
