@@ -112,12 +112,12 @@ def split_statements(text: str) -> list[str]:
     return [statement for statement in statements if statement]
 
 
-def parsed(path: Path) -> list[exp.Expression]:
+def parsed(path: Path) -> list[exp.Expr]:
     """Every statement of one file, parsed with the redshift dialect."""
     return [sqlglot.parse_one(statement, read="redshift") for statement in split_statements(path.read_text())]
 
 
-def all_statements() -> list[exp.Expression]:
+def all_statements() -> list[exp.Expr]:
     """Every statement of every file, in apply order."""
     return [statement for path in SQL_FILES for statement in parsed(path)]
 
