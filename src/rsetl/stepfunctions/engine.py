@@ -1,0 +1,264 @@
+"""The local Step Functions engine: state machines, executions and task tokens."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+
+from rsetl.clock import Clock
+from rsetl.stepfunctions.definition import load_definition
+from rsetl.stepfunctions.exceptions import StepFunctionsError
+from rsetl.stepfunctions.history import HISTORY_EVENT_LIMIT
+from rsetl.stepfunctions.integrations import (
+    AwsSdkIntegration,
+    EventsIntegration,
+    IntegrationRegistry,
+    LambdaIntegration,
+    LambdaInvoker,
+    StatesIntegration,
+)
+from rsetl.stepfunctions.interpreter import Execution, Interpreter
+from rsetl.stepfunctions.tokens import TaskTokens
+
+_NAME = re.compile(r"^[^\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+
+
+class StateMachineNotFound(StepFunctionsError):
+    """No state machine has this ARN."""
+
+
+class StateMachineAlreadyExists(StepFunctionsError):
+    """A state machine of this name exists with another definition."""
+
+
+class ExecutionNotFound(StepFunctionsError):
+    """No execution has this ARN."""
+
+
+class ExecutionAlreadyExists(StepFunctionsError):
+    """An execution of this name already exists for the state machine."""
+
+
+class InvalidName(StepFunctionsError):
+    """A state machine or execution name breaks AWS's naming rules."""
+
+
+@dataclass
+class StateMachine:
+    """A registered state machine."""
+
+    arn: str
+    name: str
+    definition_text: str
+    definition: dict[str, Any]
+    role_arn: str
+    type: str
+    creation_date: datetime
+
+
+def check_name(name: str, what: str) -> None:
+    """AWS's rules for state machine and execution names (1-80 chars, no spaces or specials)."""
+    if not _NAME.match(name):
+        raise InvalidName(
+            f"Invalid {what} name {name!r}: 1-80 characters without spaces, wildcards, brackets, "
+            f"special or control characters"
+        )
+
+
+class StepFunctionsEngine:
+    """Holds state machines and executions, and runs executions with the interpreter."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        integrations: IntegrationRegistry | None = None,
+        lambda_invoker: LambdaInvoker | None = None,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        account_id: str = "000000000000",
+        history_limit: int = HISTORY_EVENT_LIMIT,
+        concurrent_branches: bool | None = None,
+    ) -> None:
+        self.clock = clock
+        self.region = region
+        self.account_id = account_id
+        self.tokens = TaskTokens()
+        self.integrations = integrations or default_integrations(self, lambda_invoker, endpoint_url, region)
+        self.interpreter = Interpreter(
+            clock,
+            self.integrations,
+            self.tokens,
+            region=region,
+            account_id=account_id,
+            concurrent_branches=concurrent_branches,
+            history_limit=history_limit,
+        )
+        self._lock = threading.Lock()
+        self.machines: dict[str, StateMachine] = {}
+        self.executions: dict[str, Execution] = {}
+
+    # -- state machines --------------------------------------------------------------------
+
+    def machine_arn(self, name: str) -> str:
+        return f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:{name}"
+
+    def create_state_machine(
+        self,
+        name: str,
+        definition: str,
+        role_arn: str = "",
+        machine_type: str = "STANDARD",
+        substitutions: Mapping[str, Any] | None = None,
+    ) -> StateMachine:
+        """Register a machine; the same name and definition again returns the existing one."""
+        check_name(name, "state machine")
+        parsed = load_definition(definition, substitutions)
+        arn = self.machine_arn(name)
+        with self._lock:
+            existing = self.machines.get(arn)
+            if existing is not None:
+                if existing.definition != parsed or existing.role_arn != role_arn:
+                    raise StateMachineAlreadyExists(f"State Machine Already Exists: '{arn}'")
+                return existing
+            machine = StateMachine(
+                arn, name, json.dumps(parsed), parsed, role_arn, machine_type, self.clock.now()
+            )
+            self.machines[arn] = machine
+        return machine
+
+    def machine(self, arn: str) -> StateMachine:
+        with self._lock:
+            machine = self.machines.get(arn)
+        if machine is None:
+            raise StateMachineNotFound(f"State Machine Does Not Exist: '{arn}'")
+        return machine
+
+    # -- executions ------------------------------------------------------------------------
+
+    def start_execution(
+        self, machine_arn: str, input_value: Any = None, name: str | None = None, *, wait: bool = False
+    ) -> Execution:
+        """Start an execution in its own thread, or run it here to its end when `wait`."""
+        machine = self.machine(machine_arn)
+        name = name or str(uuid.uuid4())
+        check_name(name, "execution")
+        arn = f"arn:aws:states:{self.region}:{self.account_id}:execution:{machine.name}:{name}"
+        execution = Execution(
+            arn=arn,
+            name=name,
+            state_machine_arn=machine.arn,
+            state_machine_name=machine.name,
+            definition=machine.definition,
+            input={} if input_value is None else input_value,
+            history=self.interpreter.new_history(),
+            role_arn=machine.role_arn,
+            start_date=self.clock.now(),
+        )
+        with self._lock:
+            if arn in self.executions:
+                raise ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
+            self.executions[arn] = execution
+        if wait:
+            self.interpreter.run(execution)
+        else:
+            threading.Thread(
+                target=self.interpreter.run, args=(execution,), name=f"sfn-{name}", daemon=True
+            ).start()
+        return execution
+
+    def execution(self, arn: str) -> Execution:
+        with self._lock:
+            execution = self.executions.get(arn)
+        if execution is None:
+            raise ExecutionNotFound(f"Execution Does Not Exist: '{arn}'")
+        return execution
+
+    def stop_execution(self, arn: str, error: str = "", cause: str = "") -> Execution:
+        """Ask a running execution to stop; it ends ABORTED at its next step."""
+        execution = self.execution(arn)
+        if execution.status == "RUNNING":
+            execution.stop_error, execution.stop_cause = error, cause
+            execution.stop_requested.set()
+            self.tokens.wake_execution(arn)
+        return execution
+
+    def wait(self, arn: str, timeout: float | None = None) -> Execution:
+        """Block (in real time) until an execution has ended."""
+        execution = self.execution(arn)
+        execution.done.wait(timeout)
+        return execution
+
+    def describe(self, execution: Execution) -> dict[str, Any]:
+        """DescribeExecution's fields for an execution."""
+        description: dict[str, Any] = {
+            "executionArn": execution.arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": execution.status,
+            "startDate": execution.start_date,
+            "input": json.dumps(execution.input),
+            "inputDetails": {"included": True},
+        }
+        if execution.stop_date is not None:
+            description["stopDate"] = execution.stop_date
+        if execution.status == "SUCCEEDED":
+            description["output"] = json.dumps(execution.output)
+            description["outputDetails"] = {"included": True}
+        if execution.error is not None:
+            description["error"] = execution.error
+            description["cause"] = execution.cause or ""
+        return description
+
+    def start_for_task(
+        self, parameters: Mapping[str, Any], wait: bool, parent_execution_arn: str
+    ) -> dict[str, Any]:
+        """`states:startExecution` from a Task state (ExecutionStarter)."""
+        machine_arn = parameters.get("StateMachineArn")
+        if not isinstance(machine_arn, str):
+            raise StepFunctionsError("states:startExecution needs a StateMachineArn")
+        child_input = parameters.get("Input", {})
+        if isinstance(child_input, str):
+            child_input = json.loads(child_input)
+        execution = self.start_execution(machine_arn, child_input, parameters.get("Name"), wait=wait)
+        return self.describe(execution)
+
+    # -- callbacks -------------------------------------------------------------------------
+
+    def send_task_success(self, token: str, output: Any) -> None:
+        self.tokens.succeed(token, output)
+
+    def send_task_failure(self, token: str, error: str = "", cause: str = "") -> None:
+        self.tokens.fail(token, error, cause)
+
+    def send_task_heartbeat(self, token: str) -> None:
+        self.tokens.heartbeat(token)
+
+
+def default_integrations(
+    engine: StepFunctionsEngine, lambda_invoker: LambdaInvoker | None, endpoint_url: str | None, region: str
+) -> IntegrationRegistry:
+    """lambda (when a runtime is given), states, aws-sdk and events against `endpoint_url`."""
+    registry = IntegrationRegistry()
+    registry.register("states", StatesIntegration(engine))
+    registry.register("aws-sdk", AwsSdkIntegration(endpoint_url, region))
+    if lambda_invoker is not None:
+        registry.register("lambda", LambdaIntegration(lambda_invoker))
+    if endpoint_url is not None:
+        events = boto3.session.Session().client(
+            "events",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        registry.register("events", EventsIntegration(events))
+    return registry

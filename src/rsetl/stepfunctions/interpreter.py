@@ -1,0 +1,901 @@
+"""The Amazon States Language interpreter: runs one execution of a state machine.
+
+Follows the Amazon States Language specification and the Step Functions developer guide
+("Processing input and output", "Handling errors", the state type pages). All time goes
+through a :class:`~rsetl.clock.Clock`: on a :class:`~rsetl.clock.VirtualClock` Wait states
+and retry intervals cost nothing, and Parallel branches and Map iterations run one after the
+other so that virtual time stays deterministic.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rsetl.clock import Clock, VirtualClock
+from rsetl.stepfunctions import errors, query
+from rsetl.stepfunctions.choice import evaluate_rule, parse_timestamp
+from rsetl.stepfunctions.exceptions import ExecutionStopped, ExecutionTimedOut, StatesError
+from rsetl.stepfunctions.history import HISTORY_EVENT_LIMIT, History
+from rsetl.stepfunctions.integrations import IntegrationRegistry, TaskRequest
+from rsetl.stepfunctions.intrinsics import evaluate_intrinsic
+from rsetl.stepfunctions.paths import PathNotFound, apply_result_path, read_path, render_payload_template
+from rsetl.stepfunctions.tokens import TaskTokens
+
+PAYLOAD_LIMIT_BYTES = 256 * 1024
+INLINE_MAP_MAX_CONCURRENCY = 40
+JSONATA = "JSONata"
+JSONPATH = "JSONPath"
+
+
+def timestamp_text(moment: datetime) -> str:
+    """ISO 8601 with milliseconds and `Z`, as the context object shows times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def dumps(value: Any) -> str:
+    """JSON text of a state's data, as history events carry it."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+@dataclass
+class Execution:
+    """One execution: its identity, definition, status and history."""
+
+    arn: str
+    name: str
+    state_machine_arn: str
+    state_machine_name: str
+    definition: dict[str, Any]
+    input: Any
+    history: History
+    role_arn: str = ""
+    status: str = "RUNNING"
+    start_date: datetime | None = None
+    stop_date: datetime | None = None
+    output: Any = None
+    error: str | None = None
+    cause: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    stop_error: str = ""
+    stop_cause: str = ""
+
+
+class _BranchCancelled(Exception):
+    """A sibling branch failed; this branch stops at its next state boundary."""
+
+
+@dataclass
+class _Frame:
+    """Where a state runs: its branch's variables, Map item and cancellation flag."""
+
+    variables: dict[str, Any]
+    map_item: dict[str, Any] | None = None
+    cancel: threading.Event | None = None
+
+
+class Interpreter:
+    """Runs executions; configured once with the clock and the service integrations."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        integrations: IntegrationRegistry,
+        tokens: TaskTokens | None = None,
+        *,
+        region: str = "us-east-1",
+        account_id: str = "000000000000",
+        concurrent_branches: bool | None = None,
+        history_limit: int = HISTORY_EVENT_LIMIT,
+    ) -> None:
+        self.clock = clock
+        self.integrations = integrations
+        self.tokens = tokens or TaskTokens()
+        self.region = region
+        self.account_id = account_id
+        self.concurrent_branches = (
+            not isinstance(clock, VirtualClock) if concurrent_branches is None else concurrent_branches
+        )
+        self.history_limit = history_limit
+
+    def new_history(self) -> History:
+        return History(self.clock, self.history_limit)
+
+    def run(self, execution: Execution) -> None:
+        """Run `execution` to its end in the calling thread, recording its history."""
+        _Run(self, execution).run()
+
+
+class _Run:
+    def __init__(self, interpreter: Interpreter, execution: Execution) -> None:
+        self.interpreter = interpreter
+        self.clock = interpreter.clock
+        self.execution = execution
+        self.history = execution.history
+        self.deadline: float | None = None
+
+    # -- execution lifecycle -------------------------------------------------------------
+
+    def run(self) -> None:
+        execution = self.execution
+        execution.start_date = execution.start_date or self.clock.now()
+        definition = execution.definition
+        try:
+            self.history.add(
+                "ExecutionStarted",
+                {
+                    "input": dumps(execution.input),
+                    "inputDetails": {"truncated": False},
+                    "roleArn": execution.role_arn,
+                },
+            )
+            timeout = definition.get("TimeoutSeconds")
+            if timeout is not None:
+                self.deadline = self.clock.monotonic() + float(timeout)
+            output = self.run_branch(definition, execution.input, _Frame(variables={}), JSONPATH)
+            self._check_size(output, "the execution")
+        except StatesError as exc:
+            self._finish("FAILED", "ExecutionFailed", error=exc.error, cause=exc.cause)
+        except ExecutionTimedOut:
+            self._finish(
+                "TIMED_OUT",
+                "ExecutionTimedOut",
+                error=errors.TIMEOUT,
+                cause="The execution timed out after the state machine's TimeoutSeconds.",
+            )
+        except ExecutionStopped:
+            self._finish(
+                "ABORTED", "ExecutionAborted", error=execution.stop_error, cause=execution.stop_cause
+            )
+        else:
+            execution.output = output
+            self._finish("SUCCEEDED", "ExecutionSucceeded", output=output)
+
+    def _finish(
+        self, status: str, event: str, *, output: Any = None, error: str = "", cause: str = ""
+    ) -> None:
+        execution = self.execution
+        if status == "SUCCEEDED":
+            details: dict[str, Any] = {"output": dumps(output), "outputDetails": {"truncated": False}}
+        else:
+            details = {"error": error, "cause": cause}
+            execution.error, execution.cause = error, cause
+        self.history.add(event, details, closing=True)
+        execution.status = status
+        execution.stop_date = self.clock.now()
+        execution.done.set()
+
+    def check_alive(self, frame: _Frame | None = None) -> None:
+        if self.execution.stop_requested.is_set():
+            raise ExecutionStopped()
+        if self.deadline is not None and self.clock.monotonic() >= self.deadline:
+            raise ExecutionTimedOut()
+        if frame is not None and frame.cancel is not None and frame.cancel.is_set():
+            raise _BranchCancelled()
+
+    def sleep(self, seconds: float) -> None:
+        """Let `seconds` pass, bounded by the execution's timeout; StopExecution interrupts."""
+        self.check_alive()
+        if seconds <= 0:
+            return
+        cut_short = self.deadline is not None and self.clock.monotonic() + seconds > self.deadline
+        if cut_short and self.deadline is not None:
+            seconds = max(self.deadline - self.clock.monotonic(), 0.0)
+        if isinstance(self.clock, VirtualClock):
+            self.clock.sleep(seconds)
+        elif self.clock.wait(self.execution.stop_requested, seconds):
+            raise ExecutionStopped()
+        self.check_alive()
+
+    def _check_size(self, value: Any, what: str) -> None:
+        if len(dumps(value).encode()) > PAYLOAD_LIMIT_BYTES:
+            raise StatesError(
+                errors.DATA_LIMIT_EXCEEDED,
+                f"The state/task '{what}' returned a result with a size exceeding the maximum number of "
+                f"bytes service limit.",
+            )
+
+    # -- branches -------------------------------------------------------------------------
+
+    def run_branch(self, definition: Mapping[str, Any], data: Any, frame: _Frame, language: str) -> Any:
+        """Run states from StartAt until one ends the branch; return the branch's output."""
+        states = definition["States"]
+        language = definition.get("QueryLanguage", language)
+        name = definition["StartAt"]
+        while True:
+            self.check_alive(frame)
+            if name not in states:
+                raise StatesError(errors.RUNTIME, f"The state machine has no state named '{name}'")
+            data, following = self.run_state(name, states[name], data, frame, language)
+            if following is None:
+                return data
+            name = following
+
+    def context(
+        self, state_name: str, entered: datetime, retry_count: int, frame: _Frame, token: str | None = None
+    ) -> dict[str, Any]:
+        """The context object (`$$` / `$states.context`)."""
+        execution = self.execution
+        assert execution.start_date is not None
+        context: dict[str, Any] = {
+            "Execution": {
+                "Id": execution.arn,
+                "Input": execution.input,
+                "Name": execution.name,
+                "RoleArn": execution.role_arn,
+                "StartTime": timestamp_text(execution.start_date),
+                "RedriveCount": 0,
+            },
+            "State": {"EnteredTime": timestamp_text(entered), "Name": state_name, "RetryCount": retry_count},
+            "StateMachine": {"Id": execution.state_machine_arn, "Name": execution.state_machine_name},
+            "Task": {"Token": token} if token else {},
+        }
+        if frame.map_item is not None:
+            context["Map"] = {"Item": frame.map_item}
+        return context
+
+    # -- one state ------------------------------------------------------------------------
+
+    def run_state(
+        self, name: str, state: Mapping[str, Any], data: Any, frame: _Frame, default_language: str
+    ) -> tuple[Any, str | None]:
+        kind = state.get("Type")
+        language = state.get("QueryLanguage", default_language)
+        entered_at = self.clock.now()
+        entered_id = self.history.add(
+            f"{kind}StateEntered", {"name": name, "input": dumps(data), "inputDetails": {"truncated": False}}
+        )
+        step = _State(self, name, state, data, frame, language, entered_at, entered_id)
+        handler: Callable[[], tuple[Any, str | None]] = {
+            "Pass": step.run_pass,
+            "Task": step.run_task,
+            "Choice": step.run_choice,
+            "Wait": step.run_wait,
+            "Succeed": step.run_succeed,
+            "Fail": step.run_fail,
+            "Parallel": step.run_parallel,
+            "Map": step.run_map,
+        }.get(str(kind), step.unknown_type)
+        try:
+            output, following = handler()
+        except StatesError as exc:
+            if exc.error == errors.RUNTIME and not exc.cause.startswith("An error occurred while executing"):
+                exc.cause = (
+                    f"An error occurred while executing the state '{name}' (entered at the event id "
+                    f"#{entered_id}). {exc.cause}"
+                )
+            raise
+        self._check_size(output, name)
+        exited: dict[str, Any] = {
+            "name": name,
+            "output": dumps(output),
+            "outputDetails": {"truncated": False},
+        }
+        if step.assigned:
+            exited["assignedVariables"] = {key: dumps(value) for key, value in step.assigned.items()}
+            exited["assignedVariablesDetails"] = {"truncated": False}
+        self.history.add(f"{kind}StateExited", exited)
+        return output, following
+
+
+class _State:
+    """The processing of one state entry (with its retries)."""
+
+    def __init__(
+        self,
+        run: _Run,
+        name: str,
+        state: Mapping[str, Any],
+        data: Any,
+        frame: _Frame,
+        language: str,
+        entered_at: datetime,
+        entered_id: int,
+    ) -> None:
+        self.run = run
+        self.name = name
+        self.state = state
+        self.raw_input = data
+        self.frame = frame
+        self.jsonata = language == JSONATA
+        self.language = language
+        self.entered_at = entered_at
+        self.entered_id = entered_id
+        self.retry_count = 0
+        self.token: str | None = None
+        self.assigned: dict[str, Any] = {}
+
+    # -- shared helpers -------------------------------------------------------------------
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        return self.frame.variables
+
+    def context(self) -> dict[str, Any]:
+        return self.run.context(self.name, self.entered_at, self.retry_count, self.frame, self.token)
+
+    def bindings(self, **states: Any) -> dict[str, Any]:
+        return {**self.variables, "states": {"input": self.raw_input, "context": self.context(), **states}}
+
+    def runtime_path_error(self, field_name: str, path: str, data: Any) -> StatesError:
+        return StatesError(
+            errors.RUNTIME,
+            f"Invalid path '{path}' : No results for path: {path} in the {field_name} of input '{dumps(data)}'",
+        )
+
+    def path(self, field_name: str, data: Any) -> Any:
+        """InputPath / OutputPath: `$` by default, null yields {}."""
+        if field_name not in self.state:
+            return data
+        path = self.state[field_name]
+        if path is None:
+            return {}
+        try:
+            return read_path(path, data, self.context(), self.variables)
+        except PathNotFound:
+            raise self.runtime_path_error(field_name, path, data) from None
+
+    def template(self, field_name: str, data: Any) -> Any:
+        return render_payload_template(
+            self.state[field_name], data, self.context(), self.variables, evaluate_intrinsic, field_name
+        )
+
+    def value_or_path(self, field_name: str, data: Any, default: Any = None) -> Any:
+        """A field given directly, as `<field>Path`, or (JSONata) as an expression."""
+        if field_name in self.state:
+            value = self.state[field_name]
+            if self.jsonata and query.is_expression(value):
+                return query.evaluate(value, self.bindings(), field_name)
+            return value
+        path_field = f"{field_name}Path"
+        if path_field in self.state:
+            path = self.state[path_field]
+            try:
+                return read_path(path, data, self.context(), self.variables)
+            except PathNotFound:
+                raise self.runtime_path_error(path_field, path, data) from None
+        return default
+
+    def jsonata_output(self, default: Any, **states: Any) -> Any:
+        if "Output" not in self.state:
+            return default
+        return query.render(self.state["Output"], self.bindings(**states), "Output")
+
+    def assign(self, spec: Any, data: Any, **states: Any) -> None:
+        """Evaluate Assign with the variables as they were when the state began, then commit."""
+        if not spec:
+            return
+        if self.jsonata:
+            values = query.render(spec, self.bindings(**states), "Assign")
+        else:
+            values = render_payload_template(
+                spec, data, self.context(), self.variables, evaluate_intrinsic, "Assign"
+            )
+        if not isinstance(values, dict):
+            raise StatesError(errors.RUNTIME, "Assign must be a JSON object")
+        self.assigned.update(values)
+
+    def commit_assignments(self) -> None:
+        self.variables.update(self.assigned)
+
+    def following(self, state: Mapping[str, Any] | None = None) -> str | None:
+        state = state or self.state
+        return None if state.get("End") else state.get("Next")
+
+    def finish_jsonpath(self, result: Any, effective: Any) -> Any:
+        """ResultSelector, ResultPath and OutputPath applied to a task-like result."""
+        if "ResultSelector" in self.state:
+            result = render_payload_template(
+                self.state["ResultSelector"],
+                result,
+                self.context(),
+                self.variables,
+                evaluate_intrinsic,
+                "ResultSelector",
+            )
+        self.assign(self.state.get("Assign"), result)
+        combined = apply_result_path(
+            self.raw_input, result, self.state.get("ResultPath"), absent="ResultPath" not in self.state
+        )
+        return self.path("OutputPath", combined)
+
+    def unknown_type(self) -> tuple[Any, str | None]:
+        raise StatesError(
+            errors.RUNTIME, f"State '{self.name}' has an unknown Type {self.state.get('Type')!r}"
+        )
+
+    # -- Pass, Succeed, Fail, Wait, Choice -----------------------------------------------
+
+    def run_pass(self) -> tuple[Any, str | None]:
+        if self.jsonata:
+            output = self.jsonata_output(self.raw_input)
+            self.assign(self.state.get("Assign"), None)
+            self.commit_assignments()
+            return output, self.following()
+        effective = self.path("InputPath", self.raw_input)
+        result = self.template("Parameters", effective) if "Parameters" in self.state else effective
+        if "Result" in self.state:
+            result = copy.deepcopy(self.state["Result"])
+        self.assign(self.state.get("Assign"), result)
+        combined = apply_result_path(
+            self.raw_input, result, self.state.get("ResultPath"), absent="ResultPath" not in self.state
+        )
+        output = self.path("OutputPath", combined)
+        self.commit_assignments()
+        return output, self.following()
+
+    def run_succeed(self) -> tuple[Any, str | None]:
+        if self.jsonata:
+            return self.jsonata_output(self.raw_input), None
+        return self.path("OutputPath", self.path("InputPath", self.raw_input)), None
+
+    def run_fail(self) -> tuple[Any, str | None]:
+        error = self.value_or_path("Error", self.raw_input, default="")
+        cause = self.value_or_path("Cause", self.raw_input, default="")
+        raise StatesError(str(error) if error is not None else "", str(cause) if cause is not None else "")
+
+    def run_wait(self) -> tuple[Any, str | None]:
+        effective = self.raw_input if self.jsonata else self.path("InputPath", self.raw_input)
+        seconds = self.value_or_path("Seconds", effective)
+        stamp = self.value_or_path("Timestamp", effective)
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+                raise StatesError(
+                    errors.RUNTIME, f"Wait Seconds must be a non-negative integer, got {seconds!r}"
+                )
+            self.run.sleep(float(seconds))
+        elif stamp is not None:
+            moment = parse_timestamp(stamp) if isinstance(stamp, str) else None
+            if moment is None:
+                raise StatesError(errors.RUNTIME, f"Wait Timestamp is not an RFC 3339 timestamp: {stamp!r}")
+            self.run.sleep((moment - self.run.clock.now()).total_seconds())
+        else:
+            raise StatesError(
+                errors.RUNTIME, "Wait state needs Seconds, SecondsPath, Timestamp or TimestampPath"
+            )
+        if self.jsonata:
+            output = self.jsonata_output(self.raw_input)
+            self.assign(self.state.get("Assign"), None)
+        else:
+            self.assign(self.state.get("Assign"), effective)
+            output = self.path("OutputPath", effective)
+        self.commit_assignments()
+        return output, self.following()
+
+    def run_choice(self) -> tuple[Any, str | None]:
+        effective = self.raw_input if self.jsonata else self.path("InputPath", self.raw_input)
+        chosen: Mapping[str, Any] | None = None
+        for rule in self.state.get("Choices", []):
+            if self.jsonata:
+                matched = query.evaluate(rule.get("Condition", "{% false %}"), self.bindings(), "Condition")
+                if not isinstance(matched, bool):
+                    raise StatesError(
+                        errors.QUERY_EVALUATION_ERROR,
+                        f"The Condition of a Choice rule in state '{self.name}' returned {matched!r}, "
+                        f"not a boolean",
+                    )
+            else:
+                matched = evaluate_rule(rule, effective, self.context(), self.variables)
+            if matched:
+                chosen = rule
+                break
+        if chosen is None:
+            if "Default" not in self.state:
+                raise StatesError(
+                    errors.NO_CHOICE_MATCHED, f"No Choice rule matched and no Default in state '{self.name}'"
+                )
+            next_state = self.state["Default"]
+            source: Mapping[str, Any] = self.state
+        else:
+            next_state = chosen["Next"]
+            source = chosen
+        if self.jsonata:
+            output = (
+                query.render(source["Output"], self.bindings(), "Output")
+                if "Output" in source
+                else (self.jsonata_output(self.raw_input))
+            )
+            self.assign(source.get("Assign", self.state.get("Assign")), None)
+        else:
+            self.assign(source.get("Assign", self.state.get("Assign")), effective)
+            output = self.path("OutputPath", effective)
+        self.commit_assignments()
+        return output, next_state
+
+    # -- error handling shared by Task, Parallel, Map --------------------------------------
+
+    def with_error_handling(self, attempt: Callable[[], Any]) -> tuple[Any, str | None]:
+        retriers = list(self.state.get("Retry", []))
+        attempts = [0] * len(retriers)
+        while True:
+            try:
+                return attempt(), self.following()
+            except StatesError as exc:
+                failure = exc
+            retrier_index = next(
+                (i for i, r in enumerate(retriers) if errors.error_matches(failure.error, r["ErrorEquals"])),
+                None,
+            )
+            if retrier_index is not None:
+                retrier = retriers[retrier_index]
+                if attempts[retrier_index] < retrier.get("MaxAttempts", 3):
+                    self.run.sleep(self.retry_delay(retrier, attempts[retrier_index]))
+                    attempts[retrier_index] += 1
+                    self.retry_count += 1
+                    self.assigned = {}
+                    continue
+            for catcher in self.state.get("Catch", []):
+                if errors.error_matches(failure.error, catcher["ErrorEquals"]):
+                    return self.caught(catcher, failure), catcher["Next"]
+            raise failure
+
+    @staticmethod
+    def retry_delay(retrier: Mapping[str, Any], attempt: int) -> float:
+        """IntervalSeconds x BackoffRate^attempt, capped by MaxDelaySeconds, FULL jitter if asked."""
+        delay = float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** attempt
+        if "MaxDelaySeconds" in retrier:
+            delay = min(delay, float(retrier["MaxDelaySeconds"]))
+        if retrier.get("JitterStrategy") == "FULL":
+            delay = random.uniform(0, delay)
+        return delay
+
+    def caught(self, catcher: Mapping[str, Any], failure: StatesError) -> Any:
+        error_output = failure.to_output()
+        self.assigned = {}
+        if self.jsonata:
+            output = (
+                query.render(catcher["Output"], self.bindings(errorOutput=error_output), "Output")
+                if "Output" in catcher
+                else error_output
+            )
+            self.assign(catcher.get("Assign"), None, errorOutput=error_output)
+        else:
+            self.assign(catcher.get("Assign"), error_output)
+            output = apply_result_path(
+                self.raw_input, error_output, catcher.get("ResultPath"), absent="ResultPath" not in catcher
+            )
+        self.commit_assignments()
+        return output
+
+    # -- Task ------------------------------------------------------------------------------
+
+    def run_task(self) -> tuple[Any, str | None]:
+        return self.with_error_handling(self.task_attempt)
+
+    def task_attempt(self) -> Any:
+        resource = self.state.get("Resource")
+        if not isinstance(resource, str):
+            raise StatesError(errors.RUNTIME, f"Task state '{self.name}' has no Resource")
+        waiter = None
+        if resource.endswith(".waitForTaskToken"):
+            waiter = self.run.interpreter.tokens.issue(self.run.execution.arn)
+            self.token = waiter.token
+        try:
+            if self.jsonata:
+                arguments = (
+                    query.render(self.state["Arguments"], self.bindings(), "Arguments")
+                    if "Arguments" in self.state
+                    else self.raw_input
+                )
+                effective = self.raw_input
+            else:
+                effective = self.path("InputPath", self.raw_input)
+                arguments = (
+                    self.template("Parameters", effective) if "Parameters" in self.state else effective
+                )
+            self.run._check_size(arguments, self.name)
+            result = self.invoke(resource, arguments, waiter)
+        finally:
+            if waiter is not None:
+                self.run.interpreter.tokens.release(waiter.token)
+            self.token = None
+        self.assigned = {}
+        if self.jsonata:
+            output = self.jsonata_output(result, result=result)
+            self.assign(self.state.get("Assign"), None, result=result)
+        else:
+            output = self.finish_jsonpath(result, effective)
+        self.commit_assignments()
+        return output
+
+    def timeouts(self) -> tuple[float | None, float | None]:
+        timeout = self.value_or_path("TimeoutSeconds", self.raw_input)
+        heartbeat = self.value_or_path("HeartbeatSeconds", self.raw_input)
+        for label, value in (("TimeoutSeconds", timeout), ("HeartbeatSeconds", heartbeat)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+            ):
+                raise StatesError(errors.RUNTIME, f"{label} must be a positive integer, got {value!r}")
+        return (
+            float(timeout) if timeout is not None else None,
+            float(heartbeat) if heartbeat is not None else None,
+        )
+
+    def invoke(self, resource: str, arguments: Any, waiter: Any) -> Any:
+        run = self.run
+        interpreter = run.interpreter
+        integration, request = interpreter.integrations.request(
+            resource,
+            parameters=arguments,
+            state_name=self.name,
+            execution_arn=run.execution.arn,
+            region=interpreter.region,
+            account_id=interpreter.account_id,
+            task_token=waiter.token if waiter is not None else None,
+        )
+        timeout, heartbeat = self.timeouts()
+        legacy = request.is_lambda_arn
+        prefix = "LambdaFunction" if legacy else "Task"
+        ident = {} if legacy else {"resourceType": request.resource_type, "resource": request.resource_name}
+        if legacy:
+            scheduled: dict[str, Any] = {"resource": resource, "input": dumps(arguments)}
+        else:
+            scheduled = {**ident, "region": interpreter.region, "parameters": dumps(arguments)}
+        if timeout is not None:
+            scheduled["timeoutInSeconds"] = int(timeout)
+        if heartbeat is not None and not legacy:
+            scheduled["heartbeatInSeconds"] = int(heartbeat)
+        run.history.add(f"{prefix}Scheduled", scheduled)
+        run.history.add(f"{prefix}Started", ident or None)
+        started = run.clock.monotonic()
+        try:
+            result = self.call_with_timeout(integration, request, timeout)
+            if waiter is not None:
+                run.history.add(
+                    "TaskSubmitted", {**ident, "output": dumps(result), "outputDetails": {"truncated": False}}
+                )
+                remaining = None if timeout is None else timeout - (run.clock.monotonic() - started)
+                result = self.wait_for_token(waiter, remaining, heartbeat)
+        except StatesError as exc:
+            timed_out = exc.error in (errors.TIMEOUT, errors.HEARTBEAT_TIMEOUT)
+            event = f"{prefix}TimedOut" if timed_out else f"{prefix}Failed"
+            run.history.add(event, {**ident, "error": exc.error, "cause": exc.cause})
+            raise
+        run.history.add(
+            f"{prefix}Succeeded", {**ident, "output": dumps(result), "outputDetails": {"truncated": False}}
+        )
+        return result
+
+    def call_with_timeout(self, integration: Any, request: TaskRequest, timeout: float | None) -> Any:
+        if timeout is None:
+            return self.call_integration(integration, request)
+        outcome: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def call() -> None:
+            try:
+                outcome["result"] = self.call_integration(integration, request)
+            except BaseException as exc:
+                outcome["error"] = exc
+            finally:
+                finished.set()
+
+        threading.Thread(target=call, name=f"task-{self.name}", daemon=True).start()
+        if not self.run.clock.wait(finished, timeout):
+            raise StatesError(errors.TIMEOUT, f"Task '{self.name}' timed out after {int(timeout)} seconds")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    @staticmethod
+    def call_integration(integration: Any, request: TaskRequest) -> Any:
+        try:
+            return integration.call(request)
+        except (StatesError, ExecutionStopped, ExecutionTimedOut):
+            raise
+        except Exception as exc:
+            # A local service that is down or misbehaves fails the task, as a service error would.
+            raise StatesError(errors.TASK_FAILED, f"{type(exc).__name__}: {exc}") from exc
+
+    def wait_for_token(self, waiter: Any, timeout: float | None, heartbeat: float | None) -> Any:
+        run = self.run
+        clock = run.clock
+        start = clock.monotonic()
+        last_beat = start
+        while True:
+            run.check_alive()
+            now = clock.monotonic()
+            windows = []
+            if timeout is not None:
+                windows.append(("timeout", start + timeout - now))
+            if heartbeat is not None:
+                windows.append(("heartbeat", last_beat + heartbeat - now))
+            if run.deadline is not None:
+                windows.append(("execution", run.deadline - now))
+            kind, window = min(windows, key=lambda item: item[1]) if windows else ("", 3600.0)
+            if windows and window <= 0:
+                if kind == "heartbeat":
+                    raise StatesError(
+                        errors.HEARTBEAT_TIMEOUT, f"No heartbeat for the task in state '{self.name}'"
+                    )
+                if kind == "timeout":
+                    raise StatesError(
+                        errors.TIMEOUT, f"Task '{self.name}' timed out waiting for its task token"
+                    )
+                raise ExecutionTimedOut()
+            beats = waiter.heartbeats
+            if clock.wait(waiter.changed, window):
+                waiter.changed.clear()
+                if waiter.done:
+                    if waiter.error is not None:
+                        raise waiter.error
+                    return waiter.output
+                if waiter.heartbeats != beats:
+                    last_beat = clock.monotonic()
+
+    # -- Parallel and Map ------------------------------------------------------------------
+
+    def run_all(self, jobs: list[Callable[[threading.Event], Any]], limit: int) -> list[Any]:
+        """Run branch jobs, concurrently unless the clock is virtual; first failure wins."""
+        cancel = threading.Event()
+        if not self.run.interpreter.concurrent_branches or len(jobs) <= 1:
+            return [job(cancel) for job in jobs]
+        results: list[Any] = [None] * len(jobs)
+        failures: list[BaseException] = []
+
+        def guarded(index: int) -> None:
+            try:
+                results[index] = jobs[index](cancel)
+            except _BranchCancelled:
+                pass
+            except BaseException as exc:
+                failures.append(exc)
+                cancel.set()
+
+        with ThreadPoolExecutor(max_workers=max(1, min(limit, len(jobs)))) as pool:
+            list(pool.map(guarded, range(len(jobs))))
+        if failures:
+            raise failures[0]
+        return results
+
+    def child_frame(self, cancel: threading.Event, map_item: dict[str, Any] | None = None) -> _Frame:
+        # Inner scopes read outer variables; what they assign stays inside.
+        return _Frame(variables=copy.deepcopy(self.variables), map_item=map_item, cancel=cancel)
+
+    def run_parallel(self) -> tuple[Any, str | None]:
+        return self.with_error_handling(self.parallel_attempt)
+
+    def parallel_attempt(self) -> Any:
+        run = self.run
+        if self.jsonata:
+            branch_input = (
+                query.render(self.state["Arguments"], self.bindings(), "Arguments")
+                if "Arguments" in self.state
+                else self.raw_input
+            )
+            effective = self.raw_input
+        else:
+            effective = self.path("InputPath", self.raw_input)
+            branch_input = self.template("Parameters", effective) if "Parameters" in self.state else effective
+        run.history.add("ParallelStateStarted")
+        branches = self.state.get("Branches", [])
+
+        def job(branch: Mapping[str, Any]) -> Callable[[threading.Event], Any]:
+            return lambda cancel: run.run_branch(
+                branch, copy.deepcopy(branch_input), self.child_frame(cancel), self.language
+            )
+
+        try:
+            result = self.run_all([job(branch) for branch in branches], len(branches))
+        except StatesError:
+            run.history.add("ParallelStateFailed")
+            raise
+        run.history.add("ParallelStateSucceeded")
+        return self.finish_group(result, effective)
+
+    def finish_group(self, result: Any, effective: Any) -> Any:
+        self.assigned = {}
+        if self.jsonata:
+            output = self.jsonata_output(result, result=result)
+            self.assign(self.state.get("Assign"), None, result=result)
+        else:
+            output = self.finish_jsonpath(result, effective)
+        self.commit_assignments()
+        return output
+
+    def run_map(self) -> tuple[Any, str | None]:
+        return self.with_error_handling(self.map_attempt)
+
+    def map_items(self, effective: Any) -> list[Any]:
+        if self.jsonata:
+            items = self.state.get("Items", "{% $states.input %}")
+            if query.is_expression(items):
+                items = query.evaluate(items, self.bindings(), "Items")
+        elif "ItemsPath" in self.state:
+            try:
+                items = read_path(self.state["ItemsPath"], effective, self.context(), self.variables)
+            except PathNotFound:
+                raise self.runtime_path_error("ItemsPath", self.state["ItemsPath"], effective) from None
+        else:
+            items = self.state.get("Items", effective)
+        if not isinstance(items, list):
+            raise StatesError(
+                errors.RUNTIME,
+                f"The Map state '{self.name}' needs an array of items, got {type(items).__name__}: {dumps(items)}",
+            )
+        return items
+
+    def item_input(self, selector_field: str | None, effective: Any, item: dict[str, Any]) -> Any:
+        if selector_field is None:
+            return copy.deepcopy(item["Value"])
+        frame = self.frame
+        self.frame = _Frame(variables=frame.variables, map_item=item, cancel=frame.cancel)
+        try:
+            if self.jsonata:
+                return query.render(self.state[selector_field], self.bindings(), selector_field)
+            return self.template(selector_field, effective)
+        finally:
+            self.frame = frame
+
+    def tolerance(self, total: int, effective: Any) -> int | None:
+        processor = self.state.get("ItemProcessor", {})
+        distributed = processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+        count = self.value_or_path("ToleratedFailureCount", effective)
+        percentage = self.value_or_path("ToleratedFailurePercentage", effective)
+        if count is None and percentage is None:
+            return 0 if distributed else None
+        limits = []
+        if count is not None:
+            limits.append(int(count))
+        if percentage is not None:
+            limits.append(int(total * float(percentage) / 100))
+        return min(limits)
+
+    def map_attempt(self) -> Any:
+        run = self.run
+        effective = self.raw_input if self.jsonata else self.path("InputPath", self.raw_input)
+        items = self.map_items(effective)
+        processor = self.state.get("ItemProcessor") or self.state.get("Iterator")
+        if not isinstance(processor, dict):
+            raise StatesError(errors.RUNTIME, f"Map state '{self.name}' has no ItemProcessor")
+        selector = next((f for f in ("ItemSelector", "Parameters") if f in self.state), None)
+        tolerated = self.tolerance(len(items), effective)
+        max_concurrency = int(self.value_or_path("MaxConcurrency", effective, default=0) or 0)
+        limit = min(max_concurrency or INLINE_MAP_MAX_CONCURRENCY, INLINE_MAP_MAX_CONCURRENCY)
+        run.history.add("MapStateStarted", {"length": len(items)})
+        failed: list[StatesError] = []
+
+        def job(index: int) -> Callable[[threading.Event], Any]:
+            def iterate(cancel: threading.Event) -> Any:
+                item = {"Index": index, "Value": items[index]}
+                iteration = {"name": self.name, "index": index}
+                run.history.add("MapIterationStarted", iteration)
+                try:
+                    value = run.run_branch(
+                        processor,
+                        self.item_input(selector, effective, item),
+                        self.child_frame(cancel, map_item=item),
+                        self.language,
+                    )
+                except StatesError as exc:
+                    run.history.add("MapIterationFailed", iteration)
+                    if tolerated is None:
+                        raise
+                    failed.append(exc)
+                    if len(failed) > tolerated:
+                        raise StatesError(
+                            errors.EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                            f"The Map state '{self.name}' failed: {len(failed)} items failed, "
+                            f"more than the tolerated {tolerated}",
+                        ) from None
+                    return exc.to_output()
+                run.history.add("MapIterationSucceeded", iteration)
+                return value
+
+            return iterate
+
+        try:
+            result = self.run_all([job(index) for index in range(len(items))], limit)
+        except StatesError:
+            run.history.add("MapStateFailed")
+            raise
+        run.history.add("MapStateSucceeded")
+        return self.finish_group(result, effective)

@@ -1,0 +1,391 @@
+"""Intrinsic functions (`States.Format(...)` and friends) for JSONPath states.
+
+Parsed by a small recursive-descent parser following the grammar in the Step Functions
+developer guide ("Intrinsic functions"): arguments are string literals in single quotes,
+numbers, booleans, null, JSONPaths (`$`, `$$`, `$variable`) or nested intrinsic calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rsetl.stepfunctions.exceptions import StatesError
+from rsetl.stepfunctions.paths import PathNotFound, read_path
+
+_FAILURE = "States.IntrinsicFailure"
+_MAX_ARRAY_RANGE = 1000
+_MAX_BASE64_INPUT = 10_000
+_HASH_ALGORITHMS = {
+    "MD5": "md5",
+    "SHA-1": "sha1",
+    "SHA-256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+}
+
+
+class _Call:
+    def __init__(self, name: str, args: list[Any]) -> None:
+        self.name = name
+        self.args = args
+
+
+class _Path:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def fail(self, reason: str) -> StatesError:
+        return StatesError(
+            _FAILURE, f"Invalid intrinsic function {self.text!r} at offset {self.pos}: {reason}"
+        )
+
+    def skip_spaces(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def parse(self) -> _Call:
+        call = self.call()
+        self.skip_spaces()
+        if self.pos != len(self.text):
+            raise self.fail("unexpected text after the closing parenthesis")
+        return call
+
+    def call(self) -> _Call:
+        start = self.pos
+        while self.pos < len(self.text) and (self.text[self.pos].isalnum() or self.text[self.pos] in "._"):
+            self.pos += 1
+        name = self.text[start : self.pos]
+        if not name.startswith("States."):
+            raise self.fail(f"expected a function name starting with 'States.', got {name!r}")
+        self.skip_spaces()
+        if self.pos >= len(self.text) or self.text[self.pos] != "(":
+            raise self.fail("expected '('")
+        self.pos += 1
+        args: list[Any] = []
+        self.skip_spaces()
+        if self.pos < len(self.text) and self.text[self.pos] == ")":
+            self.pos += 1
+            return _Call(name, args)
+        while True:
+            self.skip_spaces()
+            args.append(self.argument())
+            self.skip_spaces()
+            if self.pos >= len(self.text):
+                raise self.fail("missing ')'")
+            if self.text[self.pos] == ",":
+                self.pos += 1
+                continue
+            if self.text[self.pos] == ")":
+                self.pos += 1
+                return _Call(name, args)
+            raise self.fail(f"unexpected character {self.text[self.pos]!r}")
+
+    def argument(self) -> Any:
+        if self.pos >= len(self.text):
+            raise self.fail("missing argument")
+        char = self.text[self.pos]
+        if char == "'":
+            return self.string()
+        if char == "$":
+            return self.path()
+        if self.text.startswith("States.", self.pos):
+            return self.call()
+        start = self.pos
+        while (
+            self.pos < len(self.text)
+            and self.text[self.pos] not in ",)"
+            and not self.text[self.pos].isspace()
+        ):
+            self.pos += 1
+        token = self.text[start : self.pos]
+        literals = {"true": True, "false": False, "null": None}
+        if token in literals:
+            return literals[token]
+        try:
+            number = json.loads(token)
+        except ValueError:
+            raise self.fail(f"unexpected argument {token!r}") from None
+        if not isinstance(number, int | float):
+            raise self.fail(f"unexpected argument {token!r}")
+        return number
+
+    def string(self) -> str:
+        self.pos += 1
+        chars: list[str] = []
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            if char == "\\" and self.pos + 1 < len(self.text):
+                nxt = self.text[self.pos + 1]
+                # `\{` and `\}` stay escaped: States.Format treats them as literal braces.
+                chars.append(nxt if nxt in "'\\" else "\\" + nxt)
+                self.pos += 2
+                continue
+            if char == "'":
+                self.pos += 1
+                return "".join(chars)
+            chars.append(char)
+            self.pos += 1
+        raise self.fail("unterminated string literal")
+
+    def path(self) -> _Path:
+        start = self.pos
+        depth = 0
+        quote = False
+        while self.pos < len(self.text):
+            char = self.text[self.pos]
+            if char == "'" and depth:
+                quote = not quote
+            elif not quote and char in "[(":
+                depth += 1
+            elif not quote and char in "])":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif not quote and depth == 0 and (char == "," or char.isspace()):
+                break
+            self.pos += 1
+        return _Path(self.text[start : self.pos])
+
+
+def evaluate_intrinsic(
+    expression: str,
+    data: Any,
+    context: Mapping[str, Any],
+    variables: Mapping[str, Any],
+) -> Any:
+    """Evaluate one intrinsic function call against the state's data."""
+    return _evaluate(_Parser(expression).parse(), data, context, variables, expression)
+
+
+def _evaluate(
+    node: Any, data: Any, context: Mapping[str, Any], variables: Mapping[str, Any], text: str
+) -> Any:
+    if isinstance(node, _Path):
+        try:
+            return read_path(node.path, data, context, variables)
+        except PathNotFound:
+            raise StatesError(
+                _FAILURE, f"Invalid path '{node.path}' in intrinsic function {text!r}: no value found"
+            ) from None
+    if isinstance(node, _Call):
+        function = _FUNCTIONS.get(node.name)
+        if function is None:
+            raise StatesError(_FAILURE, f"Unknown intrinsic function {node.name!r} in {text!r}")
+        args = [_evaluate(arg, data, context, variables, text) for arg in node.args]
+        try:
+            return function(*args)
+        except StatesError:
+            raise
+        except TypeError as exc:
+            raise StatesError(_FAILURE, f"Invalid arguments in {node.name}: {exc}") from None
+    return node
+
+
+def _fail(function: str, reason: str) -> StatesError:
+    return StatesError(_FAILURE, f"Invalid arguments in {function}: {reason}")
+
+
+def _format(template: str, *values: Any) -> str:
+    if not isinstance(template, str):
+        raise _fail("States.Format", "the first argument must be a string")
+    out: list[str] = []
+    position = 0
+    index = 0
+    while index < len(template):
+        if template.startswith("\\{", index) or template.startswith("\\}", index):
+            out.append(template[index + 1])
+            index += 2
+        elif template.startswith("{}", index):
+            if position >= len(values):
+                raise _fail("States.Format", "the number of arguments does not match the number of '{}'")
+            value = values[position]
+            if isinstance(value, dict | list):
+                raise _fail("States.Format", "arguments must be strings, numbers, booleans or null")
+            out.append(value if isinstance(value, str) else json.dumps(value))
+            position += 1
+            index += 2
+        else:
+            out.append(template[index])
+            index += 1
+    if position != len(values):
+        raise _fail("States.Format", "the number of arguments does not match the number of '{}'")
+    return "".join(out)
+
+
+def _string_to_json(text: str) -> Any:
+    if not isinstance(text, str):
+        raise _fail("States.StringToJson", "the argument must be a string")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise _fail("States.StringToJson", f"not valid JSON: {exc}") from None
+
+
+def _json_to_string(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _array(*values: Any) -> list[Any]:
+    return list(values)
+
+
+def _integer(function: str, value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise _fail(function, f"{what} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _array_arg(function: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise _fail(function, f"the first argument must be an array, got {value!r}")
+    return value
+
+
+def _array_partition(array: Any, size: Any) -> list[list[Any]]:
+    items = _array_arg("States.ArrayPartition", array)
+    chunk = _integer("States.ArrayPartition", size, "the chunk size")
+    if chunk <= 0:
+        raise _fail("States.ArrayPartition", "the chunk size must be greater than 0")
+    return [items[i : i + chunk] for i in range(0, len(items), chunk)]
+
+
+def _array_contains(array: Any, value: Any) -> bool:
+    return value in _array_arg("States.ArrayContains", array)
+
+
+def _array_range(start: Any, end: Any, step: Any) -> list[int]:
+    first = _integer("States.ArrayRange", start, "start")
+    last = _integer("States.ArrayRange", end, "end")
+    increment = _integer("States.ArrayRange", step, "step")
+    if increment == 0:
+        raise _fail("States.ArrayRange", "step must not be 0")
+    values = list(range(first, last + (1 if increment > 0 else -1), increment))
+    if len(values) > _MAX_ARRAY_RANGE:
+        raise _fail("States.ArrayRange", f"the result would have more than {_MAX_ARRAY_RANGE} items")
+    return values
+
+
+def _array_get_item(array: Any, index: Any) -> Any:
+    items = _array_arg("States.ArrayGetItem", array)
+    position = _integer("States.ArrayGetItem", index, "the index")
+    if not 0 <= position < len(items):
+        raise _fail("States.ArrayGetItem", f"index {position} is out of bounds for an array of {len(items)}")
+    return items[position]
+
+
+def _array_length(array: Any) -> int:
+    return len(_array_arg("States.ArrayLength", array))
+
+
+def _array_unique(array: Any) -> list[Any]:
+    unique: list[Any] = []
+    for item in _array_arg("States.ArrayUnique", array):
+        if item not in unique:
+            unique.append(item)
+    return unique
+
+
+def _base64_encode(text: Any) -> str:
+    if not isinstance(text, str) or len(text) > _MAX_BASE64_INPUT:
+        raise _fail(
+            "States.Base64Encode", f"the argument must be a string of at most {_MAX_BASE64_INPUT} characters"
+        )
+    return base64.b64encode(text.encode()).decode()
+
+
+def _base64_decode(text: Any) -> str:
+    if not isinstance(text, str) or len(text) > _MAX_BASE64_INPUT:
+        raise _fail(
+            "States.Base64Decode", f"the argument must be a string of at most {_MAX_BASE64_INPUT} characters"
+        )
+    try:
+        return base64.b64decode(text, validate=True).decode()
+    except ValueError as exc:
+        raise _fail("States.Base64Decode", f"not valid base64: {exc}") from None
+
+
+def _hash(data: Any, algorithm: Any) -> str:
+    if algorithm not in _HASH_ALGORITHMS:
+        raise _fail(
+            "States.Hash", f"algorithm must be one of {', '.join(_HASH_ALGORITHMS)}, got {algorithm!r}"
+        )
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return hashlib.new(_HASH_ALGORITHMS[algorithm], text.encode()).hexdigest()
+
+
+def _json_merge(first: Any, second: Any, deep: Any) -> dict[str, Any]:
+    if not isinstance(first, dict) or not isinstance(second, dict):
+        raise _fail("States.JsonMerge", "both objects to merge must be JSON objects")
+    if deep is not False:
+        raise _fail("States.JsonMerge", "only a shallow merge is supported: the third argument must be false")
+    return {**first, **second}
+
+
+def _math_random(start: Any, end: Any, seed: Any = None) -> int:
+    low = _integer("States.MathRandom", start, "start")
+    high = _integer("States.MathRandom", end, "end")
+    if high <= low:
+        raise _fail("States.MathRandom", "end must be greater than start")
+    generator = random.Random(_integer("States.MathRandom", seed, "seed")) if seed is not None else random
+    return generator.randrange(low, high)
+
+
+def _math_add(first: Any, second: Any) -> int:
+    return _integer("States.MathAdd", first, "the first value") + _integer(
+        "States.MathAdd", second, "the second value"
+    )
+
+
+def _string_split(text: Any, delimiters: Any) -> list[str]:
+    if not isinstance(text, str) or not isinstance(delimiters, str):
+        raise _fail("States.StringSplit", "both arguments must be strings")
+    parts: list[str] = []
+    current: list[str] = []
+    for char in text:
+        if char in delimiters:
+            if current:
+                parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if current:
+        parts.append("".join(current))
+    return parts
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4())
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "States.Format": _format,
+    "States.StringToJson": _string_to_json,
+    "States.JsonToString": _json_to_string,
+    "States.Array": _array,
+    "States.ArrayPartition": _array_partition,
+    "States.ArrayContains": _array_contains,
+    "States.ArrayRange": _array_range,
+    "States.ArrayGetItem": _array_get_item,
+    "States.ArrayLength": _array_length,
+    "States.ArrayUnique": _array_unique,
+    "States.Base64Encode": _base64_encode,
+    "States.Base64Decode": _base64_decode,
+    "States.Hash": _hash,
+    "States.JsonMerge": _json_merge,
+    "States.MathRandom": _math_random,
+    "States.MathAdd": _math_add,
+    "States.StringSplit": _string_split,
+    "States.UUID": _uuid,
+}
