@@ -1,0 +1,189 @@
+"""The S3 REST API served by moto in-process.
+
+Added here: EventBridge notifications to the local bus (moto would send them to its own bus)
+and the :class:`~rsetl.objectstore.ObjectStore` view that COPY and UNLOAD use.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import unquote, unquote_to_bytes
+from xml.sax.saxutils import escape
+
+from moto.s3.models import s3_backends
+from moto.server import create_backend_app
+
+from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, RequestContext
+from rsetl.awsproto.router import LOCAL_ACCOUNT_ID
+from rsetl.objectstore import StoredObject
+from rsetl.s3.notifications import object_event_entry
+
+logger = logging.getLogger(__name__)
+
+EventSink = Callable[[list[dict[str, Any]]], None]
+"""Receives PutEvents-style entries (the local EventBridge's `publish`)."""
+
+
+class S3Service:
+    """Local S3 on the shared port: every request no other service claims lands here."""
+
+    signing_name = "s3"
+
+    def __init__(self, event_sink: EventSink | None = None) -> None:
+        # moto keeps S3 in process-wide state with one global bucket namespace: a new local S3
+        # starts empty, so one process runs one local S3 at a time.
+        s3_backends.reset()
+        self._moto_account = LOCAL_ACCOUNT_ID
+        self._app = create_backend_app("s3")
+        self._event_sink = event_sink
+        self._notifying: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def _backend(self) -> Any:
+        return s3_backends[self._moto_account]["aws"]
+
+    def set_event_sink(self, sink: EventSink) -> None:
+        self._event_sink = sink
+
+    def create_bucket(self, name: str, *, eventbridge: bool = False, region: str = "us-east-1") -> None:
+        """Create a bucket (as the template declares it); `eventbridge` turns notifications on."""
+        if name not in self._backend.buckets:
+            self._backend.create_bucket(name, region)
+        if eventbridge:
+            with self._lock:
+                self._notifying.add(name)
+
+    def bucket_names(self) -> list[str]:
+        return sorted(self._backend.buckets)
+
+    def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse:
+        status, headers, body = self._call_moto(request)
+        if 200 <= status < 300:
+            self._notify(request, context)
+        return AwsResponse(status, body, headers)
+
+    def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
+            f"<RequestId>{context.request_id}</RequestId></Error>"
+        ).encode()
+        status = 403 if error.status == 400 and "Signature" in error.code else error.status
+        return AwsResponse(
+            status, body, {"Content-Type": "application/xml", "x-amz-request-id": context.request_id}
+        )
+
+    def _call_moto(self, request: AwsRequest) -> tuple[int, dict[str, str], bytes]:
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": "",
+            # PEP 3333: PATH_INFO carries the decoded bytes as latin-1 text.
+            "PATH_INFO": unquote_to_bytes(request.raw_path).decode("latin-1"),
+            "QUERY_STRING": request.raw_query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "CONTENT_LENGTH": str(len(request.body)),
+            "CONTENT_TYPE": request.header("Content-Type"),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(request.body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "HTTP_X_MOTO_ACCOUNT_ID": self._moto_account,
+        }
+        for name, value in request.headers.items():
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_X_MOTO_ACCOUNT_ID"):
+                environ[key] = str(value)
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            captured["status"] = int(status.split(" ", 1)[0])
+            captured["headers"] = headers
+
+        chunks: Iterable[bytes] = self._app(environ, start_response)
+        body = b"".join(chunks)
+        headers = {name: value for name, value in captured["headers"] if name.lower() != "content-length"}
+        return captured["status"], headers, body
+
+    def _notify(self, request: AwsRequest, context: RequestContext) -> None:
+        if self._event_sink is None:
+            return
+        bucket, _, key = request.raw_path.lstrip("/").partition("/")
+        if not key or not self._notifications_on(bucket):
+            return
+        key = unquote(key)
+        query = request.query
+        if request.method == "PUT" and "partNumber" not in query and not _is_subresource(query):
+            reason = "CopyObject" if request.header("x-amz-copy-source") else "PutObject"
+            self._emit_created(bucket, key, reason, context)
+        elif request.method == "POST" and "uploadId" in query:
+            self._emit_created(bucket, key, "CompleteMultipartUpload", context)
+        elif request.method == "DELETE" and not _is_subresource(query):
+            entry = object_event_entry(
+                detail_type="Object Deleted", reason="DeleteObject", bucket=bucket, key=key, size=None,
+                etag=None, version_id=None, requester=context.account_id, request_id=context.request_id,
+            )  # fmt: skip
+            self._event_sink([entry])
+
+    def _emit_created(self, bucket: str, key: str, reason: str, context: RequestContext) -> None:
+        assert self._event_sink is not None
+        stored = self._backend.get_object(bucket, key)
+        entry = object_event_entry(
+            detail_type="Object Created", reason=reason, bucket=bucket, key=key, size=stored.size,
+            etag=stored.etag.strip('"'), version_id=stored.version_id, requester=context.account_id,
+            request_id=context.request_id,
+        )  # fmt: skip
+        self._event_sink([entry])
+
+    def _notifications_on(self, bucket: str) -> bool:
+        with self._lock:
+            if bucket in self._notifying:
+                return True
+        try:
+            config = self._backend.get_bucket(bucket).notification_configuration
+        except Exception:
+            return False
+        return config is not None and config.event_bridge is not None
+
+    def get_object(self, bucket: str, key: str) -> StoredObject:
+        """The :class:`~rsetl.objectstore.ObjectStore` read used by COPY."""
+        try:
+            found = self._backend.get_object(bucket, key)
+        except Exception:
+            found = None
+            if bucket not in self.bucket_names():
+                raise AwsError(
+                    "NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404
+                ) from None
+        if found is None:
+            raise AwsError("NoSuchKey", f"The specified key does not exist: s3://{bucket}/{key}", 404)
+        return StoredObject(bucket, key, bytes(found.value), found.etag.strip('"'))
+
+    def put_object(self, bucket: str, key: str, body: bytes) -> StoredObject:
+        """The :class:`~rsetl.objectstore.ObjectStore` write used by UNLOAD.
+
+        It sends no notification: the landing bucket's rules must not re-ingest unloaded files.
+        """
+        if bucket not in self._backend.buckets:
+            raise AwsError("NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404)
+        stored = self._backend.put_object(bucket, key, body)
+        return StoredObject(bucket, key, body, stored.etag.strip('"'))
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        if bucket not in self._backend.buckets:
+            raise AwsError("NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404)
+        return sorted(name for name in self._backend.buckets[bucket].keys if name.startswith(prefix))
+
+
+def _is_subresource(query: dict[str, list[str]]) -> bool:
+    return any(name in query for name in ("acl", "tagging", "retention", "legal-hold", "uploads", "uploadId"))

@@ -1,0 +1,107 @@
+"""Local S3 through the real boto3 client: objects, notifications, the ObjectStore view, signatures."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from rsetl.awsproto import AwsError, LocalServer, Router
+from rsetl.s3 import S3Service
+
+
+@pytest.fixture
+def published() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture
+def s3(published: list[dict[str, Any]]) -> Iterator[tuple[S3Service, str]]:
+    service = S3Service(event_sink=published.extend)
+    service.create_bucket("landing", eventbridge=True)
+    service.create_bucket("quiet")
+    router = Router()
+    router.register(service, fallback=True)
+    with LocalServer(router) as server:
+        yield service, server.url
+
+
+def _client(url: str, secret: str = "test") -> Any:
+    return boto3.client(
+        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}),
+    )  # fmt: skip
+
+
+def test_put_publishes_object_created_with_aws_detail(s3, published) -> None:
+    _, url = s3
+    response = _client(url).put_object(Bucket="landing", Key="sales/2026/11/a b ü.csv", Body=b"x,y\n1,2\n")
+    (entry,) = published
+    assert entry["Source"] == "aws.s3"
+    assert entry["DetailType"] == "Object Created"
+    assert entry["Resources"] == ["arn:aws:s3:::landing"]
+    detail = json.loads(entry["Detail"])
+    assert detail["bucket"] == {"name": "landing"}
+    assert detail["object"]["key"] == "sales/2026/11/a b ü.csv"
+    assert detail["object"]["size"] == 8
+    assert detail["object"]["etag"] == response["ETag"].strip('"')
+    assert detail["reason"] == "PutObject"
+
+
+def test_bucket_without_eventbridge_stays_quiet(s3, published) -> None:
+    _, url = s3
+    _client(url).put_object(Bucket="quiet", Key="k.csv", Body=b"1")
+    assert published == []
+
+
+def test_copy_and_delete_notify(s3, published) -> None:
+    _, url = s3
+    client = _client(url)
+    client.put_object(Bucket="landing", Key="a.csv", Body=b"1")
+    client.copy_object(
+        Bucket="landing", Key="quarantine/a.csv", CopySource={"Bucket": "landing", "Key": "a.csv"}
+    )
+    client.delete_object(Bucket="landing", Key="a.csv")
+    assert [(e["DetailType"], json.loads(e["Detail"])["reason"]) for e in published] == [
+        ("Object Created", "PutObject"),
+        ("Object Created", "CopyObject"),
+        ("Object Deleted", "DeleteObject"),
+    ]
+
+
+def test_object_store_view_reads_what_the_api_wrote(s3) -> None:
+    service, url = s3
+    _client(url).put_object(Bucket="landing", Key="sales/x.csv", Body=b"a,b\n")
+    stored = service.get_object("landing", "sales/x.csv")
+    assert stored.body == b"a,b\n"
+    assert service.list_keys("landing", "sales/") == ["sales/x.csv"]
+    service.put_object("landing", "unload/part_000", b"1|2\n")
+    body = _client(url).get_object(Bucket="landing", Key="unload/part_000")["Body"].read()
+    assert body == b"1|2\n"
+
+
+def test_missing_object_and_bucket_raise_aws_errors(s3) -> None:
+    service, _ = s3
+    with pytest.raises(AwsError, match="NoSuchKey"):
+        service.get_object("landing", "nope.csv")
+    with pytest.raises(AwsError, match="NoSuchBucket"):
+        service.get_object("nobucket", "nope.csv")
+
+
+def test_wrong_secret_is_refused_with_s3_error(s3) -> None:
+    _, url = s3
+    with pytest.raises(ClientError) as caught:
+        _client(url, secret="wrong").list_buckets()
+    assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_a_new_local_s3_starts_empty(s3) -> None:
+    service, _ = s3
+    assert service.bucket_names() == ["landing", "quiet"]
+    assert S3Service().bucket_names() == []
