@@ -105,13 +105,15 @@ class S3Service:
             if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_X_MOTO_ACCOUNT_ID"):
                 environ[key] = str(value)
         captured: dict[str, Any] = {}
+        written = io.BytesIO()
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"] = int(status.split(" ", 1)[0])
             captured["headers"] = headers
+            return written.write
 
         chunks: Iterable[bytes] = self._app(environ, start_response)
-        body = b"".join(chunks)
+        body = written.getvalue() + b"".join(chunks)
         headers = {name: value for name, value in captured["headers"] if name.lower() != "content-length"}
         return captured["status"], headers, body
 
