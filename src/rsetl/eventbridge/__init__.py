@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from rsetl.eventbridge.bus import EventBridge, EventBus, PutEventRecord, Rule
+from rsetl.eventbridge.delivery import (
+    DeadLetterMessage,
+    DeadLetterQueues,
+    DeliveryRecord,
+    FaultInjector,
+    RetryBackoff,
+    TargetInvoker,
+    TargetNotFoundError,
+)
 from rsetl.eventbridge.exceptions import (
     EventBridgeError,
     InvalidEventPatternException,
@@ -11,13 +21,29 @@ from rsetl.eventbridge.exceptions import (
     ValidationException,
 )
 from rsetl.eventbridge.pattern import EventPattern
+from rsetl.eventbridge.schedule import ScheduleExpression
+from rsetl.eventbridge.scheduler import Schedule, Scheduler
 
 __all__ = [
+    "DeadLetterMessage",
+    "DeadLetterQueues",
+    "DeliveryRecord",
+    "EventBridge",
     "EventBridgeError",
+    "EventBus",
     "EventPattern",
+    "FaultInjector",
     "InvalidEventPatternException",
     "LimitExceededException",
+    "PutEventRecord",
     "ResourceAlreadyExistsException",
     "ResourceNotFoundException",
+    "RetryBackoff",
+    "Rule",
+    "Schedule",
+    "ScheduleExpression",
+    "Scheduler",
+    "TargetInvoker",
+    "TargetNotFoundError",
     "ValidationException",
 ]

@@ -1,0 +1,512 @@
+"""The local EventBridge: event buses, rules, targets, PutEvents and TestEventPattern.
+
+:class:`EventBridge` is the Python API the runtime and the other local services use
+(`publish` for events of `aws.*` sources); :mod:`rsetl.eventbridge.service` puts the
+`events` wire API in front of it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from rsetl.clock import Clock, RealClock
+from rsetl.eventbridge.delivery import (
+    DeadLetterQueues,
+    Delivery,
+    DeliveryRecord,
+    Dispatcher,
+    FaultInjector,
+    RetryBackoff,
+    TargetInvoker,
+)
+from rsetl.eventbridge.exceptions import (
+    LimitExceededException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+from rsetl.eventbridge.pattern import EventPattern
+from rsetl.eventbridge.schedule import ScheduleExpression
+from rsetl.eventbridge.transform import RuleContext, render_target_input, validate_target_input
+
+__all__ = ["EventBridge", "EventBus", "PutEventRecord", "Rule", "format_time"]
+
+DEFAULT_BUS = "default"
+MAX_ENTRIES = 10
+MAX_REQUEST_BYTES = 256 * 1024
+MAX_TARGETS_PER_RULE = 5
+_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
+_BUS_NAME = re.compile(r"[/.\-_A-Za-z0-9]{1,256}")
+_TEST_EVENT_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
+RULE_STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+
+
+def format_time(moment: datetime) -> str:
+    """An event's `time`: ISO 8601 in UTC to the second, as EventBridge writes it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class EventBus:
+    """An event bus: `default` or a custom one."""
+
+    name: str
+    arn: str
+    description: str | None
+    created: datetime
+    modified: datetime
+
+
+@dataclass
+class Rule:
+    """A rule on a bus: an event pattern or a schedule, and up to five targets."""
+
+    name: str
+    bus_name: str
+    arn: str
+    state: str
+    pattern: EventPattern | None = None
+    pattern_text: str | None = None
+    schedule: ScheduleExpression | None = None
+    description: str | None = None
+    role_arn: str | None = None
+    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    created: datetime | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.state != "DISABLED"
+
+    def describe(self, account_id: str) -> dict[str, Any]:
+        """The rule as DescribeRule / ListRules show it."""
+        out: dict[str, Any] = {
+            "Name": self.name,
+            "Arn": self.arn,
+            "State": self.state,
+            "EventBusName": self.bus_name,
+        }
+        optional = {
+            "EventPattern": self.pattern_text,
+            "ScheduleExpression": self.schedule.text if self.schedule else None,
+            "Description": self.description,
+            "RoleArn": self.role_arn,
+        }
+        out.update({key: value for key, value in optional.items() if value is not None})
+        out["CreatedBy"] = account_id
+        return out
+
+
+@dataclass(frozen=True)
+class PutEventRecord:
+    """An event that reached a bus, and the rules it matched."""
+
+    event_id: str
+    bus_name: str
+    event: dict[str, Any]
+    received_at: datetime
+    matched_rules: tuple[str, ...]
+
+
+class EventBridge:
+    """Local EventBridge for one account and region.
+
+    Deliveries run on a worker pool through `invoker` (wire target ARNs to local state
+    machines and functions there); `wait_idle` blocks until they are all done.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        invoker: TargetInvoker | None = None,
+        account_id: str = "123456789012",
+        region: str = "us-east-1",
+        backoff: RetryBackoff | None = None,
+        workers: int = 8,
+    ) -> None:
+        self.clock: Clock = clock or RealClock()
+        self.account_id = account_id
+        self.region = region
+        self.invoker = invoker or TargetInvoker()
+        self.faults = FaultInjector()
+        self.dead_letters = DeadLetterQueues()
+        self.dispatcher = Dispatcher(
+            self.clock,
+            self.invoker,
+            dead_letters=self.dead_letters,
+            faults=self.faults,
+            backoff=backoff,
+            workers=workers,
+        )
+        self._lock = threading.RLock()
+        self._buses: dict[str, EventBus] = {}
+        self._rules: dict[tuple[str, str], Rule] = {}
+        self._events: list[PutEventRecord] = []
+        self._create_bus(DEFAULT_BUS, None)
+
+    # ----- ARNs and names
+
+    def bus_arn(self, name: str) -> str:
+        return f"arn:aws:events:{self.region}:{self.account_id}:event-bus/{name}"
+
+    def rule_arn(self, name: str, bus_name: str = DEFAULT_BUS) -> str:
+        path = name if bus_name == DEFAULT_BUS else f"{bus_name}/{name}"
+        return f"arn:aws:events:{self.region}:{self.account_id}:rule/{path}"
+
+    @staticmethod
+    def bus_name_of(name_or_arn: str | None) -> str:
+        """The bus name from an EventBusName parameter, which may be a name or an ARN."""
+        if not name_or_arn:
+            return DEFAULT_BUS
+        if name_or_arn.startswith("arn:"):
+            return name_or_arn.split(":event-bus/", 1)[-1]
+        return name_or_arn
+
+    # ----- buses
+
+    def create_event_bus(self, name: str, description: str | None = None) -> EventBus:
+        if not _BUS_NAME.fullmatch(name) or name == DEFAULT_BUS:
+            raise ValidationException(f"Event bus name '{name}' is not valid.")
+        with self._lock:
+            if name in self._buses:
+                raise ResourceAlreadyExistsException(f"Event bus {name} already exists.")
+            return self._create_bus(name, description)
+
+    def _create_bus(self, name: str, description: str | None) -> EventBus:
+        now = self.clock.now()
+        bus = EventBus(name, self.bus_arn(name), description, now, now)
+        self._buses[name] = bus
+        return bus
+
+    def describe_event_bus(self, name: str | None = None) -> EventBus:
+        return self._bus(self.bus_name_of(name))
+
+    def list_event_buses(self, name_prefix: str | None = None) -> list[EventBus]:
+        with self._lock:
+            return [bus for name, bus in sorted(self._buses.items()) if name.startswith(name_prefix or "")]
+
+    def delete_event_bus(self, name: str) -> None:
+        bus_name = self.bus_name_of(name)
+        if bus_name == DEFAULT_BUS:
+            raise ValidationException("Cannot delete event bus default.")
+        with self._lock:
+            if any(rule_bus == bus_name for rule_bus, _ in self._rules):
+                raise ValidationException(f"Cannot delete event bus {bus_name}: it still has rules.")
+            self._buses.pop(bus_name, None)
+
+    def _bus(self, name: str) -> EventBus:
+        with self._lock:
+            bus = self._buses.get(name)
+        if bus is None:
+            raise ResourceNotFoundException(f"Event bus {name} does not exist.")
+        return bus
+
+    # ----- rules
+
+    def put_rule(
+        self,
+        name: str,
+        *,
+        event_pattern: str | Mapping[str, Any] | None = None,
+        schedule_expression: str | None = None,
+        state: str | None = None,
+        description: str | None = None,
+        role_arn: str | None = None,
+        event_bus_name: str | None = None,
+    ) -> Rule:
+        """Create or update a rule (PutRule); returns it."""
+        if not _NAME.fullmatch(name):
+            raise ValidationException(f"Rule name '{name}' is not valid: 1-64 characters of [.-_A-Za-z0-9].")
+        bus_name = self.bus_name_of(event_bus_name)
+        self._bus(bus_name)
+        if event_pattern is None and not schedule_expression:
+            raise ValidationException("Parameter(s) EventPattern or ScheduleExpression must be specified.")
+        if schedule_expression and bus_name != DEFAULT_BUS:
+            raise ValidationException("ScheduleExpression is supported only on the default event bus.")
+        if state is not None and state not in RULE_STATES:
+            raise ValidationException(f"Rule state '{state}' is not one of {', '.join(RULE_STATES)}.")
+        pattern = EventPattern(event_pattern) if event_pattern is not None else None
+        schedule = ScheduleExpression.parse(schedule_expression) if schedule_expression else None
+        with self._lock:
+            existing = self._rules.get((bus_name, name))
+            rule = Rule(
+                name=name,
+                bus_name=bus_name,
+                arn=self.rule_arn(name, bus_name),
+                state=state or (existing.state if existing else "ENABLED"),
+                pattern=pattern,
+                pattern_text=_pattern_text(event_pattern, pattern),
+                schedule=schedule,
+                description=description,
+                role_arn=role_arn,
+                targets=existing.targets if existing else {},
+                created=existing.created if existing and existing.schedule == schedule else self.clock.now(),
+            )
+            self._rules[(bus_name, name)] = rule
+            return rule
+
+    def describe_rule(self, name: str, event_bus_name: str | None = None) -> Rule:
+        return self._rule(name, self.bus_name_of(event_bus_name))
+
+    def list_rules(self, name_prefix: str | None = None, event_bus_name: str | None = None) -> list[Rule]:
+        bus_name = self.bus_name_of(event_bus_name)
+        self._bus(bus_name)
+        with self._lock:
+            return [
+                rule
+                for (rule_bus, name), rule in sorted(self._rules.items())
+                if rule_bus == bus_name and name.startswith(name_prefix or "")
+            ]
+
+    def rules(self) -> list[Rule]:
+        """Every rule on every bus."""
+        with self._lock:
+            return list(self._rules.values())
+
+    def delete_rule(self, name: str, event_bus_name: str | None = None, force: bool = False) -> None:
+        bus_name = self.bus_name_of(event_bus_name)
+        with self._lock:
+            rule = self._rules.get((bus_name, name))
+            if rule is None:
+                return
+            if rule.targets and not force:
+                raise ValidationException("Rule can't be deleted since it has targets.")
+            del self._rules[(bus_name, name)]
+
+    def set_rule_state(self, name: str, enabled: bool, event_bus_name: str | None = None) -> None:
+        """EnableRule / DisableRule."""
+        rule = self._rule(name, self.bus_name_of(event_bus_name))
+        with self._lock:
+            rule.state = "ENABLED" if enabled else "DISABLED"
+
+    def _rule(self, name: str, bus_name: str) -> Rule:
+        with self._lock:
+            rule = self._rules.get((bus_name, name))
+        if rule is None:
+            raise ResourceNotFoundException(f"Rule {name} does not exist on EventBus {bus_name}.")
+        return rule
+
+    # ----- targets
+
+    def put_targets(
+        self, rule_name: str, targets: Sequence[Mapping[str, Any]], event_bus_name: str | None = None
+    ) -> None:
+        """Add or replace targets (PutTargets) given as API `Target` dicts."""
+        rule = self._rule(rule_name, self.bus_name_of(event_bus_name))
+        for target in targets:
+            if not target.get("Id") or not target.get("Arn"):
+                raise ValidationException("Every target needs an Id and an Arn.")
+            validate_target_input(target)
+            policy = target.get("RetryPolicy") or {}
+            attempts = policy.get("MaximumRetryAttempts")
+            age = policy.get("MaximumEventAgeInSeconds")
+            if attempts is not None and not 0 <= int(attempts) <= 185:
+                raise ValidationException("RetryPolicy MaximumRetryAttempts must be between 0 and 185.")
+            if age is not None and not 60 <= int(age) <= 86400:
+                raise ValidationException(
+                    "RetryPolicy MaximumEventAgeInSeconds must be between 60 and 86400."
+                )
+        with self._lock:
+            merged = dict(rule.targets)
+            merged.update({target["Id"]: dict(target) for target in targets})
+            if len(merged) > MAX_TARGETS_PER_RULE:
+                raise LimitExceededException(
+                    f"The requested resource exceeds the maximum number allowed: a rule has at most "
+                    f"{MAX_TARGETS_PER_RULE} targets."
+                )
+            rule.targets = merged
+
+    def list_targets_by_rule(self, rule_name: str, event_bus_name: str | None = None) -> list[dict[str, Any]]:
+        rule = self._rule(rule_name, self.bus_name_of(event_bus_name))
+        with self._lock:
+            return [dict(target) for target in rule.targets.values()]
+
+    def remove_targets(self, rule_name: str, ids: Iterable[str], event_bus_name: str | None = None) -> None:
+        rule = self._rule(rule_name, self.bus_name_of(event_bus_name))
+        with self._lock:
+            rule.targets = {key: value for key, value in rule.targets.items() if key not in set(ids)}
+
+    # ----- events
+
+    def put_events(self, entries: Sequence[Mapping[str, Any]], *, trusted: bool = False) -> dict[str, Any]:
+        """PutEvents: returns `{"FailedEntryCount", "Entries"}` with an EventId or an error per entry.
+
+        `trusted` callers (the local AWS services) may use `aws.*` sources.
+        """
+        if not 1 <= len(entries) <= MAX_ENTRIES:
+            raise ValidationException(
+                f"1 validation error detected: Value at 'entries' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_ENTRIES}"
+            )
+        if sum(_entry_size(entry) for entry in entries) > MAX_REQUEST_BYTES:
+            raise ValidationException("Total size of the entries in the request is over the limit.")
+        results = [self._put_entry(entry, trusted) for entry in entries]
+        return {"FailedEntryCount": sum("ErrorCode" in result for result in results), "Entries": results}
+
+    def publish(self, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The hook for local services to emit events (S3 Object Created, Data API status change)."""
+        return self.put_events(entries, trusted=True)
+
+    def _put_entry(self, entry: Mapping[str, Any], trusted: bool) -> dict[str, str]:
+        error = _entry_error(entry, trusted)
+        if error is not None:
+            return {"ErrorCode": error[0], "ErrorMessage": error[1]}
+        bus_name = self.bus_name_of(entry.get("EventBusName"))
+        with self._lock:
+            if bus_name not in self._buses:
+                return {
+                    "ErrorCode": "ResourceNotFoundException",
+                    "ErrorMessage": f"Event bus {bus_name} does not exist.",
+                }
+        now = self.clock.now()
+        when = entry.get("Time")
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": entry["DetailType"],
+            "source": entry["Source"],
+            "account": self.account_id,
+            "time": format_time(when if isinstance(when, datetime) else now),
+            "region": self.region,
+            "resources": list(entry.get("Resources") or []),
+            "detail": json.loads(entry["Detail"]),
+        }
+        self.dispatch(event, bus_name, received_at=now)
+        return {"EventId": event["id"]}
+
+    def dispatch(self, event: dict[str, Any], bus_name: str, *, received_at: datetime) -> PutEventRecord:
+        """Match `event` against the enabled pattern rules of `bus_name` and deliver it to their targets."""
+        with self._lock:
+            matched = [
+                rule
+                for (rule_bus, _), rule in sorted(self._rules.items())
+                if rule_bus == bus_name
+                and rule.enabled
+                and rule.pattern is not None
+                and rule.pattern.matches(event)
+            ]
+            record = PutEventRecord(
+                event["id"], bus_name, event, received_at, tuple(rule.arn for rule in matched)
+            )
+            self._events.append(record)
+        for rule in matched:
+            self.deliver_to_rule_targets(rule, event, received_at)
+        return record
+
+    def fire_scheduled_rule(self, rule: Rule, fire_time: datetime) -> PutEventRecord:
+        """Send a scheduled rule's "Scheduled Event" to its targets (the scheduler calls this)."""
+        event: dict[str, Any] = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": self.account_id,
+            "time": format_time(fire_time),
+            "region": self.region,
+            "resources": [rule.arn],
+            "detail": {},
+        }
+        record = PutEventRecord(event["id"], rule.bus_name, event, fire_time, (rule.arn,))
+        with self._lock:
+            self._events.append(record)
+        self.deliver_to_rule_targets(rule, event, fire_time)
+        return record
+
+    def deliver_to_rule_targets(self, rule: Rule, event: dict[str, Any], received_at: datetime) -> None:
+        """Queue one delivery of `event` per target of `rule`."""
+        context = RuleContext(rule.arn, rule.name, format_time(received_at))
+        event_text = json.dumps(event)
+        with self._lock:
+            targets = list(rule.targets.values())
+        for target in targets:
+            self.dispatcher.submit(
+                Delivery(
+                    event_id=event["id"],
+                    event_time=received_at,
+                    source=event.get("source", ""),
+                    target_id=target["Id"],
+                    target_arn=target["Arn"],
+                    payload=render_target_input(target, event, context),
+                    dead_letter_body=event_text,
+                    rule_arn=rule.arn,
+                    **Delivery.retry_settings(target),
+                )
+            )
+
+    def test_event_pattern(
+        self, event_pattern: str | Mapping[str, Any], event: str | Mapping[str, Any]
+    ) -> bool:
+        """TestEventPattern: validates the pattern and the event, then tells whether they match."""
+        pattern = EventPattern(event_pattern)
+        if isinstance(event, str):
+            try:
+                parsed = json.loads(event)
+            except ValueError as exc:
+                raise ValidationException(f"Parameter Event is not valid: it is not JSON ({exc}).") from exc
+        else:
+            parsed = dict(event)
+        if not isinstance(parsed, dict):
+            raise ValidationException("Parameter Event is not valid: it must be a JSON object.")
+        missing = [name for name in _TEST_EVENT_FIELDS if name not in parsed]
+        if missing:
+            raise ValidationException(
+                f"Parameter Event is not valid: the event lacks the mandatory field(s) {', '.join(missing)}."
+            )
+        return pattern.matches(parsed)
+
+    # ----- observing
+
+    def events(self) -> list[PutEventRecord]:
+        """Every event put on any bus, oldest first."""
+        with self._lock:
+            return list(self._events)
+
+    def deliveries(self) -> list[DeliveryRecord]:
+        """Every delivery to a target, oldest first, with its status and attempts."""
+        return self.dispatcher.records()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no delivery is pending; False when `timeout` passed first."""
+        return self.dispatcher.wait_idle(timeout)
+
+    def close(self) -> None:
+        """Stop the delivery workers."""
+        self.dispatcher.shutdown()
+
+
+def _pattern_text(given: str | Mapping[str, Any] | None, pattern: EventPattern | None) -> str | None:
+    if isinstance(given, str):
+        return given
+    return pattern.to_json() if pattern is not None else None
+
+
+def _entry_size(entry: Mapping[str, Any]) -> int:
+    # The PutEvents size rule: UTF-8 bytes of Source, DetailType, Detail and Resources, plus 14 for a Time.
+    size = 14 if entry.get("Time") is not None else 0
+    for key in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(key) or "").encode())
+    size += sum(len(str(resource).encode()) for resource in entry.get("Resources") or [])
+    return size
+
+
+def _entry_error(entry: Mapping[str, Any], trusted: bool) -> tuple[str, str] | None:
+    for key in ("Source", "DetailType", "Detail"):
+        if not entry.get(key):
+            return "InvalidArgument", f"Parameter {key} is not valid. Reason: {key} is a required argument."
+    source = str(entry["Source"])
+    if source.startswith("aws.") and not trusted:
+        return "NotAuthorizedForSourceException", "Not authorized for the source."
+    try:
+        detail = json.loads(entry["Detail"])
+    except (TypeError, ValueError):
+        return "MalformedDetail", "Detail is malformed."
+    if not isinstance(detail, dict):
+        return "MalformedDetail", "Detail is malformed."
+    return None

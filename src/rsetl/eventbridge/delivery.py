@@ -1,0 +1,394 @@
+"""Delivering events to targets: a worker pool, retries on the clock, dead-letter queues, faults.
+
+Delivery is at least once, as in AWS: a failed attempt is retried with exponential backoff
+until the target's RetryPolicy runs out of attempts or the event gets too old; then the event
+goes to the target's dead-letter queue (or is dropped when it has none).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rsetl.clock import Clock
+
+__all__ = [
+    "DeadLetterMessage",
+    "DeadLetterQueues",
+    "Delivery",
+    "DeliveryRecord",
+    "Dispatcher",
+    "FaultInjector",
+    "RetryBackoff",
+    "TargetInvoker",
+    "TargetNotFoundError",
+]
+
+TargetHandler = Callable[[str], object]
+"""Invokes one target with the JSON text it receives; raising means the delivery failed."""
+
+DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 185
+DEFAULT_MAXIMUM_EVENT_AGE = 86400
+
+
+class TargetNotFoundError(Exception):
+    """No handler is registered for the target's ARN."""
+
+    code = "ResourceNotFoundException"
+
+
+class TargetInvoker:
+    """Maps target ARNs to handlers: exact ARNs first, then resolvers (for families of ARNs)."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, TargetHandler] = {}
+        self._resolvers: list[Callable[[str], TargetHandler | None]] = []
+        self._lock = threading.Lock()
+
+    def register(self, arn: str, handler: TargetHandler) -> None:
+        """Send deliveries for `arn` to `handler`."""
+        with self._lock:
+            self._handlers[arn] = handler
+
+    def add_resolver(self, resolver: Callable[[str], TargetHandler | None]) -> None:
+        """Consult `resolver` for ARNs without a registered handler (e.g. every state machine ARN)."""
+        with self._lock:
+            self._resolvers.append(resolver)
+
+    def invoke(self, arn: str, payload: str) -> None:
+        """Call the target; raises whatever it raises, or TargetNotFoundError."""
+        with self._lock:
+            handler = self._handlers.get(arn)
+            resolvers = list(self._resolvers)
+        for resolver in resolvers:
+            if handler is not None:
+                break
+            handler = resolver(arn)
+        if handler is None:
+            raise TargetNotFoundError(f"No local target is wired for {arn}.")
+        handler(payload)
+
+
+@dataclass(frozen=True)
+class RetryBackoff:
+    """Wait before retry n (1-based): initial * multiplier**(n-1), at most `maximum` seconds."""
+
+    initial: float = 1.0
+    multiplier: float = 2.0
+    maximum: float = 300.0
+
+    def delay(self, retry: int) -> float:
+        return float(min(self.initial * self.multiplier ** (retry - 1), self.maximum))
+
+
+@dataclass(frozen=True)
+class DeadLetterMessage:
+    """A message in a local dead-letter queue: the original event and AWS's message attributes."""
+
+    body: str
+    attributes: dict[str, str]
+    sent_at: datetime
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class DeadLetterQueues:
+    """In-memory dead-letter queues, keyed by the queue ARN of DeadLetterConfig."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, list[DeadLetterMessage]] = {}
+        self._lock = threading.Lock()
+
+    def send(self, arn: str, message: DeadLetterMessage) -> None:
+        with self._lock:
+            self._queues.setdefault(arn, []).append(message)
+
+    def messages(self, arn: str) -> list[DeadLetterMessage]:
+        """The messages sent to the queue `arn`, oldest first."""
+        with self._lock:
+            return list(self._queues.get(arn, ()))
+
+    def queue_arns(self) -> list[str]:
+        with self._lock:
+            return sorted(self._queues)
+
+    def purge(self, arn: str) -> None:
+        with self._lock:
+            self._queues.pop(arn, None)
+
+
+@dataclass
+class _Fault:
+    fail: int = 0
+    fail_error: str = "InjectedFault"
+    duplicate: int = 0
+    delay_seconds: float = 0.0
+    delay_count: int = 0
+
+
+class InjectedFault(Exception):
+    """The failure a fault hook makes a target raise."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class FaultInjector:
+    """Test hooks, keyed by target ARN: fail the next N attempts, duplicate or delay deliveries."""
+
+    def __init__(self) -> None:
+        self._faults: dict[str, _Fault] = {}
+        self._lock = threading.Lock()
+
+    def fail(self, target_arn: str, times: int = 1, error_code: str = "InjectedFault") -> None:
+        """Make the next `times` attempts on `target_arn` fail with `error_code`."""
+        with self._lock:
+            fault = self._faults.setdefault(target_arn, _Fault())
+            fault.fail += times
+            fault.fail_error = error_code
+
+    def duplicate(self, target_arn: str, times: int = 1) -> None:
+        """Deliver each of the next `times` deliveries to `target_arn` twice."""
+        with self._lock:
+            self._faults.setdefault(target_arn, _Fault()).duplicate += times
+
+    def delay(self, target_arn: str, seconds: float, times: int = 1) -> None:
+        """Hold each of the next `times` deliveries to `target_arn` for `seconds` on the clock."""
+        with self._lock:
+            fault = self._faults.setdefault(target_arn, _Fault())
+            fault.delay_seconds = seconds
+            fault.delay_count += times
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take_duplicate(self, target_arn: str) -> bool:
+        with self._lock:
+            fault = self._faults.get(target_arn)
+            if fault is None or fault.duplicate <= 0:
+                return False
+            fault.duplicate -= 1
+            return True
+
+    def take_delay(self, target_arn: str) -> float:
+        with self._lock:
+            fault = self._faults.get(target_arn)
+            if fault is None or fault.delay_count <= 0:
+                return 0.0
+            fault.delay_count -= 1
+            return fault.delay_seconds
+
+    def take_failure(self, target_arn: str) -> InjectedFault | None:
+        with self._lock:
+            fault = self._faults.get(target_arn)
+            if fault is None or fault.fail <= 0:
+                return None
+            fault.fail -= 1
+            return InjectedFault(fault.fail_error, f"Injected failure of {target_arn}.")
+
+
+@dataclass
+class DeliveryRecord:
+    """One delivery of one event to one target, as `rsetl local events` shows it."""
+
+    delivery_id: int
+    event_id: str
+    source: str
+    target_id: str
+    target_arn: str
+    payload: str
+    rule_arn: str | None = None
+    schedule_arn: str | None = None
+    status: str = "PENDING"
+    attempts: int = 0
+    errors: list[str] = field(default_factory=list)
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    dead_letter_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the dispatcher needs to deliver one event to one target."""
+
+    event_id: str
+    event_time: datetime
+    source: str
+    target_id: str
+    target_arn: str
+    payload: str
+    dead_letter_body: str
+    rule_arn: str | None = None
+    schedule_arn: str | None = None
+    maximum_retry_attempts: int = DEFAULT_MAXIMUM_RETRY_ATTEMPTS
+    maximum_event_age: int = DEFAULT_MAXIMUM_EVENT_AGE
+    dead_letter_arn: str | None = None
+    payload_for_attempt: Callable[[int], str] | None = None
+
+    @classmethod
+    def retry_settings(cls, target: dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments for the RetryPolicy and DeadLetterConfig of an API target dict."""
+        policy = target.get("RetryPolicy") or {}
+        return {
+            "maximum_retry_attempts": int(policy.get("MaximumRetryAttempts", DEFAULT_MAXIMUM_RETRY_ATTEMPTS)),
+            "maximum_event_age": int(policy.get("MaximumEventAgeInSeconds", DEFAULT_MAXIMUM_EVENT_AGE)),
+            "dead_letter_arn": (target.get("DeadLetterConfig") or {}).get("Arn"),
+        }
+
+
+class Dispatcher:
+    """Runs deliveries on a worker pool and keeps the record of every delivery."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        invoker: TargetInvoker,
+        *,
+        dead_letters: DeadLetterQueues | None = None,
+        faults: FaultInjector | None = None,
+        backoff: RetryBackoff | None = None,
+        workers: int = 8,
+    ) -> None:
+        self.clock = clock
+        self.invoker = invoker
+        self.dead_letters = dead_letters or DeadLetterQueues()
+        self.faults = faults or FaultInjector()
+        self.backoff = backoff or RetryBackoff()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventbridge-delivery")
+        self._records: list[DeliveryRecord] = []
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
+        self._closed = threading.Event()
+
+    def submit(self, delivery: Delivery) -> None:
+        """Queue `delivery` (twice when a duplicate fault is armed for its target)."""
+        copies = 2 if self.faults.take_duplicate(delivery.target_arn) else 1
+        for _ in range(copies):
+            with self._lock:
+                record = DeliveryRecord(
+                    delivery_id=len(self._records) + 1,
+                    event_id=delivery.event_id,
+                    source=delivery.source,
+                    target_id=delivery.target_id,
+                    target_arn=delivery.target_arn,
+                    payload=delivery.payload,
+                    rule_arn=delivery.rule_arn,
+                    schedule_arn=delivery.schedule_arn,
+                    created_at=self.clock.now(),
+                )
+                self._records.append(record)
+                self._in_flight += 1
+            self._pool.submit(self._run, delivery, record)
+
+    def records(self) -> list[DeliveryRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no delivery is queued, running or waiting to retry; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def shutdown(self) -> None:
+        """Stop retrying and wait for running attempts to end."""
+        self._closed.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _run(self, delivery: Delivery, record: DeliveryRecord) -> None:
+        try:
+            self._deliver(delivery, record)
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _deliver(self, delivery: Delivery, record: DeliveryRecord) -> None:
+        self._sleep(self.faults.take_delay(delivery.target_arn))
+        retries = 0
+        while True:
+            payload = delivery.payload
+            if delivery.payload_for_attempt is not None:
+                payload = delivery.payload_for_attempt(retries + 1)
+            error = self._attempt(delivery, record, payload)
+            if error is None:
+                self._finish(record, "SUCCEEDED")
+                return
+            condition = "MaximumRetryAttempts" if retries >= delivery.maximum_retry_attempts else None
+            if condition is None:
+                self._sleep(self.backoff.delay(retries + 1))
+                condition = self._exhausted_by_age(delivery)
+            if self._closed.is_set():
+                self._finish(record, "CANCELLED")
+                return
+            if condition is not None:
+                self._give_up(delivery, record, error, condition, retries)
+                return
+            retries += 1
+
+    def _attempt(self, delivery: Delivery, record: DeliveryRecord, payload: str) -> tuple[str, str] | None:
+        with self._lock:
+            record.attempts += 1
+        try:
+            fault = self.faults.take_failure(delivery.target_arn)
+            if fault is not None:
+                raise fault
+            self.invoker.invoke(delivery.target_arn, payload)
+        except Exception as exc:  # any failure of the target is a failed attempt, as in AWS
+            code = str(getattr(exc, "code", None) or type(exc).__name__)
+            with self._lock:
+                record.errors.append(f"{code}: {exc}")
+            return code, str(exc)
+        return None
+
+    def _exhausted_by_age(self, delivery: Delivery) -> str | None:
+        age = (self.clock.now() - delivery.event_time).total_seconds()
+        return "MaximumEventAgeInSeconds" if age > delivery.maximum_event_age else None
+
+    def _give_up(
+        self, delivery: Delivery, record: DeliveryRecord, error: tuple[str, str], condition: str, retries: int
+    ) -> None:
+        if delivery.dead_letter_arn is None:
+            self._finish(record, "FAILED")
+            return
+        attributes = {
+            "ERROR_CODE": error[0],
+            "ERROR_MESSAGE": error[1],
+            "EXHAUSTED_RETRY_CONDITION": condition,
+            "RETRY_ATTEMPTS": str(retries),
+            "TARGET_ARN": delivery.target_arn,
+        }
+        if delivery.rule_arn is not None:
+            attributes["RULE_ARN"] = delivery.rule_arn
+        if delivery.schedule_arn is not None:
+            attributes["SCHEDULE_ARN"] = delivery.schedule_arn
+        message = DeadLetterMessage(delivery.dead_letter_body, attributes, self.clock.now())
+        self.dead_letters.send(delivery.dead_letter_arn, message)
+        with self._lock:
+            record.dead_letter_arn = delivery.dead_letter_arn
+        self._finish(record, "DEAD_LETTERED")
+
+    def _finish(self, record: DeliveryRecord, status: str) -> None:
+        with self._lock:
+            record.status = status
+            record.finished_at = self.clock.now()
+
+    def _sleep(self, seconds: float) -> None:
+        # Sleep in slices so that shutdown is not held up by a long backoff on the real clock.
+        remaining = seconds
+        while remaining > 0 and not self._closed.is_set():
+            step = min(remaining, 1.0)
+            self.clock.sleep(step)
+            remaining -= step
