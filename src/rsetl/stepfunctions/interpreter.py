@@ -358,6 +358,8 @@ class _State:
         path_field = f"{field_name}Path"
         if path_field in self.state:
             path = self.state[path_field]
+            if isinstance(path, str) and path.startswith("States."):
+                return evaluate_intrinsic(path, data, self.context(), self.variables)
             try:
                 return read_path(path, data, self.context(), self.variables)
             except PathNotFound:

@@ -34,11 +34,11 @@ class PathNotFound(LookupError):
 
 @lru_cache(maxsize=4096)
 def compile_path(path: str) -> JSONPath:
-    """Parse a JSONPath once; raises ValueError naming the path when it is malformed."""
+    """Parse a JSONPath once; a malformed path is States.Runtime naming the path."""
     try:
         return parse_jsonpath(path)
     except (JsonPathParserError, Exception) as exc:
-        raise ValueError(f"Invalid JSONPath {path!r}: {exc}") from exc
+        raise StatesError("States.Runtime", f"Invalid JSONPath {path!r}: {exc}") from None
 
 
 def is_path(value: Any) -> bool:
