@@ -1,0 +1,42 @@
+"""The local Amazon Redshift Data API: the `redshift-data` wire protocol over PostgreSQL."""
+
+from __future__ import annotations
+
+from rsetl.redshift_data.config import Faults, Limits
+from rsetl.redshift_data.events import DETAIL_TYPE, SOURCE, EventSink
+from rsetl.redshift_data.exceptions import (
+    ActiveSessionsExceededException,
+    ActiveStatementsExceededException,
+    DatabaseConnectionException,
+    InternalServerException,
+    RedshiftDataError,
+    ResourceNotFoundException,
+    ThrottlingException,
+    ValidationException,
+)
+from rsetl.redshift_data.runner import SqlRunner
+from rsetl.redshift_data.service import RedshiftDataService
+from rsetl.redshift_data.standalone import LocalRedshiftData, Postgres, serve
+from rsetl.redshift_data.statements import Status
+
+__all__ = [
+    "DETAIL_TYPE",
+    "SOURCE",
+    "ActiveSessionsExceededException",
+    "ActiveStatementsExceededException",
+    "DatabaseConnectionException",
+    "EventSink",
+    "Faults",
+    "InternalServerException",
+    "Limits",
+    "LocalRedshiftData",
+    "Postgres",
+    "RedshiftDataError",
+    "RedshiftDataService",
+    "ResourceNotFoundException",
+    "SqlRunner",
+    "Status",
+    "ThrottlingException",
+    "ValidationException",
+    "serve",
+]

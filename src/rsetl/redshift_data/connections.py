@@ -1,0 +1,122 @@
+"""PostgreSQL connections for statements: a reuse pool per database, and session-owned connections."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+_FATAL = re.compile(r"FATAL:\s+(.*)", re.DOTALL)
+
+ConnInfo = Callable[[str], str]
+"""Maps a database name to a libpq connection string."""
+
+
+def connect(conninfo: ConnInfo, database: str) -> psycopg.Connection[Any]:
+    """A new autocommit connection, as every Data API statement outside a transaction runs."""
+    # No server-side prepared statements: pooled connections are reset with DISCARD ALL.
+    return psycopg.connect(conninfo(database), autocommit=True, prepare_threshold=None)
+
+
+def error_text(error: Exception) -> str:
+    """Redshift-style error text, e.g. `ERROR: relation "x" does not exist`."""
+    if isinstance(error, psycopg.Error) and error.diag.message_primary:
+        severity = error.diag.severity_nonlocalized or error.diag.severity or "ERROR"
+        return f"{severity}: {error.diag.message_primary}"
+    text = str(error).strip()
+    match = _FATAL.search(text)
+    if match:
+        return f"FATAL: {match.group(1).strip().splitlines()[0]}"
+    return text if text.startswith(("ERROR:", "FATAL:")) else f"ERROR: {text}"
+
+
+class ConnectionPool:
+    """Idle connections per database, so a statement does not pay for a new backend.
+
+    A statement gets a connection to itself; before a connection is reused its session state
+    is reset (`DISCARD ALL`), so temp tables and settings do not leak between statements, as
+    on AWS where each statement outside a Data API session runs in its own session.
+    """
+
+    def __init__(self, conninfo: ConnInfo, max_idle_per_database: int = 16) -> None:
+        self._conninfo = conninfo
+        self._max_idle = max_idle_per_database
+        self._idle: dict[str, list[psycopg.Connection[Any]]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, database: str) -> psycopg.Connection[Any]:
+        with self._lock:
+            idle = self._idle.get(database)
+            conn = idle.pop() if idle else None
+        return conn if conn is not None else connect(self._conninfo, database)
+
+    def release(self, database: str, conn: psycopg.Connection[Any], dirty: bool) -> None:
+        """Return `conn`; `dirty` when the statement may have left session state behind."""
+        if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.close()
+            return
+        if dirty:
+            try:
+                conn.execute("DISCARD ALL")
+            except psycopg.Error:
+                conn.close()
+                return
+        with self._lock:
+            idle = self._idle.setdefault(database, [])
+            if len(idle) < self._max_idle:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle = [conn for conns in self._idle.values() for conn in conns]
+            self._idle.clear()
+        for conn in idle:
+            conn.close()
+
+
+@dataclass(eq=False)
+class Session:
+    """A Data API session: one PostgreSQL connection kept between statements."""
+
+    id: str
+    principal: str
+    database: str
+    request: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    keep_alive: int
+    expires_at: datetime | None = None
+    """None while a statement runs; set from `keep_alive` when it ends."""
+    current_statement: str | None = None
+    connection: psycopg.Connection[Any] | None = None
+    closed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def info(self) -> dict[str, Any]:
+        """ListSessions' SessionInfo."""
+        return {
+            "SessionId": self.id,
+            "Status": "CLOSED" if self.closed else ("BUSY" if self.current_statement else "AVAILABLE"),
+            "CreatedAt": self.created_at,
+            "UpdatedAt": self.updated_at,
+            "Database": self.database,
+            "DbUser": self.request.get("DbUser"),
+            "ClusterIdentifier": self.request.get("ClusterIdentifier"),
+            "WorkgroupName": self.request.get("WorkgroupName"),
+            "SessionAliveSeconds": self.keep_alive,
+            "SessionTtl": self.expires_at,
+            "CurrentStatementId": self.current_statement,
+        }
+
+    def close(self) -> None:
+        self.closed = True
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None

@@ -1,0 +1,219 @@
+"""Runs statements on a worker pool: SUBMITTED -> PICKED -> STARTED -> FINISHED | FAILED | ABORTED."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+
+from rsetl.clock import Clock
+from rsetl.redshift_data.config import Limits
+from rsetl.redshift_data.connections import ConnectionPool, Session, error_text
+from rsetl.redshift_data.results import ResultSet
+from rsetl.redshift_data.runner import SqlRunner
+from rsetl.redshift_data.statements import Statement, Status, SubStatement
+
+logger = logging.getLogger(__name__)
+
+# Statements that may leave session state on a pooled connection (temp tables, settings,
+# prepared statements, cursors, listeners); `#name` tables are Redshift temp tables.
+_SESSION_STATE = re.compile(r"\b(temp|temporary|set|prepare|declare|listen|lock)\b|#", re.IGNORECASE)
+
+_ABORTED_ERROR = "Query cancelled on user's request"
+
+
+class _BatchFailed(Exception):
+    """Raised inside a TRANSACTION batch to roll it back after a sub-statement failed."""
+
+
+class StatementExecutor:
+    """Owns the worker threads and the connection pool; reports each finished statement."""
+
+    def __init__(
+        self,
+        runner: SqlRunner,
+        pool: ConnectionPool,
+        clock: Clock,
+        limits: Limits,
+        on_done: Callable[[Statement], None],
+        workers: int = 16,
+    ) -> None:
+        self._runner = runner
+        self._pool = pool
+        self._clock = clock
+        self._limits = limits
+        self._on_done = on_done
+        self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rsetl-redshift-data")
+        self._query_ids = itertools.count(1000)
+        self._query_id_lock = threading.Lock()
+
+    def submit(self, statement: Statement, session: Session | None) -> None:
+        self._threads.submit(self._run, statement, session)
+
+    def cancel(self, statement: Statement) -> None:
+        """Ask the running query to stop; the worker records ABORTED."""
+        with statement.lock:
+            statement.cancel_requested = True
+            conn = statement.connection
+        if conn is not None and not conn.closed:
+            conn.cancel_safe()
+
+    def shutdown(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def _next_query_id(self) -> int:
+        with self._query_id_lock:
+            return next(self._query_ids)
+
+    def _set(self, statement: Statement, status: Status) -> None:
+        statement.status = status
+        statement.updated_at = self._clock.now()
+
+    def _run(self, statement: Statement, session: Session | None) -> None:
+        try:
+            self._execute(statement, session)
+        except Exception as error:
+            logger.exception("statement %s failed in the local service", statement.id)
+            self._finish(statement, Status.FAILED, f"ERROR: {error}")
+        finally:
+            statement.done.set()
+            self._on_done(statement)
+
+    def _execute(self, statement: Statement, session: Session | None) -> None:
+        with statement.lock:
+            if statement.cancel_requested:
+                self._finish(statement, Status.ABORTED, _ABORTED_ERROR)
+                return
+            self._set(statement, Status.PICKED)
+        try:
+            conn = self._connection(statement, session)
+        except psycopg.Error as error:
+            self._finish(statement, Status.FAILED, error_text(error))
+            return
+        dirty = False
+        try:
+            with statement.lock:
+                statement.connection = conn
+                statement.redshift_pid = conn.info.backend_pid
+                statement.started_at = self._clock.now()
+                self._set(statement, Status.STARTED)
+                cancelled = statement.cancel_requested
+            fault = statement.fault
+            if cancelled:
+                self._finish(statement, Status.ABORTED, _ABORTED_ERROR)
+            elif fault is not None and fault.status is not None:
+                for sub in statement.subs:
+                    self._end_sub(sub, Status.ABORTED if fault.status == "ABORTED" else Status.FAILED)
+                self._finish(statement, Status(fault.status), fault.error or _ABORTED_ERROR)
+            else:
+                dirty = any(_SESSION_STATE.search(sub.sql) for sub in statement.subs)
+                self._run_subs(statement, conn)
+        finally:
+            with statement.lock:
+                statement.connection = None
+            if session is None:
+                self._pool.release(statement.database, conn, dirty)
+
+    def _connection(self, statement: Statement, session: Session | None) -> psycopg.Connection[Any]:
+        if session is None:
+            return self._pool.acquire(statement.database)
+        if session.connection is None or session.connection.closed:
+            session.connection = self._pool.acquire(session.database)
+        return session.connection
+
+    def _run_subs(self, statement: Statement, conn: psycopg.Connection[Any]) -> None:
+        parameters = {p["name"]: p["value"] for p in statement.request.get("Parameters") or []} or None
+        in_transaction = statement.is_batch and statement.request.get("ExecutionMode") != "AUTO_COMMIT"
+        failed: SubStatement | None = None
+        try:
+            if in_transaction:
+                with conn.transaction():
+                    failed = self._run_each(statement, conn, parameters)
+                    if failed is not None:
+                        raise _BatchFailed
+            else:
+                failed = self._run_each(statement, conn, parameters)
+        except _BatchFailed:
+            pass
+        if failed is None:
+            self._finish(statement, Status.FINISHED, None)
+        else:
+            self._finish(statement, failed.status, failed.error)
+
+    def _run_each(
+        self, statement: Statement, conn: psycopg.Connection[Any], parameters: dict[str, str] | None
+    ) -> SubStatement | None:
+        for index, sub in enumerate(statement.subs):
+            if statement.cancel_requested:
+                self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR)
+            else:
+                self._run_sub(statement, sub, conn, parameters)
+            if sub.status != Status.FINISHED:
+                for rest in statement.subs[index + 1 :]:
+                    self._end_sub(rest, Status.ABORTED)
+                return sub
+        return None
+
+    def _run_sub(
+        self,
+        statement: Statement,
+        sub: SubStatement,
+        conn: psycopg.Connection[Any],
+        parameters: dict[str, str] | None,
+    ) -> None:
+        sub.status = Status.STARTED
+        sub.redshift_query_id = self._next_query_id()
+        started = self._clock.monotonic()
+        sub.updated_at = self._clock.now()
+        try:
+            outcome = self._runner.run(conn, sub.sql, parameters)
+        except psycopg.errors.QueryCanceled as error:
+            if statement.cancel_requested:
+                self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR, started)
+            else:
+                self._end_sub(sub, Status.FAILED, error_text(error), started)
+            return
+        except psycopg.Error as error:
+            self._end_sub(sub, Status.FAILED, error_text(error), started)
+            return
+        except Exception as error:
+            # The SQL layer refuses what it cannot translate; its message names the construct.
+            logger.debug("statement %s refused by the SQL layer", sub.id, exc_info=True)
+            self._end_sub(sub, Status.FAILED, error_text(error), started)
+            return
+        if outcome.columns is not None:
+            rows = outcome.rows or []
+            sub.result = ResultSet.build(outcome.columns, rows, self._limits.result_page_bytes)
+            sub.has_result_set = True
+            sub.result_rows = len(rows)
+            sub.result_size = sub.result.size
+        else:
+            sub.result_rows = max(outcome.rows_affected, 0)
+            sub.result_size = 0
+        self._end_sub(sub, Status.FINISHED, None, started)
+
+    def _end_sub(
+        self, sub: SubStatement, status: Status, error: str | None = None, started: float | None = None
+    ) -> None:
+        sub.status = status
+        sub.error = error
+        sub.updated_at = self._clock.now()
+        if started is not None:
+            sub.duration_ns = int((self._clock.monotonic() - started) * 1e9)
+
+    def _finish(self, statement: Statement, status: Status, error: str | None) -> None:
+        now = self._clock.now()
+        statement.error = error if status != Status.FINISHED else None
+        statement.finished_at = now
+        if statement.started_at is None:
+            statement.started_at = now
+        for sub in statement.subs:
+            if not sub.status.final:
+                self._end_sub(sub, Status.ABORTED if status == Status.ABORTED else status, error)
+        self._set(statement, status)

@@ -1,0 +1,603 @@
+"""The local Redshift Data API: every operation of botocore's `redshift-data` model."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import itertools
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import psycopg
+
+from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, JsonService, RequestContext
+from rsetl.clock import Clock, RealClock
+from rsetl.redshift_data import catalog
+from rsetl.redshift_data.config import Faults, Limits, RateLimiter
+from rsetl.redshift_data.connections import ConnectionPool, ConnInfo, Session, error_text
+from rsetl.redshift_data.events import EventSink, status_change_entry
+from rsetl.redshift_data.exceptions import (
+    ActiveSessionsExceededException,
+    ActiveStatementsExceededException,
+    DatabaseConnectionException,
+    ResourceNotFoundException,
+    ThrottlingException,
+    ValidationException,
+)
+from rsetl.redshift_data.executor import StatementExecutor
+from rsetl.redshift_data.runner import SqlRunner
+from rsetl.redshift_data.statements import Statement, Status, SubStatement
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_DATABASE = "dev"
+_NO_RESULT = "Query does not have result. Please check query status with DescribeStatement."
+_TOKEN_FIELDS = ("ClientToken", "WaitTimeSeconds")
+_STATEMENT_FILTERS = ("Database", "ClusterIdentifier", "WorkgroupName")
+
+
+class RedshiftDataService(JsonService):
+    """Runs Data API statements on PostgreSQL through a Redshift-dialect SQL runner.
+
+    `conninfo` maps a database name to a libpq connection string; `runner` runs one statement
+    (`rsetl.redshift_sql.RedshiftSqlRunner`). Time (waits, simulated durations, expiry, session
+    keep-alive, rate limits) is read from `clock`. `limits` and `faults` may be changed while
+    the service runs. `event_sink` receives the events of statements submitted `WithEvent`.
+    """
+
+    service_name = "redshift-data"
+
+    def __init__(
+        self,
+        conninfo: ConnInfo,
+        runner: SqlRunner,
+        *,
+        clock: Clock | None = None,
+        limits: Limits | None = None,
+        faults: Faults | None = None,
+        event_sink: EventSink | None = None,
+        workers: int = 16,
+        sweep_interval: float = 1.0,
+    ) -> None:
+        self.clock: Clock = clock or RealClock()
+        self.limits = limits or Limits()
+        self.faults = faults or Faults()
+        self.event_sink = event_sink
+        self._pool = ConnectionPool(conninfo)
+        self._executor = StatementExecutor(
+            runner, self._pool, self.clock, self.limits, self._statement_done, workers
+        )
+        self._rates = RateLimiter(self.clock)
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self._statements: dict[str, Statement] = {}
+        self._tokens: dict[tuple[str, str], tuple[str, str]] = {}
+        self._sessions: dict[str, Session] = {}
+        self._active = 0
+        self._stop = threading.Event()
+        self._sweeper = threading.Thread(
+            target=self._sweep_loop, args=(sweep_interval,), name="rsetl-redshift-data-sweep", daemon=True
+        )
+        self._sweeper.start()
+
+    # -- service lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the sweeper and the workers, close sessions and pooled connections."""
+        self._stop.set()
+        self._executor.shutdown()
+        with self._lock:
+            sessions = list(self._sessions.values())
+            self._sessions.clear()
+        for session in sessions:
+            session.close()
+        self._pool.close()
+
+    @property
+    def statement_count(self) -> int:
+        """Statements held in memory (finished ones until they expire)."""
+        with self._lock:
+            return len(self._statements)
+
+    def sweep(self) -> int:
+        """Forget expired statements, close expired sessions, send due events; returns how many expired."""
+        now = self.clock.now()
+        ttl = timedelta(seconds=self.limits.result_ttl_seconds)
+        with self._lock:
+            expired = {sid for sid, stmt in self._statements.items() if _expired(stmt, now, ttl)}
+            for sid in expired:
+                del self._statements[sid]
+            if expired:
+                self._tokens = {key: ref for key, ref in self._tokens.items() if ref[1] not in expired}
+            pending = [
+                s for s in self._statements.values() if s.request.get("WithEvent") and not s.event_sent
+            ]
+            closing = [s for s in self._sessions.values() if _session_due(s, now)]
+            for session in closing:
+                session.closed = True
+            gone = [sid for sid, s in self._sessions.items() if s.closed and now - s.updated_at >= ttl]
+            for sid in gone:
+                del self._sessions[sid]
+        for session in closing:
+            session.close()
+        for stmt in pending:
+            self._maybe_emit(stmt)
+        return len(expired)
+
+    def _sweep_loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            try:
+                self.sweep()
+            except Exception:
+                logger.exception("redshift-data sweep failed")
+
+    # -- protocol ----------------------------------------------------------------------------
+
+    def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse:
+        """Apply injected faults, delays and rate limits before the operation runs."""
+        operation = request.header("X-Amz-Target").rpartition(".")[2]
+        injected = self.faults.take_error(operation)
+        if injected is not None:
+            return self.error_response(AwsError(injected.code, injected.message, injected.status), context)
+        delay = self.faults.delay_for(operation)
+        if delay:
+            self.clock.sleep(delay)
+        if not self._rates.allow(operation, self.limits.requests_per_second.get(operation)):
+            return self.error_response(ThrottlingException("Rate exceeded"), context)
+        return super().handle(request, context)
+
+    # -- statements --------------------------------------------------------------------------
+
+    def execute_statement(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        return self._submit(params, context, [params["Sql"]], is_batch=False)
+
+    def batch_execute_statement(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        return self._submit(params, context, list(params["Sqls"]), is_batch=True)
+
+    def describe_statement(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        stmt, sub = self._lookup(params["Id"], context)
+        self._wait(stmt, params.get("WaitTimeSeconds"))
+        self._maybe_emit(stmt)
+        out = stmt.describe(self.clock.now())
+        if sub is not None:
+            detail = next(item for item in out.pop("SubStatements") if item["Id"] == sub.id)
+            out.update(detail)
+        return out
+
+    def get_statement_result(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        sub = self._result_of(params, context, "JSON")
+        assert sub.result is not None
+        start, end, following = sub.result.page(params.get("NextToken"), sub.id)
+        return {
+            "Records": sub.result.records(start, end),
+            "ColumnMetadata": sub.result.columns,
+            "TotalNumRows": len(sub.result.rows),
+            "NextToken": following,
+        }
+
+    def get_statement_result_v2(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        sub = self._result_of(params, context, "CSV")
+        assert sub.result is not None
+        start, end, following = sub.result.page(params.get("NextToken"), sub.id)
+        return {
+            "Records": [{"CSVRecords": sub.result.csv(start, end)}],
+            "ColumnMetadata": sub.result.columns,
+            "TotalNumRows": len(sub.result.rows),
+            "ResultFormat": "CSV",
+            "NextToken": following,
+        }
+
+    def cancel_statement(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        stmt, _ = self._lookup(params["Id"], context)
+        shown = stmt.shown_status(self.clock.now())
+        if shown.final:
+            raise ValidationException(f"Could not cancel a query that is already in {shown} state.")
+        if stmt.done.is_set():
+            self._abort_simulated(stmt)
+        else:
+            self._executor.cancel(stmt)
+            # A cancel sent just before the query reaches the server is lost: repeat until it ends.
+            while not stmt.done.wait(0.05):
+                self._executor.cancel(stmt)
+        self._maybe_emit(stmt)
+        return {"Status": stmt.status == Status.ABORTED}
+
+    def list_statements(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        now = self.clock.now()
+        prefix = params.get("StatementName")
+        status = params.get("Status", "ALL")
+        with self._lock:
+            mine = [s for s in self._statements.values() if s.principal == context.principal]
+        ttl = timedelta(seconds=self.limits.result_ttl_seconds)
+        selected = [
+            stmt
+            for stmt in sorted(mine, key=lambda s: s.seq, reverse=True)
+            if not _expired(stmt, now, ttl)
+            and (not prefix or str(stmt.request.get("StatementName") or "").startswith(prefix))
+            and (status == "ALL" or stmt.shown_status(now) == status)
+            and all(params.get(name) in (None, stmt.request.get(name)) for name in _STATEMENT_FILTERS)
+        ]
+        page, following = _paginate(selected, params, default_size=100)
+        return {"Statements": [stmt.summary(now) for stmt in page], "NextToken": following}
+
+    def list_sessions(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        wanted = {params["Status"]} if params.get("Status") else {"AVAILABLE", "BUSY"}
+        with self._lock:
+            infos = [
+                s.info()
+                for s in self._sessions.values()
+                if s.principal == context.principal and params.get("SessionId") in (None, s.id)
+            ]
+        selected = [
+            info
+            for info in sorted(infos, key=lambda i: i["CreatedAt"], reverse=True)
+            if info["Status"] in wanted
+            and all(params.get(name) in (None, info.get(name)) for name in _STATEMENT_FILTERS)
+        ]
+        page, following = _paginate(selected, params, default_size=100)
+        return {"Sessions": page, "NextToken": following}
+
+    # -- metadata ----------------------------------------------------------------------------
+
+    def list_databases(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        _check_target(params)
+        names = self._with_catalog(params.get("Database") or DEFAULT_DATABASE, catalog.list_databases)
+        page, following = _paginate(names, params, default_size=1000)
+        return {"Databases": page, "NextToken": following}
+
+    def list_schemas(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        _check_target(params)
+        names = self._with_catalog(
+            params["Database"], lambda conn: catalog.list_schemas(conn, params.get("SchemaPattern"))
+        )
+        page, following = _paginate(names, params, default_size=1000)
+        return {"Schemas": page, "NextToken": following}
+
+    def list_tables(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        _check_target(params)
+        tables = self._with_catalog(
+            params["Database"],
+            lambda conn: catalog.list_tables(conn, params.get("SchemaPattern"), params.get("TablePattern")),
+        )
+        page, following = _paginate(tables, params, default_size=1000)
+        return {"Tables": page, "NextToken": following}
+
+    def describe_table(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        _check_target(params)
+        columns = self._with_catalog(
+            params["Database"],
+            lambda conn: catalog.describe_columns(conn, params.get("Schema"), params.get("Table")),
+        )
+        page, following = _paginate(columns, params, default_size=1000)
+        return {"TableName": params.get("Table"), "ColumnList": page, "NextToken": following}
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _submit(
+        self, params: dict[str, Any], context: RequestContext, sqls: list[str], is_batch: bool
+    ) -> dict[str, Any]:
+        if not params.get("SessionId"):
+            _check_target(params)
+        for sql in sqls:
+            if len(sql.encode()) > self.limits.max_sql_bytes:
+                raise ValidationException(
+                    f"The SQL statement is {len(sql.encode())} bytes; "
+                    f"the maximum size is {self.limits.max_sql_bytes} bytes."
+                )
+            if not sql.strip():
+                raise ValidationException("The SQL statement must not be empty.")
+        names = [p["name"] for p in params.get("Parameters") or []]
+        if len(names) != len(set(names)):
+            raise ValidationException("Parameter names must be unique.")
+        token = params.get("ClientToken")
+        fingerprint = json.dumps(
+            {k: v for k, v in params.items() if k not in _TOKEN_FIELDS}, sort_keys=True, default=str
+        )
+        with self._lock:
+            stmt = self._replay(context.principal, token, fingerprint)
+            if stmt is None:
+                stmt, session = self._register(params, context, sqls, is_batch, token, fingerprint)
+                self._executor.submit(stmt, session)
+        self._wait(stmt, params.get("WaitTimeSeconds"))
+        self._maybe_emit(stmt)
+        request = stmt.request
+        return {
+            "Id": stmt.id,
+            "CreatedAt": stmt.created_at,
+            "ClusterIdentifier": request.get("ClusterIdentifier"),
+            "WorkgroupName": request.get("WorkgroupName"),
+            "Database": request.get("Database"),
+            "DbUser": request.get("DbUser"),
+            "SecretArn": request.get("SecretArn"),
+            "SessionId": stmt.session_id,
+            "Status": str(stmt.shown_status(self.clock.now())),
+            "RedshiftPid": stmt.redshift_pid,
+            "HasResultSet": any(sub.has_result_set for sub in stmt.subs),
+        }
+
+    def _replay(self, principal: str, token: str | None, fingerprint: str) -> Statement | None:
+        """The statement an earlier call with the same ClientToken submitted, if any."""
+        if not token:
+            return None
+        known = self._tokens.get((principal, token))
+        if known is None:
+            return None
+        if known[0] != fingerprint:
+            raise ValidationException(
+                f"ClientToken {token} was already used with different parameters; "
+                "use a new ClientToken for a different request."
+            )
+        stmt = self._statements.get(known[1])
+        if stmt is None:
+            raise ValidationException(f"ClientToken {token} refers to a statement that has expired.")
+        return stmt
+
+    def _register(
+        self,
+        params: dict[str, Any],
+        context: RequestContext,
+        sqls: list[str],
+        is_batch: bool,
+        token: str | None,
+        fingerprint: str,
+    ) -> tuple[Statement, Session | None]:
+        if self._active >= self.limits.max_active_statements:
+            raise ActiveStatementsExceededException(
+                f"Active statements exceeded the allowed quota ({self.limits.max_active_statements})."
+            )
+        now = self.clock.now()
+        statement_id = str(uuid.uuid4())
+        session = self._session_for(params, context, statement_id, now)
+        request = dict(params)
+        if session is not None:
+            for name, value in session.request.items():
+                request.setdefault(name, value)
+        request.setdefault("Database", DEFAULT_DATABASE)
+        subs = [
+            SubStatement(f"{statement_id}:{n}" if is_batch else statement_id, sql, now, now)
+            for n, sql in enumerate(sqls, start=1)
+        ]
+        stmt = Statement(
+            id=statement_id,
+            seq=next(self._seq),
+            principal=context.principal,
+            request=request,
+            subs=subs,
+            is_batch=is_batch,
+            created_at=now,
+            updated_at=now,
+            fault=self.faults.for_sql("\n".join(sqls)),
+            session_id=session.id if session else None,
+            principal_arn=f"arn:aws:iam::{context.account_id}:user/{context.principal}",
+            resource_arn=_resource_arn(request, context),
+        )
+        self._statements[statement_id] = stmt
+        if token:
+            self._tokens[(context.principal, token)] = (fingerprint, statement_id)
+        self._active += 1
+        return stmt, session
+
+    def _session_for(
+        self, params: dict[str, Any], context: RequestContext, statement_id: str, now: datetime
+    ) -> Session | None:
+        keep_alive = params.get("SessionKeepAliveSeconds")
+        session_id = params.get("SessionId")
+        if session_id:
+            session = self._sessions.get(session_id)
+            if session is None or session.principal != context.principal or session.closed:
+                raise ResourceNotFoundException(f"Session {session_id} does not exist or has expired.")
+            if _session_due(session, now):
+                session.closed = True
+                raise ResourceNotFoundException(f"Session {session_id} does not exist or has expired.")
+            if session.current_statement:
+                raise ValidationException(
+                    f"Session {session_id} is busy running statement {session.current_statement}; "
+                    "wait for it to finish before submitting another."
+                )
+        elif keep_alive:
+            open_sessions = sum(1 for s in self._sessions.values() if not s.closed)
+            if open_sessions >= self.limits.max_active_sessions:
+                raise ActiveSessionsExceededException(
+                    f"Active sessions exceeded the allowed quota ({self.limits.max_active_sessions})."
+                )
+            target = {k: params.get(k) for k in ("ClusterIdentifier", "WorkgroupName", "DbUser", "SecretArn")}
+            session = Session(
+                id=str(uuid.uuid4()),
+                principal=context.principal,
+                database=params.get("Database") or DEFAULT_DATABASE,
+                request={k: v for k, v in target.items() if v is not None}
+                | {"Database": params.get("Database") or DEFAULT_DATABASE},
+                created_at=now,
+                updated_at=now,
+                keep_alive=keep_alive,
+            )
+            self._sessions[session.id] = session
+        else:
+            return None
+        if keep_alive is not None:
+            session.keep_alive = keep_alive
+        session.current_statement = statement_id
+        session.expires_at = None
+        session.updated_at = now
+        return session
+
+    def _statement_done(self, stmt: Statement) -> None:
+        now = self.clock.now()
+        closing: Session | None = None
+        with self._lock:
+            self._active -= 1
+            session = self._sessions.get(stmt.session_id) if stmt.session_id else None
+            if session is not None:
+                session.current_statement = None
+                session.updated_at = now
+                session.expires_at = now + timedelta(seconds=session.keep_alive)
+                if session.keep_alive == 0:
+                    session.closed = True
+                    closing = session
+        if closing is not None:
+            closing.close()
+        self._maybe_emit(stmt)
+
+    def _lookup(self, statement_id: str, context: RequestContext) -> tuple[Statement, SubStatement | None]:
+        parent_id, _, index = statement_id.partition(":")
+        with self._lock:
+            stmt = self._statements.get(parent_id)
+        ttl = timedelta(seconds=self.limits.result_ttl_seconds)
+        if stmt is None or stmt.principal != context.principal or _expired(stmt, self.clock.now(), ttl):
+            raise ResourceNotFoundException(f"Query {statement_id} does not exist.")
+        if not index:
+            return stmt, None
+        if not stmt.is_batch or not index.isdigit() or not 1 <= int(index) <= len(stmt.subs):
+            raise ResourceNotFoundException(f"Query {statement_id} does not exist.")
+        return stmt, stmt.subs[int(index) - 1]
+
+    def _result_of(self, params: dict[str, Any], context: RequestContext, result_format: str) -> SubStatement:
+        stmt, sub = self._lookup(params["Id"], context)
+        if sub is None:
+            if stmt.is_batch:
+                raise ValidationException(
+                    "BatchExecuteStatement result can only be retrieved with sub-statement id."
+                )
+            sub = stmt.subs[0]
+        self._wait(stmt, params.get("WaitTimeSeconds"))
+        stored_format = stmt.request.get("ResultFormat") or "JSON"
+        if stored_format != result_format:
+            operation = "GetStatementResultV2" if stored_format == "CSV" else "GetStatementResult"
+            raise ValidationException(
+                f"The statement's ResultFormat is {stored_format}; retrieve its result with {operation}."
+            )
+        if stmt.shown_status(self.clock.now()) != Status.FINISHED or sub.result is None:
+            raise ResourceNotFoundException(_NO_RESULT)
+        return sub
+
+    def _wait(self, stmt: Statement, seconds: int | None) -> None:
+        """Hold the request until the statement ends as callers see it, or `seconds` pass."""
+        if not seconds:
+            return
+        clock = self.clock
+        deadline = clock.monotonic() + seconds
+        while True:
+            now = clock.now()
+            remaining = deadline - clock.monotonic()
+            if stmt.shown_status(now).final or remaining <= 0:
+                return
+            end = stmt.simulated_end
+            if stmt.done.is_set() and end is not None:
+                # Only the simulated duration is left: a VirtualClock jumps toward its end.
+                clock.sleep(min(remaining, (end - now).total_seconds()))
+            else:
+                clock.wait(stmt.done, remaining)
+
+    def _abort_simulated(self, stmt: Statement) -> None:
+        """Cancel a statement whose real work is over but whose simulated duration still runs."""
+        now = self.clock.now()
+        with stmt.lock:
+            if stmt.fault is not None:
+                stmt.fault = dataclasses.replace(stmt.fault, duration=None)
+            stmt.status = Status.ABORTED
+            stmt.error = "Query cancelled on user's request"
+            stmt.finished_at = now
+            stmt.updated_at = now
+            for sub in stmt.subs:
+                sub.status = Status.ABORTED
+                sub.result = None
+                sub.has_result_set = False
+
+    def _maybe_emit(self, stmt: Statement) -> None:
+        if self.event_sink is None or not stmt.request.get("WithEvent"):
+            return
+        now = self.clock.now()
+        shown = stmt.shown_status(now)
+        if not shown.final:
+            return
+        with stmt.lock:
+            if stmt.event_sent:
+                return
+            stmt.event_sent = True
+        end = stmt.shown_end() or now
+        entry = status_change_entry(
+            principal_arn=stmt.principal_arn,
+            resource_arn=stmt.resource_arn,
+            statement_id=stmt.id,
+            statement_name=stmt.request.get("StatementName"),
+            redshift_query_id=max(sub.redshift_query_id for sub in stmt.subs),
+            state=str(shown),
+            rows=sum(max(sub.result_rows, 0) for sub in stmt.subs),
+            time=end,
+            expire_at=end + timedelta(seconds=self.limits.result_ttl_seconds),
+        )
+        try:
+            self.event_sink(entry)
+        except Exception:
+            logger.exception("event sink failed for statement %s", stmt.id)
+
+    def _with_catalog(self, database: str, read: Callable[[psycopg.Connection[Any]], T]) -> T:
+        with self._catalog_connection(database) as conn:
+            return read(conn)
+
+    @contextmanager
+    def _catalog_connection(self, database: str) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            conn = self._pool.acquire(database)
+        except psycopg.Error as error:
+            raise DatabaseConnectionException(error_text(error)) from None
+        try:
+            yield conn
+        finally:
+            self._pool.release(database, conn, dirty=False)
+
+
+def _check_target(params: dict[str, Any]) -> None:
+    """Exactly one of ClusterIdentifier and WorkgroupName, as AWS requires."""
+    has_cluster = bool(params.get("ClusterIdentifier"))
+    has_workgroup = bool(params.get("WorkgroupName"))
+    if has_cluster == has_workgroup:
+        raise ValidationException(
+            "Either ClusterIdentifier or WorkgroupName must be provided, but not both."
+            if not has_cluster
+            else "ClusterIdentifier and WorkgroupName cannot be specified together; provide only one."
+        )
+
+
+def _resource_arn(request: dict[str, Any], context: RequestContext) -> str:
+    if request.get("WorkgroupName"):
+        name = str(request["WorkgroupName"])
+        return (
+            name
+            if name.startswith("arn:")
+            else (f"arn:aws:redshift-serverless:{context.region}:{context.account_id}:workgroup/{name}")
+        )
+    cluster = request.get("ClusterIdentifier")
+    return f"arn:aws:redshift:{context.region}:{context.account_id}:cluster:{cluster}"
+
+
+def _expired(stmt: Statement, now: datetime, ttl: timedelta) -> bool:
+    end = stmt.shown_end()
+    return end is not None and now >= end + ttl
+
+
+def _session_due(session: Session, now: datetime) -> bool:
+    return not session.closed and session.expires_at is not None and now >= session.expires_at
+
+
+def _paginate(items: list[T], params: dict[str, Any], default_size: int) -> tuple[list[T], str | None]:
+    """One page of `items` by offset; NextToken carries the offset of the next page."""
+    size = params.get("MaxResults") or default_size
+    token = params.get("NextToken")
+    start = 0
+    if token:
+        try:
+            start = int(base64.urlsafe_b64decode(token.encode()).decode())
+        except ValueError:
+            raise ValidationException("The NextToken is not valid.") from None
+    end = start + size
+    following = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
+    return items[start:end], following
