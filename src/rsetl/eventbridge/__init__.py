@@ -23,6 +23,7 @@ from rsetl.eventbridge.exceptions import (
 from rsetl.eventbridge.pattern import EventPattern
 from rsetl.eventbridge.schedule import ScheduleExpression
 from rsetl.eventbridge.scheduler import Schedule, Scheduler
+from rsetl.eventbridge.service import EventsService
 
 __all__ = [
     "DeadLetterMessage",
@@ -32,6 +33,7 @@ __all__ = [
     "EventBridgeError",
     "EventBus",
     "EventPattern",
+    "EventsService",
     "FaultInjector",
     "InvalidEventPatternException",
     "LimitExceededException",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from rsetl.awsproto.router import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from rsetl.clock import Clock, RealClock
 from rsetl.eventbridge.delivery import (
     DeadLetterQueues,
@@ -126,8 +127,8 @@ class EventBridge:
         *,
         clock: Clock | None = None,
         invoker: TargetInvoker | None = None,
-        account_id: str = "123456789012",
-        region: str = "us-east-1",
+        account_id: str = LOCAL_ACCOUNT_ID,
+        region: str = LOCAL_REGION,
         backoff: RetryBackoff | None = None,
         workers: int = 8,
     ) -> None:

@@ -99,7 +99,7 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 def bridge(clock: VirtualClock) -> Iterator[EventBridge]:
-    bridge = EventBridge(clock=clock, workers=2)
+    bridge = EventBridge(clock=clock, account_id="123456789012", workers=2)
     yield bridge
     bridge.close()
 

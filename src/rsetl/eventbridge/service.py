@@ -1,0 +1,156 @@
+"""The local `events` API (JSON 1.1, `X-Amz-Target: AWSEvents.*`) over :class:`EventBridge`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from rsetl.awsproto import AwsError, JsonService, RequestContext
+from rsetl.eventbridge.bus import EventBridge, EventBus
+from rsetl.eventbridge.exceptions import EventBridgeError
+
+__all__ = ["EventsService"]
+
+T = TypeVar("T")
+_DEFAULT_PAGE = 100
+
+
+def _call(function: Callable[[], T]) -> T:
+    """Run `function`, turning EventBridge errors into AWS error responses."""
+    try:
+        return function()
+    except EventBridgeError as error:
+        raise AwsError(error.code, error.message, error.status) from error
+
+
+def _page(items: Sequence[T], params: dict[str, Any]) -> tuple[list[T], str | None]:
+    """Slice `items` by NextToken / Limit; the token is the next index."""
+    token = params.get("NextToken")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise AwsError("ValidationException", f"The NextToken '{token}' is not valid.") from None
+    limit = int(params.get("Limit") or _DEFAULT_PAGE)
+    end = start + limit
+    return list(items[start:end]), (str(end) if end < len(items) else None)
+
+
+def _bus_dict(bus: EventBus) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "Name": bus.name,
+        "Arn": bus.arn,
+        "CreationTime": bus.created,
+        "LastModifiedTime": bus.modified,
+    }
+    if bus.description:
+        out["Description"] = bus.description
+    return out
+
+
+def _entry_time(value: Any) -> datetime | None:
+    """PutEvents `Time`: botocore sends epoch seconds; other clients may send ISO 8601."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise AwsError("ValidationException", f"Time '{value}' is not a valid timestamp.") from None
+
+
+class EventsService(JsonService):
+    """Answers the boto3 `events` client and the AWS CLI from one :class:`EventBridge`."""
+
+    service_name = "events"
+
+    def __init__(self, bridge: EventBridge) -> None:
+        self.bridge = bridge
+
+    def put_events(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        entries = [{**entry, "Time": _entry_time(entry.get("Time"))} for entry in params["Entries"]]
+        return _call(lambda: self.bridge.put_events(entries))
+
+    def put_rule(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        rule = _call(
+            lambda: self.bridge.put_rule(
+                params["Name"],
+                event_pattern=params.get("EventPattern"),
+                schedule_expression=params.get("ScheduleExpression"),
+                state=params.get("State"),
+                description=params.get("Description"),
+                role_arn=params.get("RoleArn"),
+                event_bus_name=params.get("EventBusName"),
+            )
+        )
+        return {"RuleArn": rule.arn}
+
+    def describe_rule(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        rule = _call(lambda: self.bridge.describe_rule(params["Name"], params.get("EventBusName")))
+        return rule.describe(self.bridge.account_id)
+
+    def list_rules(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        rules = _call(lambda: self.bridge.list_rules(params.get("NamePrefix"), params.get("EventBusName")))
+        page, token = _page(rules, params)
+        out: dict[str, Any] = {"Rules": [rule.describe(self.bridge.account_id) for rule in page]}
+        for rule in out["Rules"]:
+            rule.pop("CreatedBy", None)
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def delete_rule(self, params: dict[str, Any], context: RequestContext) -> None:
+        _call(
+            lambda: self.bridge.delete_rule(
+                params["Name"], params.get("EventBusName"), bool(params.get("Force"))
+            )
+        )
+
+    def enable_rule(self, params: dict[str, Any], context: RequestContext) -> None:
+        _call(lambda: self.bridge.set_rule_state(params["Name"], True, params.get("EventBusName")))
+
+    def disable_rule(self, params: dict[str, Any], context: RequestContext) -> None:
+        _call(lambda: self.bridge.set_rule_state(params["Name"], False, params.get("EventBusName")))
+
+    def put_targets(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        _call(lambda: self.bridge.put_targets(params["Rule"], params["Targets"], params.get("EventBusName")))
+        return {"FailedEntryCount": 0, "FailedEntries": []}
+
+    def list_targets_by_rule(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        targets = _call(lambda: self.bridge.list_targets_by_rule(params["Rule"], params.get("EventBusName")))
+        page, token = _page(targets, params)
+        out: dict[str, Any] = {"Targets": page}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def remove_targets(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        _call(lambda: self.bridge.remove_targets(params["Rule"], params["Ids"], params.get("EventBusName")))
+        return {"FailedEntryCount": 0, "FailedEntries": []}
+
+    def test_event_pattern(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        return {
+            "Result": _call(lambda: self.bridge.test_event_pattern(params["EventPattern"], params["Event"]))
+        }
+
+    def create_event_bus(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        bus = _call(lambda: self.bridge.create_event_bus(params["Name"], params.get("Description")))
+        out: dict[str, Any] = {"EventBusArn": bus.arn}
+        if bus.description:
+            out["Description"] = bus.description
+        return out
+
+    def describe_event_bus(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        return _bus_dict(_call(lambda: self.bridge.describe_event_bus(params.get("Name"))))
+
+    def list_event_buses(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        buses = self.bridge.list_event_buses(params.get("NamePrefix"))
+        page, token = _page(buses, params)
+        out: dict[str, Any] = {"EventBuses": [_bus_dict(bus) for bus in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    def delete_event_bus(self, params: dict[str, Any], context: RequestContext) -> None:
+        _call(lambda: self.bridge.delete_event_bus(params["Name"]))
