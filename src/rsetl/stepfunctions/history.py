@@ -20,8 +20,8 @@ HISTORY_EVENT_LIMIT = 25_000
 @lru_cache(maxsize=1)
 def _history_event_shape() -> tuple[frozenset[str], frozenset[str]]:
     model = botocore.session.get_session().get_service_model("stepfunctions")
-    event_types = frozenset(model.shape_for("HistoryEventType").enum)
-    detail_fields = frozenset(model.shape_for("HistoryEvent").members)
+    event_types = frozenset(model.shape_for("HistoryEventType").metadata["enum"])
+    detail_fields = frozenset(model.shape_for("HistoryEvent").members)  # type: ignore[attr-defined]
     return event_types, detail_fields
 
 

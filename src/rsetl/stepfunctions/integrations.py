@@ -281,7 +281,8 @@ class AwsSdkIntegration:
     ) -> None:
         self._endpoint_url = endpoint_url
         self._region = region
-        self._credentials = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
+        self._access_key = access_key
+        self._secret_key = secret_key
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -289,7 +290,11 @@ class AwsSdkIntegration:
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = boto3.session.Session().client(
-                    service, endpoint_url=self._endpoint_url, region_name=self._region, **self._credentials
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=self._endpoint_url,
+                    region_name=self._region,
+                    aws_access_key_id=self._access_key,
+                    aws_secret_access_key=self._secret_key,
                 )
             return self._clients[service]
 

@@ -328,7 +328,8 @@ class _State:
     def runtime_path_error(self, field_name: str, path: str, data: Any) -> StatesError:
         return StatesError(
             errors.RUNTIME,
-            f"Invalid path '{path}' : No results for path: {path} in the {field_name} of input '{dumps(data)}'",
+            f"Invalid path '{path}' : No results for path: {path} "
+            f"in the {field_name} of input '{dumps(data)}'",
         )
 
     def path(self, field_name: str, data: Any) -> Any:
@@ -821,7 +822,8 @@ class _State:
         if not isinstance(items, list):
             raise StatesError(
                 errors.RUNTIME,
-                f"The Map state '{self.name}' needs an array of items, got {type(items).__name__}: {dumps(items)}",
+                f"The Map state '{self.name}' needs an array of items, "
+                f"got {type(items).__name__}: {dumps(items)}",
             )
         return items
 

@@ -74,7 +74,8 @@ def load_cases() -> list[Any]:
 def run_case(case: dict[str, Any]) -> tuple[Any, StubLambdas]:
     clock = VirtualClock()
     lambdas = StubLambdas()
-    engine = StepFunctionsEngine(clock, integrations=IntegrationRegistry({"lambda": LambdaIntegration(lambdas)}))
+    registry = IntegrationRegistry({"lambda": LambdaIntegration(lambdas)})
+    engine = StepFunctionsEngine(clock, integrations=registry)
     machine = engine.create_state_machine("case", json.dumps(case["definition"]))
     execution = engine.start_execution(machine.arn, case.get("input", {}), "conformance", wait=True)
     return execution, lambdas

@@ -1,0 +1,15 @@
+"""Exceptions of the local Lambda runtime."""
+
+from __future__ import annotations
+
+
+class LambdaRuntimeError(Exception):
+    """Base class of the local Lambda runtime's errors."""
+
+
+class FunctionNotFound(LambdaRuntimeError):
+    """No function of this name or ARN is registered (Lambda's ResourceNotFoundException)."""
+
+
+class InvalidFunctionConfig(LambdaRuntimeError):
+    """A FunctionConfig points at code or layers that are not there."""
