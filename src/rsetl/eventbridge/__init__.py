@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rsetl.eventbridge.bus import EventBridge, EventBus, PutEventRecord, Rule
+from rsetl.eventbridge.cfn import apply_event_bus, apply_rule, apply_schedule
 from rsetl.eventbridge.delivery import (
     DeadLetterMessage,
     DeadLetterQueues,
@@ -48,4 +49,7 @@ __all__ = [
     "TargetInvoker",
     "TargetNotFoundError",
     "ValidationException",
+    "apply_event_bus",
+    "apply_rule",
+    "apply_schedule",
 ]
