@@ -30,6 +30,7 @@ from rsetl.stepfunctions.integrations import (
     TaskRequest,
 )
 from rsetl.stepfunctions.interpreter import Execution, Interpreter
+from rsetl.stepfunctions.service import StatesService
 from rsetl.stepfunctions.tokens import TaskTokenNotFound, TaskTokens
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "StateMachineNotFound",
     "StatesError",
     "StatesIntegration",
+    "StatesService",
     "StepFunctionsEngine",
     "StepFunctionsError",
     "TaskRequest",

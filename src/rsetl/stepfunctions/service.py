@@ -1,0 +1,236 @@
+"""The local `states` API (AWSStepFunctions.* over JSON 1.0) on top of the engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from rsetl.awsproto import AwsError, JsonService, RequestContext
+from rsetl.stepfunctions.engine import (
+    ExecutionAlreadyExists,
+    ExecutionNotFound,
+    InvalidName,
+    StateMachineAlreadyExists,
+    StateMachineNotFound,
+    StepFunctionsEngine,
+)
+from rsetl.stepfunctions.exceptions import DefinitionError
+from rsetl.stepfunctions.interpreter import Execution
+from rsetl.stepfunctions.tokens import TaskTokenNotFound
+
+_MACHINE_ARN = re.compile(r"^arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:[^:]+$")
+_EXECUTION_ARN = re.compile(r"^arn:aws[\w-]*:states:[\w-]+:\d{12}:(execution|express):[^:]+:[^:]+$")
+
+
+def _page(items: list[Any], params: dict[str, Any], default_size: int = 100) -> tuple[list[Any], str | None]:
+    try:
+        start = int(params.get("nextToken") or 0)
+    except ValueError:
+        raise AwsError("InvalidToken", f"Invalid pagination token: {params.get('nextToken')!r}") from None
+    size = int(params.get("maxResults") or default_size)
+    end = start + size
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
+def _json_input(text: Any, what: str, error_code: str) -> Any:
+    if text is None:
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise AwsError(error_code, f"Invalid {what}: {exc}") from None
+
+
+class StatesService(JsonService):
+    """AWSStepFunctions operations, answered by a :class:`StepFunctionsEngine`."""
+
+    service_name = "stepfunctions"
+
+    def __init__(self, engine: StepFunctionsEngine) -> None:
+        self.engine = engine
+
+    # -- lookups with AWS's errors ---------------------------------------------------------
+
+    def _machine_arn(self, arn: str) -> str:
+        if not _MACHINE_ARN.match(arn):
+            raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
+        return arn
+
+    def _execution(self, arn: str) -> Execution:
+        if not _EXECUTION_ARN.match(arn):
+            raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
+        try:
+            return self.engine.execution(arn)
+        except ExecutionNotFound as exc:
+            raise AwsError("ExecutionDoesNotExist", str(exc)) from None
+
+    def _machine(self, arn: str) -> Any:
+        try:
+            return self.engine.machine(self._machine_arn(arn))
+        except StateMachineNotFound as exc:
+            raise AwsError("StateMachineDoesNotExist", str(exc)) from None
+
+    # -- state machines --------------------------------------------------------------------
+
+    def create_state_machine(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        try:
+            machine = self.engine.create_state_machine(
+                params["name"],
+                params["definition"],
+                params.get("roleArn", ""),
+                params.get("type", "STANDARD"),
+            )
+        except DefinitionError as exc:
+            raise AwsError("InvalidDefinition", f"Invalid State Machine Definition: '{exc}'") from None
+        except InvalidName as exc:
+            raise AwsError("InvalidName", str(exc)) from None
+        except StateMachineAlreadyExists as exc:
+            raise AwsError("StateMachineAlreadyExists", str(exc)) from None
+        return {"stateMachineArn": machine.arn, "creationDate": machine.creation_date}
+
+    def describe_state_machine(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        machine = self._machine(params["stateMachineArn"])
+        return {
+            "stateMachineArn": machine.arn,
+            "name": machine.name,
+            "status": "ACTIVE",
+            "definition": machine.definition_text,
+            "roleArn": machine.role_arn,
+            "type": machine.type,
+            "creationDate": machine.creation_date,
+        }
+
+    def list_state_machines(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        machines = sorted(self.engine.machines.values(), key=lambda m: m.name)
+        page, token = _page(machines, params)
+        result: dict[str, Any] = {
+            "stateMachines": [
+                {"stateMachineArn": m.arn, "name": m.name, "type": m.type, "creationDate": m.creation_date}
+                for m in page
+            ]
+        }
+        if token:
+            result["nextToken"] = token
+        return result
+
+    # -- executions ------------------------------------------------------------------------
+
+    def _start(self, params: dict[str, Any], wait: bool) -> Execution:
+        machine = self._machine(params["stateMachineArn"])
+        input_value = _json_input(params.get("input"), "execution input", "InvalidExecutionInput")
+        name = params.get("name")
+        if name is not None:
+            arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{name}"
+            existing = self.engine.executions.get(arn)
+            # AWS: the same name and input while the execution is still running is idempotent.
+            if existing is not None and existing.status == "RUNNING" and existing.input == input_value:
+                return existing
+        try:
+            return self.engine.start_execution(machine.arn, input_value, name, wait=wait)
+        except ExecutionAlreadyExists as exc:
+            raise AwsError("ExecutionAlreadyExists", str(exc)) from None
+        except InvalidName as exc:
+            raise AwsError("InvalidName", str(exc)) from None
+
+    def start_execution(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        execution = self._start(params, wait=False)
+        return {"executionArn": execution.arn, "startDate": execution.start_date}
+
+    def start_sync_execution(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        machine = self._machine(params["stateMachineArn"])
+        if machine.type != "EXPRESS":
+            raise AwsError(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            )
+        execution = self._start(params, wait=True)
+        description = self.engine.describe(execution)
+        description.pop("inputDetails", None)
+        description.pop("outputDetails", None)
+        return {
+            **description,
+            "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100},
+        }
+
+    def describe_execution(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        return self.engine.describe(self._execution(params["executionArn"]))
+
+    def stop_execution(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        execution = self._execution(params["executionArn"])
+        self.engine.stop_execution(execution.arn, params.get("error", ""), params.get("cause", ""))
+        execution.done.wait(30)
+        return {"stopDate": execution.stop_date or self.engine.clock.now()}
+
+    def list_executions(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        machine = self._machine(params["stateMachineArn"])
+        status = params.get("statusFilter")
+        executions = [
+            e
+            for e in self.engine.executions.values()
+            if e.state_machine_arn == machine.arn and (status is None or e.status == status)
+        ]
+        executions.sort(key=lambda e: e.start_date or self.engine.clock.now(), reverse=True)
+        page, token = _page(executions, params)
+        items = []
+        for e in page:
+            item: dict[str, Any] = {
+                "executionArn": e.arn,
+                "stateMachineArn": e.state_machine_arn,
+                "name": e.name,
+                "status": e.status,
+                "startDate": e.start_date,
+            }
+            if e.stop_date is not None:
+                item["stopDate"] = e.stop_date
+            items.append(item)
+        result: dict[str, Any] = {"executions": items}
+        if token:
+            result["nextToken"] = token
+        return result
+
+    def get_execution_history(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        execution = self._execution(params["executionArn"])
+        events = list(execution.history.events)
+        if params.get("reverseOrder"):
+            events.reverse()
+        if params.get("includeExecutionData") is False:
+            events = [_without_data(event) for event in events]
+        page, token = _page(events, params, default_size=1000)
+        result: dict[str, Any] = {"events": page}
+        if token:
+            result["nextToken"] = token
+        return result
+
+    # -- callbacks -------------------------------------------------------------------------
+
+    def _token_call(self, action: Any, *args: Any) -> dict[str, Any]:
+        try:
+            action(*args)
+        except TaskTokenNotFound:
+            raise AwsError("TaskDoesNotExist", "Task Token does not exist") from None
+        return {}
+
+    def send_task_success(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        output = _json_input(params["output"], "output", "InvalidOutput")
+        return self._token_call(self.engine.send_task_success, params["taskToken"], output)
+
+    def send_task_failure(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        return self._token_call(
+            self.engine.send_task_failure,
+            params["taskToken"],
+            params.get("error", ""),
+            params.get("cause", ""),
+        )
+
+    def send_task_heartbeat(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        return self._token_call(self.engine.send_task_heartbeat, params["taskToken"])
+
+
+def _without_data(event: dict[str, Any]) -> dict[str, Any]:
+    stripped = {}
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k not in ("input", "output", "parameters")}
+        stripped[key] = value
+    return stripped
