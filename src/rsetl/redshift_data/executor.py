@@ -61,6 +61,9 @@ class StatementExecutor:
         with statement.lock:
             statement.cancel_requested = True
             conn = statement.connection
+            if statement.status == Status.SUBMITTED:
+                # Not picked yet: it ends now; the worker that picks it later skips it.
+                self._finish(statement, Status.ABORTED, _ABORTED_ERROR)
         if conn is not None and not conn.closed:
             conn.cancel_safe()
 
@@ -88,7 +91,8 @@ class StatementExecutor:
     def _execute(self, statement: Statement, session: Session | None) -> None:
         with statement.lock:
             if statement.cancel_requested:
-                self._finish(statement, Status.ABORTED, _ABORTED_ERROR)
+                if not statement.status.final:
+                    self._finish(statement, Status.ABORTED, _ABORTED_ERROR)
                 return
             self._set(statement, Status.PICKED)
         try:

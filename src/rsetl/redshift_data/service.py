@@ -205,7 +205,7 @@ class RedshiftDataService(JsonService):
         else:
             self._executor.cancel(stmt)
             # A cancel sent just before the query reaches the server is lost: repeat until it ends.
-            while not stmt.done.wait(0.05):
+            while not stmt.status.final and not stmt.done.wait(0.05):
                 self._executor.cancel(stmt)
         self._maybe_emit(stmt)
         return {"Status": stmt.status == Status.ABORTED}

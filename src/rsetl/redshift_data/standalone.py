@@ -41,13 +41,20 @@ class LocalRedshiftData:
         limits: Limits | None = None,
         faults: Faults | None = None,
         event_sink: EventSink | None = None,
+        workers: int = 16,
         owns_postgres: bool = False,
     ) -> None:
         if DEFAULT_DATABASE not in postgres.list_databases():
             postgres.create_database(DEFAULT_DATABASE)
         self.postgres = postgres
         self.service = RedshiftDataService(
-            postgres.conninfo, runner, clock=clock, limits=limits, faults=faults, event_sink=event_sink
+            postgres.conninfo,
+            runner,
+            clock=clock,
+            limits=limits,
+            faults=faults,
+            event_sink=event_sink,
+            workers=workers,
         )
         router = Router(SigV4Verifier(credentials))
         router.register(self.service)
@@ -85,7 +92,7 @@ def serve(
     """Start PostgreSQL (embedded under `state_dir`, or the server at `postgres_url`) and the Data API.
 
     `options` are those of :class:`LocalRedshiftData` (clock, credentials, port, limits, faults,
-    event_sink). The caller stops the returned endpoint, which stops PostgreSQL too.
+    event_sink, workers). The caller stops the returned endpoint, which stops PostgreSQL too.
     """
     from rsetl.postgres import PostgresServer
     from rsetl.redshift_sql import RedshiftSqlRunner

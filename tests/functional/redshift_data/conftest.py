@@ -84,17 +84,18 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostg
     server.stop()
 
 
-EndpointFactory = Callable[..., LocalRedshiftData]
-
-
 @pytest.fixture
-def make_endpoint(postgres: EmbeddedPostgres) -> Iterator[EndpointFactory]:
-    """Starts Data API endpoints over the shared PostgreSQL; all are stopped after the test."""
+def make_endpoint(postgres: EmbeddedPostgres) -> Iterator[Callable[..., LocalRedshiftData]]:
+    """Starts Data API endpoints (over the shared PostgreSQL by default); all stop after the test."""
     started: list[LocalRedshiftData] = []
 
-    def make(clock: Clock | None = None, **options: Any) -> LocalRedshiftData:
+    def make(clock: Clock | None = None, server: Any = None, **options: Any) -> LocalRedshiftData:
         endpoint = LocalRedshiftData(
-            postgres, PassThroughRunner(), clock=clock or RealClock(), credentials=CREDENTIALS, **options
+            server or postgres,
+            PassThroughRunner(),
+            clock=clock or RealClock(),
+            credentials=CREDENTIALS,
+            **options,
         ).start()
         started.append(endpoint)
         return endpoint
@@ -111,7 +112,7 @@ def shared_endpoint(postgres: EmbeddedPostgres) -> Iterator[LocalRedshiftData]:
         yield endpoint
 
 
-def make_client(url: str, key: str = "test", secret: str | None = None) -> Any:
+def _client(url: str, key: str = "test", secret: str | None = None) -> Any:
     return boto3.client(
         "redshift-data",
         endpoint_url=url,
@@ -123,5 +124,11 @@ def make_client(url: str, key: str = "test", secret: str | None = None) -> Any:
 
 
 @pytest.fixture
+def make_client() -> Callable[..., Any]:
+    """`make_client(url, key="test", secret=None)`: a boto3 redshift-data client for an endpoint."""
+    return _client
+
+
+@pytest.fixture
 def client(shared_endpoint: LocalRedshiftData) -> Any:
-    return make_client(shared_endpoint.url)
+    return _client(shared_endpoint.url)
