@@ -1,0 +1,363 @@
+"""What the SAM template generates, checked on the offline aws-sam-translator output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint_file
+from etl_common import load_all_specs, prepare_run
+from etl_common.schemas import schema_errors
+
+from rsetl.eventbridge import EventPattern
+from rsetl.eventbridge.transform import RuleContext, render_target_input
+
+REPO = Path(__file__).resolve().parents[2]
+BUCKET = "rsetl-landing-example"
+STATE_MACHINE = "RunPipelineStateMachine"
+
+
+def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+
+def substitute(value: Any, refs: dict[str, str]) -> Any:
+    """Replace ``{"Ref": X}`` for the refs given (e.g. the landing bucket's name)."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in refs:
+            return refs[value["Ref"]]
+        return {k: substitute(v, refs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, refs) for v in value]
+    return value
+
+
+def sample(name: str) -> dict[str, Any]:
+    return json.loads((REPO / "events" / name).read_text())
+
+
+def rule_inputs(
+    resources: dict[str, Any], event: dict[str, Any], bus: str | None
+) -> dict[str, dict[str, Any]]:
+    """For every rule on ``bus`` (None: the default bus) matching ``event``: the input its target gets."""
+    started = {}
+    for name, rule in of_type(resources, "AWS::Events::Rule").items():
+        props = substitute(rule["Properties"], {"LandingBucket": BUCKET})
+        if "EventPattern" not in props:
+            continue
+        on_bus = props.get("EventBusName")
+        if (on_bus and on_bus != {"Ref": "PipelineEventBus"}) or (bool(on_bus) != (bus is not None)):
+            continue
+        if EventPattern(props["EventPattern"]).matches(event):
+            (target,) = props["Targets"]
+            text = render_target_input(target, event, RuleContext("arn:rule", name, event["time"]))
+            started[name] = {"target": target["Arn"], "input": json.loads(text)}
+    return started
+
+
+def test_resources_the_application_consists_of(resources: dict[str, Any]) -> None:
+    machines = of_type(resources, "AWS::StepFunctions::StateMachine")
+    assert list(machines) == [STATE_MACHINE]
+    assert machines[STATE_MACHINE]["Properties"]["StateMachineType"] == "STANDARD"
+    assert len(of_type(resources, "AWS::Lambda::Function")) == 6
+    assert len(of_type(resources, "AWS::Lambda::LayerVersion")) == 2
+    assert len(of_type(resources, "AWS::Events::EventBus")) == 1
+    assert len(of_type(resources, "AWS::Events::Rule")) == 7
+
+
+def test_state_machine_logs_and_traces(resources: dict[str, Any]) -> None:
+    props = resources[STATE_MACHINE]["Properties"]
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"] == {
+        "Fn::GetAtt": ["StateMachineLogGroup", "Arn"]
+    }
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["RoleArn"] == {"Fn::GetAtt": ["StateMachineRole", "Arn"]}
+
+
+def test_landing_bucket_sends_events_to_eventbridge(resources: dict[str, Any]) -> None:
+    props = resources["LandingBucket"]["Properties"]
+    assert props["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    assert all(props["PublicAccessBlockConfiguration"].values())
+
+
+def test_functions_share_layers_and_read_specs_from_opt(resources: dict[str, Any]) -> None:
+    functions = of_type(resources, "AWS::Lambda::Function")
+    for name, function in functions.items():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.12", name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        assert len(props["Layers"]) == 2, name
+        assert props["Environment"]["Variables"]["PIPELINES_DIR"] == "/opt", name
+        folder = REPO / props["Code"]["S3Key"]
+        assert "def lambda_handler(" in (folder / "app.py").read_text(), name
+        assert (folder / "requirements.txt").is_file(), name
+
+
+def test_execute_check_and_cancel_share_one_role(resources: dict[str, Any]) -> None:
+    roles = {
+        name: resources[name]["Properties"]["Role"]
+        for name in ("ExecuteStepFunction", "CheckStatementFunction", "CancelStatementFunction")
+    }
+    assert set(map(json.dumps, roles.values())) == {json.dumps({"Fn::GetAtt": ["StatementRole", "Arn"]})}
+
+
+def test_layers_ship_the_code_and_the_pipelines(resources: dict[str, Any]) -> None:
+    keys = sorted(
+        r["Properties"]["Content"]["S3Key"] for r in of_type(resources, "AWS::Lambda::LayerVersion").values()
+    )
+    assert keys == ["layers/etl_common/", "pipelines/"]
+    assert (REPO / "layers/etl_common/python/etl_common/__init__.py").is_file()
+    assert (REPO / "pipelines/specs").is_dir() and (REPO / "pipelines/schemas").is_dir()
+
+
+def test_every_rule_target_has_retries_and_a_dead_letter_queue(resources: dict[str, Any]) -> None:
+    for name, rule in of_type(resources, "AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["TriggerDeadLetterQueue", "Arn"]}}, (
+                name
+            )
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0, name
+            assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] >= 3600, name
+
+
+def test_dead_letter_queue_accepts_only_this_stacks_rules(resources: dict[str, Any]) -> None:
+    (statement,) = resources["TriggerDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert sorted(s["Fn::GetAtt"][0] for s in sources) == sorted(of_type(resources, "AWS::Events::Rule"))
+
+
+def test_completion_rules_filter_on_success_state(resources: dict[str, Any]) -> None:
+    for name, rule in of_type(resources, "AWS::Events::Rule").items():
+        pattern = rule["Properties"].get("EventPattern", {})
+        if pattern.get("source") != ["rsetl.pipeline"]:
+            continue
+        assert rule["Properties"]["EventBusName"] == {"Ref": "PipelineEventBus"}, name
+        assert len(pattern["detail-type"]) == 1, name
+        expected = {"Pipeline Succeeded": ["SUCCEEDED"], "Pipeline Failed": ["FAILED"]}[
+            pattern["detail-type"][0]
+        ]
+        assert pattern["detail"]["state"] == expected, name
+        assert pattern["detail"]["pipeline"], name
+
+
+def test_each_s3_trigger_of_a_spec_has_its_rule(resources: dict[str, Any], pipelines_dir: Path) -> None:
+    specs = load_all_specs()
+    s3_specs = {name: spec for name, spec in specs.items() if "s3" in spec.get("trigger", {})}
+    assert set(s3_specs) == {"ingest_sales", "ingest_products", "ingest_stores"}
+    for name, spec in s3_specs.items():
+        key = spec["trigger"]["s3"]["prefix"] + "2024/file.csv"
+        event = sample("s3-object-created-sales.json")
+        event["detail"]["object"]["key"] = key
+        started = rule_inputs(resources, event, bus=None)
+        assert len(started) == 1, (name, started)
+        (start,) = started.values()
+        assert start["target"] == {"Ref": STATE_MACHINE}
+        assert start["input"] == {
+            "pipeline": name,
+            "parameters": {"bucket": BUCKET, "object_key": key, "etag": event["detail"]["object"]["etag"]},
+        }
+
+
+def test_an_upload_outside_the_prefixes_or_bucket_starts_nothing(resources: dict[str, Any]) -> None:
+    event = sample("s3-object-created-sales.json")
+    event["detail"]["object"]["key"] = "quarantine/sales/2024/03/01/store-0042.csv.gz"
+    assert rule_inputs(resources, event, bus=None) == {}
+    event = sample("s3-object-created-sales.json")
+    event["detail"]["bucket"]["name"] = "some-other-bucket"
+    assert rule_inputs(resources, event, bus=None) == {}
+
+
+def test_sample_upload_becomes_a_valid_run(resources: dict[str, Any], pipelines_dir: Path) -> None:
+    (start,) = rule_inputs(resources, sample("s3-object-created-sales.json"), bus=None).values()
+    assert schema_errors("start-input", start["input"]) == []
+    run = prepare_run(
+        start["input"],
+        execution_name="e1",
+        execution_arn="arn:aws:states:us-east-1:123456789012:execution:m:e1",
+        started_at="2024-03-02T01:05:12Z",
+        default_timeout_seconds=3600,
+    )
+    assert run["pipeline"] == "ingest_sales"
+    assert run["parameters"]["object_key"] == "sales/2024/03/01/store-0042.csv.gz"
+
+
+def test_each_downstream_link_of_a_spec_has_its_rule(resources: dict[str, Any], pipelines_dir: Path) -> None:
+    specs = load_all_specs()
+    links = [(name, link) for name, spec in specs.items() for link in spec.get("downstream", [])]
+    assert len(links) == 4
+    for upstream, link in links:
+        parameters = {p: f"value-of-{p}" for p in specs[upstream].get("parameters", {})}
+        event = sample("pipeline-succeeded-ingest-sales.json")
+        event["detail"].update(pipeline=upstream, parameters=parameters)
+        started = [s["input"] for s in rule_inputs(resources, event, bus="PipelineEventBus").values()]
+        expected = {
+            "pipeline": link["pipeline"],
+            "parameters": {
+                target: parameters[source] for target, source in link.get("parameters", {}).items()
+            },
+        }
+        assert started == [expected], upstream
+
+
+def test_a_failed_run_never_starts_downstream_work(resources: dict[str, Any]) -> None:
+    for upstream in ("ingest_sales", "ingest_products", "ingest_stores", "nightly_sales_snapshot"):
+        succeeded = sample("pipeline-succeeded-nightly.json")
+        succeeded["detail"]["pipeline"] = upstream
+        failed = json.loads(json.dumps(succeeded))
+        failed["detail"]["state"] = "FAILED"
+        assert rule_inputs(resources, failed, bus="PipelineEventBus") == {}, upstream
+        failed["detail-type"] = "Pipeline Failed"
+        started = rule_inputs(resources, failed, bus="PipelineEventBus")
+        assert all(s["target"] == {"Fn::GetAtt": ["QuarantineFileFunction", "Arn"]} for s in started.values())
+        assert bool(started) == upstream.startswith("ingest_"), upstream
+
+
+def test_failed_ingest_goes_to_quarantine(resources: dict[str, Any], pipelines_dir: Path) -> None:
+    started = rule_inputs(resources, sample("pipeline-failed-ingest-sales.json"), bus="PipelineEventBus")
+    assert list(started) == ["QuarantineFileFunctionQuarantineFailedIngest"]
+    quarantined = {
+        name for name, spec in load_all_specs().items() if spec.get("on_failure", {}).get("quarantine")
+    }
+    pattern = resources["QuarantineFileFunctionQuarantineFailedIngest"]["Properties"]["EventPattern"]
+    assert sorted(pattern["detail"]["pipeline"]) == sorted(quarantined)
+
+
+def test_schedules_have_stack_unique_names_and_the_specs_expressions(
+    sam: dict[str, Any], resources: dict[str, Any], pipelines_dir: Path
+) -> None:
+    schedules = {
+        n: r
+        for n, r in of_type(resources, "AWS::Events::Rule").items()
+        if "ScheduleExpression" in r["Properties"]
+    }
+    scheduled_specs = {n: s for n, s in load_all_specs().items() if "schedule" in s.get("trigger", {})}
+    assert len(schedules) == len(scheduled_specs) == 1
+    for name, rule in schedules.items():
+        props = rule["Properties"]
+        assert "${AWS::StackName}" in props["Name"]["Fn::Sub"], name
+        (target,) = props["Targets"]
+        pipeline = json.loads(target["Input"])["pipeline"]
+        expression = props["ScheduleExpression"]
+        assert (
+            sam["Parameters"][expression["Ref"]]["Default"]
+            == scheduled_specs[pipeline]["trigger"]["schedule"]["expression"]
+        )
+        assert target["Arn"] == {"Ref": STATE_MACHINE}
+
+
+def test_rule_targets_get_start_execution_on_this_state_machine_only(resources: dict[str, Any]) -> None:
+    for rule in of_type(resources, "AWS::Events::Rule").values():
+        (target,) = rule["Properties"]["Targets"]
+        if target["Arn"] != {"Ref": STATE_MACHINE}:
+            continue
+        role = resources[target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+        statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+        assert statements == [
+            {"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": STATE_MACHINE}}
+        ]
+
+
+def test_no_wildcard_actions_or_unscoped_resources(
+    resources: dict[str, Any], iam_checks: Any, sam: dict[str, Any]
+) -> None:
+    problems = []
+    checked = 0
+    for _, where, policy in iam_checks.policy_documents(resources):
+        for provisioned in (True, False):
+            conditions = dict.fromkeys(sam["Conditions"], True) | {"IsProvisioned": provisioned}
+            resolved = iam_checks.resolve_conditions(policy, conditions)
+            if resolved == {"Ref": "AWS::NoValue"}:
+                continue
+            checked += 1
+            problems += iam_checks.policy_problems(where, resolved["PolicyDocument"])
+    for name, role in of_type(resources, "AWS::IAM::Role").items():
+        assert not role["Properties"].get("ManagedPolicyArns"), name
+    assert checked > 20
+    assert problems == []
+
+
+def test_the_iam_check_catches_wildcards_and_unscoped_resources(iam_checks: Any) -> None:
+    bad = {
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+            {"Effect": "Allow", "Action": "redshift-data:DescribeStatement", "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
+        ]
+    }
+    problems = iam_checks.policy_problems("Bad", bad)
+    assert len(problems) == 3
+    assert "wildcard action 's3:*'" in problems[0]
+    assert "s3:GetObject on Resource '*'" in problems[1]
+    assert "without a redshift-data:statement-owner-iam-userid condition" in problems[2]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected", "absent"),
+    [
+        (
+            {"ClusterIdentifier": "etl-cluster", "DbUser": "etl"},
+            {"redshift:GetClusterCredentials"},
+            {"secretsmanager:GetSecretValue", "redshift-serverless:GetCredentials"},
+        ),
+        (
+            {
+                "ClusterIdentifier": "etl-cluster",
+                "SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
+            },
+            {"secretsmanager:GetSecretValue"},
+            {"redshift:GetClusterCredentials", "redshift-serverless:GetCredentials"},
+        ),
+        (
+            {"WorkgroupName": "etl", "WorkgroupId": "0f0e0d0c-0b0a-0908-0706-050403020100"},
+            {"redshift-serverless:GetCredentials"},
+            {"secretsmanager:GetSecretValue", "redshift:GetClusterCredentials"},
+        ),
+        (
+            {"WorkgroupName": "etl", "SecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x"},
+            {"secretsmanager:GetSecretValue"},
+            {"redshift:GetClusterCredentials", "redshift-serverless:GetCredentials"},
+        ),
+    ],
+)
+def test_conditions_pick_the_auth_statements(
+    sam: dict[str, Any],
+    resources: dict[str, Any],
+    iam_checks: Any,
+    parameters: dict[str, str],
+    expected: set[str],
+    absent: set[str],
+) -> None:
+    conditions = iam_checks.evaluate_conditions(sam, parameters)
+    for role in ("StatementRole", "QuarantineRole"):
+        policies = iam_checks.resolve_conditions(resources[role]["Properties"]["Policies"], conditions)
+        actions = {
+            a
+            for p in policies
+            for s in p["PolicyDocument"]["Statement"]
+            for a in iam_checks.as_list(s["Action"])
+        }
+        assert expected <= actions, role
+        assert not absent & actions, role
+        run = [
+            s
+            for p in policies
+            for s in p["PolicyDocument"]["Statement"]
+            if "redshift-data:ExecuteStatement" in iam_checks.as_list(s["Action"])
+        ]
+        (statement,) = run
+        arn = statement["Resource"]["Fn::Sub"]
+        assert (":cluster:${ClusterIdentifier}" in arn) == ("ClusterIdentifier" in parameters), role
+        assert ("workgroup/${WorkgroupId}" in arn) == ("WorkgroupName" in parameters), role
+
+
+def test_template_rules_guard_the_target_choice(sam: dict[str, Any]) -> None:
+    assert set(sam["Rules"]) == {"OneRedshiftTarget", "ProvisionedAuth", "ServerlessScope"}
+
+
+def test_cfn_lint_accepts_the_template() -> None:
+    matches = lint_file(REPO / "template.yaml", ManualArgs(regions=["us-east-1"]))
+    assert [str(m) for m in matches] == []
