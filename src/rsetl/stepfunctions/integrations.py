@@ -239,19 +239,24 @@ def _sdk_service_names() -> dict[str, tuple[str, str]]:
     return names
 
 
+_COMMON_SDK_SERVICES = {
+    "redshiftdata": ("redshift-data", "RedshiftData"),
+    "s3": ("s3", "S3"),
+    "sfn": ("stepfunctions", "Sfn"),
+    "eventbridge": ("events", "EventBridge"),
+    "lambda": ("lambda", "Lambda"),
+}
+
+
 def sdk_service(name: str) -> tuple[str, str]:
     """boto3 client name and error prefix for an `aws-sdk:<name>` integration."""
-    quick = name.lower()
-    common = {
-        "redshiftdata": ("redshift-data", "RedshiftData"),
-        "s3": ("s3", "S3"),
-        "sfn": ("stepfunctions", "Sfn"),
-        "eventbridge": ("events", "EventBridge"),
-        "lambda": ("lambda", "Lambda"),
-    }
-    if quick in common:
-        return common[quick]
-    found = _sdk_service_names().get(quick)
+    key = name.lower()
+    if key in _COMMON_SDK_SERVICES:
+        return _COMMON_SDK_SERVICES[key]
+    session = botocore.session.get_session()
+    if key in session.get_available_services():
+        return key, str(session.get_service_model(key).metadata.get("serviceId", key)).replace(" ", "")
+    found = _sdk_service_names().get(key)
     if found is None:
         raise StatesError("States.Runtime", f"Unknown AWS SDK service {name!r} in aws-sdk integration")
     return found
