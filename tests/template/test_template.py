@@ -361,3 +361,16 @@ def test_template_rules_guard_the_target_choice(sam: dict[str, Any]) -> None:
 def test_cfn_lint_accepts_the_template() -> None:
     matches = lint_file(REPO / "template.yaml", ManualArgs(regions=["us-east-1"]))
     assert [str(m) for m in matches] == []
+
+
+def test_cfn_lint_reports_a_broken_template(tmp_path: Path) -> None:
+    broken = (
+        (REPO / "template.yaml")
+        .read_text()
+        .replace(
+            "      NotificationConfiguration:", "      NotAProperty: 1\n      NotificationConfiguration:", 1
+        )
+    )
+    (tmp_path / "template.yaml").write_text(broken)
+    matches = lint_file(tmp_path / "template.yaml", ManualArgs(regions=["us-east-1"]))
+    assert any("NotAProperty" in str(m) for m in matches)
