@@ -102,6 +102,31 @@ def cancel(client: Any, statement_id: str) -> bool:
         raise error from err
 
 
+def fetch_rows(client: Any, statement_id: str, limit: int) -> tuple[list[str], list[list[Any]]]:
+    """Column names and up to ``limit`` rows of a statement's result, across result pages."""
+    columns: list[str] = []
+    rows: list[list[Any]] = []
+    pages = client.get_paginator("get_statement_result").paginate(
+        Id=statement_id, PaginationConfig={"MaxItems": limit}
+    )
+    try:
+        for page in pages:
+            columns = columns or [str(c.get("name", "?")) for c in page.get("ColumnMetadata", [])]
+            rows.extend([_field_value(field) for field in record] for record in page.get("Records", []))
+    except ClientError as err:
+        raise data_api_error("GetStatementResult", err) from err
+    return columns, rows[:limit]
+
+
+def _field_value(field: Mapping[str, Any]) -> Any:
+    if field.get("isNull"):
+        return None
+    for key in ("stringValue", "longValue", "doubleValue", "booleanValue", "blobValue"):
+        if key in field:
+            return field[key]
+    return None
+
+
 def statement_error(description: Mapping[str, Any]) -> str | None:
     """The database error of a described statement; for a batch, names the failing sub-statement."""
     if description.get("Error"):

@@ -17,6 +17,7 @@ from .dataapi import (
     cancel,
     client_token,
     describe,
+    fetch_rows,
     is_known_status,
     is_running,
     sql_parameters,
@@ -34,6 +35,9 @@ from .sqltext import render_statement
 START_INPUT_SCHEMA = "start-input"
 UNKNOWN_STATUS = "UNKNOWN_STATUS"
 TIMED_OUT = "TIMED_OUT"
+CHECK_FAILED = "CHECK_FAILED"
+EXPECT_NO_ROWS = "no_rows"
+REPORTED_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class RenderedStep:
     sqls: list[str]
     parameter_names: list[str]
     mode: str
+    expect: str | None = None
 
 
 def prepare_run(
@@ -108,6 +113,7 @@ def render_step(
                     sqls=[render_statement(s, values, iam_role) for s in statements],
                     parameter_names=list(dict.fromkeys(names)),
                     mode=step.get("mode", "TRANSACTION"),
+                    expect=step.get("expect"),
                 )
     raise InputError(f"pipeline {spec['name']!r} has no step {step_name!r}")
 
@@ -139,12 +145,14 @@ def execute_step(
     )
     description = describe(client, response["Id"])
     return _statement_state(
+        client,
         policy,
         description,
         step=step["name"],
         submitted_at=now,
         timeout_seconds=int(step["timeout_seconds"]),
         elapsed=0.0,
+        expect=rendered.expect,
     )
 
 
@@ -178,12 +186,14 @@ def check_statement(
     if description is None:
         description = describe(client, statement["id"])
     return _statement_state(
+        client,
         policy,
         description,
         step=statement["step"],
         submitted_at=statement["submitted_at"],
         timeout_seconds=int(statement["timeout_seconds"]),
         elapsed=elapsed,
+        expect=statement.get("expect"),
     )
 
 
@@ -205,7 +215,18 @@ def failure_cause(step: str, statement_id: str | None, error_type: str, error: s
     return json.dumps({"step": step, "statement_id": statement_id, "error_type": error_type, "error": error})
 
 
+def _data_check_failure(client: Any, statement_id: str) -> str | None:
+    """Why a ``no_rows`` data check failed (the rows it found), or ``None`` when it passed."""
+    columns, rows = fetch_rows(client, statement_id, REPORTED_ROWS)
+    if not rows:
+        return None
+    shown = "; ".join(", ".join(f"{c}={v}" for c, v in zip(columns, row, strict=False)) for row in rows)
+    more = " (first rows shown)" if len(rows) == REPORTED_ROWS else ""
+    return f"data check expected no rows but found: {shown}{more}"
+
+
 def _statement_state(
+    client: Any,
     policy: PollPolicy,
     description: Mapping[str, Any],
     *,
@@ -213,13 +234,21 @@ def _statement_state(
     submitted_at: str,
     timeout_seconds: int,
     elapsed: float,
+    expect: str | None,
 ) -> dict[str, Any]:
+    """The statement state the state machine keeps; ``status`` is the Data API's, except that a
+    data check which finds rows reports FAILED."""
     status = str(description.get("Status", ""))
     statement_id = str(description["Id"])
     remaining = timeout_seconds - elapsed
     running = is_running(status)
     cause = None
-    if status in (FAILED, ABORTED):
+    if status == FINISHED and expect == EXPECT_NO_ROWS and description.get("HasResultSet"):
+        check_failure = _data_check_failure(client, statement_id)
+        if check_failure:
+            status = FAILED
+            cause = failure_cause(step, statement_id, CHECK_FAILED, check_failure)
+    elif status in (FAILED, ABORTED):
         error = statement_error(description) or f"statement {status} without an error message"
         cause = failure_cause(step, statement_id, status, error)
     elif not running and status != FINISHED:
@@ -235,5 +264,6 @@ def _statement_state(
         "elapsed_seconds": int(elapsed),
         "timed_out": running and remaining <= 0,
         "wait_seconds": policy.wait_seconds(elapsed, remaining),
+        "expect": expect,
         "cause": cause,
     }

@@ -123,6 +123,10 @@ def _semantic_problems(spec: dict[str, Any]) -> list[str]:
                 problems.append(f"steps[{position}]: step name {name!r} is used more than once")
             seen.add(name)
         for step in members:
+            if step.get("expect") and len(step["statements"]) != 1:
+                problems.append(
+                    f"step {step['name']}: expect needs exactly one statement (the check's SELECT)"
+                )
             for index, statement in enumerate(step["statements"]):
                 for param in statement_parameters(statement):
                     if param not in known:
