@@ -1,0 +1,404 @@
+"""Redshift COPY from s3:// through PostgreSQL's COPY FROM STDIN.
+
+Delimited files stream to PostgreSQL unparsed (decompressed on the fly), one COPY per file, all in
+one transaction: a rejected row fails the statement with its file and line and loads nothing.
+"""
+
+from __future__ import annotations
+
+import bz2
+import json
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+from sqlglot.tokens import Token, TokenType
+
+from rsetl.objectstore import ObjectStore
+from rsetl.redshift_sql.exceptions import LoadError, UnsupportedSqlError
+from rsetl.redshift_sql.lexer import find_closing, span, word
+from rsetl.redshift_sql.s3url import S3Url, get_object, list_objects, manifest_entries
+
+_CHUNK = 1 << 20
+_CONTEXT_LINE = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
+# Options that only tune Redshift's loader or name credentials: accepted, no local effect.
+_IGNORED_WITH_VALUE = {
+    "IAM_ROLE",
+    "CREDENTIALS",
+    "ACCESS_KEY_ID",
+    "SECRET_ACCESS_KEY",
+    "SESSION_TOKEN",
+    "REGION",
+}
+_IGNORED_FLAGS = {"COMPUPDATE", "STATUPDATE"}
+_DATE_FORMATS = {"AUTO", "YYYY-MM-DD", "MM/DD/YYYY", "YYYYMMDD"}
+_TIME_FORMATS = {"AUTO", "YYYY-MM-DD HH:MI:SS", "YYYY-MM-DD HH24:MI:SS", "YYYY-MM-DDTHH:MI:SS"}
+
+
+@dataclass
+class CopyCommand:
+    """A parsed Redshift COPY."""
+
+    table: str
+    columns: list[str] | None
+    source: S3Url
+    format: Literal["csv", "text", "json"] = "text"
+    delimiter: str | None = None
+    quote: str = '"'
+    null_as: str | None = None
+    ignore_header: int = 0
+    compression: Literal["none", "gzip", "bzip2"] = "none"
+    manifest: bool = False
+    json_option: str = "auto"
+    empty_as_null: bool = False
+    escape: bool = False
+    explicit_ids: bool = False
+    ignored: list[str] = field(default_factory=list)
+
+
+def parse_copy(statement: str, tokens: list[Token]) -> CopyCommand:
+    """Parse `COPY table [(columns)] FROM 's3://...' [options]`."""
+    index = 1
+    start = index
+    while (
+        index < len(tokens)
+        and word(tokens[index]) != "FROM"
+        and tokens[index].token_type != TokenType.L_PAREN
+    ):
+        index += 1
+    if index == start:
+        raise UnsupportedSqlError("COPY without a table name")
+    table = span(statement, tokens[start:index])
+    columns = None
+    if index < len(tokens) and tokens[index].token_type == TokenType.L_PAREN:
+        close = find_closing(tokens, index)
+        columns = [_column_name(t) for t in tokens[index + 1 : close] if t.token_type != TokenType.COMMA]
+        index = close + 1
+    if index >= len(tokens) or word(tokens[index]) != "FROM":
+        raise UnsupportedSqlError("COPY ... TO", "COPY loads only; use UNLOAD to write files")
+    index += 1
+    if index >= len(tokens) or tokens[index].token_type != TokenType.STRING:
+        raise UnsupportedSqlError("COPY from anything but an 's3://...' string")
+    command = CopyCommand(table=table, columns=columns, source=S3Url.parse(tokens[index].text, "COPY"))
+    _Options(tokens, index + 1, command).parse()
+    return command
+
+
+def _column_name(token: Token) -> str:
+    return token.text if token.token_type == TokenType.IDENTIFIER else token.text.lower()
+
+
+class _Options:
+    def __init__(self, tokens: list[Token], index: int, command: CopyCommand) -> None:
+        self.tokens = tokens
+        self.index = index
+        self.command = command
+
+    def parse(self) -> None:
+        while self.index < len(self.tokens):
+            self._option(self._next_word())
+
+    def _next_word(self) -> str:
+        token = self.tokens[self.index]
+        self.index += 1
+        return word(token) or token.text
+
+    def _peek(self) -> str:
+        return word(self.tokens[self.index]) if self.index < len(self.tokens) else ""
+
+    def _value(self, option: str) -> str:
+        if self._peek() == "AS":
+            self.index += 1
+        if self.index >= len(self.tokens) or self.tokens[self.index].token_type not in (
+            TokenType.STRING,
+            TokenType.NUMBER,
+        ):
+            if option == "IAM_ROLE" and self._peek() == "DEFAULT":
+                self.index += 1
+                return "default"
+            raise UnsupportedSqlError(f"COPY option {option} without a value")
+        value = self.tokens[self.index].text
+        self.index += 1
+        return value
+
+    def _option(self, option: str) -> None:
+        command = self.command
+        if option in _IGNORED_WITH_VALUE:
+            self._value(option)
+            command.ignored.append(option)
+        elif option in _IGNORED_FLAGS:
+            if self._peek() in ("ON", "OFF", "TRUE", "FALSE", "PRESET"):
+                self.index += 1
+            command.ignored.append(option)
+        elif option == "FORMAT":
+            if self._peek() == "AS":
+                self.index += 1
+            self._option(self._next_word())
+        elif option == "CSV":
+            command.format = "csv"
+            if self._peek() == "QUOTE":
+                self.index += 1
+                command.quote = self._value("QUOTE")
+        elif option == "QUOTE":
+            command.quote = self._value("QUOTE")
+        elif option == "JSON":
+            command.format = "json"
+            command.json_option = self._value("JSON")
+        elif option == "DELIMITER":
+            command.delimiter = self._value(option)
+        elif option == "GZIP":
+            command.compression = "gzip"
+        elif option == "BZIP2":
+            command.compression = "bzip2"
+        elif option == "IGNOREHEADER":
+            command.ignore_header = int(self._value(option))
+        elif option == "NULL":
+            command.null_as = self._value(option)
+        elif option == "EMPTYASNULL":
+            command.empty_as_null = True
+        elif option == "ESCAPE":
+            command.escape = True
+        elif option == "MANIFEST":
+            command.manifest = True
+        elif option == "EXPLICIT_IDS":
+            command.explicit_ids = True
+        elif option == "DATEFORMAT":
+            _check_format(option, self._value(option), _DATE_FORMATS)
+        elif option == "TIMEFORMAT":
+            _check_format(option, self._value(option), _TIME_FORMATS)
+        elif option == "ENCODING":
+            encoding = (
+                self._next_word() if self._peek() != "AS" else (self._next_word(), self._next_word())[1]
+            )
+            if encoding.upper() not in ("UTF8", "UTF-8"):
+                raise UnsupportedSqlError(f"COPY ENCODING {encoding}")
+        elif option == "MAXERROR":
+            if int(self._value(option)) != 0:
+                raise UnsupportedSqlError("COPY MAXERROR above 0", "every rejected row fails the load")
+        else:
+            raise UnsupportedSqlError(f"COPY option {option}")
+
+
+def _check_format(option: str, value: str, allowed: set[str]) -> None:
+    if value.upper() not in allowed:
+        raise UnsupportedSqlError(f"COPY {option} '{value}'", f"supported: {', '.join(sorted(allowed))}")
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    is_text: bool
+    is_identity: bool
+
+
+def run_copy(conn: psycopg.Connection[Any], command: CopyCommand, store: ObjectStore) -> int:
+    """Load every file of the COPY; return the rows loaded."""
+    if command.format == "json" and command.json_option.lower() not in ("auto", "auto ignorecase"):
+        raise UnsupportedSqlError(f"COPY JSON '{command.json_option}'", "only 'auto' and 'auto ignorecase'")
+    columns = _target_columns(conn, command)
+    files = (
+        manifest_entries(store, command.source) if command.manifest else list_objects(store, command.source)
+    )
+    loaded = 0
+    current = files[0]
+    # Line in the file of each row PostgreSQL numbers 1, 2, ... (JSON records may span lines).
+    record_lines: list[int] = []
+    try:
+        with _atomic(conn), conn.cursor() as cursor:
+            for current in files:
+                body = get_object(store, current).body
+                record_lines.clear()
+                if command.format == "json":
+                    loaded += _copy_json(cursor, command, columns, body, current, record_lines)
+                else:
+                    loaded += _copy_delimited(cursor, command, columns, body)
+    except psycopg.Error as error:
+        load_error = _load_error(error, command, str(current), record_lines)
+        if load_error is None:
+            raise
+        raise load_error from error
+    return loaded
+
+
+class _atomic:
+    """A transaction for the COPY when the connection is in autocommit mode outside one."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.transaction = None
+        if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            self.transaction = conn.transaction()
+
+    def __enter__(self) -> None:
+        if self.transaction is not None:
+            self.transaction.__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.transaction is not None:
+            self.transaction.__exit__(*exc_info)
+
+
+def _target_columns(conn: psycopg.Connection[Any], command: CopyCommand) -> list[_Column]:
+    rows = conn.execute(
+        "SELECT a.attname, t.typcategory = 'S', a.attidentity <> '' FROM pg_attribute a"
+        " JOIN pg_type t ON t.oid = a.atttypid"
+        " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        (command.table,),
+    ).fetchall()
+    available = {row[0]: _Column(row[0], bool(row[1]), bool(row[2])) for row in rows}
+    if command.columns is None:
+        return [column for column in available.values() if command.explicit_ids or not column.is_identity]
+    missing = [name for name in command.columns if name not in available]
+    if missing:
+        raise psycopg.errors.UndefinedColumn(
+            f'column "{missing[0]}" of relation "{command.table}" does not exist'
+        )
+    return [available[name] for name in command.columns]
+
+
+def _copy_sql(command: CopyCommand, columns: list[_Column], fmt: str) -> sql.Composed:
+    options: list[sql.Composable] = [sql.SQL("FORMAT {}").format(sql.SQL(fmt))]
+    if fmt != "text" or command.delimiter is not None:
+        default = "," if command.format == "csv" else "|"
+        options.append(sql.SQL("DELIMITER {}").format(sql.Literal(command.delimiter or default)))
+    if fmt == "csv":
+        # Redshift's delimited text has no quoting unless it is CSV; a control character no file
+        # contains stands in for "no quote character".
+        options.append(
+            sql.SQL("QUOTE {}").format(sql.Literal(command.quote if command.format == "csv" else "\x01"))
+        )
+        options.append(sql.SQL("NULL {}").format(sql.Literal(command.null_as or "")))
+        text_columns = [sql.Identifier(c.name) for c in columns if c.is_text]
+        if text_columns and not command.empty_as_null and not command.null_as:
+            # Empty CHAR/VARCHAR fields load as '' on Redshift (unless EMPTYASNULL); other types as NULL.
+            options.append(sql.SQL("FORCE_NOT_NULL ({})").format(sql.SQL(", ").join(text_columns)))
+    elif command.null_as is not None:
+        options.append(sql.SQL("NULL {}").format(sql.Literal(command.null_as)))
+    return sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
+        sql.SQL(command.table),
+        sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
+        sql.SQL(", ").join(options),
+    )
+
+
+def _copy_delimited(
+    cursor: psycopg.Cursor[Any], command: CopyCommand, columns: list[_Column], body: bytes
+) -> int:
+    fmt = "text" if command.format == "text" and command.escape else "csv"
+    with cursor.copy(_copy_sql(command, columns, fmt)) as copy:
+        for chunk in _skip_lines(_decompress(body, command.compression), command.ignore_header):
+            copy.write(chunk)
+    return max(cursor.rowcount, 0)
+
+
+def _decompress(body: bytes, compression: str) -> Iterator[bytes | memoryview]:
+    view = memoryview(body)
+    if compression == "none":
+        for start in range(0, len(body), _CHUNK):
+            yield view[start : start + _CHUNK]
+        return
+    if compression == "bzip2":
+        yield bz2.decompress(body)
+        return
+    data = body
+    while data:
+        # A gzip file may hold several members (concatenated gzip output); each is decompressed in turn.
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        for start in range(0, len(data), _CHUNK):
+            yield inflater.decompress(data[start : start + _CHUNK])
+            if inflater.eof:
+                break
+        yield inflater.flush()
+        data = inflater.unused_data
+
+
+def _skip_lines(chunks: Iterator[bytes | memoryview], count: int) -> Iterator[bytes | memoryview]:
+    pending = b""
+    for chunk in chunks:
+        if count <= 0:
+            yield chunk
+            continue
+        pending += bytes(chunk)
+        while count > 0:
+            newline = pending.find(b"\n")
+            if newline < 0:
+                break
+            pending = pending[newline + 1 :]
+            count -= 1
+        if count <= 0 and pending:
+            yield pending
+            pending = b""
+
+
+def _copy_json(
+    cursor: psycopg.Cursor[Any],
+    command: CopyCommand,
+    columns: list[_Column],
+    body: bytes,
+    file: S3Url,
+    record_lines: list[int],
+) -> int:
+    text = b"".join(_decompress(body, command.compression)).decode("utf-8")
+    ignore_case = command.json_option.lower() == "auto ignorecase"
+    names = [column.name for column in columns]
+    decoder = json.JSONDecoder()
+    position = last = 0
+    record = 0
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.SQL(command.table), sql.SQL(", ").join(sql.Identifier(name) for name in names)
+    )
+    with cursor.copy(statement) as copy:
+        while True:
+            while position < len(text) and text[position].isspace():
+                position += 1
+            if position >= len(text):
+                break
+            line = (record_lines[-1] if record_lines else 1) + text.count("\n", last, position)
+            last = position
+            try:
+                document, position = decoder.raw_decode(text, position)
+            except ValueError as error:
+                raise LoadError(
+                    command.table, file=str(file), line=line, column=None, reason=f"invalid JSON: {error}"
+                ) from error
+            if not isinstance(document, dict):
+                raise LoadError(
+                    command.table,
+                    file=str(file),
+                    line=line,
+                    column=None,
+                    reason="a JSON record must be an object",
+                )
+            record += 1
+            record_lines.append(line)
+            fields = {(key.lower() if ignore_case else key): value for key, value in document.items()}
+            copy.write_row([_json_value(fields.get(name)) for name in names])
+    return record
+
+
+def _json_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _load_error(
+    error: psycopg.Error, command: CopyCommand, file: str, record_lines: list[int]
+) -> LoadError | None:
+    match = _CONTEXT_LINE.search(error.diag.context or "")
+    if match is None:
+        return None
+    number = int(match.group(1))
+    if command.format == "json":
+        line = record_lines[number - 1] if 0 < number <= len(record_lines) else None
+    else:
+        line = number + command.ignore_header
+    reason = error.diag.message_primary or str(error)
+    return LoadError(command.table, file=file, line=line, column=match.group(2), reason=reason)

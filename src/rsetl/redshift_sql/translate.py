@@ -1,0 +1,157 @@
+"""Classify one Redshift statement and translate it into what the runner executes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlglot.tokens import Token, TokenType
+
+from rsetl.redshift_sql.copy import CopyCommand, parse_copy
+from rsetl.redshift_sql.ddl import is_physical_ddl, strip_physical_attributes
+from rsetl.redshift_sql.dialect import translate_statement
+from rsetl.redshift_sql.exceptions import UnsupportedSqlError
+from rsetl.redshift_sql.lexer import span, tokenize, word
+from rsetl.redshift_sql.procedural import rewrite_body, rewrite_expressions
+from rsetl.redshift_sql.unload import UnloadCommand, parse_unload
+
+# Statements PostgreSQL runs as Redshift writes them.
+_PASSTHROUGH = {
+    "BEGIN",
+    "START",
+    "COMMIT",
+    "END",
+    "ROLLBACK",
+    "ABORT",
+    "SHOW",
+    "RESET",
+    "SAVEPOINT",
+    "RELEASE",
+}
+# SET parameters that only steer Redshift's workload management or result cache: accepted, no effect.
+_WLM_SETTINGS = {
+    "QUERY_GROUP",
+    "WLM_QUERY_SLOT_COUNT",
+    "ENABLE_RESULT_CACHE_FOR_SESSION",
+    "ANALYZE_THRESHOLD_PERCENT",
+    "AUTO_ANALYZE",
+    "MAX_CONCURRENCY_SCALING_CLUSTERS",
+    "ENABLE_CASE_SENSITIVE_IDENTIFIER",
+}
+
+
+@dataclass(frozen=True)
+class Translation:
+    """What to run for one statement."""
+
+    kind: Literal["sql", "copy", "unload", "noop"]
+    sql: str = ""
+    copy: CopyCommand | None = None
+    unload: UnloadCommand | None = None
+
+
+def translate(statement: str) -> Translation:
+    """Translate one Redshift statement (no trailing semicolon, parameters already bound)."""
+    tokens = tokenize(statement)
+    if not tokens:
+        raise UnsupportedSqlError("an empty statement")
+    words = [word(token) for token in tokens[:4]]
+    first = words[0]
+    if first == "COPY":
+        return Translation("copy", copy=parse_copy(statement, tokens))
+    if first == "UNLOAD":
+        return Translation("unload", unload=parse_unload(statement, tokens, translate_query))
+    if first in _PASSTHROUGH:
+        return Translation("sql", statement)
+    if first == "SET":
+        return _set(statement, words)
+    if first in ("VACUUM", "ANALYZE"):
+        # Storage and statistics maintenance: no effect on results, so nothing to do locally.
+        if words[1:2] == ["COMPRESSION"]:
+            raise UnsupportedSqlError("ANALYZE COMPRESSION")
+        return Translation("noop")
+    if first == "LOCK":
+        return Translation("sql", _lock(statement, tokens))
+    if first == "CALL":
+        return Translation("sql", rewrite_expressions(statement))
+    if first == "REFRESH":
+        if words[1:3] != ["MATERIALIZED", "VIEW"] or len(tokens) < 4:
+            raise UnsupportedSqlError(f"statement {' '.join(words)}")
+        return Translation("sql", statement)
+    if first in ("GRANT", "REVOKE", "COMMENT"):
+        return Translation("sql", statement)
+    if first == "CREATE" and _is_routine(words):
+        return Translation("sql", _routine(statement, tokens))
+    if is_physical_ddl(tokens):
+        statement = strip_physical_attributes(statement)
+    return Translation("sql", translate_statement(statement))
+
+
+def translate_query(query: str) -> str:
+    """Translate a query that must return rows (the text inside UNLOAD)."""
+    tokens = tokenize(query)
+    first = word(tokens[0]) if tokens else ""
+    if first not in ("SELECT", "WITH") and not (tokens and tokens[0].token_type == TokenType.L_PAREN):
+        raise UnsupportedSqlError("UNLOAD of anything but a SELECT query")
+    return translate_statement(query)
+
+
+def _set(statement: str, words: list[str]) -> Translation:
+    name = words[2] if words[1:2] in (["SESSION"], ["LOCAL"]) else words[1] if len(words) > 1 else ""
+    if name in _WLM_SETTINGS:
+        return Translation("noop")
+    return Translation("sql", statement)
+
+
+def _lock(statement: str, tokens: list[Token]) -> str:
+    names = tokens[2:] if word(tokens[1]) == "TABLE" else tokens[1:]
+    if not names:
+        raise UnsupportedSqlError("LOCK without a table")
+    # Redshift's LOCK takes an exclusive lock, PostgreSQL's default mode for LOCK TABLE.
+    return "LOCK TABLE " + span(statement, names)
+
+
+def _is_routine(words: list[str]) -> bool:
+    rest = words[1:]
+    if rest[:2] == ["OR", "REPLACE"]:
+        rest = rest[2:]
+    return bool(rest) and rest[0] in ("PROCEDURE", "FUNCTION")
+
+
+def _routine(statement: str, tokens: list[Token]) -> str:
+    """CREATE PROCEDURE / FUNCTION: translate the body, keep the declaration."""
+    language = next(
+        (word(tokens[i + 1]) for i, t in enumerate(tokens[:-1]) if word(t) == "LANGUAGE"),
+        "",
+    )
+    if any(word(token) == "NONATOMIC" for token in tokens):
+        raise UnsupportedSqlError("NONATOMIC stored procedures")
+    bodies = [
+        t
+        for t in tokens
+        if t.token_type in (TokenType.HEREDOC_STRING, TokenType.STRING) and _after_as(tokens, t)
+    ]
+    if not bodies:
+        raise UnsupportedSqlError("a routine without an AS $$ ... $$ body")
+    body = bodies[0]
+    if language == "PLPGSQL":
+        translated = rewrite_body(body.text)
+    elif language == "SQL":
+        translated = translate_statement(body.text)
+    else:
+        raise UnsupportedSqlError(f"routines in LANGUAGE {language.lower() or '(none)'}")
+    return statement[: body.start] + _dollar_quote(translated) + statement[body.end + 1 :]
+
+
+def _after_as(tokens: list[Token], body: Token) -> bool:
+    index = tokens.index(body)
+    return index > 0 and word(tokens[index - 1]) == "AS"
+
+
+def _dollar_quote(body: str) -> str:
+    tag = "$$"
+    counter = 0
+    while tag in body:
+        counter += 1
+        tag = f"$rsetl{counter}$"
+    return f"{tag}{body}{tag}"
