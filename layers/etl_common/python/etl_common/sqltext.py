@@ -51,7 +51,7 @@ def validate_bucket_name(bucket: str) -> None:
     elif ".." in bucket:
         problem = "must not contain two adjacent periods"
     elif bucket.startswith(_BUCKET_RESERVED_PREFIXES) or bucket.endswith(_BUCKET_RESERVED_SUFFIXES):
-        problem = "uses a prefix or suffix S3 reserves"
+        problem = "uses a prefix or suffix S3 has reserved"
     else:
         try:
             ipaddress.IPv4Address(bucket)
