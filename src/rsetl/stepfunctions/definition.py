@@ -118,6 +118,13 @@ def _validate_state(name: str, state: Any, states: Mapping[str, Any], where: str
                 raise DefinitionError(
                     f"{field} entries need a non-empty ErrorEquals list", f"{where}.{field}[{index}]"
                 )
+            if "States.ALL" in entry["ErrorEquals"] and (
+                len(entry["ErrorEquals"]) != 1 or index != len(state[field]) - 1
+            ):
+                raise DefinitionError(
+                    f"States.ALL must appear alone in ErrorEquals, in the last {field} entry",
+                    f"{where}.{field}[{index}].ErrorEquals",
+                )
             if field == "Catch":
                 _check_target(entry.get("Next"), states, f"{where}.Catch[{index}].Next")
 

@@ -155,6 +155,14 @@ class _Run:
             self._finish(
                 "ABORTED", "ExecutionAborted", error=execution.stop_error, cause=execution.stop_cause
             )
+        except Exception as exc:
+            # A defect here must end the execution, never leave it RUNNING with no one to finish it.
+            self._finish(
+                "FAILED",
+                "ExecutionFailed",
+                error=errors.RUNTIME,
+                cause=f"Internal error in the local interpreter: {type(exc).__name__}: {exc}",
+            )
         else:
             execution.output = output
             self._finish("SUCCEEDED", "ExecutionSucceeded", output=output)

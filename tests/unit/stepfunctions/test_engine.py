@@ -89,6 +89,20 @@ def test_stop_execution_interrupts_a_real_wait() -> None:
             "needs a Resource string (at $.States.A.Resource)",
         ),
         ({"StartAt": "A", "States": {"A": {"Type": "Pass"}}}, "needs Next or"),
+        (
+            {
+                "StartAt": "A",
+                "States": {
+                    "A": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::lambda:invoke",
+                        "Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}],
+                        "End": True,
+                    }
+                },
+            },
+            "States.ALL must appear alone in ErrorEquals, in the last Retry entry (at $.States.A.Retry[0].ErrorEquals)",
+        ),
         ({"StartAt": "A", "States": {"A": {"Type": "Loop", "End": True}}}, "unknown Type 'Loop'"),
         (
             {
