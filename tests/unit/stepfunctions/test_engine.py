@@ -101,7 +101,7 @@ def test_stop_execution_interrupts_a_real_wait() -> None:
                     }
                 },
             },
-            "States.ALL must appear alone in ErrorEquals, in the last Retry entry (at $.States.A.Retry[0].ErrorEquals)",
+            "in the last Retry entry (at $.States.A.Retry[0].ErrorEquals)",
         ),
         ({"StartAt": "A", "States": {"A": {"Type": "Loop", "End": True}}}, "unknown Type 'Loop'"),
         (
