@@ -214,3 +214,23 @@ def test_parallel_branches_run_concurrently_on_the_real_clock() -> None:
     engine.send_task_success(tokens[1], "second")
     engine.send_task_success(tokens[0], "first")
     assert engine.wait(execution.arn, 10).output == ["first", "second"]
+
+
+def test_task_timeout_seconds_bounds_a_blocking_integration() -> None:
+    release = threading.Event()
+
+    class Blocking:
+        def call(self, request: TaskRequest) -> Any:
+            release.wait(30)
+            return "too late"
+
+    engine = StepFunctionsEngine(RealClock(), integrations=IntegrationRegistry({"events": Blocking()}))
+    task = {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents", "TimeoutSeconds": 1, "End": True}
+    arn = engine.create_state_machine("block", machine({"T": task})).arn
+    try:
+        execution = engine.start_execution(arn, {}, "block", wait=True)
+    finally:
+        release.set()
+    assert execution.error == "States.Timeout"
+    timed_out = next(e for e in execution.history.events if e["type"] == "TaskTimedOut")
+    assert timed_out["taskTimedOutEventDetails"]["resourceType"] == "events"
