@@ -226,6 +226,12 @@ RETURNS anycompatible
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT CASE WHEN expr IS NOT NULL THEN not_null ELSE if_null END $$;
 
+-- An untyped NULL or string literal as the first argument resolves to this overload.
+CREATE OR REPLACE FUNCTION rsetl_compat.nvl2(expr text, not_null anycompatible, if_null anycompatible)
+RETURNS anycompatible
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN expr IS NOT NULL THEN not_null ELSE if_null END $$;
+
 CREATE OR REPLACE FUNCTION rsetl_compat.len(s text) RETURNS integer
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT length(s) $$;

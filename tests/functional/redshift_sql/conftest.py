@@ -1,0 +1,55 @@
+"""One embedded PostgreSQL per session; each test gets a fresh database cloned from a template."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from rsetl.objectstore import MemoryObjectStore
+from rsetl.postgres import PostgresServer
+from rsetl.redshift_sql import RedshiftSqlRunner
+
+TEMPLATE = "rsetl_sql_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    server = PostgresServer.start(tmp_path_factory.mktemp("redshift_sql") / "state")
+    server.create_database(TEMPLATE)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def conn(pg_server: PostgresServer) -> Iterator[psycopg.Connection]:
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_server.conninfo("postgres"), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
+    try:
+        with psycopg.connect(pg_server.conninfo(name), autocommit=True) as connection:
+            yield connection
+    finally:
+        with psycopg.connect(pg_server.conninfo("postgres"), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def store() -> MemoryObjectStore:
+    objects = MemoryObjectStore()
+    objects.create_bucket("landing")
+    objects.create_bucket("exports")
+    return objects
+
+
+@pytest.fixture
+def runner(store: MemoryObjectStore) -> RedshiftSqlRunner:
+    return RedshiftSqlRunner(store)
+
+
+@pytest.fixture(scope="session")
+def sql_dir() -> Path:
+    return Path(__file__).resolve().parents[3] / "sql"
