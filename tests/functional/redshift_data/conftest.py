@@ -119,7 +119,7 @@ def _client(url: str, key: str = "test", secret: str | None = None) -> Any:
         region_name="us-east-1",
         aws_access_key_id=key,
         aws_secret_access_key=secret or CREDENTIALS.get(key, "wrong"),
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 
