@@ -1,0 +1,49 @@
+"""CancelStatement with botocore's Stubber."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+STATEMENT_ID = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
+STATEMENT = {"step": "load_file", "id": STATEMENT_ID, "status": "STARTED", "timeout_seconds": 60}
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+@pytest.fixture
+def app(load_handler, stubbed, monkeypatch):
+    module = load_handler("cancel_statement")
+    client, stubber = stubbed("redshift-data")
+    monkeypatch.setattr(module, "redshift_data", lambda: client)
+    module.stubber = stubber
+    return module
+
+
+def test_cancel_reports_a_timeout_cause(app, context) -> None:
+    app.stubber.add_response("cancel_statement", {"Status": True}, {"Id": STATEMENT_ID})
+    result = app.lambda_handler({"statement": STATEMENT, "execution_name": "exec-1"}, context)
+    assert result["cancelled"] is True
+    cause = json.loads(result["cause"])
+    assert cause == {
+        "step": "load_file",
+        "statement_id": STATEMENT_ID,
+        "error_type": "TIMED_OUT",
+        "error": "statement ran longer than the step's time budget of 60 s and was cancelled",
+    }
+
+
+def test_a_statement_that_already_ended_is_not_an_error(app, context) -> None:
+    app.stubber.add_client_error(
+        "cancel_statement", service_error_code="ValidationException", service_message="already FINISHED"
+    )
+    result = app.lambda_handler({"statement": STATEMENT, "execution_name": "exec-1"}, context)
+    assert result["cancelled"] is False
+    assert "already ending" in json.loads(result["cause"])["error"]
+
+
+def test_throttled_cancel_is_raised_for_a_retry(app, context) -> None:
+    app.stubber.add_client_error("cancel_statement", service_error_code="ThrottlingException")
+    with pytest.raises(Exception) as caught:
+        app.lambda_handler({"statement": STATEMENT, "execution_name": "exec-1"}, context)
+    assert type(caught.value).__name__ == "ThrottlingException"

@@ -1,0 +1,212 @@
+"""ExecuteStep with botocore's Stubber: the submit request, every status, and Data API errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from botocore.stub import ANY
+from etl_common import TRANSIENT_ERRORS, UnsafeValueError
+
+STATEMENT_ID = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
+EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:RunPipeline:exec-1"
+RUN = {
+    "pipeline": "ingest_sales",
+    "execution_name": "exec-1",
+    "execution_arn": EXECUTION_ARN,
+    "parameters": {"bucket": "landing-1", "object_key": "sales/2024/03/01/a.csv", "etag": "abc123"},
+    "changes": [],
+}
+NOW = "2024-03-02T01:05:12.000Z"
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+@pytest.fixture
+def app(load_handler, stubbed, monkeypatch):
+    module = load_handler("execute_step")
+    client, stubber = stubbed("redshift-data")
+    monkeypatch.setattr(module, "redshift_data", lambda: client)
+    module.stubber = stubber
+    return module
+
+
+def batch_request(**extra: Any) -> dict[str, Any]:
+    return {
+        "Database": "dev",
+        "WorkgroupName": "default-workgroup",
+        "StatementName": "exec-1.load_file",
+        "ClientToken": hashlib.sha256(f"{EXECUTION_ARN}\nload_file".encode()).hexdigest(),
+        "Sqls": [
+            "CREATE TEMP TABLE sales_lines_batch (LIKE staging.sales_lines)",
+            "COPY sales_lines_batch FROM 's3://landing-1/sales/2024/03/01/a.csv' IAM_ROLE default "
+            "FORMAT AS CSV IGNOREHEADER 1",
+            "CALL sales.sp_merge_sales_lines(:bucket, :object_key, :etag, :execution_name)",
+        ],
+        "ExecutionMode": "TRANSACTION",
+        "Parameters": [
+            {"name": "bucket", "value": "landing-1"},
+            {"name": "object_key", "value": "sales/2024/03/01/a.csv"},
+            {"name": "etag", "value": "abc123"},
+            {"name": "execution_name", "value": "exec-1"},
+        ],
+        **extra,
+    }
+
+
+def description(status: str, **extra: Any) -> dict[str, Any]:
+    return {"Id": STATEMENT_ID, "Status": status, **extra}
+
+
+def invoke(app, context, step: str = "load_file", run: dict[str, Any] = RUN) -> dict[str, Any]:
+    event = {
+        "run": run,
+        "step": {"name": step, "timeout_seconds": 3600},
+        "now": NOW,
+        "execution_name": "exec-1",
+    }
+    return app.lambda_handler(event, context)
+
+
+def test_ingest_submits_one_idempotent_transaction_batch(app, context) -> None:
+    app.stubber.add_response(
+        "batch_execute_statement",
+        {"Id": STATEMENT_ID, "Status": "FINISHED"},
+        batch_request(WaitTimeSeconds=30),
+    )
+    app.stubber.add_response(
+        "describe_statement", description("FINISHED", ResultRows=120), {"Id": STATEMENT_ID}
+    )
+    statement = invoke(app, context)
+    assert statement["status"] == "FINISHED"
+    assert statement["id"] == STATEMENT_ID
+    assert statement["result_rows"] == 120
+    assert statement["cause"] is None
+    assert statement["submitted_at"] == NOW
+
+
+def test_a_retried_submit_sends_the_same_client_token(app, context) -> None:
+    for _ in range(2):
+        app.stubber.add_response(
+            "batch_execute_statement", {"Id": STATEMENT_ID}, batch_request(WaitTimeSeconds=30)
+        )
+        app.stubber.add_response("describe_statement", description("STARTED"), {"Id": STATEMENT_ID})
+    assert invoke(app, context)["id"] == invoke(app, context)["id"]
+
+
+def test_single_statement_steps_use_execute_statement(app, context) -> None:
+    run = {**RUN, "pipeline": "nightly_sales_snapshot", "parameters": {"business_date": "2024-03-01"}}
+    app.stubber.add_response(
+        "execute_statement",
+        {"Id": STATEMENT_ID},
+        {
+            "Database": "dev",
+            "WorkgroupName": "default-workgroup",
+            "StatementName": "exec-1.build_daily_snapshot",
+            "ClientToken": ANY,
+            "Sql": "CALL sales.sp_build_daily_snapshot(:business_date)",
+            "Parameters": [{"name": "business_date", "value": "2024-03-01"}],
+            "WaitTimeSeconds": 30,
+        },
+    )
+    app.stubber.add_response("describe_statement", description("STARTED"), {"Id": STATEMENT_ID})
+    statement = invoke(app, context, step="build_daily_snapshot", run=run)
+    assert statement["status"] == "STARTED"
+    assert statement["timed_out"] is False
+    assert statement["wait_seconds"] == 2
+
+
+def test_provisioned_cluster_with_db_user(app, context, monkeypatch) -> None:
+    monkeypatch.delenv("REDSHIFT_WORKGROUP_NAME")
+    monkeypatch.setenv("REDSHIFT_CLUSTER_IDENTIFIER", "etl-cluster")
+    monkeypatch.setenv("REDSHIFT_DB_USER", "etl")
+    request = batch_request(WaitTimeSeconds=30, ClusterIdentifier="etl-cluster", DbUser="etl")
+    del request["WorkgroupName"]
+    app.stubber.add_response("batch_execute_statement", {"Id": STATEMENT_ID}, request)
+    app.stubber.add_response("describe_statement", description("SUBMITTED"), {"Id": STATEMENT_ID})
+    assert invoke(app, context)["status"] == "SUBMITTED"
+
+
+@pytest.mark.parametrize(
+    ("status", "extra", "error_type", "error"),
+    [
+        (
+            "FAILED",
+            {"Error": 'ERROR: relation "staging.sales_lines" does not exist'},
+            "FAILED",
+            "does not exist",
+        ),
+        (
+            "FAILED",
+            {
+                "SubStatements": [
+                    {"Id": f"{STATEMENT_ID}:1", "Status": "FINISHED"},
+                    {"Id": f"{STATEMENT_ID}:2", "Status": "FAILED", "Error": "ERROR: bad row 7"},
+                ]
+            },
+            "FAILED",
+            "sub-statement 2: ERROR: bad row 7",
+        ),
+        ("ABORTED", {}, "ABORTED", "statement ABORTED without an error message"),
+        ("PAUSED", {}, "UNKNOWN_STATUS", "status 'PAUSED' (not a status the Data API documents)"),
+    ],
+)
+def test_ending_statuses_carry_a_cause_naming_step_statement_and_error(
+    app, context, status: str, extra: dict[str, Any], error_type: str, error: str
+) -> None:
+    app.stubber.add_response(
+        "batch_execute_statement", {"Id": STATEMENT_ID}, batch_request(WaitTimeSeconds=30)
+    )
+    app.stubber.add_response("describe_statement", description(status, **extra), {"Id": STATEMENT_ID})
+    statement = invoke(app, context)
+    cause = json.loads(statement["cause"])
+    assert cause["step"] == "load_file"
+    assert cause["statement_id"] == STATEMENT_ID
+    assert cause["error_type"] == error_type
+    assert error in cause["error"]
+
+
+@pytest.mark.parametrize(
+    ("code", "transient"),
+    [
+        ("ThrottlingException", True),
+        ("ActiveStatementsExceededException", True),
+        ("InternalServerException", True),
+        ("DatabaseConnectionException", True),
+        ("ValidationException", False),
+        ("ExecuteStatementException", False),
+    ],
+)
+def test_data_api_errors_surface_under_their_own_names(app, context, code: str, transient: bool) -> None:
+    app.stubber.add_client_error("batch_execute_statement", service_error_code=code, service_message="no")
+    with pytest.raises(Exception) as caught:
+        invoke(app, context)
+    assert type(caught.value).__name__ == code
+    assert f"BatchExecuteStatement failed with {code}: no" in str(caught.value)
+    assert (code in TRANSIENT_ERRORS) is transient
+
+
+def test_too_many_waiting_requests_resubmits_without_waiting(app, context) -> None:
+    app.stubber.add_client_error(
+        "batch_execute_statement",
+        service_error_code="ActiveWaitingRequestsExceededException",
+        expected_params=batch_request(WaitTimeSeconds=30),
+    )
+    app.stubber.add_response("batch_execute_statement", {"Id": STATEMENT_ID}, batch_request())
+    app.stubber.add_response("describe_statement", description("PICKED"), {"Id": STATEMENT_ID})
+    assert invoke(app, context)["status"] == "PICKED"
+
+
+def test_unsafe_object_key_fails_before_any_call(app, context) -> None:
+    run = {**RUN, "parameters": {**RUN["parameters"], "object_key": "sales/../x.csv"}}
+    with pytest.raises(UnsafeValueError, match=r"'\.' or '\.\.' path segment"):
+        invoke(app, context, run=run)
+
+
+def test_missing_target_configuration_is_reported(app, context, monkeypatch) -> None:
+    monkeypatch.delenv("REDSHIFT_WORKGROUP_NAME")
+    with pytest.raises(
+        ValueError, match="set exactly one of REDSHIFT_CLUSTER_IDENTIFIER and REDSHIFT_WORKGROUP_NAME"
+    ):
+        invoke(app, context)
