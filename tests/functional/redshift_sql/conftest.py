@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +19,16 @@ TEMPLATE = "rsetl_sql_template"
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server = PostgresServer.start(tmp_path_factory.mktemp("redshift_sql") / "state")
-    server.create_database(TEMPLATE)
-    yield server
-    server.stop()
+def pg_server() -> Iterator[PostgresServer]:
+    # Not under pytest's basetemp: concurrent pytest sessions prune each other's numbered temp dirs.
+    state_dir = Path(tempfile.mkdtemp(prefix="rsetl-redshift-sql-"))
+    server = PostgresServer.start(state_dir / "state")
+    try:
+        server.create_database(TEMPLATE)
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture

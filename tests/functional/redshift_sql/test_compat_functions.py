@@ -111,7 +111,8 @@ def test_listagg_in_a_procedure_body(runner: RedshiftSqlRunner, conn: psycopg.Co
     runner.run(
         conn,
         "CREATE PROCEDURE public.joined(INOUT result VARCHAR(100)) AS $$ BEGIN "
-        "SELECT LISTAGG(w, '-') WITHIN GROUP (ORDER BY w) INTO result FROM public.words; END; $$ LANGUAGE plpgsql",
+        "SELECT LISTAGG(w, '-') WITHIN GROUP (ORDER BY w) INTO result FROM public.words; "
+        "END; $$ LANGUAGE plpgsql",
     )
     assert runner.run(conn, "CALL public.joined(NULL)").rows == [("a-b",)]
 

@@ -15,6 +15,7 @@ from rsetl.redshift_sql import LoadError, RedshiftSqlRunner
 
 pytestmark = pytest.mark.postgres
 
+ROLE = "arn:aws:iam::123456789012:role/load"
 SALES_HEADER = (
     "order_id,line_number,order_ts,store_id,product_sku,customer_id,quantity,unit_price,discount,currency\n"
 )
@@ -25,7 +26,11 @@ SALES = SALES_HEADER + (
     "O-3,1,2024-01-10 12:00:00,S1,P2,C2,1,5.50,0,USD\n"
 )
 PRODUCTS = "product_sku,product_name,category,list_price\nP1, Widget ,Tools,10.00\nP2,Gadget,Toys,5.50\n"
-STORES = "store_id,store_name,city,region,opened_on\nS1,Main St,Springfield,west,2020-01-01\nS2,Harbor,Shelbyville,east,2021-06-15\n"
+STORES = (
+    "store_id,store_name,city,region,opened_on\n"
+    "S1,Main St,Springfield,west,2020-01-01\n"
+    "S2,Harbor,Shelbyville,east,2021-06-15\n"
+)
 
 
 def apply_sql(runner: RedshiftSqlRunner, conn: psycopg.Connection, sql_dir: Path) -> list[str]:
@@ -50,7 +55,7 @@ def load_file(
         runner.run(conn, f"CREATE TEMP TABLE {name}_batch (LIKE staging.{name})")
         runner.run(
             conn,
-            f"COPY {name}_batch FROM 's3://landing/{key}' IAM_ROLE 'arn:aws:iam::123456789012:role/load' {options}",
+            f"COPY {name}_batch FROM 's3://landing/{key}' IAM_ROLE '{ROLE}' {options}",
         )
         runner.run(
             conn,
@@ -168,11 +173,12 @@ def test_invalid_batch_is_rejected_with_the_bad_rows_named(
 ) -> None:
     bad = SALES_HEADER + "O-9,1,2024-03-02 10:00:00,S1,P1,C1,0,10.00,0,EUR\n"
     store.put_object("landing", "sales/2024/03/02/bad.csv", bad.encode())
-    with pytest.raises(psycopg.errors.RaiseException, match="zero or negative quantity.*unknown currency"):
+    with pytest.raises(psycopg.errors.RaiseException, match=r"zero or negative quantity.*unknown currency"):
         load_file(runner, conn, "sales_lines", "sales/2024/03/02/bad.csv", "e-bad")
     runner.run(
         conn,
-        "CALL etl.sp_record_failed_load(:bucket, :object_key, :etag, :pipeline, :execution_name, :error_message)",
+        "CALL etl.sp_record_failed_load("
+        ":bucket, :object_key, :etag, :pipeline, :execution_name, :error_message)",
         {
             "bucket": "landing",
             "object_key": "sales/2024/03/02/bad.csv",
