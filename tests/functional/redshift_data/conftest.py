@@ -123,7 +123,7 @@ def _client(url: str, key: str = "test", secret: str | None = None) -> Any:
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_client() -> Callable[..., Any]:
     """`make_client(url, key="test", secret=None)`: a boto3 redshift-data client for an endpoint."""
     return _client
