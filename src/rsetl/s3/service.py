@@ -25,7 +25,7 @@ from rsetl.s3.notifications import object_event_entry
 
 logger = logging.getLogger(__name__)
 
-EventSink = Callable[[list[dict[str, Any]]], None]
+EventSink = Callable[[list[dict[str, Any]]], object]
 """Receives PutEvents-style entries (the local EventBridge's `publish`)."""
 
 

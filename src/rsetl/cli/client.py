@@ -1,0 +1,66 @@
+"""Clients of a running `rsetl local up`, found through its state directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import urllib3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+
+from rsetl.runtime.admin import SIGNING_NAME, TARGET_PREFIX
+from rsetl.runtime.state import EndpointInfo, read_endpoint
+
+
+class LocalClients:
+    """boto3 clients (and the local admin call) pointed at one running local endpoint."""
+
+    def __init__(self, info: EndpointInfo) -> None:
+        self.info = info
+
+    @classmethod
+    def for_state_dir(cls, state_dir: Path) -> LocalClients:
+        return cls(read_endpoint(state_dir))
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session().client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.info.url,
+            region_name=self.info.region,
+            aws_access_key_id=self.info.access_key,
+            aws_secret_access_key=self.info.secret_key,
+            config=Config(inject_host_prefix=False, retries={"mode": "standard"}),
+        )
+
+    def admin(self, operation: str, params: dict[str, Any] | None = None) -> Any:
+        """Call the runtime's own signed `RsetlLocal.<operation>` API."""
+        body = json.dumps(params or {}).encode()
+        request = AWSRequest(
+            "POST",
+            self.info.url + "/",
+            data=body,
+            headers={"X-Amz-Target": f"{TARGET_PREFIX}.{operation}", "Content-Type": "application/json"},
+        )
+        credentials = Credentials(self.info.access_key, self.info.secret_key)
+        SigV4Auth(credentials, SIGNING_NAME, self.info.region).add_auth(request)
+        response = urllib3.request(
+            "POST", self.info.url + "/", body=body, headers=dict(request.headers.items())
+        )
+        payload = json.loads(response.data)
+        if response.status != 200:
+            raise RuntimeError(f"{payload.get('__type')}: {payload.get('message')}")
+        return payload
+
+    def pipeline_machine_arn(self) -> str:
+        """The ARN of the RunPipeline state machine (the template's only one, or the one so named)."""
+        machines = self.info.state_machines
+        if "RunPipeline" in machines:
+            return machines["RunPipeline"]
+        if len(machines) == 1:
+            return next(iter(machines.values()))
+        raise RuntimeError(f"cannot tell which state machine runs pipelines among {sorted(machines)}")

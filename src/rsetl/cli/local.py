@@ -1,0 +1,211 @@
+"""`rsetl local ...`: run the SAM application on this machine and talk to the running runtime."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from rsetl.cli.client import LocalClients
+from rsetl.runtime import LocalRuntime, RuntimeOptions
+from rsetl.template import parse_parameter_overrides
+
+console = Console()
+errors = Console(stderr=True)
+
+TERMINAL_STATUSES = {"FINISHED", "FAILED", "ABORTED"}
+
+
+class UsageError(Exception):
+    """Wrong arguments: the message says which and how to fix it."""
+
+
+def up(project_dir: Path, state_dir: Path, port: int, overrides: list[str], database_url: str | None) -> int:
+    """Serve the local endpoint until SIGINT or SIGTERM."""
+    options = RuntimeOptions(
+        project_dir=project_dir,
+        state_dir=state_dir,
+        port=port,
+        parameter_overrides=parse_parameter_overrides(overrides),
+        database_url=database_url,
+    )
+    runtime = LocalRuntime(options)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    runtime.start(lambda line: errors.print(f"[dim]{line}[/dim]"))
+    try:
+        runtime.write_endpoint()
+        for missing in runtime.report.not_emulated:
+            errors.print(f"[yellow]not emulated locally:[/yellow] {missing}")
+        created = ", ".join(
+            f"{len(ids)} {kind.split('::')[-1]}" for kind, ids in runtime.report.created.items()
+        )
+        console.print(f"rsetl local endpoint ready at {runtime.url} ({created}); state in {state_dir}")
+        stop.wait()
+    finally:
+        errors.print("[dim]stopping[/dim]")
+        runtime.stop()
+    return 0
+
+
+def put(clients: LocalClients, file: Path, uri: str) -> int:
+    bucket, key = parse_s3_uri(uri)
+    if not file.is_file():
+        raise UsageError(f"{file} is not a file")
+    clients.client("s3").upload_file(str(file), bucket, key)
+    console.print(f"uploaded {file} to s3://{bucket}/{key}")
+    return 0
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise UsageError(f"{uri!r} is not an s3://bucket/key URI")
+    bucket, _, key = uri[5:].partition("/")
+    if not bucket or not key:
+        raise UsageError(f"{uri!r} needs both a bucket and a key: s3://bucket/key")
+    return bucket, key
+
+
+def start(clients: LocalClients, pipeline: str, input_text: str | None, name: str | None, wait: bool) -> int:
+    try:
+        parameters = json.loads(input_text) if input_text else {}
+    except ValueError as error:
+        raise UsageError(f"--input is not JSON: {error}") from None
+    if not isinstance(parameters, dict):
+        raise UsageError("--input must be a JSON object of pipeline parameters")
+    sfn = clients.client("stepfunctions")
+    request: dict[str, Any] = {
+        "stateMachineArn": clients.pipeline_machine_arn(),
+        "input": json.dumps({"pipeline": pipeline, "parameters": parameters}),
+    }
+    if name:
+        request["name"] = name
+    arn = sfn.start_execution(**request)["executionArn"]
+    console.print(f"started {arn}")
+    if not wait:
+        return 0
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            break
+        time.sleep(0.2)
+    console.print(f"{described['status']}: {described.get('output') or described.get('cause', '')}")
+    return 0 if described["status"] == "SUCCEEDED" else 1
+
+
+def executions(clients: LocalClients) -> int:
+    sfn = clients.client("stepfunctions")
+    table = Table("execution", "pipeline", "status", "started", "duration")
+    for machine_arn in clients.info.state_machines.values():
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn):
+            for summary in page["executions"]:
+                described = sfn.describe_execution(executionArn=summary["executionArn"])
+                pipeline = json.loads(described.get("input") or "{}").get("pipeline", "")
+                table.add_row(
+                    summary["name"], str(pipeline), _status(summary["status"]),
+                    summary["startDate"].isoformat(timespec="seconds"),
+                    _duration(summary["startDate"], summary.get("stopDate")),
+                )  # fmt: skip
+    console.print(table)
+    return 0
+
+
+def execution(clients: LocalClients, name: str) -> int:
+    sfn = clients.client("stepfunctions")
+    arn = _execution_arn(clients, name)
+    described = sfn.describe_execution(executionArn=arn)
+    console.print(f"{described['name']}: {_status(described['status'])}")
+    if described.get("error"):
+        console.print(f"[red]{described['error']}[/red]: {described.get('cause', '')}")
+    table = Table("state", "type", "entered", "duration", "result")
+    entered: dict[str, tuple[datetime, str]] = {}
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+        for event in page["events"]:
+            kind = event["type"]
+            if kind.endswith("StateEntered"):
+                details = event["stateEnteredEventDetails"]
+                entered[details["name"]] = (event["timestamp"], kind.removesuffix("StateEntered"))
+            elif kind.endswith("StateExited"):
+                state = event["stateExitedEventDetails"]["name"]
+                started, state_type = entered.pop(state, (event["timestamp"], ""))
+                table.add_row(
+                    state, state_type, started.isoformat(timespec="milliseconds"),
+                    _duration(started, event["timestamp"]), "exited",
+                )  # fmt: skip
+            elif kind.endswith("Failed") and "StateMachine" not in kind:
+                table.add_row(
+                    "", kind, event["timestamp"].isoformat(timespec="milliseconds"), "", "[red]failed[/red]"
+                )
+    console.print(table)
+    return 0 if described["status"] in ("SUCCEEDED", "RUNNING") else 1
+
+
+def events(clients: LocalClients, limit: int) -> int:
+    listed = clients.admin("ListEvents")["Events"][-limit:]
+    table = Table("time", "bus", "source", "detail-type", "about", "deliveries")
+    for event in listed:
+        detail = event["detail"] or {}
+        about = detail.get("pipeline") or (detail.get("object") or {}).get("key") or ""
+        delivered = ", ".join(f"{d['status']} ({d['attempts']})" for d in event["deliveries"]) or "-"
+        table.add_row(
+            event["time"], event["bus"], event["source"], event["detailType"], str(about), delivered
+        )
+    console.print(table)
+    return 0
+
+
+def sql(clients: LocalClients, text: str, database: str) -> int:
+    data = clients.client("redshift-data")
+    statement_id = data.execute_statement(
+        Sql=text, Database=database, WorkgroupName="local", WaitTimeSeconds=30
+    )["Id"]
+    while True:
+        described = data.describe_statement(Id=statement_id, WaitTimeSeconds=30)
+        if described["Status"] in TERMINAL_STATUSES:
+            break
+    if described["Status"] != "FINISHED":
+        errors.print(f"[red]{described['Status']}[/red]: {described.get('Error', '')}")
+        return 1
+    if not described.get("HasResultSet"):
+        console.print(f"OK, {described.get('ResultRows', 0)} row(s) affected")
+        return 0
+    table: Table | None = None
+    for page in data.get_paginator("get_statement_result").paginate(Id=statement_id):
+        if table is None:
+            table = Table(*[column["name"] for column in page["ColumnMetadata"]])
+        for record in page["Records"]:
+            table.add_row(*[_field_text(field) for field in record])
+    console.print(table)
+    return 0
+
+
+def _field_text(field: dict[str, Any]) -> str:
+    if field.get("isNull"):
+        return "NULL"
+    return str(next(iter(field.values())))
+
+
+def _execution_arn(clients: LocalClients, name: str) -> str:
+    if name.startswith("arn:"):
+        return name
+    machine_arn = clients.pipeline_machine_arn()
+    return machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def _status(status: str) -> str:
+    colour = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "cyan"}.get(status, "yellow")
+    return f"[{colour}]{status}[/{colour}]"
+
+
+def _duration(started: datetime, stopped: datetime | None) -> str:
+    if stopped is None:
+        return "-"
+    return f"{(stopped - started).total_seconds():.3f}s"

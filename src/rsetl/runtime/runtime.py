@@ -1,0 +1,232 @@
+"""The local runtime: every service the product uses, on one 127.0.0.1 port, wired from template.yaml."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifier
+from rsetl.clock import Clock, RealClock
+from rsetl.eventbridge import EventBridge, EventsService, Scheduler
+from rsetl.lambdas import FunctionConfig, LambdaRuntime
+from rsetl.postgres import PostgresServer
+from rsetl.redshift_data import RedshiftDataService
+from rsetl.redshift_sql import RedshiftSqlRunner
+from rsetl.runtime.endpoints import local_aws_environment
+from rsetl.runtime.sql_apply import AppliedFile, apply_sql_folder
+from rsetl.runtime.state import EndpointInfo, clear_endpoint, write_endpoint
+from rsetl.runtime.wiring import (
+    WiringReport,
+    not_emulated,
+    state_machines,
+    wire_buckets,
+    wire_event_buses,
+    wire_rules,
+    wire_schedules,
+)
+from rsetl.s3 import S3Service
+from rsetl.stepfunctions import StepFunctionsEngine
+from rsetl.stepfunctions.service import StatesService
+from rsetl.template import LocalTemplate, load_template
+
+logger = logging.getLogger(__name__)
+
+LAMBDA_ASYNC_RETRIES = 2
+"""Lambda retries a failed asynchronous invocation twice (EventBridge targets invoke asynchronously)."""
+
+
+@dataclass
+class RuntimeOptions:
+    """How to start the local runtime."""
+
+    project_dir: Path
+    state_dir: Path
+    port: int = 0
+    clock: Clock = field(default_factory=RealClock)
+    parameter_overrides: Mapping[str, str] = field(default_factory=dict)
+    database_url: str | None = None
+    credentials: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CREDENTIALS))
+    apply_sql: bool = True
+
+
+class LocalRuntime:
+    """Starts PostgreSQL and the local services, wires the template into them, serves one port."""
+
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        self.clock = options.clock
+        self.template: LocalTemplate = load_template(
+            options.project_dir / "template.yaml", parameter_overrides=options.parameter_overrides
+        )
+        missing = not_emulated(self.template)
+        self.report = WiringReport(not_emulated=[f"{r.logical_id} ({r.type})" for r in missing])
+        self.access_key, self.secret_key = next(iter(options.credentials.items()))
+        self.postgres: PostgresServer | None = None
+        self.server: LocalServer | None = None
+        self.lambdas: LambdaRuntime | None = None
+        self.redshift_data: RedshiftDataService | None = None
+        self.events = EventBridge(
+            clock=self.clock, account_id=self.template.account_id, region=self.template.region
+        )
+        self.scheduler = Scheduler(self.events)
+        self.s3 = S3Service(event_sink=self.events.publish)
+        self._async_invokes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rsetl-lambda-async")
+        self.applied_sql: list[AppliedFile] = []
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None, "the runtime is not started"
+        return self.server.url
+
+    def start(self, on_progress: Callable[[str], None] | None = None) -> LocalRuntime:
+        """Bring everything up; `on_progress` hears one line per phase."""
+        say = on_progress or (lambda line: logger.info(line))
+        options, template = self.options, self.template
+        options.state_dir.mkdir(parents=True, exist_ok=True)
+        say("starting PostgreSQL")
+        self.postgres = (
+            PostgresServer.from_url(options.database_url)
+            if options.database_url
+            else PostgresServer.start(options.state_dir / "postgres")
+        )
+        self.sql_runner = RedshiftSqlRunner(self.s3)
+        if options.apply_sql:
+            say("applying sql/")
+            with self.postgres.connect() as conn:
+                self.applied_sql = apply_sql_folder(conn, options.project_dir / "sql", self.sql_runner)
+        if "dev" not in self.postgres.list_databases():
+            self.postgres.create_database("dev")
+        self.redshift_data = RedshiftDataService(
+            self.postgres.conninfo, self.sql_runner, clock=self.clock,
+            event_sink=self._publish_one,
+        )  # fmt: skip
+        router = Router(SigV4Verifier(options.credentials), template.account_id, template.region)
+        self.server = LocalServer(router, options.port)
+        environment = local_aws_environment(self.url, template.region, self.access_key, self.secret_key)
+        self.lambdas = LambdaRuntime(
+            self._function_configs(), extra_environment=environment, region=template.region,
+            work_dir=options.state_dir / "lambda",
+        )  # fmt: skip
+        self.stepfunctions = StepFunctionsEngine(
+            self.clock, lambda_invoker=self.lambdas, endpoint_url=self.url, region=template.region,
+            account_id=template.account_id,
+        )  # fmt: skip
+        router.register(self.redshift_data)
+        router.register(EventsService(self.events))
+        router.register(StatesService(self.stepfunctions))
+        router.register(self.s3, fallback=True)
+        say("wiring template.yaml")
+        self._wire()
+        self.server.start()
+        if isinstance(self.clock, RealClock):
+            self.scheduler.start()
+        return self
+
+    def _publish_one(self, entry: dict[str, Any]) -> None:
+        self.events.publish([entry])
+
+    def _function_configs(self) -> list[FunctionConfig]:
+        template = self.template
+        layers = {layer.ref: layer.local_path for layer in template.of_type("AWS::Lambda::LayerVersion")}
+        configs = []
+        for function in template.of_type("AWS::Lambda::Function"):
+            props = function.properties
+            if function.local_path is None:
+                raise RuntimeError(f"{function.logical_id}: only local CodeUri folders run locally")
+            layer_dirs = tuple(layers[arn] for arn in props.get("Layers", []) if layers.get(arn) is not None)
+            configs.append(
+                FunctionConfig(
+                    name=function.ref,
+                    arn=function.arn,
+                    code_dir=function.local_path,
+                    handler=props.get("Handler", "app.lambda_handler"),
+                    layer_dirs=tuple(p for p in layer_dirs if p is not None),
+                    environment={
+                        k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()
+                    },
+                    timeout_seconds=float(props.get("Timeout", 3)),
+                    memory_mb=int(props.get("MemorySize", 128)),
+                )
+            )
+            self.report.add(function)
+        return configs
+
+    def _wire(self) -> None:
+        template, report = self.template, self.report
+        for layer in template.of_type("AWS::Lambda::LayerVersion"):
+            report.add(layer)
+        for queue in template.of_type("AWS::SQS::Queue"):
+            report.add(queue)
+        wire_buckets(template, self.s3, report)
+        for machine, definition in state_machines(template):
+            props = machine.properties
+            self.stepfunctions.create_state_machine(
+                machine.attributes["Name"], definition, str(props.get("RoleArn", "")),
+                str(props.get("StateMachineType", "STANDARD")),
+            )  # fmt: skip
+            report.add(machine)
+        self.events.invoker.add_resolver(self._target_handler)
+        wire_event_buses(template, self.events, report)
+        wire_rules(template, self.events, report)
+        wire_schedules(template, self.scheduler, report)
+
+    def _target_handler(self, arn: str) -> Callable[[str], None] | None:
+        if arn.startswith("arn:aws:states:"):
+            return lambda payload: self._start_from_event(arn, payload)
+        if arn.startswith("arn:aws:lambda:"):
+            return lambda payload: self._invoke_async(arn, payload)
+        return None
+
+    def _start_from_event(self, machine_arn: str, payload: str) -> None:
+        self.stepfunctions.start_execution(machine_arn, json.loads(payload))
+
+    def _invoke_async(self, function_arn: str, payload: str) -> None:
+        assert self.lambdas is not None
+        lambdas, event = self.lambdas, json.loads(payload)
+
+        def run() -> None:
+            for attempt in range(1 + LAMBDA_ASYNC_RETRIES):
+                result = lambdas.invoke(function_arn, event)
+                if not result.function_error:
+                    return
+                logger.warning(
+                    "async invoke of %s failed (try %d): %s", function_arn, attempt + 1, result.payload
+                )
+
+        self._async_invokes.submit(run)
+
+    def write_endpoint(self) -> Path:
+        """Record the endpoint in the state directory for the CLI's other commands."""
+        machines = {m.logical_id: m.arn for m in self.template.of_type("AWS::StepFunctions::StateMachine")}
+        buckets = {b.logical_id: b.ref for b in self.template.of_type("AWS::S3::Bucket")}
+        info = EndpointInfo(
+            self.url, os.getpid(), self.template.region, self.access_key, self.secret_key,
+            self.template.stack_name, machines, buckets,
+        )  # fmt: skip
+        return write_endpoint(self.options.state_dir, info)
+
+    def stop(self) -> None:
+        """Stop serving and shut every service down, PostgreSQL last."""
+        clear_endpoint(self.options.state_dir)
+        self.scheduler.stop()
+        if self.server is not None:
+            self.server.stop()
+        self.events.close()
+        self._async_invokes.shutdown(wait=False, cancel_futures=True)
+        if self.lambdas is not None:
+            self.lambdas.close()
+        if self.redshift_data is not None:
+            self.redshift_data.close()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,89 @@
+"""Creates, in the local services, what the template declares: nothing is wired by hand."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from rsetl.eventbridge import EventBridge, Scheduler, apply_event_bus, apply_rule, apply_schedule
+from rsetl.s3 import S3Service
+from rsetl.template import LocalResource, LocalTemplate, state_machine_definition
+
+EMULATED_TYPES = frozenset(
+    {
+        "AWS::Lambda::Function",
+        "AWS::Lambda::LayerVersion",
+        "AWS::StepFunctions::StateMachine",
+        "AWS::Events::EventBus",
+        "AWS::Events::Rule",
+        "AWS::Scheduler::Schedule",
+        "AWS::S3::Bucket",
+        "AWS::SQS::Queue",
+    }
+)
+"""Resource types the local runtime creates and runs."""
+
+ACCEPTED_TYPES = frozenset(
+    {
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+        "AWS::IAM::ManagedPolicy",
+        "AWS::Lambda::Permission",
+        "AWS::Logs::LogGroup",
+        "AWS::S3::BucketPolicy",
+        "AWS::SQS::QueuePolicy",
+        "AWS::Events::EventBusPolicy",
+    }
+)
+"""Resource types that shape access or logging on AWS; locally they are read and not enforced."""
+
+
+@dataclass
+class WiringReport:
+    """What start-up did with each resource, for the ready line and `rsetl local up`'s log."""
+
+    created: dict[str, list[str]] = field(default_factory=dict)
+    not_enforced: list[str] = field(default_factory=list)
+    not_emulated: list[str] = field(default_factory=list)
+
+    def add(self, resource: LocalResource) -> None:
+        self.created.setdefault(resource.type, []).append(resource.logical_id)
+
+
+def not_emulated(template: LocalTemplate) -> list[LocalResource]:
+    """Resources of types the runtime neither emulates nor knowingly leaves unenforced."""
+    return template.unsupported(set(EMULATED_TYPES | ACCEPTED_TYPES))
+
+
+def wire_buckets(template: LocalTemplate, s3: S3Service, report: WiringReport) -> None:
+    for bucket in template.of_type("AWS::S3::Bucket"):
+        config = bucket.properties.get("NotificationConfiguration") or {}
+        eventbridge = bool((config.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled"))
+        s3.create_bucket(bucket.ref, eventbridge=eventbridge, region=template.region)
+        report.add(bucket)
+
+
+def wire_event_buses(template: LocalTemplate, bridge: EventBridge, report: WiringReport) -> None:
+    for bus in template.of_type("AWS::Events::EventBus"):
+        apply_event_bus(bridge, {**bus.properties, "Name": bus.ref})
+        report.add(bus)
+
+
+def wire_rules(template: LocalTemplate, bridge: EventBridge, report: WiringReport) -> None:
+    for rule in template.of_type("AWS::Events::Rule"):
+        apply_rule(bridge, {**rule.properties, "Name": rule.ref}, rule.logical_id)
+        report.add(rule)
+
+
+def wire_schedules(template: LocalTemplate, scheduler: Scheduler, report: WiringReport) -> None:
+    for schedule in template.of_type("AWS::Scheduler::Schedule"):
+        apply_schedule(scheduler, {**schedule.properties, "Name": schedule.ref}, schedule.logical_id)
+        report.add(schedule)
+
+
+def state_machines(template: LocalTemplate) -> list[tuple[LocalResource, str]]:
+    """Each state machine with its definition, substitutions applied, as JSON text."""
+    return [
+        (machine, json.dumps(state_machine_definition(machine)))
+        for machine in template.of_type("AWS::StepFunctions::StateMachine")
+    ]
