@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifier
 from rsetl.clock import Clock, RealClock
