@@ -35,7 +35,7 @@ def pg_server() -> Iterator[PostgresServer]:
 def conn(pg_server: PostgresServer) -> Iterator[psycopg.Connection]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(pg_server.conninfo("postgres"), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY FILE_COPY")
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY WAL_LOG")
     try:
         with psycopg.connect(pg_server.conninfo(name), autocommit=True) as connection:
             yield connection

@@ -1,0 +1,246 @@
+"""COPY from the object store: formats, compression, prefixes, manifests and load errors."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+
+import psycopg
+import pytest
+
+from rsetl.objectstore import MemoryObjectStore
+from rsetl.redshift_sql import LoadError, RedshiftSqlRunner, S3AccessError, UnsupportedSqlError
+
+pytestmark = pytest.mark.postgres
+
+ROLE = "IAM_ROLE 'arn:aws:iam::123456789012:role/load'"
+
+
+@pytest.fixture
+def table(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> str:
+    runner.run(
+        conn,
+        "CREATE TABLE public.items (id INTEGER NOT NULL, name VARCHAR(20), price DECIMAL(8, 2), seen DATE)"
+        " DISTSTYLE EVEN",
+    )
+    return "public.items"
+
+
+def rows(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> list[tuple]:
+    return (
+        runner.run(conn, "SELECT id, name, price::varchar, seen::varchar FROM public.items ORDER BY id").rows
+        or []
+    )
+
+
+@pytest.mark.usefixtures("table")
+def test_csv_with_header_loads_and_reports_rows(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "in/a.csv", b'id,name,price,seen\n1,"a, b",1.50,2024-01-02\n2,,,\n3,"",2,\n')
+    outcome = runner.run(conn, f"COPY public.items FROM 's3://landing/in/a.csv' {ROLE} CSV IGNOREHEADER 1")
+    assert outcome.rows_affected == 3
+    # Empty unquoted text loads as '' (not NULL) on Redshift; other empty fields load as NULL.
+    assert rows(runner, conn) == [
+        (1, "a, b", "1.50", "2024-01-02"),
+        (2, "", None, None),
+        (3, "", "2.00", None),
+    ]
+
+
+@pytest.mark.usefixtures("table")
+def test_emptyasnull_and_null_as(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "in/a.csv", b"1,,1\n2,NA,2\n")
+    runner.run(
+        conn, "COPY public.items (id, name, price) FROM 's3://landing/in/a.csv' FORMAT AS CSV EMPTYASNULL"
+    )
+    store.put_object("landing", "in/b.csv", b"3|NA|NA\n")
+    runner.run(
+        conn, "COPY public.items (id, name, price) FROM 's3://landing/in/b.csv' DELIMITER '|' NULL AS 'NA'"
+    )
+    assert rows(runner, conn) == [(1, None, "1.00", None), (2, "NA", "2.00", None), (3, None, None, None)]
+
+
+@pytest.mark.usefixtures("table")
+def test_gzip_multi_member_and_bzip2(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "in/a.csv.gz", gzip.compress(b"id,name\n1,x\n") + gzip.compress(b"2,y\n"))
+    runner.run(conn, "COPY public.items (id, name) FROM 's3://landing/in/a.csv.gz' CSV GZIP IGNOREHEADER 1")
+    store.put_object("landing", "in/b.csv.bz2", bz2.compress(b"3,z\n"))
+    runner.run(conn, "COPY public.items (id, name) FROM 's3://landing/in/b.csv.bz2' CSV BZIP2")
+    assert [row[:2] for row in rows(runner, conn)] == [(1, "x"), (2, "y"), (3, "z")]
+
+
+@pytest.mark.usefixtures("table")
+def test_a_prefix_loads_every_matching_key(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "part/0001.csv", b"1,a\n")
+    store.put_object("landing", "part/0002.csv", b"2,b\n")
+    store.put_object("landing", "partition/0003.csv", b"3,c\n")
+    store.put_object("landing", "other/0004.csv", b"4,d\n")
+    outcome = runner.run(conn, "COPY public.items (id, name) FROM 's3://landing/part' CSV")
+    assert outcome.rows_affected == 3
+    assert [row[0] for row in rows(runner, conn)] == [1, 2, 3]
+
+
+@pytest.mark.usefixtures("table")
+def test_manifest_lists_files_and_skips_missing_optional_ones(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "m/x.csv", b"1,a\n")
+    manifest = {
+        "entries": [
+            {"url": "s3://landing/m/x.csv", "mandatory": True},
+            {"url": "s3://landing/m/gone.csv", "mandatory": False},
+        ]
+    }
+    store.put_object("landing", "m/load.manifest", json.dumps(manifest).encode())
+    runner.run(conn, "COPY public.items (id, name) FROM 's3://landing/m/load.manifest' CSV MANIFEST")
+    assert [row[0] for row in rows(runner, conn)] == [1]
+    manifest["entries"][1]["mandatory"] = True
+    store.put_object("landing", "m/strict.manifest", json.dumps(manifest).encode())
+    with pytest.raises(S3AccessError, match="mandatory file s3://landing/m/gone.csv"):
+        runner.run(conn, "COPY public.items (id, name) FROM 's3://landing/m/strict.manifest' CSV MANIFEST")
+
+
+@pytest.mark.usefixtures("table")
+def test_json_auto(runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore) -> None:
+    body = b'{"id": 1, "name": "a", "price": 2.5, "extra": true}\n{"id": 2,\n "seen": "2024-05-06"}\n'
+    store.put_object("landing", "j/a.json", body)
+    outcome = runner.run(conn, "COPY public.items FROM 's3://landing/j/a.json' FORMAT AS JSON 'auto'")
+    assert outcome.rows_affected == 2
+    assert rows(runner, conn) == [(1, "a", "2.50", None), (2, None, None, "2024-05-06")]
+
+
+@pytest.mark.usefixtures("table")
+def test_json_error_names_the_line_of_the_record(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "j/a.json", b'{"id": 1}\n{"id": 2,\n "price": 1}\n{"id": "x"}\n')
+    with pytest.raises(LoadError) as caught:
+        runner.run(conn, "COPY public.items FROM 's3://landing/j/a.json' JSON 'auto'")
+    assert (caught.value.file, caught.value.line, caught.value.column) == ("s3://landing/j/a.json", 4, "id")
+
+
+@pytest.mark.usefixtures("table")
+def test_bad_row_fails_the_whole_copy_naming_file_line_and_column(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "bad/1.csv", b"h1,h2\nh3,h4\n1,a,1.00\n2,b,2.00\n")
+    store.put_object("landing", "bad/2.csv", b"h1,h2\nh3,h4\n3,c,3.00\n4,d,four\n")
+    with pytest.raises(LoadError) as caught:
+        runner.run(conn, "COPY public.items (id, name, price) FROM 's3://landing/bad/' CSV IGNOREHEADER 2")
+    error = caught.value
+    assert (error.file, error.line, error.column) == ("s3://landing/bad/2.csv", 4, "price")
+    assert "Load into table 'public.items' failed" in str(error)
+    assert "s3://landing/bad/2.csv, line 4, column price" in str(error)
+    assert rows(runner, conn) == []
+
+
+@pytest.mark.usefixtures("table")
+def test_not_null_violation_is_a_load_error(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "n.csv", b"1,a\n,b\n")
+    with pytest.raises(LoadError) as caught:
+        runner.run(conn, "COPY public.items (id, name) FROM 's3://landing/n.csv' CSV")
+    assert caught.value.line == 2
+    assert "not-null" in caught.value.reason
+
+
+@pytest.mark.usefixtures("table")
+def test_load_error_inside_a_transaction_aborts_it(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "bad.csv", b"x,a\n")
+    runner.run(conn, "BEGIN")
+    runner.run(conn, "INSERT INTO public.items (id) VALUES (1)")
+    with pytest.raises(LoadError):
+        runner.run(conn, "COPY public.items (id, name) FROM 's3://landing/bad.csv' CSV")
+    with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+        runner.run(conn, "SELECT 1")
+    runner.run(conn, "ROLLBACK")
+    assert rows(runner, conn) == []
+
+
+def test_identity_columns_are_generated_unless_explicit_ids(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    runner.run(conn, "CREATE TABLE public.ids (id BIGINT IDENTITY(100, 10), v VARCHAR(5))")
+    store.put_object("landing", "ids.csv", b"a\nb\n")
+    runner.run(conn, "COPY public.ids FROM 's3://landing/ids.csv' CSV")
+    store.put_object("landing", "explicit.csv", b"7,c\n")
+    runner.run(conn, "COPY public.ids FROM 's3://landing/explicit.csv' CSV EXPLICIT_IDS")
+    assert runner.run(conn, "SELECT id, v FROM public.ids ORDER BY v").rows == [
+        (100, "a"),
+        (110, "b"),
+        (7, "c"),
+    ]
+
+
+def test_pipe_delimited_text_keeps_backslashes_and_quotes(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    runner.run(conn, "CREATE TABLE public.t (a VARCHAR(20), b INT)")
+    store.put_object("landing", "t.txt", b'C:\\dir "q"|1\nx|\n')
+    runner.run(conn, "COPY public.t FROM 's3://landing/t.txt'")
+    assert runner.run(conn, "SELECT a, b FROM public.t ORDER BY a").rows == [('C:\\dir "q"', 1), ("x", None)]
+
+
+def test_escape_option_uses_backslash_escapes(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    runner.run(conn, "CREATE TABLE public.t (a VARCHAR(20), b INT)")
+    store.put_object("landing", "t.txt", b"a\\|b|1\n")
+    runner.run(conn, "COPY public.t FROM 's3://landing/t.txt' DELIMITER '|' ESCAPE")
+    assert runner.run(conn, "SELECT a, b FROM public.t").rows == [("a|b", 1)]
+
+
+@pytest.mark.usefixtures("table")
+def test_missing_prefix_and_bucket(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> None:
+    with pytest.raises(S3AccessError, match="The specified S3 prefix 'nothing/here' does not exist"):
+        runner.run(conn, "COPY public.items FROM 's3://landing/nothing/here' CSV")
+    with pytest.raises(S3AccessError, match="NoSuchBucket"):
+        runner.run(conn, "COPY public.items FROM 's3://missing-bucket/x.manifest' CSV MANIFEST")
+
+
+@pytest.mark.usefixtures("table")
+@pytest.mark.parametrize(
+    ("options", "construct"),
+    [
+        ("FORMAT AS PARQUET", "COPY option PARQUET"),
+        ("CSV MAXERROR 10", "COPY MAXERROR above 0"),
+        ("CSV DATEFORMAT 'DD.MM.YYYY'", "COPY DATEFORMAT 'DD.MM.YYYY'"),
+        ("CSV TRUNCATECOLUMNS", "COPY option TRUNCATECOLUMNS"),
+        ("JSON 's3://landing/paths.json'", "COPY JSON 's3://landing/paths.json'"),
+    ],
+)
+def test_unsupported_options_are_named(
+    runner: RedshiftSqlRunner,
+    conn: psycopg.Connection,
+    store: MemoryObjectStore,
+    options: str,
+    construct: str,
+) -> None:
+    store.put_object("landing", "x.csv", b"1\n")
+    with pytest.raises(UnsupportedSqlError) as caught:
+        runner.run(conn, f"COPY public.items FROM 's3://landing/x.csv' {options}")
+    assert caught.value.construct == construct
+
+
+@pytest.mark.usefixtures("table")
+def test_accepted_formats_and_ignored_options(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "d.csv", b"1,2024-02-03\n")
+    runner.run(
+        conn,
+        "COPY public.items (id, seen) FROM 's3://landing/d.csv' CREDENTIALS 'aws_iam_role=arn:x' REGION 'us-east-1'"
+        " CSV DATEFORMAT 'auto' TIMEFORMAT 'auto' COMPUPDATE OFF STATUPDATE OFF ENCODING UTF8",
+    )
+    assert rows(runner, conn) == [(1, None, None, "2024-02-03")]
