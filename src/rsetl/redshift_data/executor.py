@@ -18,6 +18,7 @@ from rsetl.redshift_data.connections import ConnectionPool, Session, error_text
 from rsetl.redshift_data.results import ResultSet
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
+from rsetl.redshift_sql import RedshiftSqlError
 
 logger = logging.getLogger(__name__)
 
@@ -186,10 +187,9 @@ class StatementExecutor:
         except psycopg.Error as error:
             self._end_sub(sub, Status.FAILED, error_text(error), started)
             return
-        except Exception as error:
-            # The SQL layer refuses what it cannot translate; its message names the construct.
-            logger.debug("statement %s refused by the SQL layer", sub.id, exc_info=True)
-            self._end_sub(sub, Status.FAILED, error_text(error), started)
+        except RedshiftSqlError as error:
+            # Unsupported constructs, bad parameters, COPY/UNLOAD failures: the message says which.
+            self._end_sub(sub, Status.FAILED, f"ERROR: {error.message}", started)
             return
         if outcome.columns is not None:
             rows = outcome.rows or []

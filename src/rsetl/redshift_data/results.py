@@ -16,36 +16,26 @@ from typing import Any
 from rsetl.redshift_data.exceptions import ValidationException
 from rsetl.redshift_data.runner import Column
 
-_SIGNED = {"int2", "int4", "int8", "numeric", "float4", "float8", "smallint", "integer", "bigint", "decimal"}
-_CASE_SENSITIVE = {"varchar", "bpchar", "char", "text", "character varying", "character", "name"}
 _FIELD_OVERHEAD = 16
 """Approximate JSON bytes around each value (`{"stringValue": ...}`), for page sizing."""
 
 
 def column_metadata(column: Column) -> dict[str, Any]:
     """ColumnMetadata for one result column, from what the SQL layer knows about it."""
-    type_name = column.redshift_type
-    precision = _int_attr(column, "precision")
-    nullable = getattr(column, "nullable", None)
     return {
         "name": column.name,
-        "label": getattr(column, "label", None) or column.name,
-        "typeName": type_name,
-        "precision": precision,
-        "scale": _int_attr(column, "scale"),
-        "length": _int_attr(column, "length"),
-        "nullable": 1 if nullable is None else int(nullable),
-        "isSigned": type_name in _SIGNED,
-        "isCaseSensitive": type_name in _CASE_SENSITIVE,
-        "isCurrency": False,
-        "schemaName": getattr(column, "schema", None) or "",
-        "tableName": getattr(column, "table", None) or "",
+        "label": column.label or column.name,
+        "typeName": column.redshift_type,
+        "precision": column.precision,
+        "scale": column.scale,
+        "length": column.length,
+        "nullable": column.nullable,
+        "isSigned": column.is_signed,
+        "isCaseSensitive": column.is_case_sensitive,
+        "isCurrency": column.is_currency,
+        "schemaName": column.schema_name,
+        "tableName": column.table_name,
     }
-
-
-def _int_attr(column: Column, name: str) -> int:
-    value = getattr(column, name, None)
-    return int(value) if isinstance(value, int) and value >= 0 else 0
 
 
 def to_field(value: Any, type_name: str) -> dict[str, Any]:

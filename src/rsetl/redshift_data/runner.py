@@ -6,7 +6,7 @@ The service only depends on these shapes, so any runner with the same `run` sign
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import psycopg
@@ -19,7 +19,37 @@ class Column(Protocol):
     def name(self) -> str: ...
 
     @property
+    def label(self) -> str: ...
+
+    @property
     def redshift_type(self) -> str: ...
+
+    @property
+    def precision(self) -> int: ...
+
+    @property
+    def scale(self) -> int: ...
+
+    @property
+    def nullable(self) -> int: ...
+
+    @property
+    def schema_name(self) -> str: ...
+
+    @property
+    def table_name(self) -> str: ...
+
+    @property
+    def is_case_sensitive(self) -> bool: ...
+
+    @property
+    def is_signed(self) -> bool: ...
+
+    @property
+    def is_currency(self) -> bool: ...
+
+    @property
+    def length(self) -> int: ...
 
 
 class Outcome(Protocol):
@@ -38,4 +68,6 @@ class Outcome(Protocol):
 class SqlRunner(Protocol):
     """Runs one Redshift-dialect statement on a connection, binding `:name` parameters."""
 
-    def run(self, conn: psycopg.Connection[Any], sql: str, parameters: dict[str, str] | None) -> Outcome: ...
+    def run(
+        self, conn: psycopg.Connection[Any], sql: str, parameters: Mapping[str, str] | None = None
+    ) -> Outcome: ...

@@ -9,16 +9,18 @@ from typing import Any, Protocol
 from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifier
 from rsetl.clock import Clock
 from rsetl.objectstore import MemoryObjectStore, ObjectStore
+from rsetl.postgres import PostgresServer
 from rsetl.redshift_data.config import Faults, Limits
 from rsetl.redshift_data.events import EventSink
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.service import DEFAULT_DATABASE, RedshiftDataService
+from rsetl.redshift_sql import RedshiftSqlRunner
 
 
 class Postgres(Protocol):
     """What the Data API needs from a PostgreSQL server (`rsetl.postgres.PostgresServer`)."""
 
-    def conninfo(self, database: str) -> str: ...
+    def conninfo(self, database: str = ...) -> str: ...
 
     def create_database(self, name: str) -> None: ...
 
@@ -94,9 +96,6 @@ def serve(
     `options` are those of :class:`LocalRedshiftData` (clock, credentials, port, limits, faults,
     event_sink, workers). The caller stops the returned endpoint, which stops PostgreSQL too.
     """
-    from rsetl.postgres import PostgresServer
-    from rsetl.redshift_sql import RedshiftSqlRunner
-
     postgres = PostgresServer.from_url(postgres_url) if postgres_url else PostgresServer.start(state_dir)
     runner = RedshiftSqlRunner(object_store or MemoryObjectStore())
     return LocalRedshiftData(postgres, runner, owns_postgres=True, **options).start()

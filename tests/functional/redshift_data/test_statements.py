@@ -42,7 +42,7 @@ def test_execute_describe_and_result_with_redshift_types(client: Any) -> None:
     result = client.get_statement_result(Id=described["Id"])
     assert result["TotalNumRows"] == 1
     assert [c["typeName"] for c in result["ColumnMetadata"]] == [
-        "int4", "varchar", "numeric", "bool", "float8", "int4", "timestamp", "date", "bytea",
+        "int4", "varchar", "numeric", "bool", "float8", "int4", "timestamp", "date", "varbyte",
     ]  # fmt: skip
     assert result["Records"][0] == [
         {"longValue": 1},
