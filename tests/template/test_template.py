@@ -146,7 +146,7 @@ def test_completion_rules_filter_on_success_state(resources: dict[str, Any]) -> 
 def test_each_s3_trigger_of_a_spec_has_its_rule(resources: dict[str, Any], pipelines_dir: Path) -> None:
     specs = load_all_specs()
     s3_specs = {name: spec for name, spec in specs.items() if "s3" in spec.get("trigger", {})}
-    assert set(s3_specs) == {"ingest_sales", "ingest_products", "ingest_stores"}
+    assert {"ingest_sales", "ingest_products", "ingest_stores"} <= set(s3_specs)
     for name, spec in s3_specs.items():
         key = spec["trigger"]["s3"]["prefix"] + "2024/file.csv"
         event = sample("s3-object-created-sales.json")
@@ -187,7 +187,7 @@ def test_sample_upload_becomes_a_valid_run(resources: dict[str, Any], pipelines_
 def test_each_downstream_link_of_a_spec_has_its_rule(resources: dict[str, Any], pipelines_dir: Path) -> None:
     specs = load_all_specs()
     links = [(name, link) for name, spec in specs.items() for link in spec.get("downstream", [])]
-    assert len(links) == 4
+    assert len(links) >= 4
     for upstream, link in links:
         parameters = {p: f"value-of-{p}" for p in specs[upstream].get("parameters", {})}
         event = sample("pipeline-succeeded-ingest-sales.json")
@@ -234,7 +234,7 @@ def test_schedules_have_stack_unique_names_and_the_specs_expressions(
         if "ScheduleExpression" in r["Properties"]
     }
     scheduled_specs = {n: s for n, s in load_all_specs().items() if "schedule" in s.get("trigger", {})}
-    assert len(schedules) == len(scheduled_specs) == 1
+    assert len(schedules) == len(scheduled_specs) >= 1
     for name, rule in schedules.items():
         props = rule["Properties"]
         assert "${AWS::StackName}" in props["Name"]["Fn::Sub"], name
