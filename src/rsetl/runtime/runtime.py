@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -77,6 +79,8 @@ class LocalRuntime:
         self.scheduler = Scheduler(self.events)
         self.s3 = S3Service(event_sink=self.events.publish)
         self._async_invokes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rsetl-lambda-async")
+        self._pending_invokes = 0
+        self._pending_lock = threading.Lock()
         self.applied_sql: list[AppliedFile] = []
 
     @property
@@ -191,6 +195,13 @@ class LocalRuntime:
         lambdas, event = self.lambdas, json.loads(payload)
 
         def run() -> None:
+            try:
+                invoke_with_retries()
+            finally:
+                with self._pending_lock:
+                    self._pending_invokes -= 1
+
+        def invoke_with_retries() -> None:
             for attempt in range(1 + LAMBDA_ASYNC_RETRIES):
                 result = lambdas.invoke(function_arn, event)
                 if not result.function_error:
@@ -199,7 +210,31 @@ class LocalRuntime:
                     "async invoke of %s failed (try %d): %s", function_arn, attempt + 1, result.payload
                 )
 
+        with self._pending_lock:
+            self._pending_invokes += 1
         self._async_invokes.submit(run)
+
+    def busy(self) -> bool:
+        """Whether anything is still under way: deliveries, executions or asynchronous invocations."""
+        with self._pending_lock:
+            if self._pending_invokes:
+                return True
+        if self.events.dispatcher.in_flight():
+            return True
+        return any(e.status == "RUNNING" for e in list(self.stepfunctions.executions.values()))
+
+    def settle(self, timeout: float = 600.0, on_tick: Callable[[], None] | None = None) -> bool:
+        """Wait (in real time) until nothing is under way twice in a row; False on timeout."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline:
+            if on_tick is not None:
+                on_tick()
+            quiet = 0 if self.busy() else quiet + 1
+            if quiet >= 2:
+                return True
+            time.sleep(0.1)
+        return False
 
     def write_endpoint(self) -> Path:
         """Record the endpoint in the state directory for the CLI's other commands."""
