@@ -77,7 +77,7 @@ def run_demo(project_dir: Path, sample_dir: Path, state_dir: Path | None = None)
         _phase(
             runtime, report, "sales uploads (one bad file)", lambda: _upload(s3, sample_dir, landing, sales)
         )
-        _phase(runtime, report, "nightly schedule (virtual clock)", lambda: _fire_nightly(runtime, clock))
+        _phase(runtime, report, "nightly schedule (virtual clock)", lambda: _fire_nightly(runtime))
         _verify(runtime, manifest, landing, report)
         _print_report(runtime, report, time.monotonic() - started)
     finally:
