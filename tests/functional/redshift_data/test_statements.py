@@ -28,7 +28,7 @@ def test_execute_describe_and_result_with_redshift_types(client: Any) -> None:
     sql = (
         "SELECT 1::int4 AS i, 'x'::varchar AS v, 1.50::numeric(5,2) AS n, true AS b, 2.5::float8 AS f,"
         " NULL::int4 AS z, '2024-05-06 07:08:09'::timestamp AS ts, '2024-05-06'::date AS d,"
-        " '\\x0102'::bytea AS blob"
+        " 'ab'::varbyte AS blob"
     )
     described = _run(client, sql, StatementName="types")
     assert described["Status"] == "FINISHED"
@@ -53,7 +53,7 @@ def test_execute_describe_and_result_with_redshift_types(client: Any) -> None:
         {"isNull": True},
         {"stringValue": "2024-05-06 07:08:09"},
         {"stringValue": "2024-05-06"},
-        {"blobValue": b"\x01\x02"},
+        {"blobValue": b"ab"},
     ]
 
 
