@@ -19,6 +19,7 @@ from rsetl.redshift_data.results import ResultSet
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
 from rsetl.redshift_sql import RedshiftSqlError
+from rsetl.redshift_sql.lexer import referenced_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class StatementExecutor:
         started = self._clock.monotonic()
         sub.updated_at = self._clock.now()
         try:
-            outcome = self._runner.run(conn, sub.sql, parameters)
+            outcome = self._runner.run(conn, sub.sql, _used_by(sub.sql, parameters))
         except psycopg.errors.QueryCanceled as error:
             if statement.cancel_requested:
                 self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR, started)
@@ -221,3 +222,11 @@ class StatementExecutor:
             if not sub.status.final:
                 self._end_sub(sub, Status.ABORTED if status == Status.ABORTED else status, error)
         self._set(statement, status)
+
+
+def _used_by(sql: str, parameters: dict[str, str] | None) -> dict[str, str] | None:
+    """A batch's parameters are shared; each statement gets the ones it references."""
+    if parameters is None:
+        return None
+    referenced = referenced_parameters(sql)
+    return {name: value for name, value in parameters.items() if name in referenced}

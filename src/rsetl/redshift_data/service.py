@@ -33,6 +33,7 @@ from rsetl.redshift_data.exceptions import (
 from rsetl.redshift_data.executor import StatementExecutor
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
+from rsetl.redshift_sql.lexer import referenced_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -297,6 +298,14 @@ class RedshiftDataService(JsonService):
         names = [p["name"] for p in params.get("Parameters") or []]
         if len(names) != len(set(names)):
             raise ValidationException("Parameter names must be unique.")
+        if is_batch and names:
+            referenced = set().union(*(referenced_parameters(sql) for sql in sqls))
+            unused = sorted(set(names) - referenced)
+            if unused:
+                raise ValidationException(
+                    f"Each provided parameter must be referenced by at least one SQL statement in the batch; "
+                    f"not referenced: {', '.join(unused)}."
+                )
         token = params.get("ClientToken")
         fingerprint = json.dumps(
             {k: v for k, v in params.items() if k not in _TOKEN_FIELDS}, sort_keys=True, default=str

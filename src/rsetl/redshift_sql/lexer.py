@@ -84,29 +84,14 @@ def bind_parameters(sql: str, parameters: Mapping[str, str] | None) -> str:
     used: set[str] = set()
     missing: list[str] = []
     cursor = 0
-    tokens = tokenize(sql)
-    for index, token in enumerate(tokens[:-1]):
-        following = tokens[index + 1]
-        if token.token_type != TokenType.COLON or following.start != token.end + 1 or not is_name(following):
-            continue
-        if (
-            index > 0
-            and tokens[index - 1].end == token.start - 1
-            and tokens[index - 1].token_type
-            in (
-                TokenType.R_BRACKET,
-                TokenType.NUMBER,
-            )
-        ):
-            continue
-        name = following.text
+    for start, end, name in _placeholders(sql):
         if name not in supplied:
             missing.append(name)
             continue
         used.add(name)
-        pieces.append(sql[cursor : token.start])
+        pieces.append(sql[cursor:start])
         pieces.append(quote_literal(supplied[name]))
-        cursor = following.end + 1
+        cursor = end
     if missing:
         raise ParameterError(f"parameter {', '.join(sorted(set(missing)))} is referenced but has no value")
     unused = sorted(set(supplied) - used)
@@ -114,6 +99,30 @@ def bind_parameters(sql: str, parameters: Mapping[str, str] | None) -> str:
         raise ParameterError(f"parameter {', '.join(unused)} is supplied but not used in the SQL")
     pieces.append(sql[cursor:])
     return "".join(pieces)
+
+
+def referenced_parameters(sql: str) -> set[str]:
+    """The `:name` parameters a statement references (a batch passes each statement only these)."""
+    return {name for _, _, name in _placeholders(sql)}
+
+
+def _placeholders(sql: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each `:name` placeholder; `::` casts and array slices are not ones."""
+    found = []
+    tokens = tokenize(sql)
+    for index, token in enumerate(tokens[:-1]):
+        following = tokens[index + 1]
+        if token.token_type != TokenType.COLON or following.start != token.end + 1 or not is_name(following):
+            continue
+        previous = tokens[index - 1] if index > 0 else None
+        if (
+            previous is not None
+            and previous.end == token.start - 1
+            and previous.token_type in (TokenType.R_BRACKET, TokenType.NUMBER)
+        ):
+            continue
+        found.append((token.start, following.end + 1, following.text))
+    return found
 
 
 def span(sql: str, tokens: Sequence[Token]) -> str:
