@@ -12,6 +12,7 @@ PostgreSQL is queried directly with psycopg for the baselines. Prints, side by s
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import statistics
 import tempfile
@@ -42,10 +43,8 @@ def _serve(state_dir: str, pipe: Connection) -> None:
 
     endpoint = serve(Path(state_dir))
     pipe.send((endpoint.url, endpoint.postgres.conninfo("dev")))
-    try:
+    with contextlib.suppress(EOFError):
         pipe.recv()
-    except EOFError:
-        pass
     endpoint.stop()
 
 
@@ -152,7 +151,8 @@ def main() -> None:
         f"{'pg_sleep(0.1), open connection':34}{slow_api:10.2f}{slow_open:10.2f}{slow_api / slow_open:8.2f}x"
     )
     print(
-        f"statements/s with {THREADS} client threads: {rate:.0f} ({rate / AWS_EXECUTE_QUOTA:.1f}x the AWS quota)"
+        f"statements/s with {THREADS} client threads: {rate:.0f}"
+        f" ({rate / AWS_EXECUTE_QUOTA:.1f}x the AWS quota)"
     )
     print()
     tiny_ok = tiny_api <= 4 * tiny_connect
