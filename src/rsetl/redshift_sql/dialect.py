@@ -150,6 +150,8 @@ def _to_postgres(node: exp.Expr) -> exp.Expr:
         return _drop_constraint(node)
     if isinstance(node, exp.ColumnConstraint) and isinstance(node.kind, exp.Reference):
         return _drop_constraint(node)
+    if isinstance(node, exp.Insert) and isinstance(node.parent, exp.When):
+        return _merge_insert(node)
     if isinstance(node, exp.Create) and node.args.get("no_schema_binding"):
         # A late-binding view has no PostgreSQL form: the view is bound to its tables at creation.
         node.set("no_schema_binding", False)
@@ -160,6 +162,21 @@ def _drop_constraint(node: exp.Expr) -> exp.Expr:
     # Redshift accepts PRIMARY KEY / UNIQUE / REFERENCES but never enforces them; PostgreSQL would
     # reject rows that Redshift loads, so they are not created.
     node.pop()
+    return node
+
+
+def _merge_insert(node: exp.Insert) -> exp.Insert:
+    # sqlglot reads MERGE's `INSERT VALUES (...)` (no column list) as a column list holding a
+    # function named VALUES; rebuild it as the values it is.
+    target = node.this
+    if (
+        isinstance(target, exp.Tuple)
+        and len(target.expressions) == 1
+        and isinstance(target.expressions[0], exp.Anonymous)
+        and target.expressions[0].name.upper() == "VALUES"
+        and not node.expression
+    ):
+        return exp.Insert(expression=exp.Tuple(expressions=target.expressions[0].expressions))
     return node
 
 

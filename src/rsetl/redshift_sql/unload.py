@@ -182,10 +182,10 @@ def _render(conn: psycopg.Connection[Any], command: UnloadCommand) -> tuple[int,
         if command.escape:
             raise UnsupportedSqlError("UNLOAD ESCAPE")
     statement = sql.SQL("COPY ({}) TO STDOUT ({})").format(query, sql.SQL(", ").join(options))
-    chunks = []
-    with conn.cursor() as cursor, cursor.copy(statement) as copy:
-        chunks = [bytes(chunk) for chunk in copy]
-    rows = max(cursor.rowcount, 0)
+    with conn.cursor() as cursor:
+        with cursor.copy(statement) as copy:
+            chunks = [bytes(chunk) for chunk in copy]
+        rows = max(cursor.rowcount, 0)
     return rows, b"".join(chunks)
 
 
