@@ -70,6 +70,8 @@ def to_text(value: Any) -> str:
         return bytes(value).hex()
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return str(value)
 
 

@@ -1,0 +1,206 @@
+"""Result encoding and paging, fault and limit configuration, events and statement views (no database)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from rsetl.awsproto import AwsError
+from rsetl.clock import VirtualClock
+from rsetl.redshift_data import Faults
+from rsetl.redshift_data.config import RateLimiter
+from rsetl.redshift_data.connections import error_text
+from rsetl.redshift_data.events import status_change_entry
+from rsetl.redshift_data.results import ResultSet, to_field, to_text
+from rsetl.redshift_data.statements import Statement, Status, SubStatement
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    redshift_type: str
+    label: str = ""
+    precision: int = 0
+    scale: int = 0
+    nullable: int = 1
+    schema_name: str = ""
+    table_name: str = ""
+    is_case_sensitive: bool = False
+    is_signed: bool = False
+    is_currency: bool = False
+    length: int = 0
+
+
+@pytest.mark.parametrize(
+    ("value", "type_name", "field"),
+    [
+        (None, "int4", {"isNull": True}),
+        (True, "bool", {"booleanValue": True}),
+        (7, "int8", {"longValue": 7}),
+        (7, "numeric", {"stringValue": "7"}),
+        (Decimal("1.50"), "numeric", {"stringValue": "1.50"}),
+        (2.5, "float8", {"doubleValue": 2.5}),
+        (float("nan"), "float8", {"stringValue": "NaN"}),
+        (float("-inf"), "float8", {"stringValue": "-Infinity"}),
+        (b"\x00\x01", "varbyte", {"blobValue": b"\x00\x01"}),
+        ("text", "varchar", {"stringValue": "text"}),
+        (date(2024, 5, 6), "date", {"stringValue": "2024-05-06"}),
+        ({"a": [1]}, "super", {"stringValue": '{"a":[1]}'}),
+    ],
+)
+def test_fields(value: object, type_name: str, field: dict[str, object]) -> None:
+    assert to_field(value, type_name) == field
+
+
+def test_timestamps_as_redshift_prints_them() -> None:
+    assert to_text(datetime(2024, 5, 6, 7, 8, 9)) == "2024-05-06 07:08:09"
+    assert to_text(datetime(2024, 5, 6, 7, 8, 9, 120000, tzinfo=UTC)) == "2024-05-06 07:08:09.120000+00"
+    assert to_text(datetime(2024, 5, 6, 7, 8, tzinfo=timezone(timedelta(hours=5, minutes=30)))) == (
+        "2024-05-06 07:08:00+05:30"
+    )
+
+
+def test_result_pages_cover_every_row_once() -> None:
+    rows = [(n, f"row {n}") for n in range(1000)]
+    result = ResultSet.build([Col("id", "int4"), Col("label", "varchar")], rows, page_bytes=1000)
+    seen: list[int] = []
+    token: str | None = None
+    pages = 0
+    while True:
+        start, end, token = result.page(token, "stmt-1")
+        seen.extend(row[0] for row in rows[start:end])
+        assert len(result.records(start, end)) == end - start
+        pages += 1
+        if token is None:
+            break
+    assert seen == list(range(1000))
+    assert pages == len(result.page_starts) > 10
+    assert result.size > 1000 * 10
+
+
+def test_tokens_belong_to_their_statement() -> None:
+    result = ResultSet.build([Col("id", "int4")], [(n,) for n in range(100)], page_bytes=100)
+    _, _, token = result.page(None, "stmt-1")
+    assert token is not None
+    with pytest.raises(AwsError) as error:
+        result.page(token, "stmt-2")
+    assert error.value.code == "ValidationException"
+    with pytest.raises(AwsError):
+        result.page("%%%", "stmt-1")
+
+
+def test_empty_result_has_one_empty_page() -> None:
+    result = ResultSet.build([Col("id", "int4")], [], page_bytes=100)
+    assert result.page(None, "s") == (0, 0, None)
+    assert result.csv(0, 0) == "id\n"
+
+
+def test_column_metadata_names() -> None:
+    column = Col("price", "numeric", precision=10, scale=2, nullable=0, schema_name="sales", table_name="t")
+    metadata = ResultSet.build([column], [], 100).columns[0]
+    assert metadata["typeName"] == "numeric"
+    assert (metadata["precision"], metadata["scale"], metadata["nullable"]) == (10, 2, 0)
+    assert (metadata["schemaName"], metadata["tableName"], metadata["label"]) == ("sales", "t", "price")
+
+
+def test_injected_errors_are_consumed_in_order() -> None:
+    faults = Faults()
+    faults.fail_next("ExecuteStatement", "InternalServerException", count=2)
+    faults.fail_next("ExecuteStatement", "ValidationException", "bad")
+    taken = [faults.take_error("ExecuteStatement") for _ in range(4)]
+    assert [(e.code, e.status) for e in taken if e] == [
+        ("InternalServerException", 500),
+        ("InternalServerException", 500),
+        ("ValidationException", 400),
+    ]
+    assert taken[3] is None
+    assert faults.take_error("DescribeStatement") is None
+
+
+def test_statement_faults_merge_by_pattern() -> None:
+    faults = Faults()
+    faults.simulate_duration("copy", 60)
+    faults.unknown_status("COPY sales", "QUEUED")
+    merged = faults.for_sql("copy sales.fact FROM 's3://b/k'")
+    assert merged is not None
+    assert (merged.duration, merged.unknown_status) == (60, "QUEUED")
+    assert faults.for_sql("SELECT 1") is None
+    with pytest.raises(ValueError):
+        faults.force_status("x", "FINISHED")
+    faults.delay("ListStatements", 3)
+    assert faults.delay_for("ListStatements") == 3
+    faults.clear()
+    assert faults.for_sql("copy") is None
+    assert faults.delay_for("ListStatements") == 0
+
+
+def test_rate_limiter_is_a_token_bucket_on_the_clock() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(clock)
+    assert [limiter.allow("Op", 2) for _ in range(3)] == [True, True, False]
+    clock.advance(0.5)
+    assert [limiter.allow("Op", 2) for _ in range(2)] == [True, False]
+    assert all(limiter.allow("Other", None) for _ in range(100))
+
+
+def test_error_text_from_connection_failures() -> None:
+    error = Exception('connection failed: FATAL:  database "x" does not exist\n')
+    assert error_text(error) == 'FATAL: database "x" does not exist'
+    assert error_text(Exception("boom")) == "ERROR: boom"
+
+
+def test_status_change_event_detail() -> None:
+    entry = status_change_entry(
+        principal_arn="arn:aws:iam::000000000000:user/test",
+        resource_arn="arn:aws:redshift:us-east-1:000000000000:cluster:c1",
+        statement_id="abc",
+        statement_name=None,
+        redshift_query_id=12,
+        state="FAILED",
+        rows=5,
+        time=T0,
+        expire_at=T0 + timedelta(days=1),
+    )
+    detail = json.loads(entry["Detail"])
+    assert detail == {
+        "principal": "arn:aws:iam::000000000000:user/test",
+        "statementName": "",
+        "statementId": "abc",
+        "redshiftQueryId": -1,
+        "state": "FAILED",
+        "rows": -1,
+        "expireAt": int((T0 + timedelta(days=1)).timestamp()),
+    }
+    assert (entry["Source"], entry["DetailType"]) == (
+        "aws.redshift-data",
+        "Redshift Data Statement Status Change",
+    )
+
+
+def test_simulated_duration_shows_started_until_its_end() -> None:
+    faults = Faults()
+    faults.simulate_duration("long", 3600)
+    stmt = Statement(
+        id="s",
+        seq=1,
+        principal="test",
+        request={"Sql": "SELECT 'long'"},
+        subs=[SubStatement("s", "SELECT 'long'", T0, T0)],
+        is_batch=False,
+        created_at=T0,
+        fault=faults.for_sql("SELECT 'long'"),
+    )
+    assert stmt.describe(T0)["Duration"] == -1
+    stmt.started_at = T0
+    stmt.finished_at = T0 + timedelta(seconds=1)
+    stmt.status = Status.FINISHED
+    assert stmt.shown_status(T0 + timedelta(seconds=10)) == Status.STARTED
+    assert stmt.describe(T0 + timedelta(seconds=10))["ResultRows"] == -1
+    assert stmt.shown_status(T0 + timedelta(seconds=3600)) == Status.FINISHED
+    assert stmt.duration_ns() == 3600 * 10**9
