@@ -20,7 +20,7 @@ from rich.table import Table
 from rsetl.clock import VirtualClock
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 
-console = Console()
+console = Console(width=max(Console().width, 110))
 
 DEMO_START = datetime(2026, 11, 6, 22, 0, tzinfo=UTC)
 """Virtual time the demo starts at: the evening after the last good sales day, before the nightly run."""

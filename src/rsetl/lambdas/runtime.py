@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rsetl.lambdas.config import FunctionConfig
 from rsetl.lambdas.exceptions import FunctionNotFound, InvalidFunctionConfig
@@ -64,11 +64,12 @@ def _merge(target: Path, source: Path) -> None:
 class _Worker:
     """One warm process of a function."""
 
-    def __init__(self, command: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path, log: IO[bytes] | None) -> None:
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=log,
             env=env,
             cwd=cwd,
             text=False,
@@ -125,7 +126,8 @@ class LambdaRuntime:
 
     `extra_environment` is added to every function's environment (the local endpoint
     variables, e.g. AWS_ENDPOINT_URL_REDSHIFT_DATA); values starting with `/opt` point at the
-    function's merged layer folder.
+    function's merged layer folder. With `log_dir`, what functions print goes to
+    `<log_dir>/<function>.log` (their log group, locally) instead of this process's stderr.
     """
 
     def __init__(
@@ -136,10 +138,13 @@ class LambdaRuntime:
         region: str = "us-east-1",
         python: str = sys.executable,
         work_dir: Path | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self.region = region
         self.python = python
         self.extra_environment = dict(extra_environment or {})
+        self.log_dir = log_dir
+        self._logs: dict[str, IO[bytes]] = {}
         self._own_work_dir = work_dir is None
         self.work_dir = Path(tempfile.mkdtemp(prefix="rsetl-lambda-")) if work_dir is None else work_dir
         self._lock = threading.Lock()
@@ -218,7 +223,11 @@ class LambdaRuntime:
             "memory_mb": config.memory_mb,
         }
         command = [self.python, "-u", str(_WORKER_SCRIPT), json.dumps(worker_config)]
-        return _Worker(command, function.environment, Path(config.code_dir))
+        log = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = self._logs.setdefault(config.name, (self.log_dir / f"{config.name}.log").open("ab"))
+        return _Worker(command, function.environment, Path(config.code_dir), log)
 
     def invoke(self, function_name_or_arn: str, payload: Any) -> InvokeResult:
         """Run the function's handler with `payload` (RequestResponse), as Lambda Invoke does."""
@@ -275,6 +284,8 @@ class LambdaRuntime:
                 function.busy.clear()
         for worker in workers:
             worker.stop()
+        for log in self._logs.values():
+            log.close()
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 

@@ -115,7 +115,7 @@ class LocalRuntime:
         environment = local_aws_environment(self.url, template.region, self.access_key, self.secret_key)
         self.lambdas = LambdaRuntime(
             self._function_configs(), extra_environment=environment, region=template.region,
-            work_dir=options.state_dir / "lambda",
+            work_dir=options.state_dir / "lambda", log_dir=options.state_dir / "logs",
         )  # fmt: skip
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, endpoint_url=self.url, region=template.region,
