@@ -109,7 +109,8 @@ class RedshiftDataService(JsonService):
             return len(self._statements)
 
     def sweep(self) -> int:
-        """Forget expired statements, close expired sessions, send due events; returns how many expired."""
+        """Forget expired statements, close expired sessions, cancel statements past the maximum
+        run time, send due events; returns how many statements expired."""
         now = self.clock.now()
         ttl = timedelta(seconds=self.limits.result_ttl_seconds)
         with self._lock:
@@ -121,6 +122,7 @@ class RedshiftDataService(JsonService):
             pending = [
                 s for s in self._statements.values() if s.request.get("WithEvent") and not s.event_sent
             ]
+            overdue = [s for s in self._statements.values() if _overdue(s, now, self.limits)]
             closing = [s for s in self._sessions.values() if _session_due(s, now)]
             for session in closing:
                 session.closed = True
@@ -129,6 +131,8 @@ class RedshiftDataService(JsonService):
                 del self._sessions[sid]
         for session in closing:
             session.close()
+        for stmt in overdue:
+            self._executor.cancel(stmt)
         for stmt in pending:
             self._maybe_emit(stmt)
         return len(expired)
@@ -591,6 +595,15 @@ def _resource_arn(request: dict[str, Any], context: RequestContext) -> str:
 def _expired(stmt: Statement, now: datetime, ttl: timedelta) -> bool:
     end = stmt.shown_end()
     return end is not None and now >= end + ttl
+
+
+def _overdue(stmt: Statement, now: datetime, limits: Limits) -> bool:
+    started = stmt.started_at
+    return (
+        not stmt.done.is_set()
+        and started is not None
+        and now - started >= timedelta(seconds=limits.max_statement_seconds)
+    )
 
 
 def _session_due(session: Session, now: datetime) -> bool:

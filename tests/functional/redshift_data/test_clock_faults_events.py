@@ -208,3 +208,15 @@ def test_event_of_a_simulated_statement_waits_for_its_end(
     clock.advance(HOUR)
     endpoint.service.sweep()
     assert json.loads(entries[0]["Detail"])["state"] == "FINISHED"
+
+
+def test_statements_past_the_maximum_run_time_are_aborted(
+    make_endpoint: Callable[..., Any], make_client: Callable[..., Any], clock: VirtualClock
+) -> None:
+    endpoint = make_endpoint(clock=clock, limits=Limits(max_statement_seconds=60))
+    api = make_client(endpoint.url)
+    submitted = api.execute_statement(Sql="SELECT pg_sleep(30)", **TARGET)
+    assert api.describe_statement(Id=submitted["Id"], WaitTimeSeconds=1)["Status"] == "STARTED"
+    clock.advance(61)
+    endpoint.service.sweep()
+    assert api.describe_statement(Id=submitted["Id"], WaitTimeSeconds=10)["Status"] == "ABORTED"
