@@ -276,6 +276,14 @@ def _print_report(runtime: LocalRuntime, report: DemoReport, elapsed: float) -> 
         totals.add_row(f"wall time: {title}", f"{seconds:.1f}s")
     totals.add_row("wall time: total", f"{elapsed:.1f}s")
     console.print(totals)
+    for record in events:
+        if record.event["detail-type"] == "Pipeline Failed":
+            detail = record.event["detail"]
+            console.print(
+                f"[yellow]rejected:[/yellow] {detail.get('pipeline')} run {detail.get('execution_name')} "
+                f"failed at step {detail.get('step')!r}: {detail.get('error')}"
+            )
+    console.print(f"function logs: {runtime.options.state_dir / 'logs'}")
     checks = Table("check", "expected", "actual", "", title="Checks against sample_data/manifest.json")
     for check in report.checks:
         mark = "[green]ok[/green]" if check.ok else "[red]FAILED[/red]"
