@@ -87,7 +87,7 @@ def test_functions_share_layers_and_read_specs_from_opt(resources: dict[str, Any
     functions = of_type(resources, "AWS::Lambda::Function")
     for name, function in functions.items():
         props = function["Properties"]
-        assert props["Runtime"] == "python3.12", name
+        assert props["Runtime"] == "python3.11", name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
         assert len(props["Layers"]) == 2, name
         assert props["Environment"]["Variables"]["PIPELINES_DIR"] == "/opt", name
