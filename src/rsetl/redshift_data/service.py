@@ -410,7 +410,10 @@ class RedshiftDataService(JsonService):
             if _session_due(session, now):
                 session.closed = True
                 raise ResourceNotFoundException(f"Session {session_id} does not exist or has expired.")
-            if session.current_statement:
+            running = self._statements.get(session.current_statement or "")
+            # A statement whose final status is set no longer uses the connection; its worker
+            # may not have released the session yet.
+            if running is not None and not running.status.final:
                 raise ValidationException(
                     f"Session {session_id} is busy running statement {session.current_statement}; "
                     "wait for it to finish before submitting another."
@@ -448,7 +451,7 @@ class RedshiftDataService(JsonService):
         with self._lock:
             self._active -= 1
             session = self._sessions.get(stmt.session_id) if stmt.session_id else None
-            if session is not None:
+            if session is not None and session.current_statement == stmt.id:
                 session.current_statement = None
                 session.updated_at = now
                 session.expires_at = now + timedelta(seconds=session.keep_alive)
