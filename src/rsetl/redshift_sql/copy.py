@@ -303,16 +303,16 @@ def _decompress(body: bytes, compression: str) -> Iterator[bytes | memoryview]:
     if compression == "bzip2":
         yield bz2.decompress(body)
         return
-    data = body
-    while data:
+    offset = 0
+    while offset < len(body):
         # A gzip file may hold several members (concatenated gzip output); each is decompressed in turn.
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        for start in range(0, len(data), _CHUNK):
-            yield inflater.decompress(data[start : start + _CHUNK])
-            if inflater.eof:
-                break
+        while offset < len(body) and not inflater.eof:
+            piece = view[offset : offset + _CHUNK]
+            offset += len(piece)
+            yield inflater.decompress(piece)
         yield inflater.flush()
-        data = inflater.unused_data
+        offset -= len(inflater.unused_data)
 
 
 def _skip_lines(chunks: Iterator[bytes | memoryview], count: int) -> Iterator[bytes | memoryview]:
