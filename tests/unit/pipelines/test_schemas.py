@@ -74,3 +74,13 @@ def test_unknown_detail_type_is_rejected() -> None:
 )
 def test_bad_start_inputs_are_rejected(document: dict[str, Any], message: str) -> None:
     assert any(message in error for error in schema_errors("start-input", document))
+
+
+INVALID = json.loads((REPO / "tests" / "events" / "invalid-events.json").read_text())
+
+
+@pytest.mark.parametrize("case", INVALID, ids=[case["why"] for case in INVALID])
+def test_invalid_event_fixtures_are_rejected_with_their_message(case: dict[str, Any]) -> None:
+    with pytest.raises(EventValidationError) as caught:
+        validate_event(case["event"])
+    assert case["expect"] in str(caught.value)
