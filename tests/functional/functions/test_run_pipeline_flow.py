@@ -71,6 +71,7 @@ class SimulatedDataApi:
         self.statements: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, str] = {}
         self.cancelled: list[str] = []
+        self.cancel_error: Exception | None = None
 
     def execute_statement(self, **request: Any) -> dict[str, Any]:
         token = request["ClientToken"]
@@ -86,6 +87,8 @@ class SimulatedDataApi:
         return {"Id": Id, **self._wait(Id, WaitTimeSeconds)}
 
     def cancel_statement(self, Id: str) -> dict[str, Any]:
+        if self.cancel_error:
+            raise self.cancel_error
         self.cancelled.append(Id)
         self.statements[Id]["status"] = "ABORTED"
         return {"Status": True}
@@ -173,6 +176,7 @@ def run(
     final_status: str = "FINISHED",
     timeout: int = 86400,
     parameters: dict[str, Any] | None = None,
+    cancel_error: Exception | None = None,
 ) -> Run:
     shutil.copytree(REPO / "pipelines" / "schemas", tmp_path / "schemas")
     (tmp_path / "specs").mkdir()
@@ -188,6 +192,7 @@ def run(
         monkeypatch.setenv(name, value)
     clock = VirtualClock()
     data_api, events = SimulatedDataApi(clock, final_status), RecordingEvents()
+    data_api.cancel_error = cancel_error
     handlers = Handlers(data_api, events, clock)
     engine = StepFunctionsEngine(
         clock, integrations=IntegrationRegistry({"lambda": LambdaIntegration(handlers)})
@@ -280,6 +285,15 @@ def test_a_statement_past_its_budget_is_cancelled(tmp_path: Path, monkeypatch: p
     finished = datetime.fromisoformat(str(result.execution.history.events[-1]["timestamp"]))
     started = datetime.fromisoformat(str(result.execution.history.events[0]["timestamp"]))
     assert 600 <= (finished - started).total_seconds() <= 600 + 150
+
+
+def test_a_failed_cancel_still_reports_the_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run(tmp_path, monkeypatch, 10_000, timeout=600, cancel_error=RuntimeError("connection reset"))
+    assert result.execution.status == "FAILED"
+    ((_, detail),) = emitted(result)
+    assert (detail["step"], detail["error_type"]) == ("work", "TIMED_OUT")
+    assert detail["statement_id"] in result.data_api.statements
+    assert "time budget of 600 s and could not be cancelled: RuntimeError" in detail["error"]
 
 
 def test_bad_input_fails_before_any_statement(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
