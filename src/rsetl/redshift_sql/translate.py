@@ -16,18 +16,7 @@ from rsetl.redshift_sql.procedural import rewrite_body, rewrite_expressions
 from rsetl.redshift_sql.unload import UnloadCommand, parse_unload
 
 # Statements PostgreSQL runs as Redshift writes them.
-_PASSTHROUGH = {
-    "BEGIN",
-    "START",
-    "COMMIT",
-    "END",
-    "ROLLBACK",
-    "ABORT",
-    "SHOW",
-    "RESET",
-    "SAVEPOINT",
-    "RELEASE",
-}
+_PASSTHROUGH = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "RESET", "SAVEPOINT", "RELEASE"}
 # SET parameters that only steer Redshift's workload management or result cache: accepted, no effect.
 _WLM_SETTINGS = {
     "QUERY_GROUP",
@@ -62,6 +51,11 @@ def translate(statement: str) -> Translation:
     if first == "UNLOAD":
         return Translation("unload", unload=parse_unload(statement, tokens, translate_query))
     if first in _PASSTHROUGH:
+        return Translation("sql", statement)
+    if first == "SHOW":
+        if len(tokens) != 2:
+            # SHOW TABLES / SHOW COLUMNS / SHOW PROCEDURE ... are Redshift catalogue commands.
+            raise UnsupportedSqlError(" ".join(words[:2]))
         return Translation("sql", statement)
     if first == "SET":
         return _set(statement, words)

@@ -1,0 +1,60 @@
+"""Statement splitting and Data API parameter binding (no database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rsetl.redshift_sql import ParameterError, bind_parameters, split_statements
+
+
+def test_split_keeps_strings_bodies_and_drops_empty_statements() -> None:
+    script = """
+    -- a comment; with a semicolon
+    CREATE SCHEMA s;;
+    INSERT INTO s.t VALUES ('a;b');
+    CREATE PROCEDURE s.p() AS $$ BEGIN RAISE INFO 'x;y'; END; $$ LANGUAGE plpgsql;
+    SELECT 1 /* ; */
+    """
+    assert split_statements(script) == [
+        "CREATE SCHEMA s",
+        "INSERT INTO s.t VALUES ('a;b')",
+        "CREATE PROCEDURE s.p() AS $$ BEGIN RAISE INFO 'x;y'; END; $$ LANGUAGE plpgsql",
+        "SELECT 1",
+    ]
+
+
+def test_split_of_only_comments_is_empty() -> None:
+    assert split_statements("-- nothing\n/* here */ ;") == []
+
+
+def test_bind_quotes_values_as_string_literals() -> None:
+    bound = bind_parameters("SELECT :a, :b::int, ':a', \":a\" FROM t WHERE x = :a", {"a": "it's", "b": "7"})
+    assert bound == "SELECT 'it''s', '7'::int, ':a', \":a\" FROM t WHERE x = 'it''s'"
+
+
+def test_bind_leaves_casts_and_bodies_alone() -> None:
+    sql = "SELECT a::date, $$ :inside $$ FROM t"
+    assert bind_parameters(sql, None) == sql
+
+
+def test_keyword_names_are_parameters_too() -> None:
+    assert (
+        bind_parameters("CALL p(:date, :key)", {"date": "2024-01-01", "key": "k"})
+        == "CALL p('2024-01-01', 'k')"
+    )
+
+
+def test_missing_parameters_are_named() -> None:
+    with pytest.raises(ParameterError, match="parameter a, b is referenced but has no value"):
+        bind_parameters("SELECT :b, :a, :a", {})
+
+
+def test_unused_parameters_are_named() -> None:
+    with pytest.raises(ParameterError, match="parameter extra is supplied but not used"):
+        bind_parameters("SELECT 1", {"extra": "x"})
+
+
+@pytest.mark.parametrize(("name", "value"), [("bad-name", "x"), ("ok", "\x00")])
+def test_invalid_names_and_values(name: str, value: str) -> None:
+    with pytest.raises(ParameterError):
+        bind_parameters(f"SELECT :{name}", {name: value})
