@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rsetl.awsproto.errors import AwsError
+from rsetl.awsproto.errors import AwsError, DropConnection
 from rsetl.awsproto.json_service import JsonService
 from rsetl.awsproto.messages import AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.router import Router, Service
@@ -14,6 +14,7 @@ __all__ = [
     "AwsError",
     "AwsRequest",
     "AwsResponse",
+    "DropConnection",
     "JsonService",
     "LocalServer",
     "RequestContext",

@@ -11,3 +11,7 @@ class AwsError(Exception):
         self.code = code
         self.message = message
         self.status = status
+
+
+class DropConnection(Exception):
+    """Raised by a service to close the client's connection without any response (a fault)."""

@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Protocol
 
-from rsetl.awsproto.errors import AwsError
+from rsetl.awsproto.errors import AwsError, DropConnection
 from rsetl.awsproto.messages import AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.sigv4 import SigV4Verifier, credential_scope_service
 
@@ -59,7 +59,7 @@ class Router:
         return list(self._by_signing_name.values())
 
     def dispatch(self, request: AwsRequest) -> AwsResponse:
-        """Answer one request; never raises."""
+        """Answer one request; raises only :class:`DropConnection`, for the server to hang up."""
         request_id = str(uuid.uuid4())
         service = self._route(request)
         anonymous = RequestContext(request_id, "", self.account_id, self.default_region)
@@ -78,6 +78,8 @@ class Router:
             return service.handle(request, context)
         except AwsError as error:
             return service.error_response(error, context)
+        except DropConnection:
+            raise
         except Exception:
             logger.exception("unhandled error in %s", service.signing_name)
             return service.error_response(

@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from rsetl.awsproto.errors import DropConnection
 from rsetl.awsproto.messages import AwsRequest
 from rsetl.awsproto.router import Router
 
@@ -37,7 +38,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
         request = AwsRequest(self.command, url.path, url.query, self.headers, body)
-        response = self.server.router.dispatch(request)
+        try:
+            response = self.server.router.dispatch(request)
+        except DropConnection:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)

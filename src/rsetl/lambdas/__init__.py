@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from rsetl.lambdas.config import FunctionConfig
-from rsetl.lambdas.exceptions import FunctionNotFound, InvalidFunctionConfig, LambdaRuntimeError
+from rsetl.lambdas.exceptions import (
+    FunctionNotFound,
+    InvalidFunctionConfig,
+    LambdaRuntimeError,
+    LambdaServiceError,
+)
+from rsetl.lambdas.faults import LambdaFault, LambdaFaults
 from rsetl.lambdas.runtime import InvokeResult, LambdaRuntime, build_opt_dir
 
 __all__ = [
@@ -11,7 +17,10 @@ __all__ = [
     "FunctionNotFound",
     "InvalidFunctionConfig",
     "InvokeResult",
+    "LambdaFault",
+    "LambdaFaults",
     "LambdaRuntime",
     "LambdaRuntimeError",
+    "LambdaServiceError",
     "build_opt_dir",
 ]

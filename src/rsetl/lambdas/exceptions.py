@@ -13,3 +13,11 @@ class FunctionNotFound(LambdaRuntimeError):
 
 class InvalidFunctionConfig(LambdaRuntimeError):
     """A FunctionConfig points at code or layers that are not there."""
+
+
+class LambdaServiceError(LambdaRuntimeError):
+    """The Invoke call itself failed (Lambda's ServiceException); the handler did not run."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

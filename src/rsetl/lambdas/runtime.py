@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from rsetl.lambdas.config import FunctionConfig
-from rsetl.lambdas.exceptions import FunctionNotFound, InvalidFunctionConfig
+from rsetl.lambdas.exceptions import FunctionNotFound, InvalidFunctionConfig, LambdaServiceError
+from rsetl.lambdas.faults import LambdaFault, LambdaFaults
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
@@ -150,6 +151,7 @@ class LambdaRuntime:
         self._lock = threading.Lock()
         self._functions: dict[str, _Function] = {}
         self.invocations: Counter[str] = Counter()
+        self.faults = LambdaFaults()
         for config in functions:
             self.register(config)
 
@@ -230,11 +232,31 @@ class LambdaRuntime:
         return _Worker(command, function.environment, Path(config.code_dir), log)
 
     def invoke(self, function_name_or_arn: str, payload: Any) -> InvokeResult:
-        """Run the function's handler with `payload` (RequestResponse), as Lambda Invoke does."""
+        """Run the function's handler with `payload` (RequestResponse), as Lambda Invoke does.
+
+        Raises :class:`LambdaServiceError` when the Invoke call itself fails (an injected fault).
+        """
         function = self._lookup(function_name_or_arn)
         config = function.config
+        fault = self.faults.take(config.name)
+        if fault is LambdaFault.SERVICE_ERROR:
+            raise LambdaServiceError(
+                "ServiceException", f"Injected Lambda service error invoking {config.name}"
+            )
         with self._lock:
             self.invocations[config.name] += 1
+        if fault is LambdaFault.EXCEPTION:
+            request_id = str(uuid.uuid4())
+            error = {"errorType": "InjectedError", "errorMessage": f"Injected exception in {config.name}"}
+            return InvokeResult({**error, "requestId": request_id, "stackTrace": []}, "Unhandled", request_id)
+        result = self._invoke_worker(function, payload)
+        if fault is LambdaFault.TIMEOUT:
+            return _timed_out(result.request_id, config)
+        return result
+
+    def _invoke_worker(self, function: _Function, payload: Any) -> InvokeResult:
+        config = function.config
+        with self._lock:
             worker = function.idle.pop() if function.idle else None
         if worker is None or not worker.alive():
             worker = self._start_worker(function)
@@ -268,12 +290,7 @@ class LambdaRuntime:
                 "Unhandled",
                 request_id,
             )
-        message = f"RequestId: {request_id} Error: Task timed out after {config.timeout_seconds:.2f} seconds"
-        return InvokeResult(
-            {"errorType": "Sandbox.Timedout", "errorMessage": message, "requestId": request_id},
-            "Unhandled",
-            request_id,
-        )
+        return _timed_out(request_id, config)
 
     def close(self) -> None:
         """Stop every worker and remove the runtime's scratch folders."""
@@ -294,3 +311,12 @@ class LambdaRuntime:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _timed_out(request_id: str, config: FunctionConfig) -> InvokeResult:
+    message = f"RequestId: {request_id} Error: Task timed out after {config.timeout_seconds:.2f} seconds"
+    return InvokeResult(
+        {"errorType": "Sandbox.Timedout", "errorMessage": message, "requestId": request_id},
+        "Unhandled",
+        request_id,
+    )

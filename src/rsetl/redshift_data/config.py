@@ -64,6 +64,7 @@ class Faults:
         self._lock = threading.Lock()
         self._errors: dict[str, list[InjectedError]] = {}
         self._delays: dict[str, float] = {}
+        self._drops: dict[str, list[bool]] = {}
         self._statements: list[StatementFault] = []
 
     def fail_next(
@@ -73,6 +74,21 @@ class Faults:
         status = status or (500 if code in _SERVER_ERRORS else 400)
         with self._lock:
             self._errors.setdefault(operation, []).extend([InjectedError(code, message, status)] * count)
+
+    def drop_next(self, operation: str, count: int = 1, *, after: bool = False) -> None:
+        """Hang up on the next `count` calls of `operation` without answering.
+
+        With `after`, the operation runs first and only its response is lost (a submitted
+        statement exists although the client never heard of it).
+        """
+        with self._lock:
+            self._drops.setdefault(operation, []).extend([after] * count)
+
+    def take_drop(self, operation: str) -> bool | None:
+        """None when this call of `operation` is answered; else whether to drop after running it."""
+        with self._lock:
+            pending = self._drops.get(operation)
+            return pending.pop(0) if pending else None
 
     def delay(self, operation: str, seconds: float) -> None:
         """Hold every call of `operation` for `seconds` on the clock before answering (0 removes it)."""
@@ -102,6 +118,7 @@ class Faults:
         """Remove every injected fault."""
         with self._lock:
             self._errors.clear()
+            self._drops.clear()
             self._delays.clear()
             self._statements.clear()
 

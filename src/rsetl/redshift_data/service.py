@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, JsonService, RequestContext
+from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, DropConnection, JsonService, RequestContext
 from rsetl.clock import Clock, RealClock
 from rsetl.redshift_data import catalog
 from rsetl.redshift_data.config import Faults, Limits, RateLimiter
@@ -149,6 +149,9 @@ class RedshiftDataService(JsonService):
     def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse:
         """Apply injected faults, delays and rate limits before the operation runs."""
         operation = request.header("X-Amz-Target").rpartition(".")[2]
+        drop = self.faults.take_drop(operation)
+        if drop is False:
+            raise DropConnection(operation)
         injected = self.faults.take_error(operation)
         if injected is not None:
             return self.error_response(AwsError(injected.code, injected.message, injected.status), context)
@@ -157,7 +160,10 @@ class RedshiftDataService(JsonService):
             self.clock.sleep(delay)
         if not self._rates.allow(operation, self.limits.requests_per_second.get(operation)):
             return self.error_response(ThrottlingException("Rate exceeded"), context)
-        return super().handle(request, context)
+        response = super().handle(request, context)
+        if drop:
+            raise DropConnection(operation)
+        return response
 
     # -- statements --------------------------------------------------------------------------
 

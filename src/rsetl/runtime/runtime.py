@@ -16,7 +16,7 @@ from typing import Any
 from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifier
 from rsetl.clock import Clock, RealClock
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
-from rsetl.lambdas import FunctionConfig, LambdaRuntime
+from rsetl.lambdas import FunctionConfig, LambdaRuntime, LambdaServiceError
 from rsetl.postgres import PostgresServer
 from rsetl.redshift_data import RedshiftDataService
 from rsetl.redshift_sql import RedshiftSqlRunner
@@ -203,7 +203,11 @@ class LocalRuntime:
 
         def invoke_with_retries() -> None:
             for attempt in range(1 + LAMBDA_ASYNC_RETRIES):
-                result = lambdas.invoke(function_arn, event)
+                try:
+                    result = lambdas.invoke(function_arn, event)
+                except LambdaServiceError as error:
+                    logger.warning("async invoke of %s failed (try %d): %s", function_arn, attempt + 1, error)
+                    continue
                 if not result.function_error:
                     return
                 logger.warning(

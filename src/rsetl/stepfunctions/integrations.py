@@ -24,6 +24,7 @@ import boto3
 import botocore.session
 from botocore.exceptions import ClientError, ParamValidationError
 
+from rsetl.lambdas.exceptions import LambdaServiceError
 from rsetl.stepfunctions.exceptions import StatesError
 
 _OPTIMIZED = re.compile(
@@ -147,6 +148,12 @@ class LambdaIntegration:
         self._invoker = invoker
 
     def call(self, request: TaskRequest) -> Any:
+        try:
+            return self._call(request)
+        except LambdaServiceError as error:
+            raise StatesError(f"Lambda.{error.code}", str(error)) from None
+
+    def _call(self, request: TaskRequest) -> Any:
         if request.is_lambda_arn:
             result = self._invoker.invoke(request.resource, request.parameters)
             if result.function_error:
