@@ -19,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     local = commands.add_parser("local", help="run the SAM application on this machine")
     local.add_argument(
-        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="local state (default %(default)s)"
+        "--state-dir",
+        type=Path,
+        help=f"local state (default {DEFAULT_STATE_DIR}; for the demo <project>/.rsetl/demo, wiped first)",
     )
     sub = local.add_subparsers(dest="local_command", required=True)
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from rsetl.cli import local
     from rsetl.cli.client import LocalClients
 
-    state_dir: Path = args.state_dir
+    state_dir: Path = args.state_dir or DEFAULT_STATE_DIR
     try:
         match args.local_command:
             case "up":
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             case "demo":
                 from rsetl.cli.demo import run_demo
 
-                return run_demo(args.project_dir, args.sample_dir or args.project_dir / "sample_data")
+                sample_dir = args.sample_dir or args.project_dir / "sample_data"
+                return run_demo(args.project_dir, sample_dir, state_dir=args.state_dir)
         clients = LocalClients.for_state_dir(state_dir)
         match args.local_command:
             case "put":

@@ -56,6 +56,9 @@ def run_demo(project_dir: Path, sample_dir: Path, state_dir: Path | None = None)
     """Run the demo; 0 when every check against the sample data's manifest holds."""
     manifest = json.loads((sample_dir / "manifest.json").read_text())
     state_dir = state_dir or project_dir / ".rsetl" / "demo"
+    if state_dir.exists() and any(state_dir.iterdir()) and not (state_dir / "postgres").is_dir():
+        console.print(f"[red]{state_dir} is not empty and holds no local state: the demo would wipe it[/red]")
+        return 2
     if state_dir.exists():
         shutil.rmtree(state_dir)
     clock = VirtualClock(DEMO_START)
