@@ -97,6 +97,9 @@ class E2E:
         settle(self.runtime)
         return etag.strip('"')
 
+    def settle(self) -> None:
+        settle(self.runtime)
+
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         assert self.runtime.postgres is not None
         with self.runtime.postgres.connect() as conn:
