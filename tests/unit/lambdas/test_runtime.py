@@ -167,3 +167,11 @@ def test_unknown_function_and_bad_config(runtime: LambdaRuntime, tmp_path: Path)
         runtime.invoke("nope", {})
     with pytest.raises(InvalidFunctionConfig, match="does not exist"):
         runtime.register(FunctionConfig(name="x", arn=ARN.format("x"), code_dir=tmp_path / "missing"))
+
+
+def test_function_output_goes_to_its_log_file(functions: list[FunctionConfig], tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    with LambdaRuntime(functions, log_dir=logs) as rt:
+        result = rt.invoke("fn-a", {"x": 1})
+    assert result.function_error is None
+    assert "a log line that must not break the protocol" in (logs / "fn-a.log").read_text()
