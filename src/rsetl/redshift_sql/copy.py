@@ -216,7 +216,8 @@ def run_copy(conn: psycopg.Connection[Any], command: CopyCommand, store: ObjectS
                     loaded += _copy_json(cursor, command, columns, body, current, record_lines)
                 else:
                     loaded += _copy_delimited(cursor, command, columns, body)
-    except psycopg.Error as error:
+    except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as error:
+        # Only rejected data is a load error; cancellation and connection failures propagate as they are.
         load_error = _load_error(error, command, str(current), record_lines)
         if load_error is None:
             raise

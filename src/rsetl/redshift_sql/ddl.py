@@ -12,6 +12,7 @@ from rsetl.redshift_sql.exceptions import UnsupportedSqlError
 from rsetl.redshift_sql.lexer import find_closing, tokenize, word
 
 _TEMP_WORDS = {"TEMP", "TEMPORARY", "LOCAL"}
+_STORAGE_ALTERS = {"DISTKEY", "DISTSTYLE", "SORTKEY", "COMPOUND", "INTERLEAVED", "ENCODE"}
 
 
 def is_physical_ddl(tokens: list[Token]) -> bool:
@@ -60,6 +61,30 @@ def strip_physical_attributes(sql: str) -> str:
                 index += consumed
                 continue
         index += 1
+    return _apply(sql, edits)
+
+
+def alter_table_storage_only(tokens: list[Token]) -> bool:
+    """Whether an ALTER TABLE only changes distribution, sort key or encodings (no local effect)."""
+    words = [word(token) for token in tokens]
+    if words[:2] != ["ALTER", "TABLE"]:
+        return False
+    if "ENCODE" in words and "ADD" not in words:
+        return True
+    for index in range(3, len(words) - 1):
+        if words[index] == "ALTER" and words[index + 1] in _STORAGE_ALTERS:
+            return True
+    return False
+
+
+def strip_encodings(sql: str) -> str:
+    """Remove `ENCODE <encoding>` column attributes (ALTER TABLE ... ADD COLUMN)."""
+    tokens = tokenize(sql)
+    edits = [
+        (token.start, tokens[index + 1].end, "")
+        for index, token in enumerate(tokens[:-1])
+        if word(token) == "ENCODE"
+    ]
     return _apply(sql, edits)
 
 

@@ -216,4 +216,4 @@ def _first_error(error: ParseError) -> str:
 
 
 def _leading_words(sql: str) -> str:
-    return " ".join(sql.split()[:3]).upper()
+    return " ".join(sql.split()[:2]).upper()

@@ -8,7 +8,12 @@ from typing import Literal
 from sqlglot.tokens import Token, TokenType
 
 from rsetl.redshift_sql.copy import CopyCommand, parse_copy
-from rsetl.redshift_sql.ddl import is_physical_ddl, strip_physical_attributes
+from rsetl.redshift_sql.ddl import (
+    alter_table_storage_only,
+    is_physical_ddl,
+    strip_encodings,
+    strip_physical_attributes,
+)
 from rsetl.redshift_sql.dialect import translate_statement
 from rsetl.redshift_sql.exceptions import UnsupportedSqlError
 from rsetl.redshift_sql.lexer import span, tokenize, word
@@ -70,12 +75,18 @@ def translate(statement: str) -> Translation:
         return Translation("sql", rewrite_expressions(statement))
     if first == "REFRESH":
         if words[1:3] != ["MATERIALIZED", "VIEW"] or len(tokens) < 4:
-            raise UnsupportedSqlError(f"statement {' '.join(words)}")
+            raise UnsupportedSqlError(f"statement {' '.join(words[:2])}")
         return Translation("sql", statement)
     if first in ("GRANT", "REVOKE", "COMMENT"):
         return Translation("sql", statement)
     if first == "CREATE" and _is_routine(words):
         return Translation("sql", _routine(statement, tokens))
+    if first == "ALTER" and words[1:2] == ["TABLE"]:
+        if alter_table_storage_only(tokens):
+            return Translation("noop")
+        if any(word(token) == "APPEND" for token in tokens):
+            raise UnsupportedSqlError("ALTER TABLE APPEND")
+        statement = strip_encodings(statement)
     if is_physical_ddl(tokens):
         statement = strip_physical_attributes(statement)
     return Translation("sql", translate_statement(statement))

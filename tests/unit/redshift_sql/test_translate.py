@@ -48,6 +48,16 @@ def test_create_table_attributes_are_stripped() -> None:
     )
 
 
+def test_alter_table_add_column_drops_the_encoding() -> None:
+    translated = translate("ALTER TABLE t ADD COLUMN c VARCHAR ENCODE zstd DEFAULT GETDATE()").sql
+    assert translated == "ALTER TABLE t ADD COLUMN c VARCHAR(256) DEFAULT rsetl_compat.getdate()"
+
+
+def test_create_table_as_keeps_its_query() -> None:
+    translated = translate("CREATE TABLE x DISTKEY(a) SORTKEY(a) AS SELECT 1 AS a, GETDATE() AS sortkey").sql
+    assert translated == "CREATE TABLE x AS SELECT 1 AS a, rsetl_compat.getdate() AS sortkey"
+
+
 def test_materialized_view_attributes_are_stripped_but_the_query_kept() -> None:
     stripped = strip_physical_attributes(
         "CREATE MATERIALIZED VIEW r.mv BACKUP NO DISTSTYLE ALL SORTKEY (a) AUTO REFRESH NO AS"
@@ -92,6 +102,10 @@ def test_procedure_declaration_is_kept_and_body_requoted() -> None:
         ("SET query_group TO 'etl'", "noop"),
         ("SET SESSION wlm_query_slot_count TO 2", "noop"),
         ("SET search_path TO s", "sql"),
+        ("ALTER TABLE s.t ALTER DISTKEY a", "noop"),
+        ("ALTER TABLE s.t ALTER COMPOUND SORTKEY (a, b)", "noop"),
+        ("ALTER TABLE s.t ALTER DISTSTYLE ALL", "noop"),
+        ("ALTER TABLE s.t ALTER COLUMN c ENCODE zstd", "noop"),
         ("BEGIN", "sql"),
         ("COPY t FROM 's3://b/k' CSV", "copy"),
         ("UNLOAD ('SELECT 1') TO 's3://b/p'", "unload"),
@@ -109,7 +123,9 @@ def test_statement_kinds(sql: str, kind: str) -> None:
         ("SELEC 1", "syntax the Redshift parser cannot read"),
         ("SELECT (1", "syntax the Redshift parser cannot read"),
         ("CREATE TABLE g (s GEOGRAPHY)", "data type GEOGRAPHY"),
-        ("REFRESH TABLE x", "statement REFRESH TABLE X"),
+        ("REFRESH TABLE x", "statement REFRESH TABLE"),
+        ("CREATE USER bob PASSWORD 'x'", "statement CREATE USER"),
+        ("ALTER TABLE t APPEND FROM s", "ALTER TABLE APPEND"),
         ("COPY t TO 's3://b/k'", "COPY ... TO"),
         ("COPY t FROM 'dynamodb://tbl' READRATIO 50", "COPY from or to 'dynamodb' sources"),
     ],
