@@ -76,6 +76,7 @@ class _Worker:
             text=False,
         )
         self._buffer = b""
+        self.closed_output = False
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -99,6 +100,7 @@ class _Worker:
                 return None
             chunk = os.read(fd, 1 << 20)
             if not chunk:
+                self.closed_output = True
                 return None
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -280,6 +282,9 @@ class LambdaRuntime:
         return InvokeResult(response.get("payload"), None, request_id)
 
     def _lost_worker(self, worker: _Worker, request_id: str, config: FunctionConfig) -> InvokeResult:
+        if worker.closed_output:
+            # The process closed its output: it is exiting, wait for its status instead of racing it.
+            worker.process.wait()
         exited = not worker.alive()
         worker.stop()
         if exited:
