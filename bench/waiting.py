@@ -1,0 +1,269 @@
+"""Cost of waiting: RunPipeline vs a fixed 5 s DescribeStatement poll loop, on the virtual clock.
+
+Both machines run in one local runtime wired from template.yaml on a VirtualClock: RunPipeline
+with the real handlers in their Lambda workers, the reference (bench/reference_poll.asl.json)
+with `aws-sdk:redshiftdata` tasks. Each runs one statement whose duration the local Data API
+simulates, so a 24-hour statement and its polling take seconds of real time.
+
+Run alone: `.venv/bin/python -m bench.waiting`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+
+from bench.cost import RunCounts, lambda_gb_seconds
+from bench.project import BENCH_PIPELINE, BENCH_SQL_MARKER, bench_project
+from rsetl.awsproto import AwsRequest, AwsResponse
+from rsetl.clock import VirtualClock
+from rsetl.redshift_data import RedshiftDataService
+from rsetl.runtime import LocalRuntime, RuntimeOptions
+
+DURATIONS = (1, 30, 300, 3600, 86_400)
+REFERENCE_ASL = Path(__file__).with_name("reference_poll.asl.json")
+REFERENCE_NAME = "rsetl-bench-reference-poll"
+REFERENCE_POLL_SECONDS = 5
+COMPUTE_SECONDS = 0.05
+"""Handler time billed per Lambda invocation on top of its Data API waits (an assumption)."""
+HISTORY_TARGET = 5_000
+"""'Well inside 25,000 history events': a fifth of the limit."""
+RUNNING = ("SUBMITTED", "PICKED", "STARTED")
+OURS, REFERENCE = "rsetl", "reference"
+
+
+@dataclass
+class PollRun:
+    """The figures of one execution waiting for one statement."""
+
+    machine: str
+    duration: int
+    status: str
+    error: str | None
+    state_transitions: int
+    step_transitions: int
+    lambda_invocations: int
+    lambda_gb_seconds: float
+    data_api_calls: int
+    history_events: int
+    detection_latency: float | None
+    virtual_seconds: float
+    real_seconds: float
+    events_put: int
+
+    @property
+    def counts(self) -> RunCounts:
+        return RunCounts(
+            self.state_transitions, self.lambda_invocations, self.lambda_gb_seconds, self.events_put
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """RunPipeline's targets for one statement duration."""
+
+    duration: int
+    max_step_transitions: int | None
+    max_history_events: int | None
+    max_latency: float
+
+    @classmethod
+    def for_duration(cls, duration: int) -> Targets:
+        transitions = 10 if duration < 30 else 80 if duration <= 3600 else None
+        history = HISTORY_TARGET if duration > 3600 else None
+        return cls(duration, transitions, history, max(2.0, 0.05 * duration))
+
+    def misses(self, run: PollRun) -> list[str]:
+        """What `run` misses of these targets (empty when it meets them all)."""
+        missed = []
+        if run.status != "SUCCEEDED":
+            missed.append(f"run {run.status}")
+        if self.max_step_transitions is not None and run.step_transitions > self.max_step_transitions:
+            missed.append(f"{run.step_transitions} transitions > {self.max_step_transitions}")
+        if self.max_history_events is not None and run.history_events > self.max_history_events:
+            missed.append(f"{run.history_events} history events > {self.max_history_events}")
+        if run.detection_latency is None or run.detection_latency > self.max_latency:
+            missed.append(f"latency {run.detection_latency} s > {self.max_latency:g} s")
+        return missed
+
+
+class DataApiCalls:
+    """Counts the requests the local Data API serves, by operation."""
+
+    def __init__(self, service: RedshiftDataService) -> None:
+        self._handle = service.handle
+        self.calls: Counter[str] = Counter()
+
+    def __call__(self, request: AwsRequest, context: Any) -> AwsResponse:
+        self.calls[request.header("X-Amz-Target").rpartition(".")[2]] += 1
+        return self._handle(request, context)
+
+
+def step_states(definition: Mapping[str, Any], first: str = "ExecuteStep") -> set[str]:
+    """Names of the states of the (innermost) processor that starts at `first`: one step's loop."""
+    for state in definition["States"].values():
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            found = step_states(processor, first)
+            if found:
+                return found
+    return set(definition["States"]) if definition.get("StartAt") == first else set()
+
+
+def task_result(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The result of a TaskSucceeded event: a Lambda's Payload or an SDK call's response."""
+    if event["type"] != "TaskSucceeded":
+        return None
+    output = json.loads(event["taskSucceededEventDetails"]["output"])
+    payload = output.get("Payload", output) if isinstance(output, dict) else output
+    return payload if isinstance(payload, dict) else None
+
+
+def noticed(events: list[dict[str, Any]]) -> tuple[str, datetime] | None:
+    """The statement id and the moment a task first reported it ended, if one did."""
+    for event in events:
+        result = task_result(event)
+        if result is None:
+            continue
+        status = result.get("status", result.get("Status"))
+        statement_id = result.get("id", result.get("Id"))
+        if isinstance(status, str) and status not in RUNNING and statement_id:
+            return str(statement_id), event["timestamp"]
+    return None
+
+
+def lambda_waits(events: list[dict[str, Any]]) -> list[float]:
+    """Virtual seconds of each Lambda invocation, from TaskStarted to its end (sequential tasks)."""
+    waits, started = [], None
+    for event in events:
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        if not isinstance(details, dict) or details.get("resourceType") != "lambda":
+            continue
+        if event["type"] == "TaskStarted":
+            started = event["timestamp"]
+        elif event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut") and started is not None:
+            waits.append((event["timestamp"] - started).total_seconds())
+            started = None
+    return waits
+
+
+class WaitingBench:
+    """One local runtime on a virtual clock, both machines, one execution per (machine, duration)."""
+
+    def __init__(self, runtime: LocalRuntime, clock: VirtualClock) -> None:
+        self.runtime, self.clock = runtime, clock
+        assert runtime.redshift_data is not None
+        self.data_api = runtime.redshift_data
+        machines = list(runtime.stepfunctions.machines.values())
+        (self.ours,) = [m for m in machines if "RunPipeline" in m.name]
+        self.step_states = step_states(json.loads(self.ours.definition_text))
+        self.reference = runtime.stepfunctions.create_state_machine(REFERENCE_NAME, REFERENCE_ASL.read_text())
+        parameters = runtime.template.parameters
+        self.reference_input = {
+            "workgroup_name": parameters["WorkgroupName"],
+            "database": parameters["Database"],
+            "sql": f"SELECT 1 AS {BENCH_SQL_MARKER}",
+        }
+        self.memory_mb = {
+            f.arn: int(f.properties.get("MemorySize", 128))
+            for f in runtime.template.of_type("AWS::Lambda::Function")
+        }
+        self.client = boto3.session.Session().client(
+            "redshift-data",
+            endpoint_url=runtime.url,
+            region_name=runtime.template.region,
+            aws_access_key_id=runtime.access_key,
+            aws_secret_access_key=runtime.secret_key,
+        )
+
+    def run(self, machine: str, duration: int) -> PollRun:
+        """One execution of `machine` waiting for a statement of `duration` seconds."""
+        self.data_api.faults.clear()
+        self.data_api.faults.simulate_duration(BENCH_SQL_MARKER, duration)
+        counter = DataApiCalls(self.data_api)
+        arn, payload = (
+            (self.ours.arn, {"pipeline": BENCH_PIPELINE})
+            if machine == OURS
+            else (self.reference.arn, self.reference_input)
+        )
+        started = time.perf_counter()
+        with mock.patch.object(self.data_api, "handle", counter):
+            execution = self.runtime.stepfunctions.start_execution(
+                arn, payload, f"{machine}-{duration}s", wait=True
+            )
+        real = time.perf_counter() - started
+        events = execution.history.events
+        stats = execution.history.stats
+        latency = None
+        seen = noticed(events)
+        if seen is not None:
+            ended = self.client.describe_statement(Id=seen[0])["UpdatedAt"]
+            latency = max(0.0, (seen[1] - ended).total_seconds())
+        entered = [e for e in events if e["type"].endswith("StateEntered")]
+        in_step = [
+            e
+            for e in entered
+            if machine == REFERENCE or e["stateEnteredEventDetails"]["name"] in self.step_states
+        ]
+        memory = next(iter(self.memory_mb.values()), 128)
+        return PollRun(
+            machine=machine,
+            duration=duration,
+            status=execution.status,
+            error=execution.error,
+            state_transitions=stats.state_transitions,
+            step_transitions=len(in_step),
+            lambda_invocations=stats.lambda_invocations,
+            lambda_gb_seconds=lambda_gb_seconds(lambda_waits(events), memory, COMPUTE_SECONDS),
+            data_api_calls=sum(counter.calls.values()),
+            history_events=len(events),
+            detection_latency=latency,
+            virtual_seconds=(events[-1]["timestamp"] - events[0]["timestamp"]).total_seconds(),
+            real_seconds=real,
+            events_put=1 if machine == OURS and execution.status == "SUCCEEDED" else 0,
+        )
+
+
+@contextmanager
+def waiting_bench() -> Iterator[WaitingBench]:
+    """A started runtime on a virtual clock over the benchmark project; stopped on exit."""
+    with tempfile.TemporaryDirectory(prefix="rsetl-bench-wait-") as work:
+        project = bench_project(Path(work) / "project")
+        clock = VirtualClock()
+        runtime = LocalRuntime(
+            RuntimeOptions(project_dir=project, state_dir=Path(work) / "state", clock=clock)
+        )
+        runtime.start()
+        try:
+            yield WaitingBench(runtime, clock)
+        finally:
+            runtime.stop()
+
+
+def measure(durations: tuple[int, ...] = DURATIONS) -> list[PollRun]:
+    """Both machines for every duration, side by side in one runtime."""
+    with waiting_bench() as bench:
+        return [bench.run(machine, d) for d in durations for machine in (OURS, REFERENCE)]
+
+
+def main() -> None:
+    for run in measure():
+        print(json.dumps(run.to_json()))
+
+
+if __name__ == "__main__":
+    main()
