@@ -72,7 +72,8 @@ def parse_copy(statement: str, tokens: list[Token]) -> CopyCommand:
         index += 1
     if index == start:
         raise UnsupportedSqlError("COPY without a table name")
-    table = span(statement, tokens[start:index])
+    # Redshift folds identifiers, quoted ones included, to lower case.
+    table = span(statement, tokens[start:index]).lower()
     columns = None
     if index < len(tokens) and tokens[index].token_type == TokenType.L_PAREN:
         close = find_closing(tokens, index)
@@ -89,7 +90,8 @@ def parse_copy(statement: str, tokens: list[Token]) -> CopyCommand:
 
 
 def _column_name(token: Token) -> str:
-    return token.text if token.token_type == TokenType.IDENTIFIER else token.text.lower()
+    # Redshift folds quoted and unquoted identifiers alike to lower case.
+    return token.text.lower()
 
 
 class _Options:

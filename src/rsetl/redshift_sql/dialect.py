@@ -125,6 +125,9 @@ def translate_expression(sql: str) -> str:
 
 
 def _to_postgres(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.Identifier) and node.quoted and node.this != node.this.lower():
+        # Redshift folds quoted identifiers to lower case too (enable_case_sensitive_identifier is off).
+        return exp.Identifier(this=node.this.lower(), quoted=True)
     if isinstance(node, exp.DataType):
         return _data_type(node)
     if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.GroupConcat):

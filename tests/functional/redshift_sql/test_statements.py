@@ -8,6 +8,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from rsetl.objectstore import MemoryObjectStore
 from rsetl.redshift_sql import ParameterError, RedshiftSqlRunner, UnsupportedSqlError
 
 pytestmark = pytest.mark.postgres
@@ -242,3 +243,15 @@ def test_merge_and_late_binding_view(runner: RedshiftSqlRunner, conn: psycopg.Co
     )
     runner.run(conn, "CREATE VIEW public.v_target AS SELECT k, v FROM public.target WITH NO SCHEMA BINDING")
     assert runner.run(conn, "SELECT k, v FROM public.v_target ORDER BY k").rows == [(1, "new"), (2, "add")]
+
+
+def test_identifiers_fold_to_lower_case_like_redshift(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    runner.run(conn, 'CREATE TABLE public."Orders" ("OrderID" INT, "Note" VARCHAR(10))')
+    store.put_object("landing", "o.csv", b"1,a\n")
+    runner.run(conn, """COPY public."ORDERS" ("ORDERID", "note") FROM 's3://landing/o.csv' CSV""")
+    outcome = runner.run(conn, 'SELECT orderid AS "Total", "NOTE" FROM public.orders')
+    assert outcome.columns is not None
+    assert [column.name for column in outcome.columns] == ["total", "note"]
+    assert outcome.rows == [(1, "a")]

@@ -14,7 +14,7 @@ def test_copy_options() -> None:
         " EMPTYASNULL GZIP MANIFEST EXPLICIT_IDS"
     ).copy
     assert copy is not None
-    assert (copy.table, copy.columns) == ("staging.t", ["a", "B"])
+    assert (copy.table, copy.columns) == ("staging.t", ["a", "b"])
     assert (copy.source.bucket, copy.source.key) == ("bucket", "key/prefix")
     assert (copy.format, copy.quote, copy.delimiter, copy.ignore_header, copy.null_as) == (
         "csv",

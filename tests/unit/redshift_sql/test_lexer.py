@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rsetl.redshift_sql import ParameterError, bind_parameters, split_statements
+from rsetl.redshift_sql.lexer import referenced_parameters
 
 
 def test_split_keeps_strings_bodies_and_drops_empty_statements() -> None:
@@ -58,3 +59,8 @@ def test_unused_parameters_are_named() -> None:
 def test_invalid_names_and_values(name: str, value: str) -> None:
     with pytest.raises(ParameterError):
         bind_parameters(f"SELECT :{name}", {name: value})
+
+
+def test_referenced_parameters() -> None:
+    sql = "SELECT :a, :b::int, ':c', arr[1:2] FROM t WHERE k = :a"
+    assert referenced_parameters(sql) == {"a", "b"}

@@ -25,6 +25,10 @@ from rsetl.redshift_sql.procedural import rewrite_body
         ),
         ("SELECT CAST(a AS VARCHAR) FROM t", "SELECT CAST(a AS VARCHAR(256)) FROM t"),
         ("CREATE TEMP TABLE b (LIKE s.t)", "CREATE TEMPORARY TABLE b (LIKE s.t)"),
+        (
+            'SELECT "OrderID" AS "Total" FROM "Sales"."Fact"',
+            'SELECT "orderid" AS "total" FROM "sales"."fact"',
+        ),
         ("DELETE FROM t USING b WHERE t.k = b.k", "DELETE FROM t USING b WHERE t.k = b.k"),
         ("LOCK s.t", "LOCK TABLE s.t"),
         ("LOCK TABLE s.t, s.u", "LOCK TABLE s.t, s.u"),
