@@ -141,7 +141,7 @@ def run_pipeline() -> dict[str, dict[str, Any]]:
 def test_statement_tasks_retry_throttling_and_transient_errors_with_jitter(
     run_pipeline: dict[str, Any],
 ) -> None:
-    for name in ("ExecuteStep", "CheckStatement", "CancelTimedOutStatement"):
+    for name in ("ExecuteStep", "CheckStatement", "CancelTimedOutStatement", "CancelUnknownStatement"):
         retriers = run_pipeline[name]["Retry"]
         data_api = next(r for r in retriers if "ThrottlingException" in r["ErrorEquals"])
         assert set(TRANSIENT_ERRORS) <= set(data_api["ErrorEquals"]), name
@@ -157,7 +157,7 @@ def test_statement_tasks_retry_throttling_and_transient_errors_with_jitter(
 
 def test_every_task_retries_lambda_errors_and_is_caught(run_pipeline: dict[str, Any]) -> None:
     tasks = {name: s for name, s in run_pipeline.items() if s["Type"] == "Task"}
-    assert len(tasks) == 6
+    assert len(tasks) == 7
     for name, task in tasks.items():
         assert any("Lambda.ServiceException" in r["ErrorEquals"] for r in task["Retry"]), name
         assert task["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
@@ -168,7 +168,10 @@ def test_every_statement_status_is_handled(run_pipeline: dict[str, Any]) -> None
     text = json.dumps(choice["Choices"])
     for status in ("FINISHED", "FAILED", "ABORTED", "SUBMITTED", "PICKED", "STARTED"):
         assert f'"StringEquals": "{status}"' in text, status
-    assert run_pipeline[choice["Default"]]["Type"] == "Fail"
+    cancel = run_pipeline[choice["Default"]]
+    assert cancel["Parameters"]["FunctionName"] == "${CancelStatementFunctionArn}"
+    assert run_pipeline[cancel["Next"]]["Type"] == "Fail"
+    assert run_pipeline[cancel["Catch"][-1]["Next"]]["Type"] == "Fail"
     targets = {c["Next"] for c in choice["Choices"]}
     assert {
         "StepSucceeded",

@@ -108,6 +108,11 @@ class RedshiftDataService(JsonService):
         with self._lock:
             return len(self._statements)
 
+    def statements(self) -> list[Statement]:
+        """A snapshot of the statements held in memory, in submission order (for tests and tools)."""
+        with self._lock:
+            return sorted(self._statements.values(), key=lambda stmt: stmt.seq)
+
     def sweep(self) -> int:
         """Forget expired statements, close expired sessions, cancel statements past the maximum
         run time, send due events; returns how many statements expired."""
