@@ -300,3 +300,23 @@ AS $$ SELECT doc::jsonb $$;
 CREATE OR REPLACE FUNCTION rsetl_compat.json_extract_path_text(doc text, VARIADIC path text[]) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT pg_catalog.json_extract_path_text(doc::json, VARIADIC path) $$;
+
+-- CONCAT(a, b) is NULL when either argument is NULL on Redshift (PostgreSQL's concat skips NULLs).
+CREATE OR REPLACE FUNCTION rsetl_compat.concat(a text, b text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT a || b $$;
+
+-- REGEXP_REPLACE replaces every match on Redshift (PostgreSQL: the first, unless flag g).
+CREATE OR REPLACE FUNCTION rsetl_compat.regexp_replace(source text, pattern text, replacement text DEFAULT '')
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT pg_catalog.regexp_replace(source, pattern, replacement, 'g') $$;
+
+CREATE OR REPLACE FUNCTION rsetl_compat.regexp_replace(
+    source text, pattern text, replacement text, start_at integer, parameters text DEFAULT ''
+)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.regexp_replace(source, pattern, replacement, start_at, 0, translate(parameters, 'cpe', ''))
+$$;

@@ -41,6 +41,8 @@ COMPAT_FUNCTIONS: dict[str, tuple[str, bool]] = {
     "STRTOL": ("strtol", False),
     "LISTAGG": ("listagg", False),
     "JSON_PARSE": ("json_parse", False),
+    "CONCAT": ("concat", False),
+    "REGEXP_REPLACE": ("regexp_replace", False),
     "JSON_EXTRACT_PATH_TEXT": ("json_extract_path_text", False),
 }
 
@@ -77,9 +79,16 @@ def _builder(name: str, datepart: bool) -> Callable[[list], exp.Expr]:
     return build
 
 
+def _builtin(name: str) -> Callable[[list], exp.Expr]:
+    return lambda args: exp.Anonymous(this=name, expressions=args)
+
+
 class _Parser(RedshiftParser):
     FUNCTIONS = {
         **RedshiftParser.FUNCTIONS,
+        # PostgreSQL's own functions with Redshift's argument order and meaning.
+        "REGEXP_SUBSTR": _builtin("regexp_substr"),
+        "REPLICATE": _builtin("repeat"),
         **{
             name: _builder(target, datepart)
             for name, (target, datepart) in COMPAT_FUNCTIONS.items()
@@ -130,6 +139,9 @@ def _to_postgres(node: exp.Expr) -> exp.Expr:
         return exp.Identifier(this=node.this.lower(), quoted=True)
     if isinstance(node, exp.DataType):
         return _data_type(node)
+    if isinstance(node, exp.ApproxDistinct):
+        # APPROXIMATE COUNT(DISTINCT x) is exact here: within Redshift's error bound of its estimate.
+        return exp.Count(this=exp.Distinct(expressions=[node.this]))
     if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.GroupConcat):
         return _listagg(node)
     if (

@@ -51,6 +51,12 @@ CASES: list[tuple[str, Any]] = [
     ("STRTOL('ff', 16)", 255),
     ("STRTOL('-0x1A', 16)", -26),
     ("STRTOL('101', 2)", 5),
+    ("CONCAT('a', NULL)", None),
+    ("CONCAT('a', 'b')", "ab"),
+    ("REGEXP_REPLACE('a-b-c', '-', '+')", "a+b+c"),
+    ("REGEXP_REPLACE('a-b-c', '-')", "abc"),
+    ("REGEXP_REPLACE('A-a-A', 'a', 'x', 2, 'i')", "A-x-x"),
+    ("REGEXP_SUBSTR('a1b22c333', '[0-9]+', 1, 2)", "22"),
     ("JSON_EXTRACT_PATH_TEXT('{\"a\": {\"b\": \"x\"}}', 'a', 'b')", "x"),
 ]
 
@@ -146,3 +152,12 @@ def test_nvl2_resolves_typed_first_arguments(runner: RedshiftSqlRunner, conn: ps
         "END; $$ LANGUAGE plpgsql",
     )
     assert runner.run(conn, "CALL public.p(NULL)").rows == [("v set/n unset",)]
+
+
+def test_statement_only_spellings(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> None:
+    runner.run(conn, "CREATE TABLE public.n (v INT)")
+    runner.run(conn, "INSERT INTO public.n VALUES (1), (1), (2), (NULL)")
+    outcome = runner.run(
+        conn, "SELECT REPLICATE('ab', 2), APPROXIMATE COUNT(DISTINCT v), MEDIAN(v) FROM public.n"
+    )
+    assert outcome.rows == [("abab", 2, 1.0)]
