@@ -30,8 +30,8 @@ from bench.project import REPO
 from rsetl.awsproto import AwsRequest, AwsResponse
 from rsetl.cli.demo import DEMO_START
 from rsetl.clock import VirtualClock
-from rsetl.redshift_data import RedshiftDataService
 from rsetl.objectstore import MemoryObjectStore
+from rsetl.redshift_data import RedshiftDataService
 from rsetl.redshift_sql import RedshiftSqlError, RedshiftSqlRunner
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 

@@ -37,6 +37,9 @@ REFERENCE_NAME = "rsetl-bench-reference-poll"
 REFERENCE_POLL_SECONDS = 5
 COMPUTE_SECONDS = 0.05
 """Handler time billed per Lambda invocation on top of its Data API waits (an assumption)."""
+PHASES = (0.0, 1.7, 3.4)
+"""Offsets added to each duration for the latency runs, so a statement does not always end on a poll."""
+MAX_STATEMENT_SECONDS = 86_400
 HISTORY_TARGET = 5_000
 """'Well inside 25,000 history events': a fifth of the limit."""
 RUNNING = ("SUBMITTED", "PICKED", "STARTED")
@@ -58,6 +61,7 @@ class PollRun:
     data_api_calls: int
     history_events: int
     detection_latency: float | None
+    worst_latency: float | None
     virtual_seconds: float
     real_seconds: float
     events_put: int
@@ -96,9 +100,16 @@ class Targets:
             missed.append(f"{run.step_transitions} transitions > {self.max_step_transitions}")
         if self.max_history_events is not None and run.history_events > self.max_history_events:
             missed.append(f"{run.history_events} history events > {self.max_history_events}")
-        if run.detection_latency is None or run.detection_latency > self.max_latency:
-            missed.append(f"latency {run.detection_latency} s > {self.max_latency:g} s")
+        if run.worst_latency is None or run.worst_latency > self.max_latency:
+            missed.append(f"latency {run.worst_latency} s > {self.max_latency:g} s")
         return missed
+
+
+def phased_duration(duration: int, phase: float) -> float:
+    """`duration` moved by `phase`, kept within the Data API's 24-hour statement limit."""
+    if phase and duration + phase >= MAX_STATEMENT_SECONDS:
+        return duration - PHASES[-1] - 1 + phase
+    return duration + phase
 
 
 class DataApiCalls:
@@ -191,9 +202,23 @@ class WaitingBench:
         )
 
     def run(self, machine: str, duration: int) -> PollRun:
-        """One execution of `machine` waiting for a statement of `duration` seconds."""
+        """`machine` waiting for a statement of `duration` seconds; latency also `PHASES` later.
+
+        The counts are those of the statement of exactly `duration`; `worst_latency` is the
+        longest detection latency over the phase offsets.
+        """
+        main = self._run(machine, duration, 0.0)
+        if main.status == "SUCCEEDED":
+            phased = [self._run(machine, duration, phase) for phase in PHASES[1:]]
+            latencies = [main.detection_latency] + [
+                run.detection_latency if run.status == "SUCCEEDED" else None for run in phased
+            ]
+            main.worst_latency = None if None in latencies else max(x for x in latencies if x is not None)
+        return main
+
+    def _run(self, machine: str, duration: int, phase: float) -> PollRun:
         self.data_api.faults.clear()
-        self.data_api.faults.simulate_duration(BENCH_SQL_MARKER, duration)
+        self.data_api.faults.simulate_duration(BENCH_SQL_MARKER, phased_duration(duration, phase))
         counter = DataApiCalls(self.data_api)
         arn, payload = (
             (self.ours.arn, {"pipeline": BENCH_PIPELINE})
@@ -203,7 +228,7 @@ class WaitingBench:
         started = time.perf_counter()
         with mock.patch.object(self.data_api, "handle", counter):
             execution = self.runtime.stepfunctions.start_execution(
-                arn, payload, f"{machine}-{duration}s", wait=True
+                arn, payload, f"{machine}-{duration}s-{phase:g}".replace(".", "_"), wait=True
             )
         real = time.perf_counter() - started
         events = execution.history.events
@@ -232,6 +257,7 @@ class WaitingBench:
             data_api_calls=sum(counter.calls.values()),
             history_events=len(events),
             detection_latency=latency,
+            worst_latency=latency,
             virtual_seconds=(events[-1]["timestamp"] - events[0]["timestamp"]).total_seconds(),
             real_seconds=real,
             events_put=1 if machine == OURS and execution.status == "SUCCEEDED" else 0,

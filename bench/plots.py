@@ -1,0 +1,65 @@
+"""PNG plots of the cost of waiting: transitions and detection latency against statement duration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from bench.waiting import OURS, REFERENCE, PollRun, Targets
+
+LABELS = {
+    OURS: "rsetl RunPipeline (long poll + backoff)",
+    REFERENCE: "reference: Wait 5 s + DescribeStatement",
+}
+STYLES = {OURS: "o-", REFERENCE: "s--"}
+
+
+def _series(runs: list[PollRun], machine: str) -> list[PollRun]:
+    return sorted((r for r in runs if r.machine == machine), key=lambda r: r.duration)
+
+
+def plot_transitions(runs: list[PollRun], path: Path) -> Path:
+    """Step transitions per run against duration, log-log; a failed run is marked x."""
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for machine in (OURS, REFERENCE):
+        series = _series(runs, machine)
+        axes.plot([r.duration for r in series], [r.step_transitions for r in series], STYLES[machine],
+                  label=LABELS[machine])  # fmt: skip
+        failed = [r for r in series if r.status != "SUCCEEDED"]
+        if failed:
+            axes.plot([r.duration for r in failed], [r.step_transitions for r in failed], "rx", markersize=12,
+                      label="failed: 25,000 history events reached")  # fmt: skip
+    axes.axhline(80, color="grey", linestyle=":", label="target: 80 transitions (1 h)")
+    axes.set(xscale="log", yscale="log", xlabel="statement duration (s)", ylabel="state transitions per step",
+             title="Cost of waiting: state transitions")  # fmt: skip
+    axes.legend(fontsize=8)
+    axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def plot_latency(runs: list[PollRun], path: Path) -> Path:
+    """Worst detection latency against duration, with the target max(2 s, 5 %)."""
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for machine in (OURS, REFERENCE):
+        series = [r for r in _series(runs, machine) if r.worst_latency is not None]
+        axes.plot([r.duration for r in series], [max(r.worst_latency or 0.0, 0.1) for r in series],
+                  STYLES[machine], label=LABELS[machine])  # fmt: skip
+    durations = sorted({r.duration for r in runs})
+    axes.plot(durations, [Targets.for_duration(d).max_latency for d in durations], ":", color="grey",
+              label="target: max(2 s, 5 % of the duration)")  # fmt: skip
+    axes.set(xscale="log", yscale="log", xlabel="statement duration (s)",
+             ylabel="detection latency (s, worst of 3 phases; 0 shown as 0.1)",
+             title="Cost of waiting: time to notice the statement ended")  # fmt: skip
+    axes.legend(fontsize=8)
+    axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
