@@ -320,3 +320,27 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
     SELECT pg_catalog.regexp_replace(source, pattern, replacement, start_at, 0, translate(parameters, 'cpe', ''))
 $$;
+
+-- STL_LOAD_ERRORS: rows COPY rejected, with Redshift's columns. COPY records them on a separate
+-- connection, so they survive the rollback of the failed load; `stl_load_errors` in a query
+-- resolves here.
+CREATE TABLE IF NOT EXISTS rsetl_compat.stl_load_errors (
+    userid           integer,
+    slice            integer,
+    tbl              integer,
+    starttime        timestamp,
+    session          integer,
+    query            integer,
+    filename         character(256),
+    line_number      bigint,
+    colname          character(127),
+    type             character(10),
+    col_length       character(10),
+    position         integer,
+    raw_line         character(1024),
+    raw_field_value  character(1024),
+    err_code         integer,
+    err_reason       character(100),
+    is_partial       integer,
+    start_offset     bigint
+);

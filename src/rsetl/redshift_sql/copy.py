@@ -21,10 +21,12 @@ from sqlglot.tokens import Token, TokenType
 from rsetl.objectstore import ObjectStore
 from rsetl.redshift_sql.exceptions import LoadError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import find_closing, span, word
+from rsetl.redshift_sql.load_errors import record_load_error
 from rsetl.redshift_sql.s3url import S3Url, get_object, list_objects, manifest_entries
 
 _CHUNK = 1 << 20
 _CONTEXT_LINE = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
+_RAW_VALUE = re.compile(r', column [^:]+: "(.*)"$', re.DOTALL)
 # Options that only tune Redshift's loader or name credentials: accepted, no local effect.
 _IGNORED_WITH_VALUE = {
     "IAM_ROLE",
@@ -201,12 +203,13 @@ def run_copy(conn: psycopg.Connection[Any], command: CopyCommand, store: ObjectS
     """Load every file of the COPY; return the rows loaded."""
     if command.format == "json" and command.json_option.lower() not in ("auto", "auto ignorecase"):
         raise UnsupportedSqlError(f"COPY JSON '{command.json_option}'", "only 'auto' and 'auto ignorecase'")
-    columns = _target_columns(conn, command)
+    table_oid, columns = _target_columns(conn, command)
     files = (
         manifest_entries(store, command.source) if command.manifest else list_objects(store, command.source)
     )
     loaded = 0
     current = files[0]
+    body = b""
     # Line in the file of each row PostgreSQL numbers 1, 2, ... (JSON records may span lines).
     record_lines: list[int] = []
     try:
@@ -223,8 +226,24 @@ def run_copy(conn: psycopg.Connection[Any], command: CopyCommand, store: ObjectS
         load_error = _load_error(error, command, str(current), record_lines)
         if load_error is None:
             raise
+        raw_value = _RAW_VALUE.search(error.diag.context or "")
+        record_load_error(
+            conn,
+            load_error,
+            table_oid=table_oid,
+            raw_line=_raw_line(body, command.compression, load_error.line),
+            raw_value=raw_value.group(1) if raw_value else "",
+        )
         raise load_error from error
     return loaded
+
+
+def _raw_line(body: bytes, compression: str, line: int | None) -> str:
+    if line is None:
+        return ""
+    text = b"".join(bytes(chunk) for chunk in _decompress(body, compression))
+    lines = text.split(b"\n", line)
+    return lines[line - 1].rstrip(b"\r").decode("utf-8", "replace") if len(lines) >= line else ""
 
 
 class _atomic:
@@ -244,22 +263,25 @@ class _atomic:
             self.transaction.__exit__(*exc_info)
 
 
-def _target_columns(conn: psycopg.Connection[Any], command: CopyCommand) -> list[_Column]:
+def _target_columns(conn: psycopg.Connection[Any], command: CopyCommand) -> tuple[int, list[_Column]]:
     rows = conn.execute(
-        "SELECT a.attname, t.typcategory = 'S', a.attidentity <> '' FROM pg_attribute a"
+        "SELECT a.attname, t.typcategory = 'S', a.attidentity <> '', a.attrelid::int8 FROM pg_attribute a"
         " JOIN pg_type t ON t.oid = a.atttypid"
         " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
         (command.table,),
     ).fetchall()
     available = {row[0]: _Column(row[0], bool(row[1]), bool(row[2])) for row in rows}
+    table_oid = int(rows[0][3]) if rows else 0
     if command.columns is None:
-        return [column for column in available.values() if command.explicit_ids or not column.is_identity]
+        return table_oid, [
+            column for column in available.values() if command.explicit_ids or not column.is_identity
+        ]
     missing = [name for name in command.columns if name not in available]
     if missing:
         raise psycopg.errors.UndefinedColumn(
             f'column "{missing[0]}" of relation "{command.table}" does not exist'
         )
-    return [available[name] for name in command.columns]
+    return table_oid, [available[name] for name in command.columns]
 
 
 def _copy_sql(command: CopyCommand, columns: list[_Column], fmt: str) -> sql.Composed:

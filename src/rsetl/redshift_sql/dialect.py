@@ -49,6 +49,9 @@ COMPAT_FUNCTIONS: dict[str, tuple[str, bool]] = {
 # Functions sqlglot already rewrites to exact PostgreSQL equivalents at statement level.
 _SQLGLOT_EXACT = {"NVL2", "DECODE", "LEN", "CHARINDEX", "CONVERT_TIMEZONE", "LISTAGG"}
 
+# Redshift system tables the layer keeps (in the compat schema).
+SYSTEM_TABLES = {"stl_load_errors"}
+
 _UNSUPPORTED_TYPES = {exp.DType.GEOMETRY, exp.DType.GEOGRAPHY}
 
 
@@ -137,6 +140,9 @@ def _to_postgres(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Identifier) and node.quoted and node.this != node.this.lower():
         # Redshift folds quoted identifiers to lower case too (enable_case_sensitive_identifier is off).
         return exp.Identifier(this=node.this.lower(), quoted=True)
+    if isinstance(node, exp.Table) and node.name.lower() in SYSTEM_TABLES and node.db in ("", "pg_catalog"):
+        node.set("db", exp.to_identifier(COMPAT_SCHEMA))
+        return node
     if isinstance(node, exp.DataType):
         return _data_type(node)
     if isinstance(node, exp.ApproxDistinct):

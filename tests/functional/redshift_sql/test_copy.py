@@ -141,6 +141,14 @@ def test_bad_row_fails_the_whole_copy_naming_file_line_and_column(
     assert "Load into table 'public.items' failed" in str(error)
     assert "s3://landing/bad/2.csv, line 4, column price" in str(error)
     assert rows(runner, conn) == []
+    recorded = runner.run(
+        conn,
+        "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(raw_line), TRIM(raw_field_value), err_reason"
+        " FROM stl_load_errors",
+    ).rows
+    assert recorded is not None and len(recorded) == 1
+    assert recorded[0][:5] == ("s3://landing/bad/2.csv", 4, "price", "4,d,four", "four")
+    assert "invalid input syntax" in recorded[0][5]
 
 
 @pytest.mark.usefixtures("table")

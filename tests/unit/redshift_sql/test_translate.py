@@ -34,6 +34,7 @@ from rsetl.redshift_sql.procedural import rewrite_body
         ("LOCK TABLE s.t, s.u", "LOCK TABLE s.t, s.u"),
         ("CALL s.p(NVL(NULL, 1), GETDATE())", "CALL s.p(COALESCE(NULL, 1), rsetl_compat.getdate())"),
         ("REFRESH MATERIALIZED VIEW r.mv", "REFRESH MATERIALIZED VIEW r.mv"),
+        ("SELECT err_reason FROM stl_load_errors", "SELECT err_reason FROM rsetl_compat.stl_load_errors"),
     ],
 )
 def test_statement_translation(redshift: str, postgres: str) -> None:
