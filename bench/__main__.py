@@ -60,7 +60,10 @@ def pairs(runs: list[PollRun]) -> list[tuple[PollRun, PollRun]]:
 
 
 def waiting_table(runs: list[PollRun]) -> Table:
-    table = Table(title="1. Cost of waiting (virtual clock), rsetl / reference (ratio ref:ours): transitions per step, the rest per run")
+    table = Table(
+        title="1. Cost of waiting (virtual clock), rsetl / reference (ratio ref:ours): "
+        "transitions per step, the rest per run"
+    )
     for column in ("statement", "transitions", "Lambda inv.", "Data API calls", "history events",
                    "latency (worst)", "targets", ""):  # fmt: skip
         table.add_column(column, justify="right" if column not in ("statement", "targets") else "left")

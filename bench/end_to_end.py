@@ -147,7 +147,11 @@ def _run_chain(runtime: LocalRuntime, result: EndToEnd) -> list[str]:
     sales = [entry["key"] for entry in manifest["sales"]["files"]] + [manifest["bad_file"]["key"]]
 
     def upload(keys: list[str]) -> Callable[[], None]:
-        return lambda: [s3.upload_file(str(SAMPLE_DIR / key), bucket, key) for key in keys] and None
+        def put() -> None:
+            for key in keys:
+                s3.upload_file(str(SAMPLE_DIR / key), bucket, key)
+
+        return put
 
     def nightly() -> None:
         next_fire = runtime.scheduler.next_fire_time()

@@ -161,7 +161,7 @@ def lambda_waits(events: list[dict[str, Any]]) -> list[float]:
     """Virtual seconds of each Lambda invocation, from TaskStarted to its end (sequential tasks)."""
     waits, started = [], None
     for event in events:
-        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        details: Any = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
         if not isinstance(details, dict) or details.get("resourceType") != "lambda":
             continue
         if event["type"] == "TaskStarted":
