@@ -10,7 +10,7 @@ import bz2
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,13 +19,14 @@ from psycopg import sql
 from sqlglot.tokens import Token, TokenType
 
 from rsetl.objectstore import ObjectStore
-from rsetl.redshift_sql.exceptions import LoadError, UnsupportedSqlError
+from rsetl.redshift_sql.exceptions import LoadError, RedshiftSqlError, S3AccessError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import find_closing, span, word
 from rsetl.redshift_sql.load_errors import record_load_error
 from rsetl.redshift_sql.s3url import S3Url, get_object, list_objects, manifest_entries
 
 _CHUNK = 1 << 20
 _CONTEXT_LINE = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
+_JSONPATH_STEP = re.compile(r"\.([A-Za-z_][\w$]*)|\['([^']*)'\]|\[\"([^\"]*)\"\]|\[(\d+)\]")
 _RAW_VALUE = re.compile(r', column [^:]+: "(.*)"$', re.DOTALL)
 # Options that only tune Redshift's loader or name credentials: accepted, no local effect.
 _IGNORED_WITH_VALUE = {
@@ -192,6 +193,9 @@ def _check_format(option: str, value: str, allowed: set[str]) -> None:
         raise UnsupportedSqlError(f"COPY {option} '{value}'", f"supported: {', '.join(sorted(allowed))}")
 
 
+_Extract = Callable[[dict[str, Any]], list[Any]]
+
+
 @dataclass(frozen=True)
 class _Column:
     name: str
@@ -201,9 +205,8 @@ class _Column:
 
 def run_copy(conn: psycopg.Connection[Any], command: CopyCommand, store: ObjectStore) -> int:
     """Load every file of the COPY; return the rows loaded."""
-    if command.format == "json" and command.json_option.lower() not in ("auto", "auto ignorecase"):
-        raise UnsupportedSqlError(f"COPY JSON '{command.json_option}'", "only 'auto' and 'auto ignorecase'")
     table_oid, columns = _target_columns(conn, command)
+    extract = _json_extractor(command, columns, store) if command.format == "json" else None
     files = (
         manifest_entries(store, command.source) if command.manifest else list_objects(store, command.source)
     )
@@ -217,10 +220,19 @@ def run_copy(conn: psycopg.Connection[Any], command: CopyCommand, store: ObjectS
             for current in files:
                 body = get_object(store, current).body
                 record_lines.clear()
-                if command.format == "json":
-                    loaded += _copy_json(cursor, command, columns, body, current, record_lines)
+                if extract is not None:
+                    loaded += _copy_json(cursor, command, columns, extract, body, current, record_lines)
                 else:
                     loaded += _copy_delimited(cursor, command, columns, body)
+    except LoadError as rejected:
+        record_load_error(
+            conn,
+            rejected,
+            table_oid=table_oid,
+            raw_line=_raw_line(body, command.compression, rejected.line),
+            raw_value="",
+        )
+        raise
     except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as error:
         # Only rejected data is a load error; cancellation and connection failures propagate as they are.
         load_error = _load_error(error, command, str(current), record_lines)
@@ -358,16 +370,73 @@ def _skip_lines(chunks: Iterator[bytes | memoryview], count: int) -> Iterator[by
             pending = b""
 
 
+def _json_extractor(command: CopyCommand, columns: list[_Column], store: ObjectStore) -> _Extract:
+    """How one JSON record becomes the column values: by key ('auto') or by a JSONPaths file."""
+    option = command.json_option
+    names = [column.name for column in columns]
+    if option.lower() == "auto":
+        return lambda document: [document.get(name) for name in names]
+    if option.lower() == "auto ignorecase":
+        return lambda document: [
+            {key.lower(): value for key, value in document.items()}.get(name) for name in names
+        ]
+    if not option.startswith("s3://"):
+        raise UnsupportedSqlError(
+            f"COPY JSON '{option}'", "use 'auto', 'auto ignorecase' or an s3:// JSONPaths file"
+        )
+    url = S3Url.parse(option, "COPY")
+    try:
+        paths = json.loads(get_object(store, url).body)["jsonpaths"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise S3AccessError(f"invalid JSONPaths file {url}: {error}") from error
+    if len(paths) != len(columns):
+        raise RedshiftSqlError(
+            f"Number of jsonpaths and the number of columns should match. JSONPath size: {len(paths)},"
+            f" Number of columns in table or column list: {len(columns)}"
+        )
+    steps = [_jsonpath_steps(str(path)) for path in paths]
+    return lambda document: [_walk(document, path) for path in steps]
+
+
+def _jsonpath_steps(path: str) -> list[str | int]:
+    """`$.a.b`, `$['a']`, `$["a"]`, `$.a[0]` as a list of keys and indexes."""
+    if not path.startswith("$"):
+        raise UnsupportedSqlError(f"JSONPath expression {path!r}", "paths start with $")
+    steps: list[str | int] = []
+    position = 1
+    while position < len(path):
+        match = _JSONPATH_STEP.match(path, position)
+        if match is None:
+            raise UnsupportedSqlError(
+                f"JSONPath expression {path!r}", "only .name, ['name'] and [index] steps"
+            )
+        name, quoted, double_quoted, index = match.groups()
+        steps.append(int(index) if index is not None else name or quoted or double_quoted or "")
+        position = match.end()
+    return steps
+
+
+def _walk(document: Any, steps: list[str | int]) -> Any:
+    for step in steps:
+        if isinstance(step, int) and isinstance(document, list) and step < len(document):
+            document = document[step]
+        elif isinstance(step, str) and isinstance(document, dict):
+            document = document.get(step)
+        else:
+            return None
+    return document
+
+
 def _copy_json(
     cursor: psycopg.Cursor[Any],
     command: CopyCommand,
     columns: list[_Column],
+    extract: _Extract,
     body: bytes,
     file: S3Url,
     record_lines: list[int],
 ) -> int:
     text = b"".join(_decompress(body, command.compression)).decode("utf-8")
-    ignore_case = command.json_option.lower() == "auto ignorecase"
     names = [column.name for column in columns]
     decoder = json.JSONDecoder()
     position = last = 0
@@ -399,8 +468,7 @@ def _copy_json(
                 )
             record += 1
             record_lines.append(line)
-            fields = {(key.lower() if ignore_case else key): value for key, value in document.items()}
-            copy.write_row([_json_value(fields.get(name)) for name in names])
+            copy.write_row([_json_value(value) for value in extract(document)])
     return record
 
 

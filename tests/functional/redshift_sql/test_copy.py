@@ -11,7 +11,13 @@ import psycopg
 import pytest
 
 from rsetl.objectstore import MemoryObjectStore
-from rsetl.redshift_sql import LoadError, RedshiftSqlRunner, S3AccessError, UnsupportedSqlError
+from rsetl.redshift_sql import (
+    LoadError,
+    RedshiftSqlError,
+    RedshiftSqlRunner,
+    S3AccessError,
+    UnsupportedSqlError,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -226,7 +232,7 @@ def test_missing_prefix_and_bucket(runner: RedshiftSqlRunner, conn: psycopg.Conn
         ("CSV MAXERROR 10", "COPY MAXERROR above 0"),
         ("CSV DATEFORMAT 'DD.MM.YYYY'", "COPY DATEFORMAT 'DD.MM.YYYY'"),
         ("CSV TRUNCATECOLUMNS", "COPY option TRUNCATECOLUMNS"),
-        ("JSON 's3://landing/paths.json'", "COPY JSON 's3://landing/paths.json'"),
+        ("JSON 'noshred'", "COPY JSON 'noshred'"),
     ],
 )
 def test_unsupported_options_are_named(
@@ -254,3 +260,39 @@ def test_accepted_formats_and_ignored_options(
         " COMPUPDATE OFF STATUPDATE OFF ENCODING UTF8",
     )
     assert rows(runner, conn) == [(1, None, None, "2024-02-03")]
+
+
+@pytest.mark.usefixtures("table")
+def test_json_with_a_jsonpaths_file(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    paths = {"jsonpaths": ["$.id", "$['item']['label']", "$.prices[1]", '$["seen on"]']}
+    store.put_object("landing", "j/paths.json", json.dumps(paths).encode())
+    body = b'{"id": 1, "item": {"label": "a"}, "prices": [9, 2.5], "seen on": "2024-05-06"}\n{"id": 2}\n'
+    store.put_object("landing", "j/data.json", body)
+    runner.run(conn, "COPY public.items FROM 's3://landing/j/data.json' JSON 's3://landing/j/paths.json'")
+    assert rows(runner, conn) == [(1, "a", "2.50", "2024-05-06"), (2, None, None, None)]
+
+
+@pytest.mark.usefixtures("table")
+def test_jsonpaths_must_match_the_columns(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "j/paths.json", b'{"jsonpaths": ["$.id"]}')
+    store.put_object("landing", "j/data.json", b'{"id": 1}')
+    with pytest.raises(RedshiftSqlError, match="Number of jsonpaths and the number of columns should match"):
+        runner.run(conn, "COPY public.items FROM 's3://landing/j/data.json' JSON 's3://landing/j/paths.json'")
+
+
+@pytest.mark.usefixtures("table")
+def test_malformed_json_is_a_load_error_with_its_line(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "j/bad.json", b'{"id": 1}\n\n{"id": 2,,}\n')
+    with pytest.raises(LoadError) as caught:
+        runner.run(conn, "COPY public.items FROM 's3://landing/j/bad.json' JSON 'auto'")
+    assert (caught.value.line, caught.value.column) == (3, None)
+    assert "invalid JSON" in caught.value.reason
+    assert rows(runner, conn) == []
+    recorded = runner.run(conn, "SELECT line_number, TRIM(raw_line) FROM stl_load_errors").rows
+    assert recorded == [(3, '{"id": 2,,}')]
