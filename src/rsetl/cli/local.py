@@ -48,7 +48,9 @@ def up(project_dir: Path, state_dir: Path, port: int, overrides: list[str], data
         created = ", ".join(
             f"{len(ids)} {kind.split('::')[-1]}" for kind, ids in runtime.report.created.items()
         )
-        console.print(f"rsetl local endpoint ready at {runtime.url} ({created}); state in {state_dir}")
+        console.print(
+            f"rsetl local endpoint ready at {runtime.url} ({created}); state in {state_dir}", soft_wrap=True
+        )
         stop.wait()
     finally:
         errors.print("[dim]stopping[/dim]")

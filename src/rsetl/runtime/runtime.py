@@ -20,6 +20,7 @@ from rsetl.lambdas import FunctionConfig, LambdaRuntime, LambdaServiceError
 from rsetl.postgres import PostgresServer
 from rsetl.redshift_data import RedshiftDataService
 from rsetl.redshift_sql import RedshiftSqlRunner
+from rsetl.runtime.admin import AdminService
 from rsetl.runtime.endpoints import local_aws_environment
 from rsetl.runtime.sql_apply import AppliedFile, apply_sql_folder
 from rsetl.runtime.state import EndpointInfo, clear_endpoint, write_endpoint
@@ -124,6 +125,7 @@ class LocalRuntime:
         router.register(self.redshift_data)
         router.register(EventsService(self.events))
         router.register(StatesService(self.stepfunctions))
+        router.register(AdminService(self.events))
         router.register(self.s3, fallback=True)
         say("wiring template.yaml")
         self._wire()
