@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -255,3 +256,54 @@ def test_nightly_snapshot_and_segments(runner: RedshiftSqlRunner, conn: psycopg.
         " WHERE business_date = '2024-03-01' ORDER BY customer_id",
     ).rows
     assert segments == [("C1", "NEW", 0, 1), ("C2", "OCCASIONAL", 51, 1)]
+
+
+@pytest.mark.usefixtures("demo")
+def test_concurrent_duplicate_delivery_waits_on_the_ledger_lock_and_is_a_no_op(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object(
+        "landing",
+        "sales/2024/03/03/dup.csv",
+        (SALES_HEADER + "O-5,1,2024-03-03 10:00:00,S1,P1,C1,1,1.00,0,USD\n").encode(),
+    )
+    key = "sales/2024/03/03/dup.csv"
+    other = psycopg.connect(psycopg.conninfo.make_conninfo("", **conn.info.get_parameters()), autocommit=True)
+    outcome: list[BaseException | None] = []
+
+    def second_delivery() -> None:
+        try:
+            load_file(runner, other, "sales_lines", key, "e-dup")
+            outcome.append(None)
+        except BaseException as error:  # handed to the test thread
+            outcome.append(error)
+
+    with conn.transaction():
+        runner.run(conn, "CREATE TEMP TABLE sales_lines_batch (LIKE staging.sales_lines)")
+        runner.run(conn, f"COPY sales_lines_batch FROM 's3://landing/{key}' FORMAT AS CSV IGNOREHEADER 1")
+        runner.run(
+            conn,
+            "CALL sales.sp_merge_sales_lines(:bucket, :object_key, :etag, :execution_name)",
+            {"bucket": "landing", "object_key": key, "etag": "e-dup", "execution_name": "first"},
+        )
+        worker = threading.Thread(target=second_delivery)
+        worker.start()
+        # Wait (bounded) until the second delivery is blocked on the ledger lock this transaction holds.
+        blocked = False
+        for _ in range(600):
+            waiting = conn.execute(
+                "SELECT COUNT(*) FROM pg_locks WHERE pid = %s AND NOT granted", (other.info.backend_pid,)
+            ).fetchone()
+            blocked = waiting == (1,)
+            if blocked or outcome:
+                break
+            conn.execute("SELECT pg_sleep(0.05)")
+        assert blocked and not outcome, "the second delivery did not wait for the ledger lock"
+    worker.join(timeout=60)
+    other.close()
+    assert outcome == [None]
+    ledger = runner.run(
+        conn, "SELECT execution_name FROM etl.load_ledger WHERE object_key = :key", {"key": key}
+    ).rows
+    assert ledger == [("first",)]
+    assert runner.run(conn, "SELECT COUNT(*) FROM sales.fact_sales WHERE order_id = 'O-5'").rows == [(1,)]
