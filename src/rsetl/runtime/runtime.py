@@ -26,7 +26,7 @@ from rsetl.runtime.sql_apply import AppliedFile, apply_sql_folder
 from rsetl.runtime.state import EndpointInfo, clear_endpoint, write_endpoint
 from rsetl.runtime.wiring import (
     WiringReport,
-    not_emulated,
+    not_emulated_names,
     state_machines,
     wire_buckets,
     wire_event_buses,
@@ -67,8 +67,7 @@ class LocalRuntime:
         self.template: LocalTemplate = load_template(
             options.project_dir / "template.yaml", parameter_overrides=options.parameter_overrides
         )
-        missing = not_emulated(self.template)
-        self.report = WiringReport(not_emulated=[f"{r.logical_id} ({r.type})" for r in missing])
+        self.report = WiringReport(not_emulated=not_emulated_names(self.template))
         self.access_key, self.secret_key = next(iter(options.credentials.items()))
         self.postgres: PostgresServer | None = None
         self.server: LocalServer | None = None

@@ -55,6 +55,11 @@ def not_emulated(template: LocalTemplate) -> list[LocalResource]:
     return template.unsupported(set(EMULATED_TYPES | ACCEPTED_TYPES))
 
 
+def not_emulated_names(template: LocalTemplate) -> list[str]:
+    """`LogicalId (Type)` of each resource the runtime does not emulate, as start-up reports them."""
+    return [f"{r.logical_id} ({r.type})" for r in not_emulated(template)]
+
+
 def wire_buckets(template: LocalTemplate, s3: S3Service, report: WiringReport) -> None:
     for bucket in template.of_type("AWS::S3::Bucket"):
         config = bucket.properties.get("NotificationConfiguration") or {}
