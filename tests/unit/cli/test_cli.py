@@ -1,0 +1,112 @@
+"""The `rsetl local` command line without a running runtime: arguments, usage errors and their exit codes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rsetl.cli import build_parser, main
+from rsetl.cli.demo import run_demo
+from rsetl.cli.local import UsageError, parse_s3_uri
+from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
+from rsetl.runtime.state import write_endpoint
+
+PROJECT_DIR = Path(__file__).resolve().parents[3]
+
+CLIENT_COMMANDS = [
+    ["put", __file__, "s3://bucket/key.csv"],
+    ["start", "refresh_sales_views", "--wait"],
+    ["executions"],
+    ["execution", "some-run"],
+    ["events"],
+    ["sql", "SELECT 1"],
+]
+
+
+@pytest.mark.parametrize("command", CLIENT_COMMANDS, ids=lambda c: c[0])
+def test_each_client_command_without_a_runtime_exits_2_saying_how_to_start_one(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["local", "--state-dir", str(tmp_path), *command]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"rsetl: no local runtime is running for {tmp_path}")
+    assert f"rsetl local up --state-dir {tmp_path}" in err
+
+
+def test_client_commands_default_to_the_state_dir_of_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["local", "executions"]) == 2
+
+    assert f"no local runtime is running for {DEFAULT_STATE_DIR}:" in capsys.readouterr().err
+
+
+def test_the_demo_takes_a_state_dir_and_otherwise_uses_its_own() -> None:
+    parsed = build_parser().parse_args(["local", "--state-dir", "/tmp/x", "demo"])
+    assert (parsed.local_command, parsed.state_dir) == ("demo", Path("/tmp/x"))
+    assert build_parser().parse_args(["local", "demo"]).state_dir is None
+
+
+def test_up_defaults_to_port_4566() -> None:
+    parsed = build_parser().parse_args(["local", "up"])
+    assert (parsed.port, parsed.database_url, parsed.parameter_overrides) == (4566, None, [])
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("bucket/key", "is not an s3://bucket/key URI"),
+        ("s3://bucket", "needs both a bucket and a key"),
+        ("s3:///key", "needs both a bucket and a key"),
+    ],
+)
+def test_bad_s3_uris_are_usage_errors(uri: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_s3_uri(uri)
+
+
+def test_s3_uris_split_at_the_first_slash() -> None:
+    assert parse_s3_uri("s3://landing/sales/2026/11/01/a.csv") == ("landing", "sales/2026/11/01/a.csv")
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path) -> Path:
+    """A state dir whose endpoint file names this (live) process and an address nothing listens on."""
+    write_endpoint(
+        tmp_path,
+        EndpointInfo("http://127.0.0.1:9", os.getpid(), "us-east-1", "test", "test", "rsetl", {}, {}),
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["start", "ingest_sales", "--input", "{not json"], "--input is not JSON"),
+        (["start", "ingest_sales", "--input", "[1, 2]"], "--input must be a JSON object"),
+        (["put", "/no/such/file.csv", "s3://bucket/key"], "/no/such/file.csv is not a file"),
+        (["put", __file__, "bucket/key"], "is not an s3://bucket/key URI"),
+    ],
+)
+def test_usage_errors_exit_2_before_calling_the_endpoint(
+    endpoint: Path, arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["local", "--state-dir", str(endpoint), *arguments]) == 2
+
+    assert message in capsys.readouterr().err
+
+
+def test_the_demo_refuses_to_wipe_a_folder_that_holds_no_local_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+
+    assert run_demo(PROJECT_DIR, PROJECT_DIR / "sample_data", state_dir=tmp_path) == 2
+
+    assert "would wipe it" in capsys.readouterr().out
+    assert (tmp_path / "notes.txt").read_text() == "mine"
