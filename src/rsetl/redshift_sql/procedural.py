@@ -1,8 +1,10 @@
-"""Token-level translation of procedural code: stored procedure bodies and CALL arguments.
+"""Translation of procedural code: stored procedure bodies and CALL arguments.
 
-PL/pgSQL is Redshift's procedure language too, so bodies keep their structure; only the SQL
-constructs inside them that differ are rewritten, token by token: compat function calls, datepart
-keywords, NVL, LISTAGG ... WITHIN GROUP, SYSDATE, `LOCK t` and the physical attributes of CREATE TABLE.
+PL/pgSQL is Redshift's procedure language too, so bodies keep their structure. Their SQL
+statements (INSERT, UPDATE, DELETE, MERGE, SELECT ... INTO) go through the statement translator;
+what it cannot read as SQL, and every other procedural statement, is rewritten token by token:
+compat function calls, datepart keywords, NVL, LISTAGG ... WITHIN GROUP, SYSDATE, `LOCK t` and the
+physical attributes of CREATE TABLE.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from sqlglot.tokens import Token, TokenType
 
 from rsetl.redshift_sql.ddl import strip_physical_attributes
-from rsetl.redshift_sql.dialect import COMPAT_FUNCTIONS
+from rsetl.redshift_sql.dialect import COMPAT_FUNCTIONS, translate_statement
 from rsetl.redshift_sql.exceptions import UnsupportedSqlError
 from rsetl.redshift_sql.lexer import find_closing, is_name, quote_literal, tokenize, word
 
@@ -21,9 +23,89 @@ _STATEMENT_STARTS = {TokenType.SEMICOLON, TokenType.BEGIN}
 _STATEMENT_START_WORDS = {"THEN", "ELSE", "LOOP", "BEGIN", "DECLARE"}
 
 
+# Embedded SQL statements the statement translator handles.
+_SQL_STATEMENTS = {"INSERT", "UPDATE", "DELETE", "MERGE", "SELECT", "WITH"}
+# Failures that only mean "not plain SQL" (PL/pgSQL syntax): the token-level rewrite handles those.
+_NOT_SQL = ("syntax the Redshift parser cannot read", "statement ")
+_INTO_TARGET_END = {"FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "UNION", "WINDOW", "OFFSET"}
+
+
 def rewrite_body(body: str) -> str:
     """Translate a PL/pgSQL body written for Redshift."""
-    return rewrite_expressions(_rewrite_ddl(body))
+    return rewrite_expressions(_translate_embedded_sql(_rewrite_ddl(body)))
+
+
+def _translate_embedded_sql(body: str) -> str:
+    tokens = tokenize(body)
+    edits: list[tuple[int, int, str]] = []
+    for index, token in enumerate(tokens):
+        if word(token) not in _SQL_STATEMENTS or not _starts_statement(tokens, index):
+            continue
+        end = next(
+            (later for later in range(index, len(tokens)) if tokens[later].token_type == TokenType.SEMICOLON),
+            len(tokens),
+        )
+        translated = _translate_embedded_statement(body, tokens[index:end])
+        if translated is not None:
+            edits.append((token.start, tokens[end - 1].end, translated))
+    return _apply(body, edits)
+
+
+def _translate_embedded_statement(body: str, tokens: list[Token]) -> str | None:
+    """The statement translated, or None when it is not plain SQL (left to the token rewrite)."""
+    statement = body[tokens[0].start : tokens[-1].end + 1]
+    targets_at = _variable_intos(tokens)
+    if len(targets_at) > 1 or (targets_at and word(tokens[0]) not in ("SELECT", "WITH")):
+        return None  # e.g. INSERT ... RETURNING ... INTO v: PL/pgSQL syntax the token rewrite keeps
+    into = targets_at[0] if targets_at else None
+    if into is not None:
+        first, last = into
+        targets = body[tokens[first].start : tokens[last].end + 1]
+        statement = (
+            body[tokens[0].start : tokens[first].start] + body[tokens[last].end + 1 : tokens[-1].end + 1]
+        )
+    try:
+        translated = translate_statement(statement)
+    except UnsupportedSqlError as error:
+        if error.construct.startswith(_NOT_SQL):
+            return None
+        raise
+    return translated if into is None else _insert_into(translated, targets)
+
+
+def _variable_intos(tokens: list[Token]) -> list[tuple[int, int]]:
+    """Token ranges of each top-level `INTO [STRICT] variable[, ...]` (not INSERT INTO / MERGE INTO)."""
+    found = []
+    depth = 0
+    for index, token in enumerate(tokens):
+        if token.token_type == TokenType.L_PAREN:
+            depth += 1
+        elif token.token_type == TokenType.R_PAREN:
+            depth -= 1
+        elif (
+            depth == 0
+            and word(token) == "INTO"
+            and index
+            and word(tokens[index - 1]) not in ("INSERT", "MERGE")
+        ):
+            last = index
+            while last + 1 < len(tokens) and word(tokens[last + 1]) not in _INTO_TARGET_END:
+                last += 1
+            found.append((index, last))
+    return found
+
+
+def _insert_into(translated: str, targets: str) -> str:
+    """Put `INTO targets` back before the first top-level FROM (a SELECT without FROM: at the end)."""
+    depth = 0
+    for token in tokenize(translated):
+        if token.token_type == TokenType.L_PAREN:
+            depth += 1
+        elif token.token_type == TokenType.R_PAREN:
+            depth -= 1
+        elif depth == 0 and word(token) == "FROM":
+            return f"{translated[: token.start]}{targets} {translated[token.start :]}"
+    return f"{translated} {targets}"
 
 
 def rewrite_expressions(text: str) -> str:

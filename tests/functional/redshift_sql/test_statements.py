@@ -255,3 +255,26 @@ def test_identifiers_fold_to_lower_case_like_redshift(
     assert outcome.columns is not None
     assert [column.name for column in outcome.columns] == ["total", "note"]
     assert outcome.rows == [(1, "a")]
+
+
+def test_procedure_sql_uses_statement_translation(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection
+) -> None:
+    runner.run(conn, "CREATE TABLE public.scores (player VARCHAR(10), score INT)")
+    runner.run(conn, "INSERT INTO public.scores VALUES ('a', 3), ('a', 9), ('b', 5), ('b', 1)")
+    runner.run(
+        conn,
+        """
+        CREATE PROCEDURE public.sp_best(INOUT best VARCHAR(100), INOUT middle FLOAT8) AS $$
+        BEGIN
+            SELECT LISTAGG(player || ':' || score, ',') WITHIN GROUP (ORDER BY player) INTO best
+            FROM (
+                SELECT player, score FROM public.scores
+                QUALIFY ROW_NUMBER() OVER (PARTITION BY player ORDER BY score DESC) = 1
+            ) AS top_scores;
+            SELECT TOP 1 MEDIAN(score) INTO middle FROM public.scores;
+        END;
+        $$ LANGUAGE plpgsql
+        """,
+    )
+    assert runner.run(conn, "CALL public.sp_best(NULL, NULL)").rows == [("a:9,b:5", 4.0)]

@@ -143,3 +143,27 @@ def test_untranslatable_statements_raise(sql: str, construct: str) -> None:
 
 def test_show_of_a_setting_passes_through() -> None:
     assert translate("SHOW search_path").sql == "SHOW search_path"
+
+
+def test_sql_statements_in_bodies_go_through_the_statement_translator() -> None:
+    body = (
+        "BEGIN SELECT TOP 1 a INTO STRICT v FROM t ORDER BY b; "
+        "SELECT MEDIAN(a), NVL(MAX(b), 0) INTO v, w FROM t; "
+        "UPDATE t SET \"Col\" = DECODE(a, 1, 'one', 'other') WHERE c = v; END"
+    )
+    assert rewrite_body(body) == (
+        "BEGIN SELECT a INTO STRICT v FROM t ORDER BY b LIMIT 1; "
+        "SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY a), COALESCE(MAX(b), 0) INTO v, w FROM t; "
+        "UPDATE t SET \"col\" = CASE WHEN a = 1 THEN 'one' ELSE 'other' END WHERE c = v; END"
+    )
+
+
+def test_plpgsql_only_syntax_is_left_to_the_token_rewrite() -> None:
+    body = (
+        "BEGIN INSERT INTO t VALUES (GETDATE()) RETURNING a INTO v;"
+        " FOR r IN SELECT NVL(a, 1) FROM t LOOP NULL; END LOOP; END"
+    )
+    assert rewrite_body(body) == (
+        "BEGIN INSERT INTO t VALUES (rsetl_compat.getdate()) RETURNING a INTO v;"
+        " FOR r IN SELECT COALESCE(a, 1) FROM t LOOP NULL; END LOOP; END"
+    )
