@@ -220,10 +220,19 @@ def run_copy(conn: psycopg.Connection[Any], command: CopyCommand, store: ObjectS
             for current in files:
                 body = get_object(store, current).body
                 record_lines.clear()
-                if extract is not None:
-                    loaded += _copy_json(cursor, command, columns, extract, body, current, record_lines)
-                else:
-                    loaded += _copy_delimited(cursor, command, columns, body)
+                try:
+                    if extract is not None:
+                        loaded += _copy_json(cursor, command, columns, extract, body, current, record_lines)
+                    else:
+                        loaded += _copy_delimited(cursor, command, columns, body)
+                except (zlib.error, OSError, EOFError, UnicodeDecodeError) as error:
+                    raise LoadError(
+                        command.table,
+                        file=str(current),
+                        line=None,
+                        column=None,
+                        reason=_unreadable(command, error),
+                    ) from error
     except LoadError as rejected:
         record_load_error(
             conn,
@@ -248,6 +257,12 @@ def run_copy(conn: psycopg.Connection[Any], command: CopyCommand, store: ObjectS
         )
         raise load_error from error
     return loaded
+
+
+def _unreadable(command: CopyCommand, error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"invalid UTF-8 in the file: {error}"
+    return f"the file is not valid {command.compression.upper()} data: {error}"
 
 
 def _raw_line(body: bytes, compression: str, line: int | None) -> str:

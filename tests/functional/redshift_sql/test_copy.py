@@ -296,3 +296,15 @@ def test_malformed_json_is_a_load_error_with_its_line(
     assert rows(runner, conn) == []
     recorded = runner.run(conn, "SELECT line_number, TRIM(raw_line) FROM stl_load_errors").rows
     assert recorded == [(3, '{"id": 2,,}')]
+
+
+@pytest.mark.usefixtures("table")
+@pytest.mark.parametrize("compression", ["GZIP", "BZIP2"])
+def test_a_file_that_is_not_compressed_is_a_load_error(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore, compression: str
+) -> None:
+    store.put_object("landing", "plain.csv", b"1,a\n")
+    with pytest.raises(LoadError, match=f"not valid {compression} data") as caught:
+        runner.run(conn, f"COPY public.items (id, name) FROM 's3://landing/plain.csv' CSV {compression}")
+    assert caught.value.file == "s3://landing/plain.csv"
+    assert rows(runner, conn) == []
