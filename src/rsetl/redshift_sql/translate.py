@@ -75,7 +75,8 @@ def translate(statement: str) -> Translation:
     if first == "REFRESH":
         if words[1:3] != ["MATERIALIZED", "VIEW"] or len(tokens) < 4:
             raise UnsupportedSqlError(f"statement {' '.join(words[:2])}")
-        return Translation("sql", statement)
+        # The view's name folds to lower case as every Redshift identifier does.
+        return Translation("sql", "REFRESH MATERIALIZED VIEW " + span(statement, tokens[3:]).lower())
     if first in ("GRANT", "REVOKE", "COMMENT"):
         return Translation("sql", statement)
     if first == "CREATE" and _is_routine(words):
@@ -111,8 +112,9 @@ def _lock(statement: str, tokens: list[Token]) -> str:
     names = tokens[2:] if word(tokens[1]) == "TABLE" else tokens[1:]
     if not names:
         raise UnsupportedSqlError("LOCK without a table")
-    # Redshift's LOCK takes an exclusive lock, PostgreSQL's default mode for LOCK TABLE.
-    return "LOCK TABLE " + span(statement, names)
+    # Redshift's LOCK takes an exclusive lock, PostgreSQL's default mode for LOCK TABLE; table names
+    # fold to lower case as every Redshift identifier does.
+    return "LOCK TABLE " + span(statement, names).lower()
 
 
 def _is_routine(words: list[str]) -> bool:
