@@ -131,11 +131,6 @@ def translate_statement(sql: str) -> str:
         raise UnsupportedSqlError("a construct PostgreSQL has no equivalent for", str(error)) from error
 
 
-def translate_expression(sql: str) -> str:
-    """Translate one scalar expression (used for expressions inside procedural code)."""
-    return translate_statement(f"SELECT {sql}")[len("SELECT ") :]
-
-
 def _to_postgres(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Identifier) and node.quoted and node.this != node.this.lower():
         # Redshift folds quoted identifiers to lower case too (enable_case_sensitive_identifier is off).

@@ -64,10 +64,6 @@ class StatementOutcome:
     rows: list[tuple[Any, ...]] | None = None
     rows_affected: int = 0
 
-    @property
-    def has_result_set(self) -> bool:
-        return self.columns is not None
-
 
 def describe_columns(cursor: psycopg.Cursor[Any]) -> list[ColumnInfo]:
     """Column metadata of the cursor's current result, with source tables looked up where known."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rsetl.redshift_sql import UnsupportedSqlError, translate
+from rsetl.objectstore import MemoryObjectStore
+from rsetl.redshift_sql import RedshiftSqlRunner, UnsupportedSqlError, translate
 from rsetl.redshift_sql.ddl import strip_physical_attributes
 from rsetl.redshift_sql.procedural import rewrite_body
 
@@ -167,3 +168,13 @@ def test_plpgsql_only_syntax_is_left_to_the_token_rewrite() -> None:
         "BEGIN INSERT INTO t VALUES (rsetl_compat.getdate()) RETURNING a INTO v;"
         " FOR r IN SELECT COALESCE(a, 1) FROM t LOOP NULL; END LOOP; END"
     )
+
+
+def test_runner_translate_binds_then_translates_each_statement() -> None:
+    runner = RedshiftSqlRunner(MemoryObjectStore())
+    translations = runner.translate("SELECT NVL(:a, 'x'); VACUUM; LOCK t", {"a": "it's"})
+    assert [(t.kind, t.sql) for t in translations] == [
+        ("sql", "SELECT COALESCE('it''s', 'x')"),
+        ("noop", ""),
+        ("sql", "LOCK TABLE t"),
+    ]
