@@ -145,6 +145,7 @@ def _to_postgres(node: exp.Expr) -> exp.Expr:
         return exp.Count(this=exp.Distinct(expressions=[node.this]))
     if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.GroupConcat):
         return _listagg(node)
+    # LISTAGG(DISTINCT x, delimiter) without WITHIN GROUP: sqlglot reads the delimiter into the DISTINCT.
     if (
         isinstance(node, exp.GroupConcat)
         and isinstance(node.this, exp.Distinct)
@@ -153,8 +154,6 @@ def _to_postgres(node: exp.Expr) -> exp.Expr:
         items = node.this.expressions
         if len(items) == 2:
             return exp.GroupConcat(this=exp.Distinct(expressions=[items[0]]), separator=items[1])
-    if isinstance(node, exp.CurrentTimestamp) and not node.args.get("sysdate"):
-        return node
     if isinstance(
         node, (exp.PrimaryKey, exp.ForeignKey, exp.UniqueColumnConstraint, exp.PrimaryKeyColumnConstraint)
     ):
