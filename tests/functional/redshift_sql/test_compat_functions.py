@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 from typing import Any
 
 import psycopg
 import pytest
 
-from rsetl.redshift_sql import RedshiftSqlRunner
+from rsetl.redshift_sql import RedshiftSqlRunner, install_compat
 
 pytestmark = pytest.mark.postgres
 
@@ -161,3 +162,23 @@ def test_statement_only_spellings(runner: RedshiftSqlRunner, conn: psycopg.Conne
         conn, "SELECT REPLICATE('ab', 2), APPROXIMATE COUNT(DISTINCT v), MEDIAN(v) FROM public.n"
     )
     assert outcome.rows == [("abab", 2, 1.0)]
+
+
+def test_install_is_idempotent_and_safe_concurrently(conn: psycopg.Connection) -> None:
+    conninfo = psycopg.conninfo.make_conninfo("", **conn.info.get_parameters())
+    errors: list[BaseException] = []
+
+    def install() -> None:
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as other:
+                install_compat(other)
+        except BaseException as error:  # handed to the test thread
+            errors.append(error)
+
+    workers = [threading.Thread(target=install) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert errors == []
+    assert conn.execute("SELECT rsetl_compat.len('abc')").fetchone() == (3,)
