@@ -12,6 +12,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, Literal
 
 import psycopg
@@ -60,6 +61,7 @@ class CopyCommand:
     empty_as_null: bool = False
     escape: bool = False
     explicit_ids: bool = False
+    round_decimals: bool = False
     ignored: list[str] = field(default_factory=list)
 
 
@@ -169,6 +171,8 @@ class _Options:
             command.escape = True
         elif option == "MANIFEST":
             command.manifest = True
+        elif option == "ROUNDEC":
+            command.round_decimals = True
         elif option == "EXPLICIT_IDS":
             command.explicit_ids = True
         elif option == "DATEFORMAT":
@@ -201,6 +205,11 @@ class _Column:
     name: str
     is_text: bool
     is_identity: bool
+    type_sql: str
+    not_null: bool
+    precision: int | None
+    """Declared precision and scale of a NUMERIC(p, s) column; None for other types."""
+    scale: int | None
 
 
 def run_copy(conn: psycopg.Connection[Any], command: CopyCommand, store: ObjectStore) -> int:
@@ -224,7 +233,7 @@ def run_copy(conn: psycopg.Connection[Any], command: CopyCommand, store: ObjectS
                     if extract is not None:
                         loaded += _copy_json(cursor, command, columns, extract, body, current, record_lines)
                     else:
-                        loaded += _copy_delimited(cursor, command, columns, body)
+                        loaded += _copy_delimited(cursor, command, columns, body, current)
                 except (zlib.error, OSError, EOFError, UnicodeDecodeError) as error:
                     raise LoadError(
                         command.table,
@@ -292,12 +301,19 @@ class _atomic:
 
 def _target_columns(conn: psycopg.Connection[Any], command: CopyCommand) -> tuple[int, list[_Column]]:
     rows = conn.execute(
-        "SELECT a.attname, t.typcategory = 'S', a.attidentity <> '', a.attrelid::int8 FROM pg_attribute a"
-        " JOIN pg_type t ON t.oid = a.atttypid"
+        "SELECT a.attname, t.typcategory = 'S', a.attidentity <> '', a.attrelid::int8,"
+        " format_type(a.atttypid, a.atttypmod), a.attnotnull,"
+        " CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod >= 0"
+        "      THEN ((a.atttypmod - 4) >> 16) & 65535 END,"
+        " CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod >= 0 THEN (a.atttypmod - 4) & 65535 END"
+        " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
         " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
         (command.table,),
     ).fetchall()
-    available = {row[0]: _Column(row[0], bool(row[1]), bool(row[2])) for row in rows}
+    available = {
+        row[0]: _Column(row[0], bool(row[1]), bool(row[2]), row[4], bool(row[5]), row[6], row[7])
+        for row in rows
+    }
     table_oid = int(rows[0][3]) if rows else 0
     if command.columns is None:
         return table_oid, [
@@ -311,7 +327,7 @@ def _target_columns(conn: psycopg.Connection[Any], command: CopyCommand) -> tupl
     return table_oid, [available[name] for name in command.columns]
 
 
-def _copy_sql(command: CopyCommand, columns: list[_Column], fmt: str) -> sql.Composed:
+def _copy_sql(command: CopyCommand, columns: list[_Column], fmt: str, target: sql.Composable) -> sql.Composed:
     options: list[sql.Composable] = [sql.SQL("FORMAT {}").format(sql.SQL(fmt))]
     if fmt != "text" or command.delimiter is not None:
         default = "," if command.format == "csv" else "|"
@@ -330,20 +346,122 @@ def _copy_sql(command: CopyCommand, columns: list[_Column], fmt: str) -> sql.Com
     elif command.null_as is not None:
         options.append(sql.SQL("NULL {}").format(sql.Literal(command.null_as)))
     return sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
-        sql.SQL(command.table),
+        target,
         sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
         sql.SQL(", ").join(options),
     )
 
 
 def _copy_delimited(
-    cursor: psycopg.Cursor[Any], command: CopyCommand, columns: list[_Column], body: bytes
+    cursor: psycopg.Cursor[Any], command: CopyCommand, columns: list[_Column], body: bytes, file: S3Url
 ) -> int:
     fmt = "text" if command.format == "text" and command.escape else "csv"
-    with cursor.copy(_copy_sql(command, columns, fmt)) as copy:
-        for chunk in _skip_lines(_decompress(body, command.compression), command.ignore_header):
+    scales = [column.scale for column in columns if column.scale is not None]
+    if command.round_decimals or not scales:
+        chunks = _skip_lines(_decompress(body, command.compression), command.ignore_header)
+        return _stream(cursor, _copy_sql(command, columns, fmt, sql.SQL(command.table)), chunks)
+    data = body if command.compression == "none" else b"".join(_decompress(body, command.compression))
+    chunks = _skip_lines(_decompress(data, "none"), command.ignore_header)
+    if not _may_exceed_scale(data, min(scales)):
+        return _stream(cursor, _copy_sql(command, columns, fmt, sql.SQL(command.table)), chunks)
+    return _copy_truncating(cursor, command, columns, fmt, chunks, file)
+
+
+def _stream(
+    cursor: psycopg.Cursor[Any], statement: sql.Composed, chunks: Iterator[bytes | memoryview]
+) -> int:
+    with cursor.copy(statement) as copy:
+        for chunk in chunks:
             copy.write(chunk)
     return max(cursor.rowcount, 0)
+
+
+def _may_exceed_scale(data: bytes, scale: int) -> bool:
+    """Whether any field could have more decimals than `scale` (false positives only cost speed).
+
+    A number has excess decimals only with more than `scale` digits after its point, or with a
+    negative exponent (`5e-3`). Both scans start from a literal, which keeps them at memchr speed.
+    """
+    if re.search(rb"\.\d{%d}" % (scale + 1), data) is not None:
+        return True
+    for marker in (b"e-", b"E-"):
+        position = data.find(marker)
+        while position >= 0:
+            before, after = data[position - 1 : position], data[position + 2 : position + 3]
+            if before.isdigit() and after.isdigit():
+                return True
+            position = data.find(marker, position + 1)
+    return False
+
+
+def _copy_truncating(
+    cursor: psycopg.Cursor[Any],
+    command: CopyCommand,
+    columns: list[_Column],
+    fmt: str,
+    chunks: Iterator[bytes | memoryview],
+    file: S3Url,
+) -> int:
+    """COPY through a stage whose NUMERIC columns are unbounded, then truncate to the declared scale.
+
+    Redshift's COPY truncates excess decimal digits (ROUNDEC rounds); PostgreSQL's input rounds.
+    """
+    stage = sql.Identifier("rsetl_copy_stage")
+    definitions = [
+        sql.SQL("{} {}{}").format(
+            sql.Identifier(column.name),
+            sql.SQL("numeric" if column.scale is not None else column.type_sql),
+            sql.SQL(" NOT NULL" if column.not_null else ""),
+        )
+        for column in columns
+    ]
+    cursor.execute(
+        sql.SQL("CREATE TEMP TABLE {} ({}, rsetl_line bigserial) ON COMMIT DROP").format(
+            stage, sql.SQL(", ").join(definitions)
+        )
+    )
+    _stream(cursor, _copy_sql(command, columns, fmt, stage), chunks)
+    scaled = [column for column in columns if column.scale is not None]
+    overflow = cursor.execute(
+        sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("min(rsetl_line) FILTER (WHERE abs(trunc({}, {})) >= 10::numeric ^ {})").format(
+                    sql.Identifier(column.name),
+                    sql.Literal(column.scale),
+                    sql.Literal((column.precision or 0) - (column.scale or 0)),
+                )
+                for column in scaled
+            ),
+            stage,
+        )
+    ).fetchone()
+    found = [(line, column) for line, column in zip(overflow or (), scaled, strict=True) if line is not None]
+    if found:
+        line, column = min(found, key=lambda item: item[0])
+        raise LoadError(
+            command.table,
+            file=str(file),
+            line=line + command.ignore_header,
+            column=column.name,
+            reason=f"numeric field overflow: a value does not fit numeric({column.precision},{column.scale})",
+        )
+    values = [
+        sql.SQL("trunc({}, {})").format(sql.Identifier(c.name), sql.Literal(c.scale))
+        if c.scale is not None
+        else sql.Identifier(c.name)
+        for c in columns
+    ]
+    cursor.execute(
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ORDER BY rsetl_line").format(
+            sql.SQL(command.table),
+            sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
+            sql.SQL(", ").join(values),
+            stage,
+        )
+    )
+    loaded = max(cursor.rowcount, 0)
+    cursor.execute(sql.SQL("DROP TABLE {}").format(stage))
+    return loaded
 
 
 def _decompress(body: bytes, compression: str) -> Iterator[bytes | memoryview]:
@@ -453,6 +571,7 @@ def _copy_json(
 ) -> int:
     text = b"".join(_decompress(body, command.compression)).decode("utf-8")
     names = [column.name for column in columns]
+    scales = [None if command.round_decimals else column.scale for column in columns]
     decoder = json.JSONDecoder()
     position = last = 0
     record = 0
@@ -483,8 +602,22 @@ def _copy_json(
                 )
             record += 1
             record_lines.append(line)
-            copy.write_row([_json_value(value) for value in extract(document)])
+            values = [_json_value(value) for value in extract(document)]
+            copy.write_row([_truncate(value, scale) for value, scale in zip(values, scales, strict=True)])
     return record
+
+
+def _truncate(value: str | None, scale: int | None) -> str | None:
+    """Cut a numeric text to `scale` decimals, as Redshift's COPY does without ROUNDEC."""
+    if value is None or scale is None:
+        return value
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return value  # not a number: PostgreSQL rejects it with the column named
+    if not number.is_finite():
+        return value
+    return str(number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_DOWN))
 
 
 def _json_value(value: Any) -> str | None:

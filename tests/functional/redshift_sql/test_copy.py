@@ -308,3 +308,46 @@ def test_a_file_that_is_not_compressed_is_a_load_error(
         runner.run(conn, f"COPY public.items (id, name) FROM 's3://landing/plain.csv' CSV {compression}")
     assert caught.value.file == "s3://landing/plain.csv"
     assert rows(runner, conn) == []
+
+
+@pytest.mark.usefixtures("table")
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_excess_decimals_are_truncated_unless_roundec(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore, gzipped: bool
+) -> None:
+    data = b"id,price\n1,20.259\n2,1.5e-2\n3,7.10\n"
+    store.put_object("landing", "dec/a.csv", gzip.compress(data) if gzipped else data)
+    option = " GZIP" if gzipped else ""
+    outcome = runner.run(
+        conn, f"COPY public.items (id, price) FROM 's3://landing/dec/a.csv' CSV IGNOREHEADER 1{option}"
+    )
+    assert outcome.rows_affected == 3
+    runner.run(
+        conn,
+        f"COPY public.items (id, price) FROM 's3://landing/dec/a.csv' CSV IGNOREHEADER 1 ROUNDEC{option}",
+    )
+    prices = runner.run(conn, "SELECT id, price::varchar FROM public.items ORDER BY id, price").rows
+    assert prices == [(1, "20.25"), (1, "20.26"), (2, "0.01"), (2, "0.02"), (3, "7.10"), (3, "7.10")]
+
+
+@pytest.mark.usefixtures("table")
+def test_decimal_overflow_after_truncation_names_the_line(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "dec/b.csv", b"id,price\n1,1.001\n2,1234567.001\n")
+    with pytest.raises(LoadError) as caught:
+        runner.run(conn, "COPY public.items (id, price) FROM 's3://landing/dec/b.csv' CSV IGNOREHEADER 1")
+    assert (caught.value.line, caught.value.column) == (3, "price")
+    assert rows(runner, conn) == []
+
+
+@pytest.mark.usefixtures("table")
+def test_json_numbers_are_truncated_too(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "dec/c.json", b'{"id": 1, "price": 2.559}\n{"id": 2, "price": "3.999"}\n')
+    runner.run(conn, "COPY public.items FROM 's3://landing/dec/c.json' JSON 'auto'")
+    assert runner.run(conn, "SELECT price::varchar FROM public.items ORDER BY id").rows == [
+        ("2.55",),
+        ("3.99",),
+    ]
