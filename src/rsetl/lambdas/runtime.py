@@ -122,6 +122,7 @@ class _Function:
         self.environment = environment
         self.idle: list[_Worker] = []
         self.busy: set[_Worker] = set()
+        self.starting = 0
 
 
 class LambdaRuntime:
@@ -142,6 +143,7 @@ class LambdaRuntime:
         python: str = sys.executable,
         work_dir: Path | None = None,
         log_dir: Path | None = None,
+        max_workers_per_function: int | None = None,
     ) -> None:
         self.region = region
         self.python = python
@@ -151,6 +153,8 @@ class LambdaRuntime:
         self._own_work_dir = work_dir is None
         self.work_dir = Path(tempfile.mkdtemp(prefix="rsetl-lambda-")) if work_dir is None else work_dir
         self._lock = threading.Lock()
+        self._worker_freed = threading.Condition(self._lock)
+        self.max_workers_per_function = max_workers_per_function
         self._functions: dict[str, _Function] = {}
         self.invocations: Counter[str] = Counter()
         self.faults = LambdaFaults()
@@ -256,14 +260,43 @@ class LambdaRuntime:
             return _timed_out(result.request_id, config)
         return result
 
-    def _invoke_worker(self, function: _Function, payload: Any) -> InvokeResult:
-        config = function.config
+    def prewarm(self, workers_per_function: int = 1) -> None:
+        """Start workers before the first invocation, as provisioned concurrency does on AWS.
+
+        The processes import their handlers side by side in the background.
+        """
         with self._lock:
-            worker = function.idle.pop() if function.idle else None
-        if worker is None or not worker.alive():
+            functions = list(self._functions.values())
+        for function in functions:
+            started = [self._start_worker(function) for _ in range(workers_per_function)]
+            with self._lock:
+                function.idle.extend(started)
+
+    def _take_worker(self, function: _Function) -> _Worker:
+        """An idle worker, a new one, or (at `max_workers_per_function`) the next one freed."""
+        cap = self.max_workers_per_function
+        with self._worker_freed:
+            while not function.idle and cap is not None and len(function.busy) + function.starting >= cap:
+                self._worker_freed.wait()
+            while function.idle:
+                worker = function.idle.pop()
+                if worker.alive():
+                    function.busy.add(worker)
+                    return worker
+            function.starting += 1
+        try:
             worker = self._start_worker(function)
+        finally:
+            with self._worker_freed:
+                function.starting -= 1
+                self._worker_freed.notify_all()
         with self._lock:
             function.busy.add(worker)
+        return worker
+
+    def _invoke_worker(self, function: _Function, payload: Any) -> InvokeResult:
+        config = function.config
+        worker = self._take_worker(function)
         request_id = str(uuid.uuid4())
         deadline_ms = int((time.time() + config.timeout_seconds) * 1000)
         try:
@@ -271,12 +304,13 @@ class LambdaRuntime:
             response = worker.receive(config.timeout_seconds)
         except (BrokenPipeError, OSError):
             response = None
-        with self._lock:
+        with self._worker_freed:
             function.busy.discard(worker)
+            if response is not None:
+                function.idle.append(worker)
+            self._worker_freed.notify_all()
         if response is None:
             return self._lost_worker(worker, request_id, config)
-        with self._lock:
-            function.idle.append(worker)
         if "error" in response:
             return InvokeResult(response["error"], "Unhandled", request_id)
         return InvokeResult(response.get("payload"), None, request_id)

@@ -56,6 +56,13 @@ class RuntimeOptions:
     database_url: str | None = None
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CREDENTIALS))
     apply_sql: bool = True
+    lambda_prewarm: int = 2
+    """Workers started per function at start-up (provisioned concurrency, locally)."""
+    lambda_concurrency: int | None = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    """Most workers per function at once; invocations past it wait for a free one (None: no cap).
+
+    More Python worker processes than cores only adds start-up time on one machine.
+    """
 
 
 class LocalRuntime:
@@ -116,7 +123,9 @@ class LocalRuntime:
         self.lambdas = LambdaRuntime(
             self._function_configs(), extra_environment=environment, region=template.region,
             work_dir=options.state_dir / "lambda", log_dir=options.state_dir / "logs",
+            max_workers_per_function=options.lambda_concurrency,
         )  # fmt: skip
+        self.lambdas.prewarm(options.lambda_prewarm)
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, endpoint_url=self.url, region=template.region,
             account_id=template.account_id,

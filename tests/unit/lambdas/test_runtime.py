@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,18 @@ def test_function_output_goes_to_its_log_file(functions: list[FunctionConfig], t
         result = rt.invoke("fn-a", {"x": 1})
     assert result.function_error is None
     assert "a log line that must not break the protocol" in (logs / "fn-a.log").read_text()
+
+
+def test_prewarmed_workers_serve_the_first_invocations(functions: list[FunctionConfig]) -> None:
+    with LambdaRuntime(functions) as rt:
+        rt.prewarm(1)
+        prewarmed = {worker.process.pid for worker in rt._functions["fn-a"].idle}
+        result = rt.invoke("fn-a", {})
+    assert result.payload["pid"] in prewarmed
+
+
+def test_concurrency_cap_makes_invocations_wait_for_a_free_worker(functions: list[FunctionConfig]) -> None:
+    with LambdaRuntime(functions, max_workers_per_function=1) as rt, ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: rt.invoke("fn-a", {"sleep": 0.2}), range(3)))
+    assert {r.function_error for r in results} == {None}
+    assert len({r.payload["pid"] for r in results}) == 1
