@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl_common import cancel_step
+from etl_common.clients import redshift_data
 
 logger = Logger()
 metrics = Metrics()
-
-
-@cache
-def redshift_data() -> Any:
-    """The Data API client (created on first use, reused while the function is warm)."""
-    return boto3.client("redshift-data")
 
 
 @metrics.log_metrics

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl_common import PollPolicy, check_statement
+from etl_common.clients import redshift_data
 
 logger = Logger()
-
-
-@cache
-def redshift_data() -> Any:
-    """The Data API client (created on first use, reused while the function is warm)."""
-    return boto3.client("redshift-data")
 
 
 @logger.inject_lambda_context(correlation_id_path="execution_name")

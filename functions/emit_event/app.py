@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import os
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl_common import InputError, failure_summary, pipeline_failed, pipeline_succeeded, put_event
+from etl_common.clients import events_client
 
 logger = Logger()
 metrics = Metrics()
-
-
-@cache
-def events_client() -> Any:
-    """The EventBridge client (created on first use, reused while the function is warm)."""
-    return boto3.client("events")
 
 
 def build_event(request: dict[str, Any]) -> dict[str, Any]:

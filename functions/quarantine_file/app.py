@@ -3,29 +3,16 @@ file to ``quarantine/<original key>`` so it is neither lost nor loaded half-way.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl_common import RedshiftTarget, failed_load, move_to_quarantine, record_failed_load
+from etl_common.clients import redshift_data, s3
 
 logger = Logger()
 metrics = Metrics()
-
-
-@cache
-def redshift_data() -> Any:
-    """The Data API client (created on first use, reused while the function is warm)."""
-    return boto3.client("redshift-data")
-
-
-@cache
-def s3() -> Any:
-    """The S3 client (created on first use, reused while the function is warm)."""
-    return boto3.client("s3")
 
 
 @metrics.log_metrics
