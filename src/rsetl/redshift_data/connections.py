@@ -50,10 +50,18 @@ class ConnectionPool:
         self._lock = threading.Lock()
 
     def acquire(self, database: str) -> psycopg.Connection[Any]:
-        with self._lock:
-            idle = self._idle.get(database)
-            conn = idle.pop() if idle else None
-        return conn if conn is not None else connect(self._conninfo, database)
+        while True:
+            with self._lock:
+                idle = self._idle.get(database)
+                conn = idle.pop() if idle else None
+            if conn is None:
+                return connect(self._conninfo, database)
+            try:
+                # A pooled connection may have died with its server (restart, terminated backend).
+                conn.execute("SELECT 1")
+                return conn
+            except psycopg.Error:
+                conn.close()
 
     def release(self, database: str, conn: psycopg.Connection[Any], dirty: bool) -> None:
         """Return `conn`; `dirty` when the statement may have left session state behind."""
