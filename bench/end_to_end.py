@@ -13,7 +13,6 @@ Run alone: `.venv/bin/python -m bench.end_to_end`.
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from rsetl.cli.demo import DEMO_START
 from rsetl.clock import VirtualClock
 from rsetl.objectstore import MemoryObjectStore
 from rsetl.redshift_data import RedshiftDataService
-from rsetl.redshift_sql import RedshiftSqlError, RedshiftSqlRunner
+from rsetl.redshift_sql import RedshiftSqlError, RedshiftSqlRunner, referenced_parameters
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 
 SAMPLE_DIR = REPO / "sample_data"
@@ -106,11 +105,8 @@ class SqlRecorder:
 
 def referenced(sql: str, parameters: dict[str, str]) -> dict[str, str]:
     """The parameters `sql` refers to as `:name` (a batch's statements share one list)."""
-    return {
-        name: value
-        for name, value in parameters.items()
-        if re.search(rf"(?<![:\w]):{re.escape(name)}(?!\w)", sql)
-    }
+    names = referenced_parameters(sql)
+    return {name: value for name, value in parameters.items() if name in names}
 
 
 def _until_quiet(runtime: LocalRuntime, action: Callable[[], None], timeout: float = 600.0) -> float:

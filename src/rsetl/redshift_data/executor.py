@@ -18,8 +18,7 @@ from rsetl.redshift_data.connections import ConnectionPool, Session, error_text
 from rsetl.redshift_data.results import ResultSet
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
-from rsetl.redshift_sql import RedshiftSqlError
-from rsetl.redshift_sql.lexer import referenced_parameters
+from rsetl.redshift_sql import RedshiftSqlError, referenced_parameters
 
 logger = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from rsetl.redshift_data.exceptions import (
 from rsetl.redshift_data.executor import StatementExecutor
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
-from rsetl.redshift_sql.lexer import referenced_parameters
+from rsetl.redshift_sql import referenced_parameters
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from rsetl.redshift_sql.exceptions import (
     UnloadError,
     UnsupportedSqlError,
 )
-from rsetl.redshift_sql.lexer import bind_parameters, split_statements
+from rsetl.redshift_sql.lexer import bind_parameters, referenced_parameters, split_statements
 from rsetl.redshift_sql.results import ColumnInfo, StatementOutcome
 from rsetl.redshift_sql.runner import RedshiftSqlRunner
 from rsetl.redshift_sql.translate import Translation, translate
@@ -30,6 +30,7 @@ __all__ = [
     "UnsupportedSqlError",
     "bind_parameters",
     "install_compat",
+    "referenced_parameters",
     "split_statements",
     "translate",
 ]

@@ -254,3 +254,27 @@ def test_list_statements_filters_and_pages(client: Any) -> None:
     finished = client.list_statements(StatementName=f"{prefix}-3", Status="FINISHED")["Statements"]
     assert [s["Id"] for s in finished] == [ids[3]]
     assert client.list_statements(StatementName=prefix, ClusterIdentifier="elsewhere")["Statements"] == []
+
+
+def test_batch_parameters_are_shared_and_each_statement_binds_its_own(client: Any) -> None:
+    table = _table()
+    _run(client, f"CREATE TABLE {table} (id int, label varchar(20))")
+    described = _batch(
+        client,
+        [f"INSERT INTO {table} VALUES (:id, 'first')", f"UPDATE {table} SET label = :label WHERE id = :id"],
+        Parameters=[{"name": "id", "value": "7"}, {"name": "label", "value": "second"}],
+    )
+    assert described["Status"] == "FINISHED"
+    result = _run(client, f"SELECT label FROM {table} WHERE id = 7")
+    assert client.get_statement_result(Id=result["Id"])["Records"] == [[{"stringValue": "second"}]]
+
+
+def test_batch_parameter_no_statement_references_is_refused(client: Any) -> None:
+    with pytest.raises(ClientError) as caught:
+        client.batch_execute_statement(
+            Sqls=["SELECT :a", "SELECT 1"],
+            Parameters=[{"name": "a", "value": "1"}, {"name": "unused", "value": "2"}],
+            **TARGET,
+        )
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "not referenced: unused" in caught.value.response["Error"]["Message"]
