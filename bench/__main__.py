@@ -27,7 +27,7 @@ from bench.cost import PRICES_SOURCE, Prices, run_cost
 from bench.waiting import OURS, REFERENCE, PollRun, Targets
 
 RESULTS = Path(__file__).with_name("results")
-E2E_RUNS = {"Lambda workers started on demand": False, "Lambda workers warm": True}
+E2E_RUNS = {"the runtime's defaults": False, "Lambda workers warm": True}
 T = TypeVar("T")
 
 
