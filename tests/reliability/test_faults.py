@@ -160,11 +160,6 @@ def test_unknown_status_cancels_the_statement_and_fails_the_step(runtime: LocalR
     assert "CancelUnknownStatement" in states_entered(execution)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="local Data API: a simulated duration runs and commits the real work at once, so cancelling "
-    "the statement later cannot roll it back (Redshift would); see RELIABILITY.md",
-)
 def test_cancelled_long_statement_leaves_nothing_loaded(runtime: LocalRuntime) -> None:
     assert runtime.redshift_data is not None
     runtime.redshift_data.faults.simulate_duration("fault-cancel-rollback", 10 * 24 * 3600)

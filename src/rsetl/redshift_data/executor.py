@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,6 +29,7 @@ logger = logging.getLogger(__name__)
 _SESSION_STATE = re.compile(r"\b(temp|temporary|set|prepare|declare|listen|lock)\b|#", re.IGNORECASE)
 
 _ABORTED_ERROR = "Query cancelled on user's request"
+_HOLD_POLL_SECONDS = 0.005
 
 
 class _BatchFailed(Exception):
@@ -53,6 +56,7 @@ class StatementExecutor:
         self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rsetl-redshift-data")
         self._query_ids = itertools.count(1000)
         self._query_id_lock = threading.Lock()
+        self._closing = threading.Event()
 
     def submit(self, statement: Statement, session: Session | None) -> None:
         self._threads.submit(self._run, statement, session)
@@ -69,6 +73,8 @@ class StatementExecutor:
             conn.cancel_safe()
 
     def shutdown(self) -> None:
+        # Statements held open through a simulated duration roll back instead of outliving the service.
+        self._closing.set()
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     def _next_query_id(self) -> int:
@@ -134,12 +140,17 @@ class StatementExecutor:
 
     def _run_subs(self, statement: Statement, conn: psycopg.Connection[Any]) -> None:
         parameters = {p["name"]: p["value"] for p in statement.request.get("Parameters") or []} or None
-        in_transaction = statement.is_batch and statement.request.get("ExecutionMode") != "AUTO_COMMIT"
+        auto_commit = statement.is_batch and statement.request.get("ExecutionMode") == "AUTO_COMMIT"
+        # A simulated duration keeps the transaction open until its end, so a cancel meanwhile
+        # rolls the work back, as it would on Redshift.
+        held = statement.simulated_end is not None and not auto_commit
         failed: SubStatement | None = None
         try:
-            if in_transaction:
+            if (statement.is_batch and not auto_commit) or held:
                 with conn.transaction():
                     failed = self._run_each(statement, conn, parameters)
+                    if failed is None and held and not self._hold_until_simulated_end(statement):
+                        failed = self._abort_all(statement)
                     if failed is not None:
                         raise _BatchFailed
             else:
@@ -150,6 +161,29 @@ class StatementExecutor:
             self._finish(statement, Status.FINISHED, None)
         else:
             self._finish(statement, failed.status, failed.error)
+
+    def _hold_until_simulated_end(self, statement: Statement) -> bool:
+        """Wait (transaction open) for the simulated end on the clock; False when cancelled first.
+
+        Polls in real time: on a VirtualClock, time moves when a caller waits for the statement.
+        """
+        statement.work_done.set()
+        while not statement.cancel_requested and not self._closing.is_set():
+            end = statement.simulated_end
+            if end is None or self._clock.now() >= end:
+                return True
+            time.sleep(_HOLD_POLL_SECONDS)
+        return False
+
+    def _abort_all(self, statement: Statement) -> SubStatement:
+        """Cancelled during its simulated duration: it ends ABORTED now, its work rolled back."""
+        if statement.fault is not None:
+            statement.fault = dataclasses.replace(statement.fault, duration=None)
+        for sub in statement.subs:
+            sub.result = None
+            sub.has_result_set = False
+            self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR)
+        return statement.subs[-1]
 
     def _run_each(
         self, statement: Statement, conn: psycopg.Connection[Any], parameters: dict[str, str] | None
@@ -220,6 +254,7 @@ class StatementExecutor:
         for sub in statement.subs:
             if not sub.status.final:
                 self._end_sub(sub, Status.ABORTED if status == Status.ABORTED else status, error)
+        statement.work_done.set()
         self._set(statement, status)
 
 

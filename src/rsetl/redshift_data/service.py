@@ -517,11 +517,13 @@ class RedshiftDataService(JsonService):
             if stmt.shown_status(now).final or remaining <= 0:
                 return
             end = stmt.simulated_end
-            if stmt.done.is_set() and end is not None:
+            if stmt.work_done.is_set() and end is not None and now < end:
                 # Only the simulated duration is left: a VirtualClock jumps toward its end.
                 clock.sleep(min(remaining, (end - now).total_seconds()))
-            else:
+            elif stmt.work_done.is_set():
                 clock.wait(stmt.done, remaining)
+            else:
+                clock.wait(stmt.work_done, remaining)
 
     def _abort_simulated(self, stmt: Statement) -> None:
         """Cancel a statement whose real work is over but whose simulated duration still runs."""

@@ -88,6 +88,8 @@ class Statement:
     event_sent: bool = False
     connection: psycopg.Connection[Any] | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    work_done: threading.Event = field(default_factory=threading.Event)
+    """Set when the real SQL has run: the statement ended, or only a simulated duration keeps it open."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
