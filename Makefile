@@ -23,8 +23,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests functions layers bench
-	$(BIN)/ruff format --check src tests functions layers bench
+	$(BIN)/ruff check src tests functions layers bench scripts
+	$(BIN)/ruff format --check src tests functions layers bench scripts
 	$(BIN)/mypy
 
 bench: $(STAMP)
