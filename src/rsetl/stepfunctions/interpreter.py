@@ -590,18 +590,7 @@ class _State:
             waiter = self.run.interpreter.tokens.issue(self.run.execution.arn)
             self.token = waiter.token
         try:
-            if self.jsonata:
-                arguments = (
-                    query.render(self.state["Arguments"], self.bindings(), "Arguments")
-                    if "Arguments" in self.state
-                    else self.raw_input
-                )
-                effective = self.raw_input
-            else:
-                effective = self.path("InputPath", self.raw_input)
-                arguments = (
-                    self.template("Parameters", effective) if "Parameters" in self.state else effective
-                )
+            effective, arguments = self.effective_input_and_arguments()
             self.run._check_size(arguments, self.name)
             result = self.invoke(resource, arguments, waiter)
         finally:
@@ -771,21 +760,24 @@ class _State:
         # Inner scopes read outer variables; what they assign stays inside.
         return _Frame(variables=copy.deepcopy(self.variables), map_item=map_item, cancel=cancel)
 
+    def effective_input_and_arguments(self) -> tuple[Any, Any]:
+        """The state's effective input and what it passes on: `Arguments` (JSONata), or
+        `InputPath` then `Parameters` (JSONPath)."""
+        if self.jsonata:
+            if "Arguments" in self.state:
+                return self.raw_input, query.render(self.state["Arguments"], self.bindings(), "Arguments")
+            return self.raw_input, self.raw_input
+        effective = self.path("InputPath", self.raw_input)
+        if "Parameters" in self.state:
+            return effective, self.template("Parameters", effective)
+        return effective, effective
+
     def run_parallel(self) -> tuple[Any, str | None]:
         return self.with_error_handling(self.parallel_attempt)
 
     def parallel_attempt(self) -> Any:
         run = self.run
-        if self.jsonata:
-            branch_input = (
-                query.render(self.state["Arguments"], self.bindings(), "Arguments")
-                if "Arguments" in self.state
-                else self.raw_input
-            )
-            effective = self.raw_input
-        else:
-            effective = self.path("InputPath", self.raw_input)
-            branch_input = self.template("Parameters", effective) if "Parameters" in self.state else effective
+        effective, branch_input = self.effective_input_and_arguments()
         run.history.add("ParallelStateStarted")
         branches = self.state.get("Branches", [])
 
