@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -17,24 +17,14 @@ from rsetl.redshift_data.connections import error_text
 from rsetl.redshift_data.events import status_change_entry
 from rsetl.redshift_data.results import ResultSet, to_field, to_text
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
+from rsetl.redshift_sql import ColumnInfo
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Col:
-    name: str
-    redshift_type: str
-    label: str = ""
-    precision: int = 0
-    scale: int = 0
-    nullable: int = 1
-    schema_name: str = ""
-    table_name: str = ""
-    is_case_sensitive: bool = False
-    is_signed: bool = False
-    is_currency: bool = False
-    length: int = 0
+def column(name: str, redshift_type: str, **attributes: Any) -> ColumnInfo:
+    """A result column as the SQL layer describes it (its label is its name)."""
+    return ColumnInfo(name, name, redshift_type, **attributes)
 
 
 @pytest.mark.parametrize(
@@ -68,7 +58,7 @@ def test_timestamps_as_redshift_prints_them() -> None:
 
 def test_result_pages_cover_every_row_once() -> None:
     rows = [(n, f"row {n}") for n in range(1000)]
-    result = ResultSet.build([Col("id", "int4"), Col("label", "varchar")], rows, page_bytes=1000)
+    result = ResultSet.build([column("id", "int4"), column("label", "varchar")], rows, page_bytes=1000)
     seen: list[int] = []
     token: str | None = None
     pages = 0
@@ -85,7 +75,7 @@ def test_result_pages_cover_every_row_once() -> None:
 
 
 def test_tokens_belong_to_their_statement() -> None:
-    result = ResultSet.build([Col("id", "int4")], [(n,) for n in range(100)], page_bytes=100)
+    result = ResultSet.build([column("id", "int4")], [(n,) for n in range(100)], page_bytes=100)
     _, _, token = result.page(None, "stmt-1")
     assert token is not None
     with pytest.raises(AwsError) as error:
@@ -96,14 +86,14 @@ def test_tokens_belong_to_their_statement() -> None:
 
 
 def test_empty_result_has_one_empty_page() -> None:
-    result = ResultSet.build([Col("id", "int4")], [], page_bytes=100)
+    result = ResultSet.build([column("id", "int4")], [], page_bytes=100)
     assert result.page(None, "s") == (0, 0, None)
     assert result.csv(0, 0) == "id\n"
 
 
 def test_column_metadata_names() -> None:
-    column = Col("price", "numeric", precision=10, scale=2, nullable=0, schema_name="sales", table_name="t")
-    metadata = ResultSet.build([column], [], 100).columns[0]
+    price = column("price", "numeric", precision=10, scale=2, nullable=0, schema_name="sales", table_name="t")
+    metadata = ResultSet.build([price], [], 100).columns[0]
     assert metadata["typeName"] == "numeric"
     assert (metadata["precision"], metadata["scale"], metadata["nullable"]) == (10, 2, 0)
     assert (metadata["schemaName"], metadata["tableName"], metadata["label"]) == ("sales", "t", "price")
