@@ -188,21 +188,20 @@ def test_heartbeat_timeout_and_task_timeout() -> None:
 
 
 def test_parallel_branches_run_concurrently_on_the_real_clock() -> None:
-    engine, tokens, _ = callback_engine(RealClock())
+    tokens: dict[str, str] = {}
+
+    class Catcher:
+        def call(self, request: TaskRequest) -> Any:
+            tokens[request.parameters["branch"]] = request.task_token or ""
+            return {}
+
+    engine = StepFunctionsEngine(RealClock(), integrations=IntegrationRegistry({"events": Catcher()}))
     task = {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken", "End": True}
-    definition = machine(
-        {
-            "P": {
-                "Type": "Parallel",
-                "Branches": [
-                    {"StartAt": "T", "States": {"T": task}},
-                    {"StartAt": "T", "States": {"T": task}},
-                ],
-                "End": True,
-            }
-        },
-        "P",
-    )
+    branches = [
+        {"StartAt": "T", "States": {"T": {**task, "Parameters": {"branch": name}}}}
+        for name in ("first", "second")
+    ]
+    definition = machine({"P": {"Type": "Parallel", "Branches": branches, "End": True}}, "P")
     arn = engine.create_state_machine("par", definition).arn
     execution = engine.start_execution(arn, {}, "par")
     # Both branches wait for their token at the same time: neither could finish alone.
@@ -210,9 +209,9 @@ def test_parallel_branches_run_concurrently_on_the_real_clock() -> None:
         if len(tokens) == 2:
             break
         execution.done.wait(0.01)
-    assert len(tokens) == 2
-    engine.send_task_success(tokens[1], "second")
-    engine.send_task_success(tokens[0], "first")
+    assert set(tokens) == {"first", "second"}
+    engine.send_task_success(tokens["second"], "second")
+    engine.send_task_success(tokens["first"], "first")
     assert engine.wait(execution.arn, 10).output == ["first", "second"]
 
 
