@@ -25,7 +25,7 @@ from reliability_support import (
 
 from rsetl.runtime import LocalRuntime
 
-BURST_FILES = int(os.environ.get("RSETL_BURST_FILES", "120"))
+BURST_FILES = int(os.environ.get("RSETL_BURST_FILES", "200"))
 BURST_DUPLICATES = BURST_FILES // 5
 RATE = 10.0
 SUBMITS = ("ExecuteStatement", "BatchExecuteStatement")
