@@ -54,10 +54,6 @@ class Router:
         if fallback:
             self._fallback = service
 
-    @property
-    def services(self) -> list[Service]:
-        return list(self._by_signing_name.values())
-
     def dispatch(self, request: AwsRequest) -> AwsResponse:
         """Answer one request; raises only :class:`DropConnection`, for the server to hang up."""
         request_id = str(uuid.uuid4())
