@@ -92,3 +92,21 @@ def stubbed() -> Iterator[Callable[[str], tuple[Any, Stubber]]]:
     for stubber in stubbers:
         stubber.assert_no_pending_responses()
         stubber.deactivate()
+
+
+@pytest.fixture
+def stubbed_handler(
+    load_handler: Callable[[str], ModuleType],
+    stubbed: Callable[[str], tuple[Any, Stubber]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[str, str, str], ModuleType]:
+    """A handler module whose client accessor returns a stubbed client (its Stubber as `.stubber`)."""
+
+    def make(function: str, accessor: str, service: str) -> ModuleType:
+        module = load_handler(function)
+        client, stubber = stubbed(service)
+        monkeypatch.setattr(module, accessor, lambda: client)
+        module.stubber = stubber
+        return module
+
+    return make

@@ -12,12 +12,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 
 @pytest.fixture
-def app(load_handler, stubbed, monkeypatch):
-    module = load_handler("cancel_statement")
-    client, stubber = stubbed("redshift-data")
-    monkeypatch.setattr(module, "redshift_data", lambda: client)
-    module.stubber = stubber
-    return module
+def app(stubbed_handler):
+    return stubbed_handler("cancel_statement", "redshift_data", "redshift-data")
 
 
 def test_cancel_reports_a_timeout_cause(app, context) -> None:

@@ -12,12 +12,8 @@ SUBMITTED_AT = "2024-03-02T01:00:00Z"
 
 
 @pytest.fixture
-def app(load_handler, stubbed, monkeypatch):
-    module = load_handler("check_statement")
-    client, stubber = stubbed("redshift-data")
-    monkeypatch.setattr(module, "redshift_data", lambda: client)
-    module.stubber = stubber
-    return module
+def app(stubbed_handler):
+    return stubbed_handler("check_statement", "redshift_data", "redshift-data")
 
 
 def statement(**extra: Any) -> dict[str, Any]:

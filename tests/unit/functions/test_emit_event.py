@@ -22,12 +22,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 
 @pytest.fixture
-def app(load_handler, stubbed, monkeypatch):
-    module = load_handler("emit_event")
-    client, stubber = stubbed("events")
-    monkeypatch.setattr(module, "events_client", lambda: client)
-    module.stubber = stubber
-    return module
+def app(stubbed_handler):
+    return stubbed_handler("emit_event", "events_client", "events")
 
 
 def expect_put(app, detail_type: str, detail: dict[str, Any], response: dict[str, Any] | None = None) -> None:

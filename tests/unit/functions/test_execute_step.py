@@ -24,12 +24,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 
 @pytest.fixture
-def app(load_handler, stubbed, monkeypatch):
-    module = load_handler("execute_step")
-    client, stubber = stubbed("redshift-data")
-    monkeypatch.setattr(module, "redshift_data", lambda: client)
-    module.stubber = stubber
-    return module
+def app(stubbed_handler):
+    return stubbed_handler("execute_step", "redshift_data", "redshift-data")
 
 
 def batch_request(**extra: Any) -> dict[str, Any]:
