@@ -147,20 +147,24 @@ class LocalRuntime:
 
     def _function_configs(self) -> list[FunctionConfig]:
         template = self.template
-        layers = {layer.ref: layer.local_path for layer in template.of_type("AWS::Lambda::LayerVersion")}
+        layers = {
+            layer.ref: layer.local_path
+            for layer in template.of_type("AWS::Lambda::LayerVersion")
+            if layer.local_path is not None
+        }
         configs = []
         for function in template.of_type("AWS::Lambda::Function"):
             props = function.properties
             if function.local_path is None:
                 raise RuntimeError(f"{function.logical_id}: only local CodeUri folders run locally")
-            layer_dirs = tuple(layers[arn] for arn in props.get("Layers", []) if layers.get(arn) is not None)
+            layer_dirs = tuple(layers[arn] for arn in props.get("Layers", []) if arn in layers)
             configs.append(
                 FunctionConfig(
                     name=function.ref,
                     arn=function.arn,
                     code_dir=function.local_path,
                     handler=props.get("Handler", "app.lambda_handler"),
-                    layer_dirs=tuple(p for p in layer_dirs if p is not None),
+                    layer_dirs=layer_dirs,
                     environment={
                         k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()
                     },
