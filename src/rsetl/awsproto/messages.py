@@ -45,5 +45,9 @@ class RequestContext:
 
     request_id: str
     principal: str
+    """Who signed: the caller's `aws:userid` (`<RoleId>:<session>` for a role session)."""
     account_id: str
     region: str
+    role_name: str | None = None
+    """The IAM role the caller acts as (a function's or the state machine's role); None for the
+    local administrator (the `test` credentials)."""
