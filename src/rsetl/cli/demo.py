@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from rsetl.clock import VirtualClock
@@ -66,12 +67,18 @@ def run_demo(project_dir: Path, sample_dir: Path, state_dir: Path | None = None)
     report = DemoReport()
     started = time.monotonic()
     console.print(f"[bold]rsetl local demo[/bold]: fresh state in {state_dir}, virtual clock at {DEMO_START}")
-    with console.status("starting the local runtime (PostgreSQL, sql/, template.yaml)"):
-        runtime.start()
+    with console.status("starting the local runtime (PostgreSQL, sql/, template.yaml)") as status:
+        runtime.start(lambda line: status.update(f"starting the local runtime: {line}"))
     report.phases.append(("start-up", time.monotonic() - started))
     try:
         for line in runtime.report.not_emulated:
             console.print(f"[yellow]not emulated locally:[/yellow] {line}")
+        assert runtime.lambdas is not None
+        for warning in runtime.lambdas.warnings:
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        for name, error in runtime.function_errors.items():
+            detail = escape(f"{error['errorType']}: {error['errorMessage']}")
+            console.print(f"[red]function {name} cannot start:[/red] {detail}")
         landing = _landing_bucket(runtime)
         s3 = _client(runtime, "s3")
         reference = [manifest["reference"]["stores"]["key"], manifest["reference"]["products"]["key"]]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rsetl.cli.client import LocalClients
@@ -45,6 +46,12 @@ def up(project_dir: Path, state_dir: Path, port: int, overrides: list[str], data
         runtime.write_endpoint()
         for missing in runtime.report.not_emulated:
             errors.print(f"[yellow]not emulated locally:[/yellow] {missing}")
+        assert runtime.lambdas is not None
+        for warning in runtime.lambdas.warnings:
+            errors.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        for name, error in runtime.function_errors.items():
+            detail = escape(f"{error['errorType']}: {error['errorMessage']}")
+            errors.print(f"[red]function {name} cannot start:[/red] {detail}")
         created = ", ".join(
             f"{len(ids)} {kind.split('::')[-1]}" for kind, ids in runtime.report.created.items()
         )

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from rsetl.lambdas.config import FunctionConfig
+from rsetl.lambdas.config import FunctionConfig, LayerConfig
 from rsetl.lambdas.exceptions import (
     FunctionNotFound,
     InvalidFunctionConfig,
     LambdaRuntimeError,
     LambdaServiceError,
+    PackageInstallError,
 )
 from rsetl.lambdas.faults import LambdaFault, LambdaFaults
+from rsetl.lambdas.packages import CACHE_DIR_VARIABLE, PackageCache
 from rsetl.lambdas.runtime import InvokeResult, LambdaRuntime, build_opt_dir
 
 __all__ = [
+    "CACHE_DIR_VARIABLE",
     "FunctionConfig",
     "FunctionNotFound",
     "InvalidFunctionConfig",
@@ -22,5 +25,8 @@ __all__ = [
     "LambdaRuntime",
     "LambdaRuntimeError",
     "LambdaServiceError",
+    "LayerConfig",
+    "PackageCache",
+    "PackageInstallError",
     "build_opt_dir",
 ]

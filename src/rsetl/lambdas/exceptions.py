@@ -21,3 +21,7 @@ class LambdaServiceError(LambdaRuntimeError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class PackageInstallError(LambdaRuntimeError):
+    """pip could not install a function's or a layer's requirements.txt (`sam build` would fail too)."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -13,16 +15,22 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from rsetl.lambdas.config import FunctionConfig
+from rsetl.lambdas.config import FunctionConfig, LayerConfig
 from rsetl.lambdas.exceptions import FunctionNotFound, InvalidFunctionConfig, LambdaServiceError
 from rsetl.lambdas.faults import LambdaFault, LambdaFaults
+from rsetl.lambdas.packages import PackageCache, interpreter
+
+logger = logging.getLogger(__name__)
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+
+INIT_TIMEOUT_SECONDS = 10.0
+"""Lambda's limit on a function's init phase (importing the handler's module)."""
 
 
 @dataclass(frozen=True)
@@ -34,13 +42,28 @@ class InvokeResult:
     request_id: str = ""
 
 
-def build_opt_dir(target: Path, layer_dirs: Iterable[Path]) -> None:
-    """Merge the layers' folders into `target` (later layers win), the way Lambda fills /opt."""
+def build_opt_dir(target: Path, contents: Iterable[tuple[str, Path]]) -> None:
+    """Merge folders into `target` (later ones win), the way Lambda extracts layers into /opt.
+
+    Each item is `(subfolder, folder)`: the entries of `folder` land in `target/subfolder`
+    (`""` for a layer packaged as it is, `"python"` for what `sam build` puts under python/).
+    """
     target.mkdir(parents=True, exist_ok=True)
-    for layer in layer_dirs:
-        if not layer.is_dir():
-            raise InvalidFunctionConfig(f"Layer folder {layer} does not exist")
-        _merge(target, layer.resolve())
+    for subfolder, source in contents:
+        if not source.is_dir():
+            raise InvalidFunctionConfig(f"Layer folder {source} does not exist")
+        destination = target / subfolder if subfolder else target
+        destination.mkdir(parents=True, exist_ok=True)
+        _merge(destination, source.resolve())
+
+
+def layer_subfolder(build_method: str) -> str:
+    """Where `sam build` puts a layer built with `build_method` (samcli's get_layer_subfolder)."""
+    if re.fullmatch(r"python3\.\d+", build_method):
+        return "python"
+    raise InvalidFunctionConfig(
+        f"Layer BuildMethod {build_method!r} cannot be built locally (only python3.x BuildMethods are)"
+    )
 
 
 def _merge(target: Path, source: Path) -> None:
@@ -77,6 +100,8 @@ class _Worker:
         )
         self._buffer = b""
         self.closed_output = False
+        self.initialized = False
+        self.init_error: dict[str, Any] | None = None
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -88,9 +113,30 @@ class _Worker:
 
     def receive(self, timeout: float) -> dict[str, Any] | None:
         """The next response, or None when `timeout` passes or the process dies first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self._next_message(deadline)
+            if message is None or "init" not in message:
+                return message
+            self._initialized(message)
+
+    def wait_initialized(self, timeout: float) -> bool:
+        """Wait for the end of the init phase (the worker's first line); False if it did not end."""
+        deadline = time.monotonic() + timeout
+        while not self.initialized:
+            message = self._next_message(deadline)
+            if message is None:
+                return False
+            self._initialized(message)
+        return True
+
+    def _initialized(self, message: dict[str, Any]) -> None:
+        self.initialized = True
+        self.init_error = message.get("init")
+
+    def _next_message(self, deadline: float) -> dict[str, Any] | None:
         assert self.process.stdout is not None
         fd = self.process.stdout.fileno()
-        deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -104,7 +150,8 @@ class _Worker:
                 return None
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
-        return json.loads(line)
+        message: dict[str, Any] = json.loads(line)
+        return message
 
     def stop(self) -> None:
         if self.alive():
@@ -116,9 +163,12 @@ class _Worker:
 
 
 class _Function:
-    def __init__(self, config: FunctionConfig, opt_dir: Path, environment: dict[str, str]) -> None:
+    def __init__(
+        self, config: FunctionConfig, opt_dir: Path, package_dirs: list[Path], environment: dict[str, str]
+    ) -> None:
         self.config = config
         self.opt_dir = opt_dir
+        self.package_dirs = package_dirs
         self.environment = environment
         self.idle: list[_Worker] = []
         self.busy: set[_Worker] = set()
@@ -127,6 +177,12 @@ class _Function:
 
 class LambdaRuntime:
     """Invokes functions in warm worker processes: one per concurrent invocation of a function.
+
+    Each function runs with what `sam build` packages for it and nothing else: its code, the
+    packages of its requirements.txt, its layers (with their requirements when they declare a
+    BuildMethod) and the standard library; `python` runs isolated (`-I -S`), so the packages of
+    its own environment stay out. `packages` installs and caches requirements (default: a
+    :class:`PackageCache` in the user cache folder); `on_progress` hears what is being installed.
 
     `extra_environment` is added to every function's environment (the local endpoint
     variables, e.g. AWS_ENDPOINT_URL_REDSHIFT_DATA); values starting with `/opt` point at the
@@ -144,9 +200,13 @@ class LambdaRuntime:
         work_dir: Path | None = None,
         log_dir: Path | None = None,
         max_workers_per_function: int | None = None,
+        packages: PackageCache | None = None,
+        on_progress: Callable[[str], None] | None = None,
     ) -> None:
         self.region = region
         self.python = python
+        self.packages = packages or PackageCache(python=python, on_progress=on_progress)
+        self.warnings: list[str] = []
         self.extra_environment = dict(extra_environment or {})
         self.log_dir = log_dir
         self._logs: dict[str, IO[bytes]] = {}
@@ -162,7 +222,10 @@ class LambdaRuntime:
             self.register(config)
 
     def register(self, config: FunctionConfig) -> None:
-        """Add a function (its /opt folder is built now; workers start on first use)."""
+        """Add a function: its packages are installed (or found cached) and its /opt folder built now.
+
+        Workers start on first use.
+        """
         code_dir = Path(config.code_dir)
         if not code_dir.is_dir():
             raise InvalidFunctionConfig(f"Function {config.name}: CodeUri folder {code_dir} does not exist")
@@ -170,12 +233,50 @@ class LambdaRuntime:
             raise InvalidFunctionConfig(
                 f"Function {config.name}: Handler {config.handler!r} must look like 'module.function'"
             )
+        self._check_runtimes(config)
         opt_dir = self.work_dir / config.name / "opt"
         if opt_dir.exists():
             shutil.rmtree(opt_dir)
-        build_opt_dir(opt_dir, [Path(layer) for layer in config.layer_dirs])
+        build_opt_dir(opt_dir, self._opt_contents(config))
+        requirements = code_dir / "requirements.txt"
+        package_dirs = (
+            [self.packages.installed(requirements, f"function {config.name}")] if requirements.is_file() else []
+        )
+        function = _Function(config, opt_dir, package_dirs, self._environment(config, opt_dir))
         with self._lock:
-            self._functions[config.name] = _Function(config, opt_dir, self._environment(config, opt_dir))
+            self._functions[config.name] = function
+
+    def _opt_contents(self, config: FunctionConfig) -> list[tuple[str, Path]]:
+        """What lands in /opt: each layer's folder, and under python/ what `sam build` built for it."""
+        contents: list[tuple[str, Path]] = []
+        for layer in config.layers:
+            content_dir = Path(layer.content_dir)
+            if layer.build_method is None:
+                contents.append(("", content_dir))
+                continue
+            subfolder = layer_subfolder(layer.build_method)
+            contents.append((subfolder, content_dir))
+            requirements = content_dir / "requirements.txt"
+            if requirements.is_file():
+                purpose = f"layer {layer.name or content_dir}"
+                contents.append((subfolder, self.packages.installed(requirements, purpose)))
+        return contents
+
+    def _check_runtimes(self, config: FunctionConfig) -> None:
+        """Warn when the template's runtime is not the Python that runs the function here."""
+        local = interpreter(self.python).runtime
+        declared = [(f"Function {config.name}: Runtime", config.runtime)]
+        declared += [(f"Layer {layer.name or layer.content_dir}: BuildMethod", layer.build_method)
+                     for layer in config.layers]  # fmt: skip
+        for what, runtime in declared:
+            if runtime is not None and runtime != local:
+                warning = (
+                    f"{what} is {runtime} but it runs locally on {local} ({self.python}): "
+                    f"what passes here may fail on {runtime} in AWS"
+                )
+                if warning not in self.warnings:
+                    self.warnings.append(warning)
+                    logger.warning(warning)
 
     def _environment(self, config: FunctionConfig, opt_dir: Path) -> dict[str, str]:
         env = {
@@ -227,10 +328,12 @@ class LambdaRuntime:
             "arn": config.arn,
             "handler": config.handler,
             "code_dir": str(Path(config.code_dir).resolve()),
-            "python_paths": [str(function.opt_dir / "python")],
+            "package_dirs": [str(path) for path in function.package_dirs],
+            "opt_dir": str(function.opt_dir),
             "memory_mb": config.memory_mb,
         }
-        command = [self.python, "-u", str(_WORKER_SCRIPT), json.dumps(worker_config)]
+        # -I -S: no site-packages, no user site, no PYTHON* variables; the worker sets sys.path itself.
+        command = [self.python, "-I", "-S", "-u", str(_WORKER_SCRIPT), json.dumps(worker_config)]
         log = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -271,6 +374,37 @@ class LambdaRuntime:
             started = [self._start_worker(function) for _ in range(workers_per_function)]
             with self._lock:
                 function.idle.extend(started)
+
+    def startup_errors(self, timeout: float = INIT_TIMEOUT_SECONDS) -> dict[str, dict[str, Any]]:
+        """The init error of each function whose handler cannot be loaded, by function name.
+
+        Waits (up to `timeout` per function) for a worker of each function to import its handler,
+        starting one where none is warm: `Runtime.ImportModuleError` and `Runtime.HandlerNotFound`
+        show at start-up instead of at the first invocation.
+        """
+        with self._lock:
+            functions = list(self._functions.values())
+        errors: dict[str, dict[str, Any]] = {}
+        for function in functions:
+            worker = self._take_worker(function)
+            try:
+                if worker.wait_initialized(timeout) and worker.init_error is not None:
+                    errors[function.config.name] = worker.init_error
+                elif not worker.initialized and worker.closed_output:
+                    worker.process.wait()
+                    errors[function.config.name] = {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"Runtime exited with error: exit status {worker.process.returncode}",
+                    }
+            finally:
+                with self._worker_freed:
+                    function.busy.discard(worker)
+                    if worker.alive():
+                        function.idle.append(worker)
+                    self._worker_freed.notify_all()
+                if not worker.alive():
+                    worker.stop()
+        return errors
 
     def _take_worker(self, function: _Function) -> _Worker:
         """An idle worker, a new one, or (at `max_workers_per_function`) the next one freed."""

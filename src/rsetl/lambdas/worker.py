@@ -1,9 +1,11 @@
 """A Lambda worker process: loads one function's handler and serves invocations over a pipe.
 
-Run as a script (`python worker.py <config-json>`) so that nothing of rsetl is imported into the
-function's process: like a Lambda container, it only has the function code, its layers and the
-Python environment. Requests arrive as JSON lines on stdin; responses leave as JSON lines on a
-private copy of the original stdout, because the function's own prints go to stderr (its logs).
+Run as an isolated script (`python -I -S worker.py <config-json>`) so that nothing of rsetl and no
+installed package is importable in the function's process: like a Lambda execution environment, it
+has the function code with its packages, the layers in /opt and the standard library, in the order
+of Lambda's Python runtime. The first line it writes ends the init phase (`{"init": null}` or
+`{"init": <error>}`); then requests arrive as JSON lines on stdin and responses leave as JSON lines
+on a private copy of the original stdout, because the function's own prints go to stderr (its logs).
 """
 
 from __future__ import annotations
@@ -62,8 +64,16 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     responses = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
-    # Running a script puts its own folder first on sys.path; a function must not see it.
-    sys.path[:] = [config["code_dir"], *config["python_paths"], *[p for p in sys.path[1:] if p]]
+    opt_python = os.path.join(config["opt_dir"], "python")
+    site_packages = os.path.join(opt_python, "lib", f"python{sys.version_info.major}.{sys.version_info.minor}")
+    # /var/task (code and its packages), then the layers' two Python folders, then the standard library.
+    sys.path[:] = [
+        config["code_dir"],
+        *config["package_dirs"],
+        os.path.join(site_packages, "site-packages"),
+        opt_python,
+        *sys.path,
+    ]
     os.chdir(config["code_dir"])
     try:
         handler = _load_handler(config)
@@ -79,6 +89,7 @@ def main() -> None:
                 traceback.format_exception(exc),
             ),
         )
+    responses.write(json.dumps({"init": init_error}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
         response: dict[str, Any] = {"requestId": request["requestId"]}

@@ -16,7 +16,7 @@ from typing import Any
 from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifier
 from rsetl.clock import Clock, RealClock
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
-from rsetl.lambdas import FunctionConfig, LambdaRuntime, LambdaServiceError
+from rsetl.lambdas import FunctionConfig, LambdaRuntime, LambdaServiceError, LayerConfig
 from rsetl.postgres import PostgresServer
 from rsetl.redshift_data import RedshiftDataService
 from rsetl.redshift_sql import RedshiftSqlRunner
@@ -89,6 +89,8 @@ class LocalRuntime:
         self._pending_invokes = 0
         self._pending_lock = threading.Lock()
         self.applied_sql: list[AppliedFile] = []
+        self.function_errors: dict[str, dict[str, Any]] = {}
+        """Init errors of functions whose handler cannot be imported, by function name (at start)."""
 
     @property
     def url(self) -> str:
@@ -123,9 +125,12 @@ class LocalRuntime:
         self.lambdas = LambdaRuntime(
             self._function_configs(), extra_environment=environment, region=template.region,
             work_dir=options.state_dir / "lambda", log_dir=options.state_dir / "logs",
-            max_workers_per_function=options.lambda_concurrency,
+            max_workers_per_function=options.lambda_concurrency, on_progress=say,
         )  # fmt: skip
         self.lambdas.prewarm(options.lambda_prewarm)
+        self.function_errors = self.lambdas.startup_errors()
+        for name, error in self.function_errors.items():
+            logger.warning("function %s cannot start: %s: %s", name, error["errorType"], error["errorMessage"])
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, endpoint_url=self.url, region=template.region,
             account_id=template.account_id,
@@ -148,7 +153,7 @@ class LocalRuntime:
     def _function_configs(self) -> list[FunctionConfig]:
         template = self.template
         layers = {
-            layer.ref: layer.local_path
+            layer.ref: LayerConfig(layer.local_path, layer.metadata.get("BuildMethod"), layer.logical_id)
             for layer in template.of_type("AWS::Lambda::LayerVersion")
             if layer.local_path is not None
         }
@@ -157,19 +162,20 @@ class LocalRuntime:
             props = function.properties
             if function.local_path is None:
                 raise RuntimeError(f"{function.logical_id}: only local CodeUri folders run locally")
-            layer_dirs = tuple(layers[arn] for arn in props.get("Layers", []) if arn in layers)
+            function_layers = tuple(layers[arn] for arn in props.get("Layers", []) if arn in layers)
             configs.append(
                 FunctionConfig(
                     name=function.ref,
                     arn=function.arn,
                     code_dir=function.local_path,
                     handler=props.get("Handler", "app.lambda_handler"),
-                    layer_dirs=layer_dirs,
+                    layers=function_layers,
                     environment={
                         k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()
                     },
                     timeout_seconds=float(props.get("Timeout", 3)),
                     memory_mb=int(props.get("MemorySize", 128)),
+                    runtime=props.get("Runtime"),
                 )
             )
             self.report.add(function)

@@ -51,7 +51,7 @@ def load_template(
     config_stack, config_params = samconfig_parameters(samconfig or path.parent / "samconfig.toml")
     stack = stack_name or config_stack or path.parent.name
     parameters = _parameter_values(sam, {**config_params, **(parameter_overrides or {})}, path)
-    local_paths = _inline_local_artifacts(sam, path.parent)
+    local_paths, artifact_metadata = _inline_local_artifacts(sam, path.parent)
     pseudo = {
         "AWS::Region": region,
         "AWS::AccountId": account_id,
@@ -74,8 +74,11 @@ def load_template(
             continue
         props = resolver.resolve(resource.get("Properties", {}) or {}, f"Resources.{logical_id}.Properties")
         ref, attributes = resolver.identity(logical_id)
+        key = _local_artifact_key(props)
+        metadata = resource.get("Metadata") or artifact_metadata.get(key or "") or {}
+        local_path = local_paths.get(key) if key else None
         template.resources[logical_id] = LocalResource(
-            logical_id, resource["Type"], props, ref, attributes, _local_path(props, local_paths)
+            logical_id, resource["Type"], props, ref, attributes, local_path, metadata
         )
     template.outputs = {
         name: resolver.resolve(output.get("Value"), f"Outputs.{name}")
@@ -111,9 +114,17 @@ def _parameter_values(sam: dict[str, Any], given: Mapping[str, str], path: Path)
     return values
 
 
-def _inline_local_artifacts(sam: dict[str, Any], base: Path) -> dict[str, Path]:
-    """Point local CodeUri/ContentUri at the fake artifact bucket and inline DefinitionUri files."""
+def _inline_local_artifacts(
+    sam: dict[str, Any], base: Path
+) -> tuple[dict[str, Path], dict[str, dict[str, Any]]]:
+    """Point local CodeUri/ContentUri at the fake artifact bucket and inline DefinitionUri files.
+
+    Returns the local folder and the SAM `Metadata` of each artifact key: the key names the resource
+    (`<LogicalId>/<uri>`), because the transform renames layers and drops their Metadata, which
+    `sam build` reads (`BuildMethod`).
+    """
     local_paths: dict[str, Path] = {}
+    metadata: dict[str, dict[str, Any]] = {}
     globals_function = (sam.get("Globals") or {}).get("Function") or {}
     for logical_id, resource in sam["Resources"].items():
         props = resource.setdefault("Properties", {}) or {}
@@ -125,8 +136,10 @@ def _inline_local_artifacts(sam: dict[str, Any], base: Path) -> dict[str, Path]:
                 folder = (base / uri).resolve()
                 if not folder.is_dir():
                     raise TemplateError(f"Resources.{logical_id}.Properties.{key}: {uri!r} is not a folder")
-                local_paths[uri] = folder
-                props[key] = f"s3://{LOCAL_ARTIFACT_BUCKET}/{uri}"
+                artifact_key = f"{logical_id}/{uri}"
+                local_paths[artifact_key] = folder
+                metadata[artifact_key] = resource.get("Metadata") or {}
+                props[key] = f"s3://{LOCAL_ARTIFACT_BUCKET}/{artifact_key}"
         if resource.get("Type") == "AWS::Serverless::StateMachine" and isinstance(
             props.get("DefinitionUri"), str
         ):
@@ -138,14 +151,14 @@ def _inline_local_artifacts(sam: dict[str, Any], base: Path) -> dict[str, Path]:
                 )
             except (OSError, ValueError, yaml.YAMLError) as error:
                 raise TemplateError(f"Resources.{logical_id}.Properties.DefinitionUri: {error}") from None
-    return local_paths
+    return local_paths, metadata
 
 
-def _local_path(props: Mapping[str, Any], local_paths: Mapping[str, Path]) -> Path | None:
+def _local_artifact_key(props: Mapping[str, Any]) -> str | None:
     for key in ("Code", "Content"):
         location = props.get(key)
         if isinstance(location, dict) and location.get("S3Bucket") == LOCAL_ARTIFACT_BUCKET:
-            return local_paths.get(str(location.get("S3Key")))
+            return str(location.get("S3Key"))
     return None
 
 

@@ -18,6 +18,8 @@ class LocalResource:
     attributes: dict[str, str]
     local_path: Path | None = None
     """Folder of a function's CodeUri or a layer's ContentUri."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """The resource's `Metadata` (for a layer, the SAM resource's: the transform drops it)."""
 
     @property
     def arn(self) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rsetl.lambdas import FunctionConfig, FunctionNotFound, InvalidFunctionConfig, LambdaRuntime
+from rsetl.lambdas import FunctionConfig, FunctionNotFound, InvalidFunctionConfig, LambdaRuntime, LayerConfig
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:{}"
 
@@ -74,7 +74,7 @@ def functions(tmp_path: Path) -> list[FunctionConfig]:
             name="fn-a",
             arn=ARN.format("fn-a"),
             code_dir=tmp_path / "fn_a",
-            layer_dirs=(tmp_path / "layer1", tmp_path / "layer2"),
+            layers=(LayerConfig(tmp_path / "layer1"), LayerConfig(tmp_path / "layer2")),
             timeout_seconds=5,
             memory_mb=256,
             **common,
