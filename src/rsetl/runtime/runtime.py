@@ -153,7 +153,9 @@ class LocalRuntime:
     def _function_configs(self) -> list[FunctionConfig]:
         template = self.template
         layers = {
-            layer.ref: LayerConfig(layer.local_path, layer.metadata.get("BuildMethod"), layer.logical_id)
+            layer.ref: LayerConfig(
+                layer.local_path, layer.metadata.get("BuildMethod"), layer.properties.get("LayerName")
+            )
             for layer in template.of_type("AWS::Lambda::LayerVersion")
             if layer.local_path is not None
         }

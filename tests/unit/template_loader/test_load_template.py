@@ -39,6 +39,18 @@ def test_function_has_its_code_folder_layer_and_resolved_environment(template) -
     assert function.properties["Layers"] == [layer.ref]
 
 
+def test_layer_keeps_the_metadata_sam_build_reads(template) -> None:
+    """The SAM transform drops a layer's `Metadata`; `sam build` reads its `BuildMethod` before it.
+
+    AWS SAM Developer Guide, "Building Lambda layers in AWS SAM":
+    https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/building-layers.html
+    """
+    (layer,) = template.of_type("AWS::Lambda::LayerVersion")
+    assert layer.metadata == {"BuildMethod": "python3.11"}
+    (function,) = template.of_type("AWS::Lambda::Function")
+    assert function.metadata == {}
+
+
 def test_state_machine_definition_has_substitutions_applied(template) -> None:
     (machine,) = template.of_type("AWS::StepFunctions::StateMachine")
     definition = state_machine_definition(machine)
