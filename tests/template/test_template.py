@@ -108,7 +108,7 @@ def test_layers_ship_the_code_and_the_pipelines(resources: dict[str, Any]) -> No
     keys = sorted(
         r["Properties"]["Content"]["S3Key"] for r in of_type(resources, "AWS::Lambda::LayerVersion").values()
     )
-    assert keys == ["layers/etl_common/", "pipelines/"]
+    assert keys == ["layers/etl_common/python/", "pipelines/"]
     assert (REPO / "layers/etl_common/python/etl_common/__init__.py").is_file()
     assert (REPO / "pipelines/specs").is_dir() and (REPO / "pipelines/schemas").is_dir()
 
