@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from rsetl.lambdas.config import FunctionConfig, LayerConfig
+from rsetl.lambdas.config import FunctionConfig
 from rsetl.lambdas.exceptions import FunctionNotFound, InvalidFunctionConfig, LambdaServiceError
 from rsetl.lambdas.faults import LambdaFault, LambdaFaults
 from rsetl.lambdas.packages import PackageCache, interpreter
@@ -240,7 +240,9 @@ class LambdaRuntime:
         build_opt_dir(opt_dir, self._opt_contents(config))
         requirements = code_dir / "requirements.txt"
         package_dirs = (
-            [self.packages.installed(requirements, f"function {config.name}")] if requirements.is_file() else []
+            [self.packages.installed(requirements, f"function {config.name}")]
+            if requirements.is_file()
+            else []
         )
         function = _Function(config, opt_dir, package_dirs, self._environment(config, opt_dir))
         with self._lock:

@@ -64,13 +64,13 @@ def main() -> None:
     config = json.loads(sys.argv[1])
     responses = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     opt_python = os.path.join(config["opt_dir"], "python")
-    site_packages = os.path.join(opt_python, "lib", f"python{sys.version_info.major}.{sys.version_info.minor}")
     # /var/task (code and its packages), then the layers' two Python folders, then the standard library.
     sys.path[:] = [
         config["code_dir"],
         *config["package_dirs"],
-        os.path.join(site_packages, "site-packages"),
+        os.path.join(opt_python, "lib", version, "site-packages"),
         opt_python,
         *sys.path,
     ]

@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import etl_common
+import pytest
 
 LAYER = Path(__file__).resolve().parents[3] / "layers" / "etl_common" / "python"
 

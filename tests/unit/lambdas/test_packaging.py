@@ -122,7 +122,9 @@ def test_a_layer_built_into_python_must_not_nest_its_own_python_folder(
     tmp_path: Path, packages: PackageCache
 ) -> None:
     """ContentUri `layer/` holding `python/pkg` with a BuildMethod lands as /opt/python/python/pkg."""
-    code = write(tmp_path / "fn" / "app.py", "import pkg\n\ndef lambda_handler(event, context):\n    return 1\n")
+    code = write(
+        tmp_path / "fn" / "app.py", "import pkg\n\ndef lambda_handler(event, context):\n    return 1\n"
+    )
     write(tmp_path / "layer" / "python" / "pkg" / "__init__.py", "")
     config = function("nested", code.parent, layers=(LayerConfig(tmp_path / "layer", "python3.11"),))
     with LambdaRuntime([config], packages=packages) as runtime:
