@@ -9,6 +9,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rsetl import __version__
+from rsetl.lambdas import LambdaRuntimeError
 from rsetl.runtime.state import DEFAULT_STATE_DIR, NoRuntimeRunning
 from rsetl.template import TemplateError
 
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 return local.events(clients, args.limit)
             case "sql":
                 return local.sql(clients, args.text, args.database)
-    except (NoRuntimeRunning, TemplateError, local.UsageError) as error:
+    except (NoRuntimeRunning, TemplateError, LambdaRuntimeError, local.UsageError) as error:
         print(f"rsetl: {error}", file=sys.stderr)
         return 2
     except (ClientError, BotoCoreError) as error:

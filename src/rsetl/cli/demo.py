@@ -75,10 +75,10 @@ def run_demo(project_dir: Path, sample_dir: Path, state_dir: Path | None = None)
             console.print(f"[yellow]not emulated locally:[/yellow] {line}")
         assert runtime.lambdas is not None
         for warning in runtime.lambdas.warnings:
-            console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
         for name, error in runtime.function_errors.items():
             detail = escape(f"{error['errorType']}: {error['errorMessage']}")
-            console.print(f"[red]function {name} cannot start:[/red] {detail}")
+            console.print(f"[red]function {name} cannot start:[/red] {detail}", soft_wrap=True)
         landing = _landing_bucket(runtime)
         s3 = _client(runtime, "s3")
         reference = [manifest["reference"]["stores"]["key"], manifest["reference"]["products"]["key"]]

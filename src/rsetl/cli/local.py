@@ -48,10 +48,10 @@ def up(project_dir: Path, state_dir: Path, port: int, overrides: list[str], data
             errors.print(f"[yellow]not emulated locally:[/yellow] {missing}")
         assert runtime.lambdas is not None
         for warning in runtime.lambdas.warnings:
-            errors.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+            errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
         for name, error in runtime.function_errors.items():
             detail = escape(f"{error['errorType']}: {error['errorMessage']}")
-            errors.print(f"[red]function {name} cannot start:[/red] {detail}")
+            errors.print(f"[red]function {name} cannot start:[/red] {detail}", soft_wrap=True)
         created = ", ".join(
             f"{len(ids)} {kind.split('::')[-1]}" for kind, ids in runtime.report.created.items()
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import select
@@ -24,8 +23,6 @@ from rsetl.lambdas.config import FunctionConfig
 from rsetl.lambdas.exceptions import FunctionNotFound, InvalidFunctionConfig, LambdaServiceError
 from rsetl.lambdas.faults import LambdaFault, LambdaFaults
 from rsetl.lambdas.packages import PackageCache, interpreter
-
-logger = logging.getLogger(__name__)
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
@@ -207,6 +204,7 @@ class LambdaRuntime:
         self.python = python
         self.packages = packages or PackageCache(python=python, on_progress=on_progress)
         self.warnings: list[str] = []
+        """Differences from AWS found at registration that the runtime cannot model (say them to the user)."""
         self.extra_environment = dict(extra_environment or {})
         self.log_dir = log_dir
         self._logs: dict[str, IO[bytes]] = {}
@@ -278,7 +276,6 @@ class LambdaRuntime:
                 )
                 if warning not in self.warnings:
                     self.warnings.append(warning)
-                    logger.warning(warning)
 
     def _environment(self, config: FunctionConfig, opt_dir: Path) -> dict[str, str]:
         env = {

@@ -80,6 +80,12 @@ def main() -> None:
         init_error = None
     except AttributeError as exc:
         handler, init_error = None, _error("Runtime.HandlerNotFound", str(exc))
+    except SyntaxError as exc:
+        module = config["handler"].rpartition(".")[0]
+        handler, init_error = (
+            None,
+            _error("Runtime.UserCodeSyntaxError", f"Syntax error in module '{module}': {exc}"),
+        )
     except Exception as exc:
         handler, init_error = (
             None,

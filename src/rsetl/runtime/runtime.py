@@ -129,10 +129,6 @@ class LocalRuntime:
         )  # fmt: skip
         self.lambdas.prewarm(options.lambda_prewarm)
         self.function_errors = self.lambdas.startup_errors()
-        for name, error in self.function_errors.items():
-            logger.warning(
-                "function %s cannot start: %s: %s", name, error["errorType"], error["errorMessage"]
-            )
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, endpoint_url=self.url, region=template.region,
             account_id=template.account_id,

@@ -211,3 +211,16 @@ def test_cache_folder_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv(CACHE_DIR_VARIABLE)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "rsetl" / "lambda-envs"
+
+
+def test_a_syntax_error_in_the_handler_module_is_user_code_syntax_error(tmp_path: Path) -> None:
+    """The Python runtime interface client reports it as `Runtime.UserCodeSyntaxError`.
+
+    aws-lambda-python-runtime-interface-client, awslambdaric/bootstrap.py (`_get_handler`):
+    https://github.com/aws/aws-lambda-python-runtime-interface-client
+    """
+    write(tmp_path / "fn" / "app.py", "def lambda_handler(event, context)\n    return 1\n")
+    with LambdaRuntime([function("broken-syntax", tmp_path / "fn")]) as runtime:
+        error = runtime.startup_errors()["broken-syntax"]
+    assert error["errorType"] == "Runtime.UserCodeSyntaxError"
+    assert error["errorMessage"].startswith("Syntax error in module 'app': ")
