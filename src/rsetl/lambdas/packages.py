@@ -102,9 +102,13 @@ class PackageCache:
         if target.is_dir():
             return target
         self.root.mkdir(parents=True, exist_ok=True)
-        with _locked(self.root / f"{key}.lock"):
+        waiting = f"waiting for another process installing {requirements} into {target}"
+        with _locked(self.root / f"{key}.lock", lambda: self.on_progress(waiting)):
             if target.is_dir():
                 return target
+            for leftover in self.root.glob(f".{key}-*"):
+                # Builders hold the lock while they build: a scratch folder found now is a killed one's.
+                shutil.rmtree(leftover, ignore_errors=True)
             self.on_progress(f"installing {requirements} for {purpose} (first run; cached in {target})")
             started = time.monotonic()
             scratch = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=self.root))
@@ -131,9 +135,14 @@ class PackageCache:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, on_wait: Callable[[], None]) -> Iterator[None]:
+    """Hold an exclusive lock on `path`; `on_wait` runs first when another holder makes us wait."""
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:

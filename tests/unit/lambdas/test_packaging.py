@@ -196,6 +196,21 @@ def test_concurrent_builders_install_once_and_share_the_folder(
     ]
 
 
+def test_a_killed_builders_scratch_folder_is_removed_by_the_next_builder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake_pip(self: PackageCache, requirements: Path, target: Path, purpose: str) -> None:
+        (target / "installed.txt").write_text(purpose)
+
+    monkeypatch.setattr(PackageCache, "_pip_install", fake_pip)
+    requirements = write(tmp_path / "requirements.txt", "anything\n")
+    cache = PackageCache(tmp_path / "cache")
+    leftover = tmp_path / "cache" / f".{cache.key(requirements)}-killed"
+    leftover.mkdir(parents=True)
+    installed = cache.installed(requirements, "function f")
+    assert not leftover.exists() and (installed / "installed.txt").is_file()
+
+
 def test_a_failing_install_says_which_requirements_and_leaves_nothing_behind(tmp_path: Path) -> None:
     requirements = write(tmp_path / "requirements.txt", "rsetl-no-such-package-anywhere==0.0.1\n")
     cache = PackageCache(tmp_path / "cache")
