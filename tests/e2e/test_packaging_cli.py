@@ -53,14 +53,17 @@ def test_up_names_the_function_and_the_module_it_cannot_import(tmp_path: Path) -
     try:
         assert process.stdout is not None and process.stderr is not None
         ready = process.stdout.readline()
-        assert ready.startswith(READY), ready
+        if not ready.startswith(READY):
+            process.terminate()
+            raise AssertionError(f"no ready line: {ready!r}\n{process.stderr.read()}")
         process.send_signal(signal.SIGTERM)
         stderr = process.stderr.read()
         assert process.wait(timeout=60) == 0
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            # SIGTERM: `up` stops PostgreSQL on its way out; SIGKILL would leave it running.
+            process.terminate()
+            process.wait(timeout=60)
     lines = [line for line in stderr.splitlines() if "cannot start" in line]
     assert lines == [
         "function rsetl-EmitEventFunction cannot start: Runtime.ImportModuleError: "
