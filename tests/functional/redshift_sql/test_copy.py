@@ -351,3 +351,145 @@ def test_json_numbers_are_truncated_too(
         ("2.55",),
         ("3.99",),
     ]
+
+
+CONVERSION_DOC = "https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html"
+
+
+@pytest.fixture
+def mixed(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> str:
+    runner.run(conn, "CREATE TABLE public.mixed (line INT, txt VARCHAR(10), num INT, day DATE)")
+    return "public.mixed"
+
+
+def _mixed(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> list[tuple]:
+    return runner.run(conn, "SELECT line, txt, num, day::varchar FROM public.mixed ORDER BY line").rows or []
+
+
+# line 1: empty fields; 2: quoted empty text; 3: blank fields; 4: Redshift's default NULL string.
+FIELDS = b'1,,,\n2,"",,\n3,   ,  ,\t\n4,\\N,\\N,\\N\n'
+
+
+@pytest.mark.usefixtures("mixed")
+def test_csv_empty_and_blank_fields_load_as_redshift_loads_them(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    """Empty CHAR/VARCHAR fields load as '', blank ones as they are; other types load NULL.
+
+    Data conversion parameters, EMPTYASNULL and BLANKSASNULL (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html): "Empty fields for
+    other data types, such as INT, are always loaded with NULL"; "Blank fields for other data types,
+    such as INT, are always loaded with NULL"; NULL AS: "The default null_string is '\\N'".
+    """
+    store.put_object("landing", "f.csv", FIELDS)
+    runner.run(conn, "COPY public.mixed FROM 's3://landing/f.csv' CSV")
+    assert _mixed(runner, conn) == [(1, "", None, None), (2, "", None, None), (3, "   ", None, None), (4, None, None, None)]
+
+
+@pytest.mark.usefixtures("mixed")
+@pytest.mark.parametrize(
+    ("options", "texts"),
+    [
+        ("EMPTYASNULL", [None, None, "   ", None]),
+        ("BLANKSASNULL", ["", "", None, None]),
+        ("EMPTYASNULL BLANKSASNULL", [None, None, None, None]),
+    ],
+)
+def test_emptyasnull_and_blanksasnull_make_text_fields_null(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore, options: str, texts: list
+) -> None:
+    """EMPTYASNULL loads empty CHAR/VARCHAR fields as NULL, BLANKSASNULL blank ones (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html).
+
+    "EMPTYASNULL and NULL AS '' (empty string) produce the same behavior." An empty quoted field
+    ("") is an empty field too: this model reads it as EMPTYASNULL's NULL, the stricter reading.
+    """
+    store.put_object("landing", "f.csv", FIELDS)
+    runner.run(conn, f"COPY public.mixed FROM 's3://landing/f.csv' CSV {options}")
+    assert [row[1] for row in _mixed(runner, conn)] == texts
+    assert [row[2:] for row in _mixed(runner, conn)] == [(None, None)] * 4
+
+
+@pytest.mark.usefixtures("mixed")
+def test_delimited_text_follows_the_same_rules(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "f.txt", b"1|||\n2| | |\n3|\\N|\\N|\\N\n")
+    runner.run(conn, "COPY public.mixed FROM 's3://landing/f.txt' BLANKSASNULL")
+    assert _mixed(runner, conn) == [(1, "", None, None), (2, None, None, None), (3, None, None, None)]
+
+
+def test_empty_key_fields_fail_a_not_null_column_with_emptyasnull(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    """With EMPTYASNULL BLANKSASNULL an empty or blank key is NULL, so a NOT NULL key rejects the file.
+
+    Data conversion parameters, NULL AS (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html): "If you attempt to load nulls into a
+    column defined as NOT NULL, the COPY command will fail."
+    """
+    runner.run(conn, "CREATE TABLE public.keyed (k VARCHAR(10) NOT NULL, v INT)")
+    for body, line in ((b"k\na,1\n,2\n", 3), (b'k\na,1\n" ",2\n', 3), (b'k\n"",1\n', 2)):
+        store.put_object("landing", "k.csv", body)
+        with pytest.raises(LoadError) as caught:
+            runner.run(conn, "COPY public.keyed FROM 's3://landing/k.csv' CSV IGNOREHEADER 1 EMPTYASNULL BLANKSASNULL")
+        assert (caught.value.line, caught.value.column) == (line, "k")
+        assert caught.value.reason == "Missing data for not-null field"
+        assert runner.run(conn, "SELECT count(*) FROM public.keyed").rows == [(0,)]
+    store.put_object("landing", "k.csv", b"k\n,1\n")
+    runner.run(conn, "COPY public.keyed FROM 's3://landing/k.csv' CSV IGNOREHEADER 1")
+    assert runner.run(conn, "SELECT k, v FROM public.keyed").rows == [("", 1)]
+
+
+@pytest.mark.usefixtures("mixed")
+def test_a_bad_value_in_a_staged_load_names_its_line_and_column(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "f.csv", b"h\n1,  ,1,\n2,a,x,\n3,b,2,2024-13-40\n")
+    with pytest.raises(LoadError) as caught:
+        runner.run(conn, "COPY public.mixed FROM 's3://landing/f.csv' CSV IGNOREHEADER 1")
+    assert (caught.value.line, caught.value.column) == (3, "num")
+    assert 'invalid input syntax for type integer: "x"' in caught.value.reason
+    assert _mixed(runner, conn) == []
+
+
+@pytest.mark.usefixtures("table")
+@pytest.mark.parametrize(
+    ("options", "construct"),
+    [
+        ("CSV FILLRECORD", "COPY option FILLRECORD"),
+        ("CSV REMOVEQUOTES", "COPY option REMOVEQUOTES"),
+        ("CSV ACCEPTINVCHARS", "COPY option ACCEPTINVCHARS"),
+        ("CSV TRIMBLANKS", "COPY option TRIMBLANKS"),
+        ("CSV IGNOREBLANKLINES", "COPY option IGNOREBLANKLINES"),
+        ("CSV ACCEPTANYDATE", "COPY option ACCEPTANYDATE"),
+        ("FIXEDWIDTH 'a:1'", "COPY option FIXEDWIDTH"),
+        ("JSON 'auto' EMPTYASNULL", "COPY JSON with EMPTYASNULL"),
+    ],
+)
+def test_options_the_layer_cannot_honour_are_named(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore, options: str, construct: str
+) -> None:
+    """Options of Data conversion parameters
+    (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html) that the
+    layer does not model are refused by name rather than ignored."""
+    store.put_object("landing", "x.csv", b"1\n")
+    with pytest.raises(UnsupportedSqlError) as caught:
+        runner.run(conn, f"COPY public.items FROM 's3://landing/x.csv' {options}")
+    assert caught.value.construct == construct
+
+
+@pytest.mark.usefixtures("table")
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("CSV ESCAPE", "CSV can't be used with FIXEDWIDTH, REMOVEQUOTES, or ESCAPE"),
+        ("QUOTE AS '\"'", "The QUOTE parameter can be used only with the CSV parameter"),
+    ],
+)
+def test_option_combinations_redshift_refuses_are_refused(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore, options: str, message: str
+) -> None:
+    """Data format parameters, CSV and QUOTE
+    (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-format.html)."""
+    store.put_object("landing", "x.csv", b"1\n")
+    with pytest.raises(RedshiftSqlError) as caught:
+        runner.run(conn, f"COPY public.items FROM 's3://landing/x.csv' {options}")
+    assert caught.value.message == message
