@@ -86,6 +86,12 @@ def test_gzip_multi_member_and_bzip2(
 def test_a_prefix_loads_every_matching_key(
     runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
 ) -> None:
+    """The FROM key is a prefix: every object whose key starts with it is loaded.
+
+    Loading data from Amazon S3 (https://docs.aws.amazon.com/redshift/latest/dg/t_loading-tables-from-s3.html):
+    "copy <table_name> from 's3://<bucket_name>/<object_prefix>'"; "If no Amazon S3 objects with
+    the key prefix 'venue' exist, the load fails." A prefix "part" matches "partition/..." too.
+    """
     store.put_object("landing", "part/0001.csv", b"1,a\n")
     store.put_object("landing", "part/0002.csv", b"2,b\n")
     store.put_object("landing", "partition/0003.csv", b"3,c\n")
@@ -99,6 +105,13 @@ def test_a_prefix_loads_every_matching_key(
 def test_manifest_lists_files_and_skips_missing_optional_ones(
     runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
 ) -> None:
+    """A manifest lists the files to load; a missing `mandatory` one fails the load, others are skipped.
+
+    Using a manifest to specify data files
+    (https://docs.aws.amazon.com/redshift/latest/dg/loading-data-files-using-manifest.html):
+    "The optional mandatory flag specifies whether COPY should return an error if the file is not
+    found ... Regardless of any mandatory settings, COPY will terminate if no files are found."
+    """
     store.put_object("landing", "m/x.csv", b"1,a\n")
     manifest = {
         "entries": [
@@ -113,6 +126,9 @@ def test_manifest_lists_files_and_skips_missing_optional_ones(
     store.put_object("landing", "m/strict.manifest", json.dumps(manifest).encode())
     with pytest.raises(S3AccessError, match=re.escape("mandatory file s3://landing/m/gone.csv")):
         runner.run(conn, "COPY public.items (id, name) FROM 's3://landing/m/strict.manifest' CSV MANIFEST")
+    store.put_object("landing", "m/none.manifest", json.dumps({"entries": [manifest["entries"][1] | {"mandatory": False}]}).encode())
+    with pytest.raises(S3AccessError, match="none of the files it lists was found"):
+        runner.run(conn, "COPY public.items FROM 's3://landing/m/none.manifest' CSV MANIFEST")
 
 
 @pytest.mark.usefixtures("table")
