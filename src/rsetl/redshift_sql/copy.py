@@ -475,7 +475,9 @@ def _copy_staged(
     return loaded
 
 
-def _stage_copy_sql(command: CopyCommand, columns: list[_Column], fmt: str, stage: sql.Identifier) -> sql.Composed:
+def _stage_copy_sql(
+    command: CopyCommand, columns: list[_Column], fmt: str, stage: sql.Identifier
+) -> sql.Composed:
     names = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
     default = "," if command.format == "csv" else "|"
     options = [
@@ -546,12 +548,12 @@ def _check_staged(
     failures = [(line, check) for line, check in zip(found or (), checks, strict=True) if line is not None]
     if not failures:
         return
-    line, (column, checked, _) = min(failures, key=lambda failure: failure[0])
+    line, (column, rejected, _) = min(failures, key=lambda failure: failure[0])
     reason = "Missing data for not-null field"
-    if checked is not None:
+    if rejected is not None:
         info = cursor.execute(
             sql.SQL("SELECT (pg_input_error_info({}, {})).message FROM {} WHERE rsetl_line = {}").format(
-                checked, sql.Literal(column.type_sql), stage, sql.Literal(line)
+                rejected, sql.Literal(column.type_sql), stage, sql.Literal(line)
             )
         ).fetchone()
         reason = str(info[0]) if info else reason

@@ -81,7 +81,9 @@ def _check_combination(command: UnloadCommand) -> None:
         or command.escape
         or command.null_as is not None
     ):
-        raise RedshiftSqlError("You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS.")
+        raise RedshiftSqlError(
+            "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS."
+        )
     if command.max_file_size is not None and not _MIN_FILE_SIZE <= command.max_file_size <= _MAX_FILE_SIZE:
         raise RedshiftSqlError("MAXFILESIZE must be a decimal value between 5 MB and 6.2 GB.")
     if command.escape:

@@ -122,7 +122,9 @@ def test_parameters_take_the_type_their_context_gives(client: Any) -> None:
         ],
     )
     assert inserted["Status"] == "FINISHED", inserted.get("Error")
-    found = _run(client, f"SELECT amount FROM {table} WHERE id = :id", Parameters=[{"name": "id", "value": "7"}])
+    found = _run(
+        client, f"SELECT amount FROM {table} WHERE id = :id", Parameters=[{"name": "id", "value": "7"}]
+    )
     assert client.get_statement_result(Id=found["Id"])["Records"] == [[{"stringValue": "12.50"}]]
 
 
@@ -134,9 +136,7 @@ def test_parameters_with_several_commands_fail_as_on_redshift(client: Any) -> No
     """
     table = _table()
     _run(client, f"CREATE TABLE {table} (id int)")
-    described = _run(
-        client, f"SELECT :v; DROP TABLE {table}", Parameters=[{"name": "v", "value": "1"}]
-    )
+    described = _run(client, f"SELECT :v; DROP TABLE {table}", Parameters=[{"name": "v", "value": "1"}])
     assert described["Status"] == "FAILED"
     assert described["Error"] == "ERROR: cannot insert multiple commands into a prepared statement"
     assert _run(client, f"SELECT count(*) FROM {table}")["Status"] == "FINISHED"

@@ -126,7 +126,11 @@ def test_manifest_lists_files_and_skips_missing_optional_ones(
     store.put_object("landing", "m/strict.manifest", json.dumps(manifest).encode())
     with pytest.raises(S3AccessError, match=re.escape("mandatory file s3://landing/m/gone.csv")):
         runner.run(conn, "COPY public.items (id, name) FROM 's3://landing/m/strict.manifest' CSV MANIFEST")
-    store.put_object("landing", "m/none.manifest", json.dumps({"entries": [manifest["entries"][1] | {"mandatory": False}]}).encode())
+    store.put_object(
+        "landing",
+        "m/none.manifest",
+        json.dumps({"entries": [manifest["entries"][1] | {"mandatory": False}]}).encode(),
+    )
     with pytest.raises(S3AccessError, match="none of the files it lists was found"):
         runner.run(conn, "COPY public.items FROM 's3://landing/m/none.manifest' CSV MANIFEST")
 
@@ -392,13 +396,20 @@ def test_csv_empty_and_blank_fields_load_as_redshift_loads_them(
 ) -> None:
     """Empty CHAR/VARCHAR fields load as '', blank ones as they are; other types load NULL.
 
-    Data conversion parameters, EMPTYASNULL and BLANKSASNULL (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html): "Empty fields for
-    other data types, such as INT, are always loaded with NULL"; "Blank fields for other data types,
-    such as INT, are always loaded with NULL"; NULL AS: "The default null_string is '\\N'".
+    Data conversion parameters, EMPTYASNULL and BLANKSASNULL
+    (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html):
+    "Empty fields for other data types, such as INT, are always loaded with NULL"; "Blank fields for
+    other data types, such as INT, are always loaded with NULL"; NULL AS: "The default null_string
+    is '\\N'".
     """
     store.put_object("landing", "f.csv", FIELDS)
     runner.run(conn, "COPY public.mixed FROM 's3://landing/f.csv' CSV")
-    assert _mixed(runner, conn) == [(1, "", None, None), (2, "", None, None), (3, "   ", None, None), (4, None, None, None)]
+    assert _mixed(runner, conn) == [
+        (1, "", None, None),
+        (2, "", None, None),
+        (3, "   ", None, None),
+        (4, None, None, None),
+    ]
 
 
 @pytest.mark.usefixtures("mixed")
@@ -438,14 +449,17 @@ def test_empty_key_fields_fail_a_not_null_column_with_emptyasnull(
 ) -> None:
     """With EMPTYASNULL BLANKSASNULL an empty or blank key is NULL, so a NOT NULL key rejects the file.
 
-    Data conversion parameters, NULL AS (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html): "If you attempt to load nulls into a
-    column defined as NOT NULL, the COPY command will fail."
+    Data conversion parameters, NULL AS (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html):
+    "If you attempt to load nulls into a column defined as NOT NULL, the COPY command will fail."
     """
     runner.run(conn, "CREATE TABLE public.keyed (k VARCHAR(10) NOT NULL, v INT)")
     for body, line in ((b"k\na,1\n,2\n", 3), (b'k\na,1\n" ",2\n', 3), (b'k\n"",1\n', 2)):
         store.put_object("landing", "k.csv", body)
         with pytest.raises(LoadError) as caught:
-            runner.run(conn, "COPY public.keyed FROM 's3://landing/k.csv' CSV IGNOREHEADER 1 EMPTYASNULL BLANKSASNULL")
+            runner.run(
+                conn,
+                "COPY public.keyed FROM 's3://landing/k.csv' CSV IGNOREHEADER 1 EMPTYASNULL BLANKSASNULL",
+            )
         assert (caught.value.line, caught.value.column) == (line, "k")
         assert caught.value.reason == "Missing data for not-null field"
         assert runner.run(conn, "SELECT count(*) FROM public.keyed").rows == [(0,)]
@@ -481,7 +495,11 @@ def test_a_bad_value_in_a_staged_load_names_its_line_and_column(
     ],
 )
 def test_options_the_layer_cannot_honour_are_named(
-    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore, options: str, construct: str
+    runner: RedshiftSqlRunner,
+    conn: psycopg.Connection,
+    store: MemoryObjectStore,
+    options: str,
+    construct: str,
 ) -> None:
     """Options of Data conversion parameters
     (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html) that the

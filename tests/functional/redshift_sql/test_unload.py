@@ -126,19 +126,29 @@ def test_unsupported_unload_is_named(
     assert caught.value.construct == construct
 
 
-
 @pytest.mark.parametrize(
     ("options", "message"),
     [
         ("CSV ADDQUOTES", "You can't use CSV with FIXEDWIDTH or ADDQUOTES."),
-        ("JSON HEADER", "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS."),
-        ("JSON DELIMITER ','", "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS."),
-        ("JSON NULL AS 'x'", "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS."),
+        (
+            "JSON HEADER",
+            "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS.",
+        ),
+        (
+            "JSON DELIMITER ','",
+            "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS.",
+        ),
+        (
+            "JSON NULL AS 'x'",
+            "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS.",
+        ),
         ("MAXFILESIZE 4 MB", "MAXFILESIZE must be a decimal value between 5 MB and 6.2 GB."),
         ("MAXFILESIZE 6.3 GB", "MAXFILESIZE must be a decimal value between 5 MB and 6.2 GB."),
     ],
 )
-def test_options_redshift_refuses_are_refused(runner: RedshiftSqlRunner, conn: psycopg.Connection, options: str, message: str) -> None:
+def test_options_redshift_refuses_are_refused(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, options: str, message: str
+) -> None:
     """UNLOAD, Parameters (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html): FORMAT "You
     can't use CSV with FIXEDWIDTH or ADDQUOTES ... You can't use JSON with DELIMITER, HEADER,
     FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS"; MAXFILESIZE "a decimal value between 5 MB and 6.2 GB".
@@ -175,8 +185,12 @@ def test_extension_replaces_the_compression_suffix(
 ) -> None:
     """UNLOAD, EXTENSION (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html): "If you're
     using a compression method such as GZIP, you still have to specify .gz in the extension parameter"."""
-    runner.run(conn, f"UNLOAD ('SELECT id FROM public.sales') TO 's3://exports/x/a_' {ROLE} GZIP EXTENSION 'csv'")
-    runner.run(conn, f"UNLOAD ('SELECT id FROM public.sales') TO 's3://exports/x/b_' {ROLE} GZIP EXTENSION 'csv.gz'")
+    runner.run(
+        conn, f"UNLOAD ('SELECT id FROM public.sales') TO 's3://exports/x/a_' {ROLE} GZIP EXTENSION 'csv'"
+    )
+    runner.run(
+        conn, f"UNLOAD ('SELECT id FROM public.sales') TO 's3://exports/x/b_' {ROLE} GZIP EXTENSION 'csv.gz'"
+    )
     assert store.list_keys("exports", "x/") == ["x/a_0000_part_00.csv", "x/b_0000_part_00.csv.gz"]
 
 
