@@ -149,3 +149,15 @@ def test_head_object_returns_the_objects_size(s3) -> None:
     ranged = client.get_object(Bucket="quiet", Key="sized.csv", Range="bytes=0-9")
     assert ranged["ContentLength"] == 10
     assert ranged["Body"].read() == b"x" * 10
+
+
+def test_copy_and_delete_address_keys_as_sent(s3) -> None:
+    _, url = s3
+    client = _client(url)
+    for key in ("a/b", "a%2Fb", "q?x=1"):
+        client.put_object(Bucket="quiet", Key=key, Body=key.encode())
+    client.copy_object(Bucket="quiet", Key="copy/q?x=1", CopySource={"Bucket": "quiet", "Key": "q?x=1"})
+    client.delete_object(Bucket="quiet", Key="a%2Fb")
+    listed = [item["Key"] for item in client.list_objects_v2(Bucket="quiet")["Contents"]]
+    assert sorted(listed) == ["a/b", "copy/q?x=1", "q?x=1"]
+    assert client.get_object(Bucket="quiet", Key="copy/q?x=1")["Body"].read() == b"q?x=1"
