@@ -391,22 +391,58 @@ def _read_alike(command: CopyCommand, columns: list[_Column], data: bytes) -> bo
 
     Redshift, unlike PostgreSQL, loads `\\N` (or the NULL AS string), blank fields and, but for text
     columns, empty quoted fields as NULL, and truncates excess decimals; quoted blank and empty
-    fields go to the stage too, so that EMPTYASNULL and BLANKSASNULL apply to them.
+    fields go to the stage too, so that EMPTYASNULL and BLANKSASNULL apply to them. Every scan
+    starts from a literal, which keeps it at memchr speed.
     """
-    if command.null_as is not None or _DEFAULT_NULL.encode() in data:
+    # PostgreSQL's text format (ESCAPE) reads \\N as NULL itself.
+    if command.null_as is not None or (not command.escape and _DEFAULT_NULL.encode() in data):
         return False
-    if command.escape:
-        return True  # PostgreSQL's text format reads \\N as NULL itself; blanks stay as they are
-    delimiter = re.escape((command.delimiter or ("," if command.format == "csv" else "|")).encode())
-    edge = rb"(?:^|%s)" % delimiter, rb"(?:%s|\r?$)" % delimiter
-    if re.search(edge[0] + rb"[ \t\f\v]+" + edge[1], data, re.MULTILINE):
+    delimiter = (command.delimiter or ("," if command.format == "csv" else "|")).encode()
+    quote = command.quote.encode() if command.format == "csv" else None
+    if _has_blank_field(data, delimiter, quote):
         return False
-    if command.format == "csv":
-        quote = re.escape(command.quote.encode())
-        if re.search(edge[0] + quote + rb"[ \t\f\v]*" + quote + edge[1], data, re.MULTILINE):
-            return False
     scales = [column.scale for column in columns if column.scale is not None]
     return command.round_decimals or not scales or not _may_exceed_scale(data, min(scales))
+
+
+_BLANK_BYTES = b" \t\f\v"
+
+
+def _has_blank_field(data: bytes, delimiter: bytes, quote: bytes | None) -> bool:
+    """Whether a field is blank (only white space), or quoted and empty or blank."""
+    ends = (delimiter, b"\r", b"\n", b"")
+
+    def blank_run_end(position: int) -> int:
+        while position < len(data) and data[position] in _BLANK_BYTES:
+            position += 1
+        return position
+
+    def starts_field(position: int) -> bool:
+        return position == 0 or data[position - 1 : position] in (delimiter, b"\n")
+
+    # Tabs, form feeds and vertical tabs are rare: look for blanks of them only where they occur.
+    blanks = [blank for blank in _BLANK_BYTES if blank == 32 or bytes([blank]) in data]
+    for blank in blanks:
+        space = bytes([blank])
+        if data[:1] == space and data[blank_run_end(0) : blank_run_end(0) + 1] in ends:
+            return True
+        for marker in (delimiter + space, b"\n" + space):
+            position = data.find(marker)
+            while position >= 0:
+                end = blank_run_end(position + 1)
+                if data[end : end + 1] in ends:
+                    return True
+                position = data.find(marker, position + 1)
+    if quote is None or quote not in data:
+        return False
+    for marker in (quote + quote, *(quote + bytes([blank]) for blank in blanks)):
+        position = data.find(marker)
+        while position >= 0:
+            end = blank_run_end(position + 1)
+            if starts_field(position) and data[end : end + 1] == quote and data[end + 1 : end + 2] in ends:
+                return True
+            position = data.find(marker, position + 1)
+    return False
 
 
 def _stream(

@@ -527,3 +527,20 @@ def test_option_combinations_redshift_refuses_are_refused(
     with pytest.raises(RedshiftSqlError) as caught:
         runner.run(conn, f"COPY public.items FROM 's3://landing/x.csv' {options}")
     assert caught.value.message == message
+
+
+@pytest.mark.usefixtures("mixed")
+@pytest.mark.parametrize(
+    "body",
+    [b"1,x,\t,\n", b"1,x,\x0b,\n", b'1,x,5,\n2," ",\t,\n', b'1,"\t",,\n', b"\t,x,1,\n"],
+    ids=["tab", "vertical-tab", "quoted-space-then-tab", "quoted-tab", "line-start"],
+)
+def test_every_kind_of_blank_field_is_found(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore, body: bytes
+) -> None:
+    """A blank field of any white space, quoted or not, anywhere in a record, loads as Redshift loads it."""
+    store.put_object("landing", "b.csv", body)
+    runner.run(conn, "COPY public.mixed FROM 's3://landing/b.csv' CSV BLANKSASNULL")
+    loaded = runner.run(conn, "SELECT line, txt, num FROM public.mixed ORDER BY line NULLS FIRST").rows or []
+    assert all(txt is None or txt.strip() for _, txt, _ in loaded)
+    assert len(loaded) == body.count(b"\n")
