@@ -346,6 +346,12 @@ def _target_columns(conn: psycopg.Connection[Any], command: CopyCommand) -> tupl
     return table_oid, [available[name] for name in command.columns]
 
 
+# Redshift's load error reasons and codes (Load error reference) for what PostgreSQL words its own way.
+_NOT_NULL = "Missing data for not-null field"
+_RECORD_SHAPE_ERRORS = {
+    "extra data after last expected column": ("Extra column(s) found", 1202),
+    "missing data for column": ("Delimiter not found", 1214),
+}
 _DEFAULT_NULL = "\\N"
 """Redshift's default NULL AS string."""
 _WHITESPACE = " \t\r\n\f\v"
@@ -585,8 +591,9 @@ def _check_staged(
     if not failures:
         return
     line, (column, rejected, _) = min(failures, key=lambda failure: failure[0])
-    reason = "Missing data for not-null field"
+    reason, code = _NOT_NULL, 1213
     if rejected is not None:
+        code = 1200
         info = cursor.execute(
             sql.SQL("SELECT (pg_input_error_info({}, {})).message FROM {} WHERE rsetl_line = {}").format(
                 rejected, sql.Literal(column.type_sql), stage, sql.Literal(line)
@@ -594,7 +601,12 @@ def _check_staged(
         ).fetchone()
         reason = str(info[0]) if info else reason
     raise LoadError(
-        command.table, file=str(file), line=line + command.ignore_header, column=column.name, reason=reason
+        command.table,
+        file=str(file),
+        line=line + command.ignore_header,
+        column=column.name,
+        reason=reason,
+        code=code,
     )
 
 
@@ -776,10 +788,13 @@ def _load_error(
     else:
         line = number + command.ignore_header
     if isinstance(error, psycopg.errors.NotNullViolation):
-        # Redshift names the column and says what its loader found (error 1213).
         return LoadError(
-            command.table, file=file, line=line, column=error.diag.column_name,
-            reason="Missing data for not-null field",
-        )  # fmt: skip
+            command.table, file=file, line=line, column=error.diag.column_name, reason=_NOT_NULL, code=1213
+        )
     reason = error.diag.message_primary or str(error)
+    for pattern, (redshift_reason, code) in _RECORD_SHAPE_ERRORS.items():
+        if reason.startswith(pattern):
+            return LoadError(
+                command.table, file=file, line=line, column=match.group(2), reason=redshift_reason, code=code
+            )
     return LoadError(command.table, file=file, line=line, column=match.group(2), reason=reason)

@@ -544,3 +544,31 @@ def test_every_kind_of_blank_field_is_found(
     loaded = runner.run(conn, "SELECT line, txt, num FROM public.mixed ORDER BY line NULLS FIRST").rows or []
     assert all(txt is None or txt.strip() for _, txt, _ in loaded)
     assert len(loaded) == body.count(b"\n")
+
+
+@pytest.mark.usefixtures("table")
+@pytest.mark.parametrize(
+    ("body", "reason", "code"),
+    [
+        (b"1,a,1.00,2024-01-01,extra\n", "Extra column(s) found", 1202),
+        (b"1,a\n", "Delimiter not found", 1214),
+        (b",a,1.00,2024-01-01\n", "Missing data for not-null field", 1213),
+    ],
+)
+def test_record_shape_errors_carry_redshifts_reason_and_code(
+    runner: RedshiftSqlRunner,
+    conn: psycopg.Connection,
+    store: MemoryObjectStore,
+    body: bytes,
+    reason: str,
+    code: int,
+) -> None:
+    """Load error reference (https://docs.aws.amazon.com/redshift/latest/dg/r_Load_Error_Reference.html):
+    1202 "Input data had more columns than were defined in the DDL", 1213 "A field specified as NOT
+    NULL contained no data", 1214 "Delimiter not found"."""
+    store.put_object("landing", "s.csv", body)
+    with pytest.raises(LoadError) as caught:
+        runner.run(conn, "COPY public.items FROM 's3://landing/s.csv' CSV")
+    assert (caught.value.reason, caught.value.code, caught.value.line) == (reason, code, 1)
+    recorded = runner.run(conn, "SELECT err_code, TRIM(err_reason) FROM stl_load_errors").rows
+    assert recorded == [(code, reason)]
