@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import uuid
 from typing import Protocol
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+import botocore.loaders
+from botocore.exceptions import DataNotFoundError
 
 from rsetl.awsproto.errors import AwsError, DropConnection
 from rsetl.awsproto.messages import AwsRequest, AwsResponse, RequestContext
@@ -30,7 +37,11 @@ class Service(Protocol):
 
 
 class Router:
-    """Picks the service by `X-Amz-Target` prefix, then by the signature's service; verifies SigV4."""
+    """Picks the service by `X-Amz-Target` prefix, then by the signature's service; verifies SigV4.
+
+    The fallback (S3) answers only requests signed for it and unsigned or presigned ones that
+    name no other service; a request for a service that is not emulated gets an error saying so.
+    """
 
     def __init__(
         self,
@@ -46,7 +57,7 @@ class Router:
         self._fallback: Service | None = None
 
     def register(self, service: Service, *, fallback: bool = False) -> None:
-        """Add a service; `fallback` makes it answer requests no other service claims (S3)."""
+        """Add a service; `fallback` makes it answer unsigned and presigned requests too (S3)."""
         prefix = getattr(service, "target_prefix", None)
         if prefix:
             self._by_target[prefix] = service
@@ -60,11 +71,7 @@ class Router:
         service = self._route(request)
         anonymous = RequestContext(request_id, "", self.account_id, self.default_region)
         if service is None:
-            return AwsResponse(
-                400,
-                b'{"__type":"UnknownOperationException","message":"No local service matches this request"}',
-                {"Content-Type": "application/json", "x-amzn-RequestId": request_id},
-            )
+            return self._not_emulated(request, request_id)
         try:
             identity = self.verifier.verify(request)
         except AwsError as error:
@@ -88,7 +95,51 @@ class Router:
             prefix = target.rpartition(".")[0]
             if prefix in self._by_target:
                 return self._by_target[prefix]
-        scope_service = credential_scope_service(request)
-        if scope_service in self._by_signing_name:
-            return self._by_signing_name[scope_service]
-        return self._fallback
+        signed_for = _signed_service(request)
+        if signed_for is not None:
+            return self._by_signing_name.get(signed_for)
+        # Unsigned: only an S3-shaped request (no JSON target) is S3's to answer (or refuse).
+        return None if target else self._fallback
+
+    def _not_emulated(self, request: AwsRequest, request_id: str) -> AwsResponse:
+        """An error naming the service the request is for, in the form its protocol's clients parse."""
+        target = request.header("X-Amz-Target")
+        service = _signed_service(request) or target.rpartition(".")[0] or "(unknown)"
+        served = ", ".join(sorted(self._by_signing_name))
+        message = f"The local runtime does not emulate the service '{service}' (it serves {served})."
+        headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": "UnknownOperationException"}
+        protocol = "json" if target else _protocol(request, service)
+        if protocol in ("json", "rest-json"):
+            body = json.dumps({"__type": "UnknownOperationException", "message": message}).encode()
+            return AwsResponse(400, body, {**headers, "Content-Type": "application/x-amz-json-1.1"})
+        code = "InvalidAction" if protocol == "query" else "UnknownOperationException"
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+            f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        return AwsResponse(400, body, {**headers, "Content-Type": "text/xml"})
+
+
+def _signed_service(request: AwsRequest) -> str | None:
+    """The service a request is signed for: by its Authorization header or, presigned, its query."""
+    scope_service = credential_scope_service(request)
+    if scope_service is not None:
+        return scope_service
+    credential = parse_qs(request.raw_query).get("X-Amz-Credential", [""])[0].split("/")
+    return credential[3] if len(credential) == 5 else None
+
+
+def _protocol(request: AwsRequest, service: str) -> str:
+    """The wire protocol of `service` (botocore's model of that name), or query for an `Action` form."""
+    if "Action" in parse_qs(request.raw_query) or request.body.startswith(b"Action="):
+        return "query"
+    return _model_protocol(service)
+
+
+@functools.cache
+def _model_protocol(service: str) -> str:
+    try:
+        model = botocore.loaders.create_loader().load_service_model(service, "service-2")
+    except DataNotFoundError:
+        return "rest-xml"
+    return str(model["metadata"]["protocol"])

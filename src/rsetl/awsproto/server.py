@@ -47,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
-        if "Content-Length" not in response.headers:
+        if not any(name.lower() == "content-length" for name in response.headers):
             self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD":

@@ -27,7 +27,9 @@ class ParameterError(RedshiftSqlError):
 class LoadError(RedshiftSqlError):
     """COPY rejected a row; nothing of the COPY was loaded."""
 
-    def __init__(self, table: str, *, file: str, line: int | None, column: str | None, reason: str) -> None:
+    def __init__(
+        self, table: str, *, file: str, line: int | None, column: str | None, reason: str, code: int = 1200
+    ) -> None:
         where = f"file {file}" + (f", line {line}" if line is not None else "")
         where += f", column {column}" if column else ""
         super().__init__(
@@ -39,6 +41,8 @@ class LoadError(RedshiftSqlError):
         self.line = line
         self.column = column
         self.reason = reason
+        self.code = code
+        """Redshift's load error code (stl_load_errors.err_code): 1200 unless a more precise one applies."""
 
 
 class S3AccessError(RedshiftSqlError):

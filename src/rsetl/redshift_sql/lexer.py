@@ -44,8 +44,6 @@ def is_name(token: Token) -> bool:
 
 def quote_literal(value: str) -> str:
     """A standard-conforming SQL string literal."""
-    if "\x00" in value:
-        raise ParameterError("parameter values cannot contain NUL characters")
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -68,11 +66,12 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
-def bind_parameters(sql: str, parameters: Mapping[str, str] | None) -> str:
-    """Replace each `:name` with its value as a string literal, as the Data API binds parameters.
+def bind_parameters(sql: str, parameters: Mapping[str, str] | None) -> tuple[str, list[str]]:
+    """Replace each `:name` with a `$n` placeholder; return the text and the values to bind, in order.
 
-    Values are typed by PostgreSQL from context like Redshift's implicit conversion of the
-    Data API's string values. Every referenced name must be supplied and every supplied name used.
+    The values travel to the database as data (a server-side bind), never as SQL text; typed
+    `unknown`, PostgreSQL infers their type from context like Redshift's implicit conversion of
+    the Data API's string values. Every referenced name must be supplied and every supplied name used.
     """
     supplied = dict(parameters or {})
     for name, value in supplied.items():
@@ -80,25 +79,28 @@ def bind_parameters(sql: str, parameters: Mapping[str, str] | None) -> str:
             raise ParameterError(f"invalid parameter name: {name!r}")
         if not isinstance(value, str):
             raise ParameterError(f"parameter {name!r} must be a string value")
+        if "\x00" in value:
+            raise ParameterError("parameter values cannot contain NUL characters")
     pieces: list[str] = []
-    used: set[str] = set()
+    order: list[str] = []
     missing: list[str] = []
     cursor = 0
     for start, end, name in _placeholders(sql):
         if name not in supplied:
             missing.append(name)
             continue
-        used.add(name)
+        if name not in order:
+            order.append(name)
         pieces.append(sql[cursor:start])
-        pieces.append(quote_literal(supplied[name]))
+        pieces.append(f"${order.index(name) + 1}")
         cursor = end
     if missing:
         raise ParameterError(f"parameter {', '.join(sorted(set(missing)))} is referenced but has no value")
-    unused = sorted(set(supplied) - used)
+    unused = sorted(set(supplied) - set(order))
     if unused:
         raise ParameterError(f"parameter {', '.join(unused)} is supplied but not used in the SQL")
     pieces.append(sql[cursor:])
-    return "".join(pieces)
+    return "".join(pieces), [supplied[name] for name in order]
 
 
 def referenced_parameters(sql: str) -> set[str]:

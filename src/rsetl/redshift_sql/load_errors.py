@@ -13,9 +13,6 @@ from rsetl.redshift_sql.exceptions import LoadError
 
 logger = logging.getLogger(__name__)
 
-# Redshift's error code for a value its loader could not parse (the reason text says which).
-_PARSE_ERROR_CODE = 1200
-
 
 def record_load_error(
     conn: psycopg.Connection[Any], error: LoadError, *, table_oid: int, raw_line: str, raw_value: str
@@ -32,7 +29,7 @@ def record_load_error(
         (error.column or "")[:127],
         raw_line[:1024],
         raw_value[:1024],
-        _PARSE_ERROR_CODE,
+        error.code,
         error.reason[:100],
     )
     try:

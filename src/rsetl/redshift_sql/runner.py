@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
 
 from rsetl.objectstore import ObjectStore
 from rsetl.redshift_sql.copy import run_copy
-from rsetl.redshift_sql.exceptions import UnsupportedSqlError
+from rsetl.redshift_sql.exceptions import RedshiftSqlError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import bind_parameters, split_statements
 from rsetl.redshift_sql.results import StatementOutcome, describe_columns
 from rsetl.redshift_sql.translate import Translation, translate
@@ -27,34 +27,59 @@ class RedshiftSqlRunner:
     ) -> StatementOutcome:
         """Run `sql` (one statement, or several separated by semicolons) and return the last outcome.
 
-        `:name` parameters are bound from `parameters` first. Raises ParameterError,
-        UnsupportedSqlError, LoadError, S3AccessError, UnloadError or psycopg errors.
+        `:name` parameters are bound as data, as a prepared statement's are, so a parameterized
+        text holds exactly one statement. Raises ParameterError, UnsupportedSqlError, LoadError,
+        S3AccessError, UnloadError or psycopg errors.
         """
-        statements = split_statements(bind_parameters(sql, parameters))
-        if not statements:
-            raise UnsupportedSqlError("an empty SQL text")
-        translations = [translate(statement) for statement in statements]
+        translations, values = self._bound_translations(sql, parameters)
         outcome = StatementOutcome()
         for translation in translations:
-            outcome = self.execute(conn, translation)
+            outcome = self.execute(conn, translation, values)
         return outcome
 
     def translate(self, sql: str, parameters: Mapping[str, str] | None = None) -> list[Translation]:
         """The translations `run` would execute, for inspection and tests."""
-        return [translate(statement) for statement in split_statements(bind_parameters(sql, parameters))]
+        return self._bound_translations(sql, parameters)[0]
 
-    def execute(self, conn: psycopg.Connection[Any], translation: Translation) -> StatementOutcome:
-        """Execute one translated statement."""
+    @staticmethod
+    def _bound_translations(
+        sql: str, parameters: Mapping[str, str] | None
+    ) -> tuple[list[Translation], list[str]]:
+        text, values = bind_parameters(sql, parameters)
+        statements = split_statements(text)
+        if not statements:
+            raise UnsupportedSqlError("an empty SQL text")
+        if values and len(statements) > 1:
+            # Redshift parses a parameterized text as one prepared statement and refuses more.
+            raise RedshiftSqlError("cannot insert multiple commands into a prepared statement")
+        return [translate(statement) for statement in statements], values
+
+    def execute(
+        self, conn: psycopg.Connection[Any], translation: Translation, values: Sequence[str] = ()
+    ) -> StatementOutcome:
+        """Execute one translated statement, binding `values` to its `$n` placeholders."""
         if translation.kind == "noop":
             return StatementOutcome()
+        if values and translation.kind in ("copy", "unload"):
+            raise UnsupportedSqlError(
+                f"parameters in {translation.kind.upper()}", "its S3 URL and options are literals"
+            )
         if translation.copy is not None:
             return StatementOutcome(rows_affected=run_copy(conn, translation.copy, self.object_store))
         if translation.unload is not None:
             return StatementOutcome(rows_affected=run_unload(conn, translation.unload, self.object_store))
+        if values:
+            with psycopg.RawCursor(conn) as raw:
+                raw.execute(translation.sql, list(values), prepare=False)
+                return _outcome(raw)
         with conn.cursor() as cursor:
             cursor.execute(translation.sql.encode(), prepare=False)
-            if cursor.description is None:
-                return StatementOutcome(rows_affected=max(cursor.rowcount, 0))
-            columns = describe_columns(cursor)
-            rows = cursor.fetchall()
-        return StatementOutcome(columns=columns, rows=rows, rows_affected=len(rows))
+            return _outcome(cursor)
+
+
+def _outcome(cursor: psycopg.Cursor[Any]) -> StatementOutcome:
+    if cursor.description is None:
+        return StatementOutcome(rows_affected=max(cursor.rowcount, 0))
+    columns = describe_columns(cursor)
+    rows = cursor.fetchall()
+    return StatementOutcome(columns=columns, rows=rows, rows_affected=len(rows))

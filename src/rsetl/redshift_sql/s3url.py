@@ -66,4 +66,7 @@ def manifest_entries(store: ObjectStore, url: S3Url) -> list[S3Url]:
                 raise S3AccessError(f"manifest {url}: mandatory file {file} is missing") from error
             continue
         files.append(file)
+    if not files:
+        # "Regardless of any mandatory settings, COPY will terminate if no files are found."
+        raise S3AccessError(f"manifest {url}: none of the files it lists was found")
     return files

@@ -15,7 +15,7 @@ from rsetl.redshift_sql.ddl import (
     strip_physical_attributes,
 )
 from rsetl.redshift_sql.dialect import translate_statement
-from rsetl.redshift_sql.exceptions import UnsupportedSqlError
+from rsetl.redshift_sql.exceptions import RedshiftSqlError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import span, tokenize, word
 from rsetl.redshift_sql.procedural import rewrite_body, rewrite_expressions
 from rsetl.redshift_sql.unload import UnloadCommand, parse_unload
@@ -98,7 +98,22 @@ def translate_query(query: str) -> str:
     first = word(tokens[0]) if tokens else ""
     if first not in ("SELECT", "WITH") and not (tokens and tokens[0].token_type == TokenType.L_PAREN):
         raise UnsupportedSqlError("UNLOAD of anything but a SELECT query")
+    if _outer_limit(tokens):
+        raise RedshiftSqlError("The SELECT query can't use a LIMIT clause in the outer SELECT.")
     return translate_statement(query)
+
+
+def _outer_limit(tokens: list[Token]) -> bool:
+    """Whether LIMIT appears outside every parenthesis (a subquery's LIMIT is allowed)."""
+    depth = 0
+    for token in tokens:
+        if token.token_type == TokenType.L_PAREN:
+            depth += 1
+        elif token.token_type == TokenType.R_PAREN:
+            depth -= 1
+        elif depth == 0 and word(token) == "LIMIT":
+            return True
+    return False
 
 
 def _set(statement: str, words: list[str]) -> Translation:

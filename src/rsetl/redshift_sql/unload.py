@@ -15,7 +15,7 @@ from sqlglot.tokens import Token, TokenType
 
 from rsetl.awsproto import AwsError
 from rsetl.objectstore import ObjectStore
-from rsetl.redshift_sql.exceptions import S3AccessError, UnloadError, UnsupportedSqlError
+from rsetl.redshift_sql.exceptions import RedshiftSqlError, S3AccessError, UnloadError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import word
 from rsetl.redshift_sql.s3url import S3Url
 
@@ -28,6 +28,8 @@ _IGNORED_WITH_VALUE = {
     "REGION",
 }
 _SUFFIX = {"none": "", "gzip": ".gz", "bzip2": ".bz2"}
+_MIN_FILE_SIZE = 5 << 20
+_MAX_FILE_SIZE = int(6.2 * (1 << 30))
 
 
 @dataclass
@@ -64,9 +66,28 @@ def parse_unload(statement: str, tokens: list[Token], translate_query: Callable[
     index = 6
     while index < len(tokens):
         index = _option(tokens, index, command)
-    if command.add_quotes and command.format == "csv":
-        raise UnsupportedSqlError("UNLOAD ADDQUOTES with CSV")
+    _check_combination(command)
     return command
+
+
+def _check_combination(command: UnloadCommand) -> None:
+    """Refuse what Redshift refuses together or out of range, and ESCAPE, which the layer cannot write."""
+    if command.format == "csv" and command.add_quotes:
+        raise RedshiftSqlError("You can't use CSV with FIXEDWIDTH or ADDQUOTES.")
+    if command.format == "json" and (
+        command.delimiter is not None
+        or command.header
+        or command.add_quotes
+        or command.escape
+        or command.null_as is not None
+    ):
+        raise RedshiftSqlError(
+            "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS."
+        )
+    if command.max_file_size is not None and not _MIN_FILE_SIZE <= command.max_file_size <= _MAX_FILE_SIZE:
+        raise RedshiftSqlError("MAXFILESIZE must be a decimal value between 5 MB and 6.2 GB.")
+    if command.escape:
+        raise UnsupportedSqlError("UNLOAD ESCAPE")
 
 
 def _value(tokens: list[Token], index: int, option: str) -> tuple[str, int]:
@@ -135,8 +156,10 @@ def _option(tokens: list[Token], index: int, command: UnloadCommand) -> int:
 def run_unload(conn: psycopg.Connection[Any], command: UnloadCommand, store: ObjectStore) -> int:
     """Run the query, write its files (and manifest); return the rows unloaded."""
     rows, data = _render(conn, command)
-    parts = _split(data, command.max_file_size)
-    suffix = _SUFFIX[command.compression] + (f".{command.extension.lstrip('.')}" if command.extension else "")
+    # "When zero rows are unloaded, Amazon Redshift does not write Amazon S3 objects" (JSON).
+    parts = [] if command.format == "json" and rows == 0 else _split(data, command.max_file_size)
+    # EXTENSION replaces the compression's suffix: "you still have to specify .gz in the extension".
+    suffix = f".{command.extension.lstrip('.')}" if command.extension else _SUFFIX[command.compression]
     prefix = command.target.key
     if command.parallel:
         names = [f"{prefix}0000_part_{index:02d}{suffix}" for index in range(len(parts))]
@@ -179,8 +202,6 @@ def _render(conn: psycopg.Connection[Any], command: UnloadCommand) -> tuple[int,
         else:
             # Delimited text is written unquoted; a control character stands in for "no quote character".
             options.append(sql.SQL("QUOTE {}").format(sql.Literal("\x01")))
-        if command.escape:
-            raise UnsupportedSqlError("UNLOAD ESCAPE")
     statement = sql.SQL("COPY ({}) TO STDOUT ({})").format(query, sql.SQL(", ").join(options))
     with conn.cursor() as cursor:
         with cursor.copy(statement) as copy:

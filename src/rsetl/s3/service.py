@@ -86,6 +86,8 @@ class S3Service:
             # PEP 3333: PATH_INFO carries the decoded bytes as latin-1 text.
             "PATH_INFO": unquote_to_bytes(request.raw_path).decode("latin-1"),
             "QUERY_STRING": request.raw_query,
+            # moto reads the key from the path as sent and decodes it once; PATH_INFO is decoded already.
+            "RAW_URI": request.raw_path + (f"?{request.raw_query}" if request.raw_query else ""),
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "80",
             "SERVER_PROTOCOL": "HTTP/1.1",
@@ -114,7 +116,12 @@ class S3Service:
 
         chunks: Iterable[bytes] = self._app(environ, start_response)
         body = written.getvalue() + b"".join(chunks)
-        headers = {name: value for name, value in captured["headers"] if name.lower() != "content-length"}
+        # The server sizes a body it sends; a HEAD answer has none, so it carries the object's size.
+        headers = {
+            name: value
+            for name, value in captured["headers"]
+            if name.lower() != "content-length" or request.method == "HEAD"
+        }
         return captured["status"], headers, body
 
     def _notify(self, request: AwsRequest, context: RequestContext) -> None:

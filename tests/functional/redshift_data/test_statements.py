@@ -83,6 +83,65 @@ def test_parameters_are_bound(client: Any) -> None:
     assert records == [[{"stringValue": "O'Brien"}, {"longValue": 42}]]
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x\\', 1 AS injected --",
+        "x\\'; DROP TABLE {table}; --",
+        "x'); DROP TABLE {table}; --",
+        "it's $1 %s :other",
+    ],
+)
+def test_parameter_values_are_bound_as_data_never_as_sql(client: Any, value: str) -> None:
+    """A value is bound to the statement, not pasted into its text: no quote or backslash escapes it.
+
+    SqlParameter (https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_SqlParameter.html):
+    the value is a string that "Amazon Redshift implicitly converts to the proper data type".
+    """
+    table = _table()
+    _run(client, f"CREATE TABLE {table} (id int)")
+    value = value.format(table=table)
+    described = _run(client, "SELECT :v AS v", Parameters=[{"name": "v", "value": value}])
+    assert described["Status"] == "FINISHED", described.get("Error")
+    result = client.get_statement_result(Id=described["Id"])
+    assert [c["name"] for c in result["ColumnMetadata"]] == ["v"]
+    assert result["Records"] == [[{"stringValue": value}]]
+    assert _run(client, f"SELECT count(*) FROM {table}")["Status"] == "FINISHED"
+
+
+def test_parameters_take_the_type_their_context_gives(client: Any) -> None:
+    table = _table()
+    _run(client, f"CREATE TABLE {table} (id int, day date, amount decimal(8, 2))")
+    inserted = _run(
+        client,
+        f"INSERT INTO {table} VALUES (:id, :day, :amount)",
+        Parameters=[
+            {"name": "id", "value": "7"},
+            {"name": "day", "value": "2024-02-29"},
+            {"name": "amount", "value": "12.5"},
+        ],
+    )
+    assert inserted["Status"] == "FINISHED", inserted.get("Error")
+    found = _run(
+        client, f"SELECT amount FROM {table} WHERE id = :id", Parameters=[{"name": "id", "value": "7"}]
+    )
+    assert client.get_statement_result(Id=found["Id"])["Records"] == [[{"stringValue": "12.50"}]]
+
+
+def test_parameters_with_several_commands_fail_as_on_redshift(client: Any) -> None:
+    """Redshift runs a parameterized text as one prepared statement and refuses a second command in it.
+
+    ExecuteStatement (https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_ExecuteStatement.html):
+    "This statement must be a single SQL statement."
+    """
+    table = _table()
+    _run(client, f"CREATE TABLE {table} (id int)")
+    described = _run(client, f"SELECT :v; DROP TABLE {table}", Parameters=[{"name": "v", "value": "1"}])
+    assert described["Status"] == "FAILED"
+    assert described["Error"] == "ERROR: cannot insert multiple commands into a prepared statement"
+    assert _run(client, f"SELECT count(*) FROM {table}")["Status"] == "FINISHED"
+
+
 def test_dml_reports_rows_affected(client: Any) -> None:
     table = _table()
     assert _run(client, f"CREATE TABLE {table} (id int)")["Status"] == "FINISHED"

@@ -86,6 +86,12 @@ def test_gzip_multi_member_and_bzip2(
 def test_a_prefix_loads_every_matching_key(
     runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
 ) -> None:
+    """The FROM key is a prefix: every object whose key starts with it is loaded.
+
+    Loading data from Amazon S3 (https://docs.aws.amazon.com/redshift/latest/dg/t_loading-tables-from-s3.html):
+    "copy <table_name> from 's3://<bucket_name>/<object_prefix>'"; "If no Amazon S3 objects with
+    the key prefix 'venue' exist, the load fails." A prefix "part" matches "partition/..." too.
+    """
     store.put_object("landing", "part/0001.csv", b"1,a\n")
     store.put_object("landing", "part/0002.csv", b"2,b\n")
     store.put_object("landing", "partition/0003.csv", b"3,c\n")
@@ -99,6 +105,13 @@ def test_a_prefix_loads_every_matching_key(
 def test_manifest_lists_files_and_skips_missing_optional_ones(
     runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
 ) -> None:
+    """A manifest lists the files to load; a missing `mandatory` one fails the load, others are skipped.
+
+    Using a manifest to specify data files
+    (https://docs.aws.amazon.com/redshift/latest/dg/loading-data-files-using-manifest.html):
+    "The optional mandatory flag specifies whether COPY should return an error if the file is not
+    found ... Regardless of any mandatory settings, COPY will terminate if no files are found."
+    """
     store.put_object("landing", "m/x.csv", b"1,a\n")
     manifest = {
         "entries": [
@@ -113,6 +126,13 @@ def test_manifest_lists_files_and_skips_missing_optional_ones(
     store.put_object("landing", "m/strict.manifest", json.dumps(manifest).encode())
     with pytest.raises(S3AccessError, match=re.escape("mandatory file s3://landing/m/gone.csv")):
         runner.run(conn, "COPY public.items (id, name) FROM 's3://landing/m/strict.manifest' CSV MANIFEST")
+    store.put_object(
+        "landing",
+        "m/none.manifest",
+        json.dumps({"entries": [manifest["entries"][1] | {"mandatory": False}]}).encode(),
+    )
+    with pytest.raises(S3AccessError, match="none of the files it lists was found"):
+        runner.run(conn, "COPY public.items FROM 's3://landing/m/none.manifest' CSV MANIFEST")
 
 
 @pytest.mark.usefixtures("table")
@@ -351,3 +371,204 @@ def test_json_numbers_are_truncated_too(
         ("2.55",),
         ("3.99",),
     ]
+
+
+CONVERSION_DOC = "https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html"
+
+
+@pytest.fixture
+def mixed(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> str:
+    runner.run(conn, "CREATE TABLE public.mixed (line INT, txt VARCHAR(10), num INT, day DATE)")
+    return "public.mixed"
+
+
+def _mixed(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> list[tuple]:
+    return runner.run(conn, "SELECT line, txt, num, day::varchar FROM public.mixed ORDER BY line").rows or []
+
+
+# line 1: empty fields; 2: quoted empty text; 3: blank fields; 4: Redshift's default NULL string.
+FIELDS = b'1,,,\n2,"",,\n3,   ,  ,\t\n4,\\N,\\N,\\N\n'
+
+
+@pytest.mark.usefixtures("mixed")
+def test_csv_empty_and_blank_fields_load_as_redshift_loads_them(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    """Empty CHAR/VARCHAR fields load as '', blank ones as they are; other types load NULL.
+
+    Data conversion parameters, EMPTYASNULL and BLANKSASNULL
+    (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html):
+    "Empty fields for other data types, such as INT, are always loaded with NULL"; "Blank fields for
+    other data types, such as INT, are always loaded with NULL"; NULL AS: "The default null_string
+    is '\\N'".
+    """
+    store.put_object("landing", "f.csv", FIELDS)
+    runner.run(conn, "COPY public.mixed FROM 's3://landing/f.csv' CSV")
+    assert _mixed(runner, conn) == [
+        (1, "", None, None),
+        (2, "", None, None),
+        (3, "   ", None, None),
+        (4, None, None, None),
+    ]
+
+
+@pytest.mark.usefixtures("mixed")
+@pytest.mark.parametrize(
+    ("options", "texts"),
+    [
+        ("EMPTYASNULL", [None, None, "   ", None]),
+        ("BLANKSASNULL", ["", "", None, None]),
+        ("EMPTYASNULL BLANKSASNULL", [None, None, None, None]),
+    ],
+)
+def test_emptyasnull_and_blanksasnull_make_text_fields_null(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore, options: str, texts: list
+) -> None:
+    """EMPTYASNULL loads empty CHAR/VARCHAR fields as NULL, BLANKSASNULL blank ones (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html).
+
+    "EMPTYASNULL and NULL AS '' (empty string) produce the same behavior." An empty quoted field
+    ("") is an empty field too: this model reads it as EMPTYASNULL's NULL, the stricter reading.
+    """
+    store.put_object("landing", "f.csv", FIELDS)
+    runner.run(conn, f"COPY public.mixed FROM 's3://landing/f.csv' CSV {options}")
+    assert [row[1] for row in _mixed(runner, conn)] == texts
+    assert [row[2:] for row in _mixed(runner, conn)] == [(None, None)] * 4
+
+
+@pytest.mark.usefixtures("mixed")
+def test_delimited_text_follows_the_same_rules(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "f.txt", b"1|||\n2| | |\n3|\\N|\\N|\\N\n")
+    runner.run(conn, "COPY public.mixed FROM 's3://landing/f.txt' BLANKSASNULL")
+    assert _mixed(runner, conn) == [(1, "", None, None), (2, None, None, None), (3, None, None, None)]
+
+
+def test_empty_key_fields_fail_a_not_null_column_with_emptyasnull(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    """With EMPTYASNULL BLANKSASNULL an empty or blank key is NULL, so a NOT NULL key rejects the file.
+
+    Data conversion parameters, NULL AS (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html):
+    "If you attempt to load nulls into a column defined as NOT NULL, the COPY command will fail."
+    """
+    runner.run(conn, "CREATE TABLE public.keyed (k VARCHAR(10) NOT NULL, v INT)")
+    for body, line in ((b"k\na,1\n,2\n", 3), (b'k\na,1\n" ",2\n', 3), (b'k\n"",1\n', 2)):
+        store.put_object("landing", "k.csv", body)
+        with pytest.raises(LoadError) as caught:
+            runner.run(
+                conn,
+                "COPY public.keyed FROM 's3://landing/k.csv' CSV IGNOREHEADER 1 EMPTYASNULL BLANKSASNULL",
+            )
+        assert (caught.value.line, caught.value.column) == (line, "k")
+        assert caught.value.reason == "Missing data for not-null field"
+        assert runner.run(conn, "SELECT count(*) FROM public.keyed").rows == [(0,)]
+    store.put_object("landing", "k.csv", b"k\n,1\n")
+    runner.run(conn, "COPY public.keyed FROM 's3://landing/k.csv' CSV IGNOREHEADER 1")
+    assert runner.run(conn, "SELECT k, v FROM public.keyed").rows == [("", 1)]
+
+
+@pytest.mark.usefixtures("mixed")
+def test_a_bad_value_in_a_staged_load_names_its_line_and_column(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    store.put_object("landing", "f.csv", b"h\n1,  ,1,\n2,a,x,\n3,b,2,2024-13-40\n")
+    with pytest.raises(LoadError) as caught:
+        runner.run(conn, "COPY public.mixed FROM 's3://landing/f.csv' CSV IGNOREHEADER 1")
+    assert (caught.value.line, caught.value.column) == (3, "num")
+    assert 'invalid input syntax for type integer: "x"' in caught.value.reason
+    assert _mixed(runner, conn) == []
+
+
+@pytest.mark.usefixtures("table")
+@pytest.mark.parametrize(
+    ("options", "construct"),
+    [
+        ("CSV FILLRECORD", "COPY option FILLRECORD"),
+        ("CSV REMOVEQUOTES", "COPY option REMOVEQUOTES"),
+        ("CSV ACCEPTINVCHARS", "COPY option ACCEPTINVCHARS"),
+        ("CSV TRIMBLANKS", "COPY option TRIMBLANKS"),
+        ("CSV IGNOREBLANKLINES", "COPY option IGNOREBLANKLINES"),
+        ("CSV ACCEPTANYDATE", "COPY option ACCEPTANYDATE"),
+        ("FIXEDWIDTH 'a:1'", "COPY option FIXEDWIDTH"),
+        ("JSON 'auto' EMPTYASNULL", "COPY JSON with EMPTYASNULL"),
+    ],
+)
+def test_options_the_layer_cannot_honour_are_named(
+    runner: RedshiftSqlRunner,
+    conn: psycopg.Connection,
+    store: MemoryObjectStore,
+    options: str,
+    construct: str,
+) -> None:
+    """Options of Data conversion parameters
+    (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-conversion.html) that the
+    layer does not model are refused by name rather than ignored."""
+    store.put_object("landing", "x.csv", b"1\n")
+    with pytest.raises(UnsupportedSqlError) as caught:
+        runner.run(conn, f"COPY public.items FROM 's3://landing/x.csv' {options}")
+    assert caught.value.construct == construct
+
+
+@pytest.mark.usefixtures("table")
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("CSV ESCAPE", "CSV can't be used with FIXEDWIDTH, REMOVEQUOTES, or ESCAPE"),
+        ("QUOTE AS '\"'", "The QUOTE parameter can be used only with the CSV parameter"),
+    ],
+)
+def test_option_combinations_redshift_refuses_are_refused(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore, options: str, message: str
+) -> None:
+    """Data format parameters, CSV and QUOTE
+    (https://docs.aws.amazon.com/redshift/latest/dg/copy-parameters-data-format.html)."""
+    store.put_object("landing", "x.csv", b"1\n")
+    with pytest.raises(RedshiftSqlError) as caught:
+        runner.run(conn, f"COPY public.items FROM 's3://landing/x.csv' {options}")
+    assert caught.value.message == message
+
+
+@pytest.mark.usefixtures("mixed")
+@pytest.mark.parametrize(
+    "body",
+    [b"1,x,\t,\n", b"1,x,\x0b,\n", b'1,x,5,\n2," ",\t,\n', b'1,"\t",,\n', b"\t,x,1,\n"],
+    ids=["tab", "vertical-tab", "quoted-space-then-tab", "quoted-tab", "line-start"],
+)
+def test_every_kind_of_blank_field_is_found(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore, body: bytes
+) -> None:
+    """A blank field of any white space, quoted or not, anywhere in a record, loads as Redshift loads it."""
+    store.put_object("landing", "b.csv", body)
+    runner.run(conn, "COPY public.mixed FROM 's3://landing/b.csv' CSV BLANKSASNULL")
+    loaded = runner.run(conn, "SELECT line, txt, num FROM public.mixed ORDER BY line NULLS FIRST").rows or []
+    assert all(txt is None or txt.strip() for _, txt, _ in loaded)
+    assert len(loaded) == body.count(b"\n")
+
+
+@pytest.mark.usefixtures("table")
+@pytest.mark.parametrize(
+    ("body", "reason", "code"),
+    [
+        (b"1,a,1.00,2024-01-01,extra\n", "Extra column(s) found", 1202),
+        (b"1,a\n", "Delimiter not found", 1214),
+        (b",a,1.00,2024-01-01\n", "Missing data for not-null field", 1213),
+    ],
+)
+def test_record_shape_errors_carry_redshifts_reason_and_code(
+    runner: RedshiftSqlRunner,
+    conn: psycopg.Connection,
+    store: MemoryObjectStore,
+    body: bytes,
+    reason: str,
+    code: int,
+) -> None:
+    """Load error reference (https://docs.aws.amazon.com/redshift/latest/dg/r_Load_Error_Reference.html):
+    1202 "Input data had more columns than were defined in the DDL", 1213 "A field specified as NOT
+    NULL contained no data", 1214 "Delimiter not found"."""
+    store.put_object("landing", "s.csv", body)
+    with pytest.raises(LoadError) as caught:
+        runner.run(conn, "COPY public.items FROM 's3://landing/s.csv' CSV")
+    assert (caught.value.reason, caught.value.code, caught.value.line) == (reason, code, 1)
+    recorded = runner.run(conn, "SELECT err_code, TRIM(err_reason) FROM stl_load_errors").rows
+    assert recorded == [(code, reason)]

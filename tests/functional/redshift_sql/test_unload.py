@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from rsetl.objectstore import MemoryObjectStore
-from rsetl.redshift_sql import RedshiftSqlRunner, UnloadError, UnsupportedSqlError
+from rsetl.redshift_sql import RedshiftSqlError, RedshiftSqlRunner, UnloadError, UnsupportedSqlError
 
 pytestmark = pytest.mark.postgres
 
@@ -124,3 +124,80 @@ def test_unsupported_unload_is_named(
     with pytest.raises(UnsupportedSqlError) as caught:
         runner.run(conn, sql)
     assert caught.value.construct == construct
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("CSV ADDQUOTES", "You can't use CSV with FIXEDWIDTH or ADDQUOTES."),
+        (
+            "JSON HEADER",
+            "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS.",
+        ),
+        (
+            "JSON DELIMITER ','",
+            "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS.",
+        ),
+        (
+            "JSON NULL AS 'x'",
+            "You can't use JSON with DELIMITER, HEADER, FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS.",
+        ),
+        ("MAXFILESIZE 4 MB", "MAXFILESIZE must be a decimal value between 5 MB and 6.2 GB."),
+        ("MAXFILESIZE 6.3 GB", "MAXFILESIZE must be a decimal value between 5 MB and 6.2 GB."),
+    ],
+)
+def test_options_redshift_refuses_are_refused(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, options: str, message: str
+) -> None:
+    """UNLOAD, Parameters (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html): FORMAT "You
+    can't use CSV with FIXEDWIDTH or ADDQUOTES ... You can't use JSON with DELIMITER, HEADER,
+    FIXEDWIDTH, ADDQUOTES, ESCAPE, or NULL AS"; MAXFILESIZE "a decimal value between 5 MB and 6.2 GB".
+    """
+    with pytest.raises(RedshiftSqlError) as caught:
+        runner.run(conn, f"UNLOAD ('SELECT id FROM public.sales') TO 's3://exports/r/' {ROLE} {options}")
+    assert caught.value.message == message
+
+
+def test_a_limit_in_the_outer_select_is_refused_a_nested_one_is_not(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    """UNLOAD, Usage notes (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html): "The SELECT
+    query can't use a LIMIT clause in the outer SELECT"; a nested LIMIT is the documented way."""
+    with pytest.raises(RedshiftSqlError, match="can't use a LIMIT clause in the outer SELECT"):
+        runner.run(conn, f"UNLOAD ('SELECT id FROM public.sales LIMIT 1') TO 's3://exports/l/' {ROLE}")
+    runner.run(
+        conn,
+        "UNLOAD ('SELECT id FROM (SELECT id FROM public.sales ORDER BY id LIMIT 1)')"
+        f" TO 's3://exports/l/' {ROLE} PARALLEL OFF",
+    )
+    assert body(store, "l/000") == b"1\n"
+
+
+def test_escape_is_refused_as_not_modelled(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> None:
+    for options in ("ESCAPE", "CSV ESCAPE"):
+        with pytest.raises(UnsupportedSqlError) as caught:
+            runner.run(conn, f"UNLOAD ('SELECT id FROM public.sales') TO 's3://exports/e/' {ROLE} {options}")
+        assert caught.value.construct == "UNLOAD ESCAPE"
+
+
+def test_extension_replaces_the_compression_suffix(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    """UNLOAD, EXTENSION (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html): "If you're
+    using a compression method such as GZIP, you still have to specify .gz in the extension parameter"."""
+    runner.run(
+        conn, f"UNLOAD ('SELECT id FROM public.sales') TO 's3://exports/x/a_' {ROLE} GZIP EXTENSION 'csv'"
+    )
+    runner.run(
+        conn, f"UNLOAD ('SELECT id FROM public.sales') TO 's3://exports/x/b_' {ROLE} GZIP EXTENSION 'csv.gz'"
+    )
+    assert store.list_keys("exports", "x/") == ["x/a_0000_part_00.csv", "x/b_0000_part_00.csv.gz"]
+
+
+def test_json_of_zero_rows_writes_no_object(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
+) -> None:
+    """UNLOAD, FORMAT JSON (https://docs.aws.amazon.com/redshift/latest/dg/r_UNLOAD.html): "When zero
+    rows are unloaded, Amazon Redshift does not write Amazon S3 objects"."""
+    runner.run(conn, f"UNLOAD ('SELECT id FROM public.sales WHERE id < 0') TO 's3://exports/z/' {ROLE} JSON")
+    assert store.list_keys("exports", "z/") == []

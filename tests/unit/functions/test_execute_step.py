@@ -37,7 +37,7 @@ def batch_request(**extra: Any) -> dict[str, Any]:
         "Sqls": [
             "CREATE TEMP TABLE sales_lines_batch (LIKE staging.sales_lines)",
             "COPY sales_lines_batch FROM 's3://landing-1/sales/2024/03/01/a.csv' IAM_ROLE default "
-            "FORMAT AS CSV IGNOREHEADER 1",
+            "FORMAT AS CSV IGNOREHEADER 1 EMPTYASNULL BLANKSASNULL",
             "CALL sales.sp_merge_sales_lines(:bucket, :object_key, :etag, :execution_name)",
         ],
         "ExecutionMode": "TRANSACTION",

@@ -67,7 +67,6 @@ def test_unload_options() -> None:
     ("sql", "construct"),
     [
         ("UNLOAD 'SELECT 1' TO 's3://b/p'", "UNLOAD syntax other than UNLOAD ('query') TO 's3://...'"),
-        ("UNLOAD ('SELECT 1') TO 's3://b/p' CSV ADDQUOTES", "UNLOAD ADDQUOTES with CSV"),
         ("UNLOAD ('SELECT 1') TO 's3://b/p' CLEANPATH", "UNLOAD option CLEANPATH"),
     ],
 )

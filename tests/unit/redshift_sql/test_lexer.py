@@ -28,20 +28,27 @@ def test_split_of_only_comments_is_empty() -> None:
     assert split_statements("-- nothing\n/* here */ ;") == []
 
 
-def test_bind_quotes_values_as_string_literals() -> None:
+def test_bind_turns_names_into_placeholders_and_returns_the_values() -> None:
     bound = bind_parameters("SELECT :a, :b::int, ':a', \":a\" FROM t WHERE x = :a", {"a": "it's", "b": "7"})
-    assert bound == "SELECT 'it''s', '7'::int, ':a', \":a\" FROM t WHERE x = 'it''s'"
+    assert bound == ("SELECT $1, $2::int, ':a', \":a\" FROM t WHERE x = $1", ["it's", "7"])
+
+
+def test_bind_never_puts_a_value_into_the_sql_text() -> None:
+    """A value is data: a quote, a backslash or a semicolon in it cannot end a literal or a statement."""
+    text, values = bind_parameters("SELECT :v", {"v": "x\\'; DROP TABLE t; --"})
+    assert text == "SELECT $1"
+    assert values == ["x\\'; DROP TABLE t; --"]
 
 
 def test_bind_leaves_casts_and_bodies_alone() -> None:
     sql = "SELECT a::date, $$ :inside $$ FROM t"
-    assert bind_parameters(sql, None) == sql
+    assert bind_parameters(sql, None) == (sql, [])
 
 
 def test_keyword_names_are_parameters_too() -> None:
-    assert (
-        bind_parameters("CALL p(:date, :key)", {"date": "2024-01-01", "key": "k"})
-        == "CALL p('2024-01-01', 'k')"
+    assert bind_parameters("CALL p(:date, :key)", {"date": "2024-01-01", "key": "k"}) == (
+        "CALL p($1, $2)",
+        ["2024-01-01", "k"],
     )
 
 

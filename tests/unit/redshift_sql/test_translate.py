@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rsetl.objectstore import MemoryObjectStore
-from rsetl.redshift_sql import RedshiftSqlRunner, UnsupportedSqlError, translate
+from rsetl.redshift_sql import RedshiftSqlError, RedshiftSqlRunner, UnsupportedSqlError, translate
 from rsetl.redshift_sql.ddl import strip_physical_attributes
 from rsetl.redshift_sql.procedural import rewrite_body
 
@@ -170,11 +170,28 @@ def test_plpgsql_only_syntax_is_left_to_the_token_rewrite() -> None:
     )
 
 
-def test_runner_translate_binds_then_translates_each_statement() -> None:
+def test_runner_translate_translates_each_statement() -> None:
     runner = RedshiftSqlRunner(MemoryObjectStore())
-    translations = runner.translate("SELECT NVL(:a, 'x'); VACUUM; LOCK t", {"a": "it's"})
+    translations = runner.translate("SELECT NVL(a, 'x') FROM t; VACUUM; LOCK t")
     assert [(t.kind, t.sql) for t in translations] == [
-        ("sql", "SELECT COALESCE('it''s', 'x')"),
+        ("sql", "SELECT COALESCE(a, 'x') FROM t"),
         ("noop", ""),
         ("sql", "LOCK TABLE t"),
     ]
+
+
+def test_runner_translate_keeps_parameters_as_placeholders() -> None:
+    runner = RedshiftSqlRunner(MemoryObjectStore())
+    (translation,) = runner.translate("SELECT NVL(:a, 'x'), :b::int, :a", {"a": "it's", "b": "1"})
+    assert translation.sql == "SELECT COALESCE($1, 'x'), CAST($2 AS INT), $1"
+
+
+def test_parameters_with_several_statements_are_refused() -> None:
+    """A parameterized text is one prepared statement; Redshift refuses a second command in it.
+
+    ExecuteStatement (https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_ExecuteStatement.html):
+    "This statement must be a single SQL statement."
+    """
+    runner = RedshiftSqlRunner(MemoryObjectStore())
+    with pytest.raises(RedshiftSqlError, match="cannot insert multiple commands into a prepared statement"):
+        runner.translate("SELECT :a; SELECT 1", {"a": "1"})

@@ -105,3 +105,59 @@ def test_a_new_local_s3_starts_empty(s3) -> None:
     service, _ = s3
     assert service.bucket_names() == ["landing", "quiet"]
     assert S3Service().bucket_names() == []
+
+
+KEYS = ["a/b", "a%2Fb", "100%", "100%25", "q?x=1", "q", "with space", "plus+sign", "ü/日本/ñ.csv", "a~b*c'd"]
+
+
+def test_keys_are_stored_exactly_as_sent(s3) -> None:
+    """S3 keys are any UTF-8 sequence and are stored as given: `a%2Fb` is not `a/b`, `q?x=1` not `q`.
+
+    Naming Amazon S3 objects (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html):
+    "The object key name consists of a sequence of Unicode characters encoded in UTF-8".
+    """
+    service, url = s3
+    client = _client(url)
+    for key in KEYS:
+        client.put_object(Bucket="quiet", Key=key, Body=key.encode())
+    listed = [item["Key"] for item in client.list_objects_v2(Bucket="quiet")["Contents"]]
+    assert sorted(listed) == sorted(KEYS)
+    assert service.list_keys("quiet", "") == sorted(KEYS)
+    for key in KEYS:
+        assert client.get_object(Bucket="quiet", Key=key)["Body"].read() == key.encode()
+        assert service.get_object("quiet", key).body == key.encode()
+
+
+def test_notification_names_the_key_as_sent(s3, published) -> None:
+    _, url = s3
+    _client(url).put_object(Bucket="landing", Key="in/100%25 a+b?.csv", Body=b"1")
+    (entry,) = published
+    assert json.loads(entry["Detail"])["object"]["key"] == "in/100%25 a+b?.csv"
+
+
+def test_head_object_returns_the_objects_size(s3) -> None:
+    """HEAD Object's Content-Length is the size of the object's body, though the answer has none.
+
+    HeadObject, Response Syntax (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html):
+    Content-Length, "Size of the body in bytes".
+    """
+    _, url = s3
+    client = _client(url)
+    client.put_object(Bucket="quiet", Key="sized.csv", Body=b"x" * 1234)
+    assert client.head_object(Bucket="quiet", Key="sized.csv")["ContentLength"] == 1234
+    assert client.get_object(Bucket="quiet", Key="sized.csv")["ContentLength"] == 1234
+    ranged = client.get_object(Bucket="quiet", Key="sized.csv", Range="bytes=0-9")
+    assert ranged["ContentLength"] == 10
+    assert ranged["Body"].read() == b"x" * 10
+
+
+def test_copy_and_delete_address_keys_as_sent(s3) -> None:
+    _, url = s3
+    client = _client(url)
+    for key in ("a/b", "a%2Fb", "q?x=1"):
+        client.put_object(Bucket="quiet", Key=key, Body=key.encode())
+    client.copy_object(Bucket="quiet", Key="copy/q?x=1", CopySource={"Bucket": "quiet", "Key": "q?x=1"})
+    client.delete_object(Bucket="quiet", Key="a%2Fb")
+    listed = [item["Key"] for item in client.list_objects_v2(Bucket="quiet")["Contents"]]
+    assert sorted(listed) == ["a/b", "copy/q?x=1", "q?x=1"]
+    assert client.get_object(Bucket="quiet", Key="copy/q?x=1")["Body"].read() == b"q?x=1"
