@@ -6,8 +6,11 @@
 -- How database users get these roles: docs/aws.md, "Database users and grants".
 CREATE OR REPLACE PROCEDURE etl.sp_create_role_if_missing(p_role_name VARCHAR(127))
 AS $$
+DECLARE
+    v_existing INTEGER;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM svv_roles WHERE role_name = p_role_name) THEN
+    SELECT COUNT(*) INTO v_existing FROM svv_roles WHERE role_name = p_role_name;
+    IF v_existing = 0 THEN
         EXECUTE 'CREATE ROLE ' || QUOTE_IDENT(p_role_name);
     END IF;
 END;

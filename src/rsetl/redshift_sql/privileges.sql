@@ -40,3 +40,28 @@ DROP EVENT TRIGGER IF EXISTS rsetl_procedures_not_public;
 CREATE EVENT TRIGGER rsetl_procedures_not_public ON ddl_command_end
     WHEN TAG IN ('CREATE PROCEDURE')
     EXECUTE FUNCTION rsetl_compat.revoke_public_execute();
+
+-- Only the owner of a materialized view can REFRESH it. PostgreSQL 17+ also lets holders of the
+-- MAINTAIN privilege (part of ALL) refresh, vacuum and lock it; Redshift has no such privilege, so
+-- a grant never leaves MAINTAIN with anyone but a relation's owner.
+CREATE OR REPLACE FUNCTION rsetl_compat.revoke_maintain() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+    granted record;
+BEGIN
+    FOR granted IN
+        SELECT DISTINCT c.oid::regclass AS relation, a.grantee
+        FROM pg_class c, aclexplode(c.relacl) a
+        WHERE a.privilege_type = 'MAINTAIN' AND a.grantee <> c.relowner
+    LOOP
+        EXECUTE format(
+            'REVOKE MAINTAIN ON %s FROM %s', granted.relation,
+            CASE WHEN granted.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(granted.grantee)) END
+        );
+    END LOOP;
+END;
+$$;
+DROP EVENT TRIGGER IF EXISTS rsetl_refresh_by_owner_only;
+CREATE EVENT TRIGGER rsetl_refresh_by_owner_only ON ddl_command_end
+    WHEN TAG IN ('GRANT', 'CREATE TABLE', 'CREATE TABLE AS', 'CREATE MATERIALIZED VIEW', 'CREATE VIEW')
+    EXECUTE FUNCTION rsetl_compat.revoke_maintain();
