@@ -1,4 +1,4 @@
-"""PostgreSQL connections for statements: a reuse pool per database and user, and session-owned connections."""
+"""PostgreSQL connections for statements: a pool per database and user, and session-owned connections."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ class ConnectionPool:
             except psycopg.Error:
                 conn.close()
 
-    def release(self, database: str, login: DatabaseLogin, conn: psycopg.Connection[Any], dirty: bool) -> None:
+    def release(
+        self, database: str, login: DatabaseLogin, conn: psycopg.Connection[Any], dirty: bool
+    ) -> None:
         """Return `conn`; `dirty` when the statement may have left session state behind."""
         if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.close()

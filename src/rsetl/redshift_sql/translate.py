@@ -133,7 +133,12 @@ def _privileges(statement: str, tokens: list[Token]) -> str:
     for index, token in enumerate(tokens[1:-1], start=1):
         before, after = tokens[index - 1], tokens[index + 1]
         names_a_role = word(before) in ("GRANT", "REVOKE", "TO", "FROM", "FOR") or before.text == ","
-        if word(token) != "ROLE" or not names_a_role or word(after) in ("ON", "TO", "FROM") or after.text == ",":
+        if (
+            word(token) != "ROLE"
+            or not names_a_role
+            or word(after) in ("ON", "TO", "FROM")
+            or after.text == ","
+        ):
             continue
         if word(after) == "SYS" and index + 2 < len(tokens) and tokens[index + 2].text == ":":
             raise UnsupportedSqlError("Redshift system roles (sys:...)")

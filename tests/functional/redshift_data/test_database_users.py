@@ -125,7 +125,8 @@ def test_a_new_procedure_is_callable_by_its_owner_and_superusers_only(database: 
     assert refresh["Status"] == "FAILED"
     assert "permission denied" in refresh["Error"]
     created = database.run(
-        "CREATE OR REPLACE PROCEDURE public.sp_probe() AS $$ BEGIN RAISE INFO 'probe'; END; $$ LANGUAGE plpgsql",
+        "CREATE OR REPLACE PROCEDURE public.sp_probe() AS $$ BEGIN RAISE INFO 'probe'; END; $$"
+        " LANGUAGE plpgsql",
         None,
     )
     assert created["Status"] == "FINISHED", created["Error"]
@@ -141,7 +142,10 @@ def test_a_new_procedure_is_callable_by_its_owner_and_superusers_only(database: 
 def test_only_the_owner_refreshes_a_view_whatever_is_granted(database: Database) -> None:
     """GRANT ALL gives no REFRESH: Redshift lets the owner alone refresh (PostgreSQL 17+'s MAINTAIN
     privilege, part of ALL, would let a grantee refresh)."""
-    for sql in ("GRANT USAGE ON SCHEMA reporting TO PUBLIC", "GRANT ALL ON reporting.mv_category_sales TO PUBLIC"):
+    for sql in (
+        "GRANT USAGE ON SCHEMA reporting TO PUBLIC",
+        "GRANT ALL ON reporting.mv_category_sales TO PUBLIC",
+    ):
         assert database.run(sql, None)["Status"] == "FINISHED"
     refresh = database.run("REFRESH MATERIALIZED VIEW reporting.mv_category_sales", UNTAGGED_ROLE)
     assert refresh["Status"] == "FAILED"
