@@ -239,3 +239,28 @@ def test_the_mapping_refuses_an_unknown_secret_and_a_serverless_db_user() -> Non
         f"IAMR:{PIPELINE_ROLE}", ("rsetl_pipeline", "no_such_role")
     )
     assert AUTH.login_for({"WorkgroupName": "wg"}, _context(None)) == DatabaseLogin("awsuser")
+
+
+def test_a_session_keeps_the_user_it_was_opened_as(database: Database) -> None:
+    context = _context(UNTAGGED_ROLE)
+    opened = database.service.execute_statement(
+        {
+            "Sql": "CREATE TEMP TABLE mine (id INTEGER)",
+            "Database": database.name,
+            "WorkgroupName": "default-workgroup",
+            "SessionKeepAliveSeconds": 60,
+            "WaitTimeSeconds": 30,
+        },
+        context,
+    )
+    following = database.service.execute_statement(
+        {
+            "Sql": "SELECT current_user FROM mine RIGHT JOIN (SELECT 1) one ON TRUE",
+            "SessionId": opened["SessionId"],
+        },
+        context,
+    )
+    described = database.service.describe_statement({"Id": following["Id"], "WaitTimeSeconds": 30}, context)
+    assert described["Status"] == "FINISHED", described["Error"]
+    result = database.service.get_statement_result({"Id": following["Id"]}, context)
+    assert result["Records"] == [[{"stringValue": f"IAMR:{UNTAGGED_ROLE}"}]]
