@@ -1,7 +1,13 @@
 -- Materialized views over the facts and dimensions. AUTO REFRESH NO: the refresh_sales_views
--- pipeline runs REFRESH MATERIALIZED VIEW after every successful ingest, so refreshes follow
--- loads instead of Redshift's background schedule. Dropped and recreated so that re-applying
--- this file picks up a changed definition (a REFRESH rebuilds the contents).
+-- pipeline refreshes them after every successful ingest, so refreshes follow loads instead of
+-- Redshift's background schedule. Dropped and recreated so that re-applying this file picks up a
+-- changed definition (a REFRESH rebuilds the contents).
+--
+-- Only the owner of a materialized view can REFRESH it. The views belong to the user who applies
+-- sql/ (the deployer); the pipeline's database user (DbUser, IAMR:<role>, or the secret's user)
+-- is another user. So each view has a SECURITY DEFINER procedure, owned by the views' owner, that
+-- refreshes that one view and nothing else; sql/041_pipeline_grants.sql grants EXECUTE on it to
+-- the rsetl_pipeline role only (a new procedure is callable by its owner and superusers alone).
 
 DROP MATERIALIZED VIEW IF EXISTS reporting.mv_daily_store_sales;
 CREATE MATERIALIZED VIEW reporting.mv_daily_store_sales
@@ -40,3 +46,19 @@ SELECT f.order_date,
 FROM sales.fact_sales f
 JOIN sales.dim_product p ON p.product_sku = f.product_sku
 GROUP BY f.order_date, p.category;
+
+CREATE OR REPLACE PROCEDURE reporting.sp_refresh_mv_daily_store_sales()
+AS $$
+BEGIN
+    REFRESH MATERIALIZED VIEW reporting.mv_daily_store_sales;
+END;
+$$ LANGUAGE plpgsql
+SECURITY DEFINER;
+
+CREATE OR REPLACE PROCEDURE reporting.sp_refresh_mv_category_sales()
+AS $$
+BEGIN
+    REFRESH MATERIALIZED VIEW reporting.mv_category_sales;
+END;
+$$ LANGUAGE plpgsql
+SECURITY DEFINER;

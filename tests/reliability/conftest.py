@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from reliability_support import PROJECT_DIR, SECRET_ARN, clear_faults
+from reliability_support import PROJECT_DIR, SECRET_ARN, SECRET_USER, aws_client, clear_faults
 
 from rsetl.clock import VirtualClock
 from rsetl.runtime import LocalRuntime, RuntimeOptions
@@ -27,15 +27,26 @@ def runtime() -> Iterator[LocalRuntime]:
     clock = VirtualClock(datetime(2026, 11, 6, 22, 0, tzinfo=UTC))
     overrides = {"WorkgroupName": "default-workgroup", "Database": "dev", "SecretArn": SECRET_ARN}
     options = RuntimeOptions(
-        project_dir=PROJECT_DIR, state_dir=state_dir, clock=clock, parameter_overrides=overrides
-    )
+        project_dir=PROJECT_DIR, state_dir=state_dir, clock=clock, parameter_overrides=overrides,
+        database_secrets={SECRET_ARN: SECRET_USER},
+    )  # fmt: skip
     local = LocalRuntime(options)
     local.start()
     try:
+        grant_pipeline_roles(local)
         yield local
     finally:
         local.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def grant_pipeline_roles(local: LocalRuntime) -> None:
+    """The deployer's step (docs/aws.md): the secret's user gets the pipelines' database roles."""
+    data = aws_client(local, "redshift-data")
+    sql = f"GRANT ROLE rsetl_pipeline TO {SECRET_USER}; GRANT ROLE rsetl_quarantine TO {SECRET_USER}"
+    submitted = data.execute_statement(WorkgroupName="default-workgroup", Database="dev", Sql=sql)
+    described = data.describe_statement(Id=submitted["Id"], WaitTimeSeconds=30)
+    assert described["Status"] == "FINISHED", described.get("Error")
 
 
 @pytest.fixture(autouse=True)

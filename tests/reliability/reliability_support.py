@@ -16,6 +16,8 @@ from rsetl.stepfunctions.interpreter import Execution
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:rsetl-reliability-s3cr3t-Xy9Z1q"
+SECRET_USER = "rsetl_etl"
+"""The database user the secret holds: the pipelines run as this user, not as the admin."""
 """A secret ARN set through parameter overrides: it must never appear in a function's log."""
 
 HEADER = (

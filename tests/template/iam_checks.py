@@ -23,6 +23,10 @@ UNSCOPABLE_ACTIONS = frozenset(
         "redshift-data:DescribeStatement",
         "redshift-data:CancelStatement",
         "redshift-data:GetStatementResult",
+        # The Resource Groups Tagging API has no resource types; Serverless logins read the
+        # RedshiftDbRoles tag with these.
+        "tag:GetResources",
+        "tag:GetTagKeys",
     }
 )
 # Unscopable actions that must still be narrowed by a condition.

@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder of template.yaml")
     up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
     up.add_argument("--database-url", help="an external postgresql:// URL instead of the embedded server")
+    up.add_argument(
+        "--database-secret",
+        nargs="*",
+        default=[],
+        metavar="SECRET_ARN=USER",
+        help="the database user a SecretArn stands for (no Secrets Manager runs locally)",
+    )
 
     demo = sub.add_parser("demo", help="run the demo pipeline end to end on fresh local state")
     demo.add_argument("--project-dir", type=Path, default=Path.cwd())
@@ -67,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         match args.local_command:
             case "up":
                 return local.up(
-                    args.project_dir, state_dir, args.port, args.parameter_overrides, args.database_url
-                )
+                    args.project_dir, state_dir, args.port, args.parameter_overrides, args.database_url,
+                    args.database_secret,
+                )  # fmt: skip
             case "demo":
                 from rsetl.cli.demo import run_demo
 

@@ -28,7 +28,25 @@ class UsageError(Exception):
     """Wrong arguments: the message says which and how to fix it."""
 
 
-def up(project_dir: Path, state_dir: Path, port: int, overrides: list[str], database_url: str | None) -> int:
+def parse_database_secrets(items: list[str]) -> dict[str, str]:
+    """`SECRET_ARN=USER` pairs: the database user each local secret stands for."""
+    secrets = {}
+    for item in items:
+        arn, sep, user = item.rpartition("=")
+        if not sep or not arn.startswith("arn:") or not user:
+            raise UsageError(f"--database-secret {item!r} is not of the form SECRET_ARN=USER")
+        secrets[arn] = user
+    return secrets
+
+
+def up(
+    project_dir: Path,
+    state_dir: Path,
+    port: int,
+    overrides: list[str],
+    database_url: str | None,
+    database_secrets: list[str] | None = None,
+) -> int:
     """Serve the local endpoint until SIGINT or SIGTERM."""
     options = RuntimeOptions(
         project_dir=project_dir,
@@ -36,6 +54,7 @@ def up(project_dir: Path, state_dir: Path, port: int, overrides: list[str], data
         port=port,
         parameter_overrides=parse_parameter_overrides(overrides),
         database_url=database_url,
+        database_secrets=parse_database_secrets(database_secrets or []),
     )
     runtime = LocalRuntime(options)
     stop = threading.Event()

@@ -18,13 +18,17 @@ from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.service import RedshiftDataService
 from rsetl.redshift_data.standalone import LocalRedshiftData, Postgres, serve
 from rsetl.redshift_data.statements import Status
+from rsetl.redshift_data.users import ADMIN_USER, DatabaseAuth, DatabaseLogin
 
 __all__ = [
+    "ADMIN_USER",
     "DETAIL_TYPE",
     "SOURCE",
     "ActiveSessionsExceededException",
     "ActiveStatementsExceededException",
+    "DatabaseAuth",
     "DatabaseConnectionException",
+    "DatabaseLogin",
     "EventSink",
     "Faults",
     "InternalServerException",

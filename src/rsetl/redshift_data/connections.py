@@ -1,4 +1,4 @@
-"""PostgreSQL connections for statements: a reuse pool per database, and session-owned connections."""
+"""PostgreSQL connections for statements: a pool per database and user, and session-owned connections."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ from typing import Any
 
 import psycopg
 
+from rsetl.redshift_data.users import DatabaseLogin, DatabaseUsers
+
 _FATAL = re.compile(r"FATAL:\s+(.*)", re.DOTALL)
 
 ConnInfo = Callable[[str], str]
 """Maps a database name to a libpq connection string."""
 
 
-def connect(conninfo: ConnInfo, database: str) -> psycopg.Connection[Any]:
+def connect(conninfo: str) -> psycopg.Connection[Any]:
     """A new autocommit connection, as every Data API statement outside a transaction runs."""
     # No server-side prepared statements: pooled connections are reset with DISCARD ALL.
-    return psycopg.connect(conninfo(database), autocommit=True, prepare_threshold=None)
+    return psycopg.connect(conninfo, autocommit=True, prepare_threshold=None)
 
 
 def error_text(error: Exception) -> str:
@@ -36,26 +38,29 @@ def error_text(error: Exception) -> str:
 
 
 class ConnectionPool:
-    """Idle connections per database, so a statement does not pay for a new backend.
+    """Idle connections per database and user, so a statement does not pay for a new backend.
 
     A statement gets a connection to itself; before a connection is reused its session state
     is reset (`DISCARD ALL`), so temp tables and settings do not leak between statements, as
-    on AWS where each statement outside a Data API session runs in its own session.
+    on AWS where each statement outside a Data API session runs in its own session. Each
+    connection logs in as its database user (see `rsetl.redshift_data.users`).
     """
 
-    def __init__(self, conninfo: ConnInfo, max_idle_per_database: int = 16) -> None:
-        self._conninfo = conninfo
-        self._max_idle = max_idle_per_database
-        self._idle: dict[str, list[psycopg.Connection[Any]]] = {}
+    def __init__(self, users: DatabaseUsers, max_idle_per_key: int = 16) -> None:
+        self.users = users
+        self._max_idle = max_idle_per_key
+        self._idle: dict[tuple[str, str], list[psycopg.Connection[Any]]] = {}
         self._lock = threading.Lock()
 
-    def acquire(self, database: str) -> psycopg.Connection[Any]:
+    def acquire(self, database: str, login: DatabaseLogin) -> psycopg.Connection[Any]:
+        """An idle or new connection to `database` as `login`; raises LoginError or psycopg errors."""
+        key = (database, login.user)
         while True:
             with self._lock:
-                idle = self._idle.get(database)
+                idle = self._idle.get(key)
                 conn = idle.pop() if idle else None
             if conn is None:
-                return connect(self._conninfo, database)
+                return connect(self.users.conninfo(database, login))
             try:
                 # A pooled connection may have died with its server (restart, terminated backend).
                 conn.execute("SELECT 1")
@@ -63,7 +68,9 @@ class ConnectionPool:
             except psycopg.Error:
                 conn.close()
 
-    def release(self, database: str, conn: psycopg.Connection[Any], dirty: bool) -> None:
+    def release(
+        self, database: str, login: DatabaseLogin, conn: psycopg.Connection[Any], dirty: bool
+    ) -> None:
         """Return `conn`; `dirty` when the statement may have left session state behind."""
         if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.close()
@@ -75,7 +82,7 @@ class ConnectionPool:
                 conn.close()
                 return
         with self._lock:
-            idle = self._idle.setdefault(database, [])
+            idle = self._idle.setdefault((database, login.user), [])
             if len(idle) < self._max_idle:
                 idle.append(conn)
                 return
@@ -96,6 +103,7 @@ class Session:
     id: str
     principal: str
     database: str
+    login: DatabaseLogin
     request: dict[str, Any]
     created_at: datetime
     updated_at: datetime

@@ -20,6 +20,7 @@ from rsetl.redshift_data.connections import ConnectionPool, Session, error_text
 from rsetl.redshift_data.results import ResultSet
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
+from rsetl.redshift_data.users import LoginError
 from rsetl.redshift_sql import RedshiftSqlError, referenced_parameters
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,9 @@ class StatementExecutor:
         except psycopg.Error as error:
             self._finish(statement, Status.FAILED, error_text(error))
             return
+        except LoginError as error:
+            self._finish(statement, Status.FAILED, str(error))
+            return
         dirty = False
         try:
             with statement.lock:
@@ -129,13 +133,13 @@ class StatementExecutor:
             with statement.lock:
                 statement.connection = None
             if session is None:
-                self._pool.release(statement.database, conn, dirty)
+                self._pool.release(statement.database, statement.login, conn, dirty)
 
     def _connection(self, statement: Statement, session: Session | None) -> psycopg.Connection[Any]:
         if session is None:
-            return self._pool.acquire(statement.database)
+            return self._pool.acquire(statement.database, statement.login)
         if session.connection is None or session.connection.closed:
-            session.connection = self._pool.acquire(session.database)
+            session.connection = self._pool.acquire(session.database, session.login)
         return session.connection
 
     def _run_subs(self, statement: Statement, conn: psycopg.Connection[Any]) -> None:

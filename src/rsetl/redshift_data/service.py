@@ -33,6 +33,7 @@ from rsetl.redshift_data.exceptions import (
 from rsetl.redshift_data.executor import StatementExecutor
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
+from rsetl.redshift_data.users import DatabaseAuth, DatabaseLogin, DatabaseUsers, LoginError
 from rsetl.redshift_sql import referenced_parameters
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class RedshiftDataService(JsonService):
     (`rsetl.redshift_sql.RedshiftSqlRunner`). Time (waits, simulated durations, expiry, session
     keep-alive, rate limits) is read from `clock`. `limits` and `faults` may be changed while
     the service runs. `event_sink` receives the events of statements submitted `WithEvent`.
+    `auth` maps each request to the database user its SQL runs as (`users.DatabaseAuth`).
     """
 
     service_name = "redshift-data"
@@ -65,14 +67,17 @@ class RedshiftDataService(JsonService):
         limits: Limits | None = None,
         faults: Faults | None = None,
         event_sink: EventSink | None = None,
+        auth: DatabaseAuth | None = None,
         workers: int = 16,
         sweep_interval: float = 1.0,
     ) -> None:
         self.clock: Clock = clock or RealClock()
+        self.auth = auth or DatabaseAuth()
         self.limits = limits or Limits()
         self.faults = faults or Faults()
         self.event_sink = event_sink
-        self._pool = ConnectionPool(conninfo)
+        self.users = DatabaseUsers(conninfo, self.auth.admin_user)
+        self._pool = ConnectionPool(self.users)
         self._executor = StatementExecutor(
             runner, self._pool, self.clock, self.limits, self._statement_done, workers
         )
@@ -265,14 +270,14 @@ class RedshiftDataService(JsonService):
 
     def list_databases(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         _check_target(params)
-        names = self._with_catalog(params.get("Database") or DEFAULT_DATABASE, catalog.list_databases)
+        names = self._with_catalog(params, context, catalog.list_databases)
         page, following = _paginate(names, params, default_size=1000)
         return {"Databases": page, "NextToken": following}
 
     def list_schemas(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         _check_target(params)
         names = self._with_catalog(
-            params["Database"], lambda conn: catalog.list_schemas(conn, params.get("SchemaPattern"))
+            params, context, lambda conn: catalog.list_schemas(conn, params.get("SchemaPattern"))
         )
         page, following = _paginate(names, params, default_size=1000)
         return {"Schemas": page, "NextToken": following}
@@ -280,7 +285,8 @@ class RedshiftDataService(JsonService):
     def list_tables(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         _check_target(params)
         tables = self._with_catalog(
-            params["Database"],
+            params,
+            context,
             lambda conn: catalog.list_tables(conn, params.get("SchemaPattern"), params.get("TablePattern")),
         )
         page, following = _paginate(tables, params, default_size=1000)
@@ -289,7 +295,8 @@ class RedshiftDataService(JsonService):
     def describe_table(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         _check_target(params)
         columns = self._with_catalog(
-            params["Database"],
+            params,
+            context,
             lambda conn: catalog.describe_columns(conn, params.get("Schema"), params.get("Table")),
         )
         page, following = _paginate(columns, params, default_size=1000)
@@ -385,6 +392,7 @@ class RedshiftDataService(JsonService):
             for name, value in session.request.items():
                 request.setdefault(name, value)
         request.setdefault("Database", DEFAULT_DATABASE)
+        login = session.login if session is not None else self.auth.login_for(request, context)
         subs = [
             SubStatement(f"{statement_id}:{n}" if is_batch else statement_id, sql, now, now)
             for n, sql in enumerate(sqls, start=1)
@@ -399,6 +407,7 @@ class RedshiftDataService(JsonService):
             created_at=now,
             updated_at=now,
             fault=self.faults.for_sql("\n".join(sqls)),
+            login=login,
             session_id=session.id if session else None,
             principal_arn=f"arn:aws:iam::{context.account_id}:user/{context.principal}",
             resource_arn=_resource_arn(request, context),
@@ -440,6 +449,7 @@ class RedshiftDataService(JsonService):
                 id=str(uuid.uuid4()),
                 principal=context.principal,
                 database=params.get("Database") or DEFAULT_DATABASE,
+                login=self.auth.login_for(params, context),
                 request={k: v for k, v in target.items() if v is not None}
                 | {"Database": params.get("Database") or DEFAULT_DATABASE},
                 created_at=now,
@@ -568,20 +578,25 @@ class RedshiftDataService(JsonService):
         except Exception:
             logger.exception("event sink failed for statement %s", stmt.id)
 
-    def _with_catalog(self, database: str, read: Callable[[psycopg.Connection[Any]], T]) -> T:
-        with self._catalog_connection(database) as conn:
+    def _with_catalog(
+        self, params: dict[str, Any], context: RequestContext, read: Callable[[psycopg.Connection[Any]], T]
+    ) -> T:
+        database = params.get("Database") or DEFAULT_DATABASE
+        with self._catalog_connection(database, self.auth.login_for(params, context)) as conn:
             return read(conn)
 
     @contextmanager
-    def _catalog_connection(self, database: str) -> Iterator[psycopg.Connection[Any]]:
+    def _catalog_connection(self, database: str, login: DatabaseLogin) -> Iterator[psycopg.Connection[Any]]:
         try:
-            conn = self._pool.acquire(database)
+            conn = self._pool.acquire(database, login)
         except psycopg.Error as error:
             raise DatabaseConnectionException(error_text(error)) from None
+        except LoginError as error:
+            raise DatabaseConnectionException(str(error)) from None
         try:
             yield conn
         finally:
-            self._pool.release(database, conn, dirty=False)
+            self._pool.release(database, login, conn, dirty=False)
 
 
 def _check_target(params: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from rsetl.redshift_data.config import Faults, Limits
 from rsetl.redshift_data.events import EventSink
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.service import DEFAULT_DATABASE, RedshiftDataService
+from rsetl.redshift_data.users import DatabaseAuth
 from rsetl.redshift_sql import RedshiftSqlRunner
 
 
@@ -43,6 +44,7 @@ class LocalRedshiftData:
         limits: Limits | None = None,
         faults: Faults | None = None,
         event_sink: EventSink | None = None,
+        auth: DatabaseAuth | None = None,
         workers: int = 16,
         owns_postgres: bool = False,
     ) -> None:
@@ -56,6 +58,7 @@ class LocalRedshiftData:
             limits=limits,
             faults=faults,
             event_sink=event_sink,
+            auth=auth,
             workers=workers,
         )
         router = Router(SigV4Verifier(credentials))
@@ -94,7 +97,7 @@ def serve(
     """Start PostgreSQL (embedded under `state_dir`, or the server at `postgres_url`) and the Data API.
 
     `options` are those of :class:`LocalRedshiftData` (clock, credentials, port, limits, faults,
-    event_sink, workers). The caller stops the returned endpoint, which stops PostgreSQL too.
+    event_sink, auth, workers). The caller stops the returned endpoint, which stops PostgreSQL too.
     """
     postgres = PostgresServer.from_url(postgres_url) if postgres_url else PostgresServer.start(state_dir)
     runner = RedshiftSqlRunner(object_store or MemoryObjectStore())

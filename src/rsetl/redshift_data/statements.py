@@ -12,6 +12,7 @@ import psycopg
 
 from rsetl.redshift_data.config import StatementFault
 from rsetl.redshift_data.results import ResultSet
+from rsetl.redshift_data.users import DatabaseLogin
 
 
 class Status(StrEnum):
@@ -75,6 +76,8 @@ class Statement:
     is_batch: bool
     created_at: datetime
     fault: StatementFault | None
+    login: DatabaseLogin
+    """The database user the statement runs as."""
     session_id: str | None = None
     principal_arn: str = ""
     resource_arn: str = ""

@@ -19,9 +19,11 @@ _INSTALL_LOCK_KEY = 0x7273_6574_6C00
 
 @cache
 def compat_sql() -> str:
-    """The full install script."""
-    script = resources.files("rsetl.redshift_sql").joinpath("compat.sql").read_text(encoding="utf-8")
-    return script + "\n" + "\n".join(_decode_overloads())
+    """The full install script: the functions, then Redshift's default privileges (privileges.sql)."""
+    package = resources.files("rsetl.redshift_sql")
+    script = package.joinpath("compat.sql").read_text(encoding="utf-8")
+    privileges = package.joinpath("privileges.sql").read_text(encoding="utf-8")
+    return "\n".join([script, *_decode_overloads(), privileges])
 
 
 def install_compat(conn: psycopg.Connection) -> None:

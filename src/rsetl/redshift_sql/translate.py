@@ -77,7 +77,13 @@ def translate(statement: str) -> Translation:
             raise UnsupportedSqlError(f"statement {' '.join(words[:2])}")
         # The view's name folds to lower case as every Redshift identifier does.
         return Translation("sql", "REFRESH MATERIALIZED VIEW " + span(statement, tokens[3:]).lower())
-    if first in ("GRANT", "REVOKE", "COMMENT"):
+    if first in ("GRANT", "REVOKE") or (first == "ALTER" and words[1:3] == ["DEFAULT", "PRIVILEGES"]):
+        return Translation("sql", _privileges(statement, tokens))
+    if first == "COMMENT":
+        return Translation("sql", statement)
+    if first == "CREATE" and words[1:2] == ["ROLE"]:
+        if len(tokens) != 3:
+            raise UnsupportedSqlError("CREATE ROLE options (EXTERNALID)")
         return Translation("sql", statement)
     if first == "CREATE" and _is_routine(words):
         return Translation("sql", _routine(statement, tokens))
@@ -130,6 +136,36 @@ def _lock(statement: str, tokens: list[Token]) -> str:
     # Redshift's LOCK takes an exclusive lock, PostgreSQL's default mode for LOCK TABLE; table names
     # fold to lower case as every Redshift identifier does.
     return "LOCK TABLE " + span(statement, names).lower()
+
+
+def _privileges(statement: str, tokens: list[Token]) -> str:
+    """GRANT / REVOKE / ALTER DEFAULT PRIVILEGES without Redshift's ROLE keyword before role names.
+
+    Redshift writes `TO ROLE r` and `GRANT ROLE r TO u`; in PostgreSQL a role is named bare. A
+    database role is a role without LOGIN locally, a user one with LOGIN.
+    """
+    cuts = []
+    for index, token in enumerate(tokens[1:-1], start=1):
+        before, after = tokens[index - 1], tokens[index + 1]
+        names_a_role = word(before) in ("GRANT", "REVOKE", "TO", "FROM", "FOR") or before.text == ","
+        if (
+            word(token) != "ROLE"
+            or not names_a_role
+            or word(after) in ("ON", "TO", "FROM")
+            or after.text == ","
+        ):
+            continue
+        if word(after) == "SYS" and index + 2 < len(tokens) and tokens[index + 2].text == ":":
+            raise UnsupportedSqlError("Redshift system roles (sys:...)")
+        cuts.append(token)
+    pieces, position = [], 0
+    for token in cuts:
+        pieces.append(statement[position : token.start])
+        position = token.end + 1
+        while position < len(statement) and statement[position].isspace():
+            position += 1
+    pieces.append(statement[position:])
+    return "".join(pieces)
 
 
 def _is_routine(words: list[str]) -> bool:

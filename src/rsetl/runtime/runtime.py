@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifier
 from rsetl.clock import Clock, RealClock
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LambdaServiceError, LayerConfig
 from rsetl.postgres import PostgresServer
-from rsetl.redshift_data import RedshiftDataService
+from rsetl.redshift_data import ADMIN_USER, DatabaseAuth, DatabaseLogin, RedshiftDataService
 from rsetl.redshift_sql import RedshiftSqlRunner
 from rsetl.runtime.admin import AdminService
 from rsetl.runtime.endpoints import local_aws_environment
@@ -56,6 +58,10 @@ class RuntimeOptions:
     database_url: str | None = None
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CREDENTIALS))
     apply_sql: bool = True
+    admin_user: str = ADMIN_USER
+    """The cluster's admin user (a superuser); it applies sql/, as a deployer would."""
+    database_secrets: Mapping[str, str] = field(default_factory=dict)
+    """SecretArn to the database user its secret holds; a request naming another secret fails."""
     lambda_prewarm: int = 2
     """Workers started per function at start-up (provisioned concurrency, locally)."""
     lambda_concurrency: int | None = field(default_factory=lambda: max(2, os.cpu_count() or 2))
@@ -109,16 +115,20 @@ class LocalRuntime:
             else PostgresServer.start(options.state_dir / "postgres")
         )
         self.sql_runner = RedshiftSqlRunner(self.s3)
-        if options.apply_sql:
-            say("applying sql/")
-            with self.postgres.connect() as conn:
-                self.applied_sql = apply_sql_folder(conn, options.project_dir / "sql", self.sql_runner)
         if "dev" not in self.postgres.list_databases():
             self.postgres.create_database("dev")
         self.redshift_data = RedshiftDataService(
             self.postgres.conninfo, self.sql_runner, clock=self.clock,
-            event_sink=self._publish_one,
+            event_sink=self._publish_one, auth=self._database_auth(),
         )  # fmt: skip
+        users = self.redshift_data.users
+        if options.apply_sql:
+            say("applying sql/")
+            with psycopg.connect(users.conninfo("dev", users.admin()), autocommit=True) as conn:
+                self.applied_sql = apply_sql_folder(conn, options.project_dir / "sql", self.sql_runner)
+        for user in options.database_secrets.values():
+            # A secret holds the credentials of a user that exists (the deployer created it).
+            users.ensure(DatabaseLogin(user))
         router = Router(SigV4Verifier(options.credentials), template.account_id, template.region)
         self.server = LocalServer(router, options.port)
         environment = local_aws_environment(self.url, template.region, self.access_key, self.secret_key)
@@ -144,6 +154,14 @@ class LocalRuntime:
         if isinstance(self.clock, RealClock):
             self.scheduler.start()
         return self
+
+    def _database_auth(self) -> DatabaseAuth:
+        """Database users from the options, IAM role tags (RedshiftDbRoles) from the template."""
+        role_tags = {
+            role.ref: {str(tag["Key"]): str(tag["Value"]) for tag in role.properties.get("Tags") or []}
+            for role in self.template.of_type("AWS::IAM::Role")
+        }
+        return DatabaseAuth(self.options.admin_user, dict(self.options.database_secrets), role_tags)
 
     def _publish_one(self, entry: dict[str, Any]) -> None:
         self.events.publish([entry])

@@ -101,7 +101,7 @@ def _aws(endpoint: str, tmp_path: Path, *args: str) -> dict[str, Any]:
 
 def test_the_lab_cli_commands(shared_endpoint: Any, schema: str, tmp_path: Path) -> None:
     url = shared_endpoint.url
-    target = ["--database", "dev", "--db-user", "admin", "--cluster-identifier", "redshift-cluster-us"]
+    target = ["--database", "dev", "--db-user", "awsuser", "--cluster-identifier", "redshift-cluster-us"]
     submitted = _aws(
         url, tmp_path, "execute-statement", *target, "--sql", f'SELECT * FROM "dev"."{schema}"."event";'
     )

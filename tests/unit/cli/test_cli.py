@@ -9,7 +9,7 @@ import pytest
 
 from rsetl.cli import build_parser, main
 from rsetl.cli.demo import run_demo
-from rsetl.cli.local import UsageError, parse_s3_uri
+from rsetl.cli.local import UsageError, parse_database_secrets, parse_s3_uri
 from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
 from rsetl.runtime.state import write_endpoint
 
@@ -110,3 +110,12 @@ def test_the_demo_refuses_to_wipe_a_folder_that_holds_no_local_state(
 
     assert "would wipe it" in capsys.readouterr().out
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_database_secrets_map_a_secret_arn_to_its_user() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:etl-AbCdEf"
+    args = build_parser().parse_args(["local", "up", "--database-secret", f"{arn}=etl_user"])
+    assert parse_database_secrets(args.database_secret) == {arn: "etl_user"}
+    for bad in ("etl_user", f"{arn}=", "secret=etl_user"):
+        with pytest.raises(UsageError, match="SECRET_ARN=USER"):
+            parse_database_secrets([bad])

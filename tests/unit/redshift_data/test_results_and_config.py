@@ -11,7 +11,7 @@ import pytest
 
 from rsetl.awsproto import AwsError
 from rsetl.clock import VirtualClock
-from rsetl.redshift_data import Faults
+from rsetl.redshift_data import DatabaseLogin, Faults
 from rsetl.redshift_data.config import RateLimiter
 from rsetl.redshift_data.connections import error_text
 from rsetl.redshift_data.events import status_change_entry
@@ -185,6 +185,7 @@ def test_simulated_duration_shows_started_until_its_end() -> None:
         is_batch=False,
         created_at=T0,
         fault=faults.for_sql("SELECT 'long'"),
+        login=DatabaseLogin("awsuser"),
     )
     assert stmt.describe(T0)["Duration"] == -1
     stmt.started_at = T0

@@ -36,6 +36,22 @@ from rsetl.redshift_sql.procedural import rewrite_body
         ("CALL s.p(NVL(NULL, 1), GETDATE())", "CALL s.p(COALESCE(NULL, 1), rsetl_compat.getdate())"),
         ("REFRESH MATERIALIZED VIEW r.mv", "REFRESH MATERIALIZED VIEW r.mv"),
         ("SELECT err_reason FROM stl_load_errors", "SELECT err_reason FROM rsetl_compat.stl_load_errors"),
+        ("SELECT role_name FROM svv_roles", "SELECT role_name FROM rsetl_compat.svv_roles"),
+        ("CREATE ROLE rsetl_pipeline", "CREATE ROLE rsetl_pipeline"),
+        # Redshift names roles with the ROLE keyword; PostgreSQL names every role bare.
+        ("GRANT ROLE r TO ROLE s", "GRANT r TO s"),
+        ('GRANT ROLE r TO "IAMR:etl-role"', 'GRANT r TO "IAMR:etl-role"'),
+        ("REVOKE ROLE r FROM u", "REVOKE r FROM u"),
+        (
+            "GRANT SELECT, DELETE ON ALL TABLES IN SCHEMA s TO ROLE r, ROLE q, u",
+            "GRANT SELECT, DELETE ON ALL TABLES IN SCHEMA s TO r, q, u",
+        ),
+        ("GRANT EXECUTE ON PROCEDURE s.p(DATE) TO ROLE r", "GRANT EXECUTE ON PROCEDURE s.p(DATE) TO r"),
+        (
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA s GRANT SELECT ON TABLES TO ROLE r",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA s GRANT SELECT ON TABLES TO r",
+        ),
+        ("GRANT USAGE ON SCHEMA s TO GROUP g", "GRANT USAGE ON SCHEMA s TO GROUP g"),
     ],
 )
 def test_statement_translation(redshift: str, postgres: str) -> None:
@@ -131,6 +147,8 @@ def test_statement_kinds(sql: str, kind: str) -> None:
         ("CREATE TABLE g (s GEOGRAPHY)", "data type GEOGRAPHY"),
         ("REFRESH TABLE x", "statement REFRESH TABLE"),
         ("CREATE USER bob PASSWORD 'x'", "statement CREATE USER"),
+        ("CREATE ROLE r EXTERNALID 'e'", "CREATE ROLE options (EXTERNALID)"),
+        ("GRANT ROLE sys:dba TO u", "Redshift system roles (sys:...)"),
         ("ALTER TABLE t APPEND FROM s", "ALTER TABLE APPEND"),
         ("COPY t TO 's3://b/k'", "COPY ... TO"),
         ("COPY t FROM 'dynamodb://tbl' READRATIO 50", "COPY from or to 'dynamodb' sources"),

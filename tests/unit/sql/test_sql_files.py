@@ -10,7 +10,11 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from rsetl.redshift_sql.translate import translate
+
 REPO = Path(__file__).resolve().parents[3]
+ROLE_CREATOR = "etl.sp_create_role_if_missing"
+"""The one procedure sql/ calls while applied: it creates a database role unless it exists."""
 SQL_DIR = REPO / "sql"
 SQL_FILES = sorted(SQL_DIR.glob("*.sql"))
 
@@ -168,6 +172,11 @@ def test_every_statement_parses_as_redshift(path: Path) -> None:
     assert statements
     for statement in statements:
         tree = sqlglot.parse_one(statement, read="redshift")
+        if re.match(r"(GRANT|CALL)\b", statement):
+            # sqlglot keeps some GRANT forms (ALL ... IN SCHEMA, GRANT ROLE) and CALL as text; the
+            # local Redshift layer translates them itself.
+            assert translate(statement).kind == "sql", statement
+            continue
         # A Command is sqlglot giving up and keeping the text: the statement was not understood.
         assert not isinstance(tree, exp.Command), statement
 
@@ -190,6 +199,10 @@ def test_every_statement_is_idempotent(path: Path) -> None:
             assert [table.sql("redshift") for table in previous.args["tables"]] == [
                 statement.this.sql("redshift")
             ]
+        elif isinstance(statement, exp.Grant) or statement.sql("redshift").startswith("GRANT "):
+            continue  # granting a privilege a grantee holds already changes nothing
+        elif statement.sql("redshift").startswith("CALL "):
+            assert statement.sql("redshift").startswith(f"CALL {ROLE_CREATOR}("), statement.sql("redshift")
         elif isinstance(statement, exp.Insert):
             # Seed rows are only inserted right after the DELETE that empties their table.
             previous = statements[index - 1]
@@ -216,7 +229,9 @@ def test_procedures_are_plpgsql_with_dollar_bodies() -> None:
     for path in SQL_FILES:
         for statement in split_statements(path.read_text()):
             if re.match(r"CREATE OR REPLACE PROCEDURE", statement):
-                assert re.search(r"\bAS \$\$\n.*\n\$\$ LANGUAGE plpgsql$", statement, re.DOTALL), path.name
+                assert re.search(
+                    r"\bAS \$\$\n.*\n\$\$ LANGUAGE plpgsql(\nSECURITY DEFINER)?$", statement, re.DOTALL
+                ), path.name
 
 
 @pytest.mark.parametrize("name", sorted(MERGES))
