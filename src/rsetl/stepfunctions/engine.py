@@ -21,6 +21,7 @@ from rsetl.stepfunctions.integrations import (
     AwsSdkIntegration,
     EventsIntegration,
     IntegrationRegistry,
+    LambdaAuthorizer,
     LambdaIntegration,
     LambdaInvoker,
     StatesIntegration,
@@ -82,6 +83,7 @@ class StepFunctionsEngine:
         *,
         integrations: IntegrationRegistry | None = None,
         lambda_invoker: LambdaInvoker | None = None,
+        lambda_authorizer: LambdaAuthorizer | None = None,
         endpoint_url: str | None = None,
         region: str = "us-east-1",
         account_id: str = "000000000000",
@@ -92,7 +94,9 @@ class StepFunctionsEngine:
         self.region = region
         self.account_id = account_id
         self.tokens = TaskTokens()
-        self.integrations = integrations or default_integrations(self, lambda_invoker, endpoint_url, region)
+        self.integrations = integrations or default_integrations(
+            self, lambda_invoker, endpoint_url, region, lambda_authorizer
+        )
         self.interpreter = Interpreter(
             clock,
             self.integrations,
@@ -244,14 +248,18 @@ class StepFunctionsEngine:
 
 
 def default_integrations(
-    engine: StepFunctionsEngine, lambda_invoker: LambdaInvoker | None, endpoint_url: str | None, region: str
+    engine: StepFunctionsEngine,
+    lambda_invoker: LambdaInvoker | None,
+    endpoint_url: str | None,
+    region: str,
+    lambda_authorizer: LambdaAuthorizer | None = None,
 ) -> IntegrationRegistry:
     """lambda (when a runtime is given), states, aws-sdk and events against `endpoint_url`."""
     registry = IntegrationRegistry()
     registry.register("states", StatesIntegration(engine))
     registry.register("aws-sdk", AwsSdkIntegration(endpoint_url, region))
     if lambda_invoker is not None:
-        registry.register("lambda", LambdaIntegration(lambda_invoker))
+        registry.register("lambda", LambdaIntegration(lambda_invoker, lambda_authorizer))
     if endpoint_url is not None:
         events = boto3.session.Session().client(
             "events",

@@ -13,7 +13,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -141,11 +141,16 @@ def lambda_error(payload: Any) -> StatesError:
     return StatesError("Lambda.Unknown", json.dumps(payload))
 
 
+LambdaAuthorizer = Callable[[TaskRequest, str], None]
+"""Checks that the execution's role may invoke the function (name or ARN); raises StatesError."""
+
+
 class LambdaIntegration:
     """Lambda through the local runtime: the function ARN form and `lambda:invoke`."""
 
-    def __init__(self, invoker: LambdaInvoker) -> None:
+    def __init__(self, invoker: LambdaInvoker, authorize: LambdaAuthorizer | None = None) -> None:
         self._invoker = invoker
+        self._authorize = authorize
 
     def call(self, request: TaskRequest) -> Any:
         try:
@@ -155,6 +160,8 @@ class LambdaIntegration:
 
     def _call(self, request: TaskRequest) -> Any:
         if request.is_lambda_arn:
+            if self._authorize is not None:
+                self._authorize(request, request.resource)
             result = self._invoker.invoke(request.resource, request.parameters)
             if result.function_error:
                 raise lambda_error(result.payload)
@@ -167,6 +174,8 @@ class LambdaIntegration:
             raise StatesError(
                 "States.Runtime", "lambda:invoke needs a FunctionName string in its Parameters/Arguments"
             )
+        if self._authorize is not None:
+            self._authorize(request, function)
         result = self._invoker.invoke(function, parameters.get("Payload"))
         if result.function_error:
             raise lambda_error(result.payload)
