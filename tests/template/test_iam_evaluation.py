@@ -28,7 +28,9 @@ def _caller(template: LocalTemplate, iam: LocalIam, function_logical_id: str):  
     return iam.function_caller(template.resources[function_logical_id])
 
 
-@pytest.mark.parametrize("function", ["CheckStatementFunction", "CancelStatementFunction", "ExecuteStepFunction"])
+@pytest.mark.parametrize(
+    "function", ["CheckStatementFunction", "CancelStatementFunction", "ExecuteStepFunction"]
+)
 def test_every_statement_function_sees_the_statements_execute_step_submitted(
     serverless: tuple[LocalTemplate, LocalIam], function: str
 ) -> None:
@@ -45,23 +47,28 @@ def test_every_statement_function_sees_the_statements_execute_step_submitted(
         assert iam.denial(caller, f"redshift-data:{action}", "*", owner) is None
 
 
-def test_the_statement_role_cannot_touch_another_roles_statements(serverless: tuple[LocalTemplate, LocalIam]) -> None:
+def test_the_statement_role_cannot_touch_another_roles_statements(
+    serverless: tuple[LocalTemplate, LocalIam],
+) -> None:
     template, iam = serverless
     check = _caller(template, iam, "CheckStatementFunction")
     quarantine = _caller(template, iam, "QuarantineFileFunction")
     message = iam.denial(check, "redshift-data:DescribeStatement", "*", {OWNER_KEY: quarantine.userid})
     assert message == (
-        "User: arn:aws:sts::000000000000:assumed-role/rsetl-StatementRole/rsetl-CheckStatementFunction is not "
-        "authorized to perform: redshift-data:DescribeStatement on resource: * because no identity-based policy "
-        "allows the redshift-data:DescribeStatement action"
+        "User: arn:aws:sts::000000000000:assumed-role/rsetl-StatementRole/rsetl-CheckStatementFunction"
+        " is not authorized to perform: redshift-data:DescribeStatement on resource: * because no"
+        " identity-based policy allows the redshift-data:DescribeStatement action"
     )
-    assert iam.denial(quarantine, "redshift-data:DescribeStatement", "*", {OWNER_KEY: quarantine.userid}) is None
+    assert (
+        iam.denial(quarantine, "redshift-data:DescribeStatement", "*", {OWNER_KEY: quarantine.userid}) is None
+    )
     assert iam.denial(quarantine, "redshift-data:CancelStatement", "*", {OWNER_KEY: quarantine.userid})
 
 
 def test_each_role_allows_what_its_functions_call(serverless: tuple[LocalTemplate, LocalIam]) -> None:
     template, iam = serverless
-    workgroup = f"arn:aws:redshift-serverless:us-east-1:000000000000:workgroup/{local_workgroup_id('default-workgroup')}"
+    workgroup_id = local_workgroup_id("default-workgroup")
+    workgroup = f"arn:aws:redshift-serverless:us-east-1:000000000000:workgroup/{workgroup_id}"
     bucket = template.resources["LandingBucket"].arn
     bus = template.resources["PipelineEventBus"].arn
     allowed = {
@@ -72,7 +79,8 @@ def test_each_role_allows_what_its_functions_call(serverless: tuple[LocalTemplat
         "EmitEventFunction": [("events:PutEvents", bus)],
         "QuarantineFileFunction": [
             ("redshift-data:ExecuteStatement", workgroup), ("s3:GetObject", f"{bucket}/sales/x.csv"),
-            ("s3:DeleteObject", f"{bucket}/reference/stores/x.csv"), ("s3:PutObject", f"{bucket}/quarantine/sales/x.csv"),
+            ("s3:DeleteObject", f"{bucket}/reference/stores/x.csv"),
+            ("s3:PutObject", f"{bucket}/quarantine/sales/x.csv"),
             ("s3:ListBucket", bucket),
         ],
     }  # fmt: skip
@@ -100,12 +108,21 @@ def test_rules_may_start_the_state_machine_and_only_the_quarantine_rule_invokes_
     function = template.resources["QuarantineFileFunction"].arn
     rule = template.resources["QuarantineFileFunctionQuarantineFailedIngest"].attributes["Arn"]
     other_rule = template.resources["RunPipelineStateMachineRefreshViewsAfterIngest"].attributes["Arn"]
-    assert iam.service_denial(ServiceCaller("events.amazonaws.com", rule, "000000000000"), "lambda:InvokeFunction", function) is None
-    assert iam.service_denial(ServiceCaller("events.amazonaws.com", other_rule, "000000000000"), "lambda:InvokeFunction", function)
+    assert (
+        iam.service_denial(
+            ServiceCaller("events.amazonaws.com", rule, "000000000000"), "lambda:InvokeFunction", function
+        )
+        is None
+    )
+    assert iam.service_denial(
+        ServiceCaller("events.amazonaws.com", other_rule, "000000000000"), "lambda:InvokeFunction", function
+    )
     role_arn = template.resources["RunPipelineStateMachineRefreshViewsAfterIngestRole"].arn
     events = ServiceCaller("events.amazonaws.com", other_rule, "000000000000")
     assert iam.callers.may_assume(role_arn, events)
-    assert not iam.callers.may_assume(role_arn, ServiceCaller("states.amazonaws.com", machine, "000000000000"))
+    assert not iam.callers.may_assume(
+        role_arn, ServiceCaller("states.amazonaws.com", machine, "000000000000")
+    )
     session = iam.callers.session(role_arn, "events")
     assert iam.denial(session, "states:StartExecution", machine) is None
     assert iam.denial(session, "lambda:InvokeFunction", function)
@@ -132,16 +149,32 @@ def test_the_copy_role_may_read_the_landing_bucket_and_transport_must_be_secure(
     any request without TLS (`aws:SecureTransport`, "Security best practices for Amazon S3",
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html)."""
     copy_role = "arn:aws:iam::000000000000:role/redshift-copy"
-    template, iam = _iam(WorkgroupName="etl-wg", WorkgroupId=local_workgroup_id("etl-wg"), CopyRoleArn=copy_role)
+    template, iam = _iam(
+        WorkgroupName="etl-wg", WorkgroupId=local_workgroup_id("etl-wg"), CopyRoleArn=copy_role
+    )
     bucket = template.resources["LandingBucket"].arn
     assert template.outputs["LandingBucketArn"] == bucket
     policy = iam.resource_policy(f"{bucket}/sales/x.csv")
     assert policy is not None
     role = Principal(arns=(copy_role,), account="000000000000")
     tls = {"aws:SecureTransport": True}
-    assert evaluate("s3:GetObject", f"{bucket}/sales/x.csv", tls, resource_policy=policy, principal=role).allowed
+    assert evaluate(
+        "s3:GetObject", f"{bucket}/sales/x.csv", tls, resource_policy=policy, principal=role
+    ).allowed
     assert evaluate("s3:ListBucket", bucket, tls, resource_policy=policy, principal=role).allowed
-    plain = evaluate("s3:GetObject", f"{bucket}/sales/x.csv", {"aws:SecureTransport": False}, resource_policy=policy, principal=role)
+    plain = evaluate(
+        "s3:GetObject",
+        f"{bucket}/sales/x.csv",
+        {"aws:SecureTransport": False},
+        resource_policy=policy,
+        principal=role,
+    )
     assert plain.denied_by == "resource-based policy"
     _, without = _iam(WorkgroupName="etl-wg", WorkgroupId=local_workgroup_id("etl-wg"))
-    assert not evaluate("s3:GetObject", f"{bucket}/x", tls, resource_policy=without.resource_policy(f"{bucket}/x"), principal=role).allowed
+    assert not evaluate(
+        "s3:GetObject",
+        f"{bucket}/x",
+        tls,
+        resource_policy=without.resource_policy(f"{bucket}/x"),
+        principal=role,
+    ).allowed

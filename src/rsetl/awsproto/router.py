@@ -98,7 +98,7 @@ class Router:
                 identity.region,
                 role_name=caller.role_name,
                 authorizer=caller.authorizer,
-            )  # fmt: skip
+            )
         )
         try:
             return service.handle(request, context)

@@ -32,7 +32,7 @@ class Caller:
     userid: str
     """`aws:userid`: `<RoleId>:<session>` for a role session, the access key for the administrator."""
     arn: str
-    """The caller's ARN as AWS error messages name it (`arn:aws:sts::<acct>:assumed-role/<role>/<session>`)."""
+    """The caller's ARN as AWS errors name it: `arn:aws:sts::<acct>:assumed-role/<role>/<session>`."""
     account_id: str
     role_name: str | None = None
     role_arn: str | None = None
@@ -107,9 +107,10 @@ class Callers:
     _by_key: dict[str, Caller] = field(default_factory=dict)
 
     def add_administrator(self, access_key: str, secret_key: str) -> Caller:
+        arn = f"arn:aws:iam::{self.account_id}:user/{access_key}"
         caller = Caller(
-            access_key, secret_key, userid=access_key, arn=f"arn:aws:iam::{self.account_id}:user/{access_key}",
-            account_id=self.account_id, policies=(ADMINISTRATOR_ACCESS,),
+            access_key, secret_key, userid=access_key, arn=arn, account_id=self.account_id,
+            policies=(ADMINISTRATOR_ACCESS,),
         )  # fmt: skip
         self._by_key[access_key] = caller
         return caller

@@ -103,10 +103,8 @@ class PolicyDocument:
     name: str = ""
 
     @classmethod
-    def parse(
-        cls, document: Mapping[str, Any], name: str = "", *, resource_based: bool = False
-    ) -> PolicyDocument:
-        """Parse and check a policy document; `name` says where it is in errors."""
+    def parse(cls, document: Any, name: str = "", *, resource_based: bool = False) -> PolicyDocument:
+        """Parse and check a policy document (a JSON object); `name` says where it is in errors."""
         if not isinstance(document, Mapping):
             raise PolicyError(f"{name}: a policy document is a JSON object")
         version = document.get("Version", "2008-10-17")
@@ -264,7 +262,7 @@ def _conditions(raw: Any, where: str) -> tuple[tuple[str, str, tuple[str, ...]],
     return tuple(parsed)
 
 
-def _text(value: str | bool | int | float) -> str:
+def _text(value: object) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 

@@ -255,7 +255,10 @@ class RedshiftDataService(JsonService):
             name = str(request["WorkgroupName"])
             if name.startswith("arn:"):
                 return name
-            return f"arn:aws:redshift-serverless:{context.region}:{context.account_id}:workgroup/{self.workgroup_id(name)}"
+            workgroup_id = self.workgroup_id(name)
+            return (
+                f"arn:aws:redshift-serverless:{context.region}:{context.account_id}:workgroup/{workgroup_id}"
+            )
         cluster = request.get("ClusterIdentifier")
         return f"arn:aws:redshift:{context.region}:{context.account_id}:cluster:{cluster}"
 

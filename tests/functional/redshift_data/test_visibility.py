@@ -32,7 +32,9 @@ class _RoleAuthorizer:
         return f"User: {self.userid} is not authorized to perform: {action} on resource: {resource}"
 
 
-def _endpoint(make_endpoint: Callable[..., LocalRedshiftData], owner_condition: dict[str, Any]) -> LocalRedshiftData:
+def _endpoint(
+    make_endpoint: Callable[..., LocalRedshiftData], owner_condition: dict[str, Any]
+) -> LocalRedshiftData:
     def lookup(key: str) -> CallerIdentity | None:
         if key not in SESSIONS:
             return None
@@ -45,7 +47,11 @@ def _endpoint(make_endpoint: Callable[..., LocalRedshiftData], owner_condition: 
 
 
 def _run(client: Any) -> str:
-    return str(client.execute_statement(WorkgroupName="etl-wg", Database="dev", Sql="SELECT 1", WaitTimeSeconds=5)["Id"])
+    return str(
+        client.execute_statement(WorkgroupName="etl-wg", Database="dev", Sql="SELECT 1", WaitTimeSeconds=5)[
+            "Id"
+        ]
+    )
 
 
 def test_every_session_of_the_role_sees_its_statements_and_nobody_else_does(
@@ -57,7 +63,9 @@ def test_every_session_of_the_role_sees_its_statements_and_nobody_else_does(
     https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonredshiftdataapi.html;
     "Authorizing access to the Amazon Redshift Data API",
     https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-access.html)."""
-    endpoint = _endpoint(make_endpoint, {"StringLike": {"redshift-data:statement-owner-iam-userid": "AROASTATEMENT:*"}})
+    endpoint = _endpoint(
+        make_endpoint, {"StringLike": {"redshift-data:statement-owner-iam-userid": "AROASTATEMENT:*"}}
+    )
     fn_a, fn_b = make_client(endpoint.url, "fn-a", "secret"), make_client(endpoint.url, "fn-b", "secret")
     statement_id = _run(fn_a)
     assert fn_b.describe_statement(Id=statement_id)["Status"] == "FINISHED"
@@ -66,7 +74,10 @@ def test_every_session_of_the_role_sees_its_statements_and_nobody_else_does(
     for outsider in (make_client(endpoint.url, "other", "secret"), make_client(endpoint.url)):
         with pytest.raises(ClientError) as hidden:
             outsider.describe_statement(Id=statement_id)
-        assert hidden.value.response["Error"]["Code"] in ("ResourceNotFoundException", "AccessDeniedException")
+        assert hidden.value.response["Error"]["Code"] in (
+            "ResourceNotFoundException",
+            "AccessDeniedException",
+        )
         assert statement_id not in [s["Id"] for s in outsider.list_statements()["Statements"]]
 
 
@@ -75,7 +86,9 @@ def test_a_condition_on_the_own_session_keeps_other_sessions_of_the_role_out(
 ) -> None:
     """`statement-owner-iam-userid = ${aws:userid}` compares `<RoleId>:<session>`: another
     function of the same role is denied with AccessDeniedException."""
-    endpoint = _endpoint(make_endpoint, {"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}})
+    endpoint = _endpoint(
+        make_endpoint, {"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}}
+    )
     fn_a, fn_b = make_client(endpoint.url, "fn-a", "secret"), make_client(endpoint.url, "fn-b", "secret")
     statement_id = _run(fn_a)
     assert fn_a.describe_statement(Id=statement_id)["Status"] == "FINISHED"

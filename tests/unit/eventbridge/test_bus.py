@@ -350,7 +350,7 @@ def test_test_event_pattern(bridge: EventBridge) -> None:
 
 
 def test_a_delivery_iam_denies_goes_to_the_dead_letter_queue_without_retries(bridge: EventBridge) -> None:
-    """"For errors that result from missing permissions to a target ... no retry attempts will
+    """ "For errors that result from missing permissions to a target ... no retry attempts will
     happen"; the event goes to the target's DLQ with ERROR_CODE NO_PERMISSIONS (Amazon EventBridge
     User Guide, "Using dead-letter queues to process undelivered events",
     https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""

@@ -12,7 +12,7 @@ def _policy(*statements: dict[str, object], version: str = "2012-10-17") -> Poli
 
 
 def test_an_explicit_deny_overrides_an_allow_and_nothing_allowed_is_an_implicit_deny() -> None:
-    """"Policy evaluation logic": an explicit deny overrides an allow; by default every request is
+    """ "Policy evaluation logic": an explicit deny overrides an allow; by default every request is
     implicitly denied (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html)."""
     allow = _policy({"Effect": "Allow", "Action": "s3:*", "Resource": "*"})
     deny = _policy({"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::b/*"})
@@ -24,7 +24,7 @@ def test_an_explicit_deny_overrides_an_allow_and_nothing_allowed_is_an_implicit_
 
 
 def test_either_the_identity_or_the_resource_policy_of_the_same_account_may_allow() -> None:
-    """"Policy evaluation for requests within a single account": if either the identity-based or
+    """ "Policy evaluation for requests within a single account": if either the identity-based or
     the resource-based policy allows, the request is allowed; an explicit deny in either denies
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-basics.html)."""
     role = Principal(arns=("arn:aws:iam::111122223333:role/r",), account="111122223333")
@@ -40,15 +40,21 @@ def test_either_the_identity_or_the_resource_policy_of_the_same_account_may_allo
     https = {"aws:SecureTransport": True}
     assert evaluate("s3:GetObject", "arn:aws:s3:::b/k", https, resource_policy=bucket, principal=role).allowed
     other = Principal(arns=("arn:aws:iam::111122223333:role/other",), account="111122223333")
-    assert not evaluate("s3:GetObject", "arn:aws:s3:::b/k", https, resource_policy=bucket, principal=other).allowed
+    assert not evaluate(
+        "s3:GetObject", "arn:aws:s3:::b/k", https, resource_policy=bucket, principal=other
+    ).allowed
     plain = evaluate(
-        "s3:GetObject", "arn:aws:s3:::b/k", {"aws:SecureTransport": False}, resource_policy=bucket, principal=role
+        "s3:GetObject",
+        "arn:aws:s3:::b/k",
+        {"aws:SecureTransport": False},
+        resource_policy=bucket,
+        principal=role,
     )
     assert plain.denied_by == "resource-based policy"
 
 
 def test_action_and_resource_wildcards_and_the_not_elements() -> None:
-    """"IAM JSON policy elements: Action / NotAction / Resource / NotResource": `*` and `?`
+    """ "IAM JSON policy elements: Action / NotAction / Resource / NotResource": `*` and `?`
     wildcards, actions case-insensitive, ARNs case-sensitive
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notaction.html)."""
     policy = _policy(
@@ -62,12 +68,14 @@ def test_action_and_resource_wildcards_and_the_not_elements() -> None:
 
 
 def test_an_absent_key_fails_a_condition_unless_it_is_negated_if_exists_or_null() -> None:
-    """"Condition operators": a key not in the request context makes the condition false; true for
+    """ "Condition operators": a key not in the request context makes the condition false; true for
     a negated operator, for `...IfExists` and for `Null: true`
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)."""
 
     def allowed(condition: dict[str, object], keys: dict[str, object]) -> bool:
-        policy = _policy({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*", "Condition": condition})
+        policy = _policy(
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*", "Condition": condition}
+        )
         return evaluate("s3:ListBucket", "arn:aws:s3:::b", keys, identity_policies=[policy]).allowed
 
     assert not allowed({"StringLike": {"s3:prefix": "home/*"}}, {})
@@ -91,7 +99,7 @@ def test_an_absent_key_fails_a_condition_unless_it_is_negated_if_exists_or_null(
 
 
 def test_policy_variables_fill_resources_and_condition_values() -> None:
-    """"IAM policy elements: Variables and tags": `${aws:username}` in a Resource, a default with
+    """ "IAM policy elements: Variables and tags": `${aws:username}` in a Resource, a default with
     `${key, 'default'}`, `${*}` for a literal asterisk, and no variables in a Version 2008-10-17
     policy (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html)."""
     home = _policy({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/home/${aws:username}/*"})
@@ -107,12 +115,21 @@ def test_policy_variables_fill_resources_and_condition_values() -> None:
     other = {"aws:userid": "AROAX:fn-b", "redshift-data:statement-owner-iam-userid": "AROAX:fn-a"}
     assert evaluate("redshift-data:DescribeStatement", "*", same, identity_policies=[owner]).allowed
     assert not evaluate("redshift-data:DescribeStatement", "*", other, identity_policies=[owner]).allowed
-    default = _policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/${aws:username, 'shared'}/*"})
+    default = _policy(
+        {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::b/${aws:username, 'shared'}/*",
+        }
+    )
     assert evaluate("s3:GetObject", "arn:aws:s3:::b/shared/x", {}, identity_policies=[default]).allowed
     star = _policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/${*}"})
     assert evaluate("s3:GetObject", "arn:aws:s3:::b/*", {}, identity_policies=[star]).allowed
     assert not evaluate("s3:GetObject", "arn:aws:s3:::b/x", {}, identity_policies=[star]).allowed
-    old = _policy({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/${aws:username}"}, version="2008-10-17")
+    old = _policy(
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/${aws:username}"},
+        version="2008-10-17",
+    )
     assert not evaluate("s3:GetObject", "arn:aws:s3:::b/carlos", keys, identity_policies=[old]).allowed
     assert evaluate("s3:GetObject", "arn:aws:s3:::b/${aws:username}", keys, identity_policies=[old]).allowed
 
@@ -120,9 +137,12 @@ def test_policy_variables_fill_resources_and_condition_values() -> None:
 @pytest.mark.parametrize(
     ("document", "error"),
     [
-        ({"Version": "2012-10-17", "Statement": [{"Effect": "Permit", "Action": "s3:*", "Resource": "*"}]}, "Effect"),
-        ({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*"}]}, "Action and NotAction"),
-        ({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]}, "Resource or NotResource"),
+        ({"Version": "2012-10-17", "Statement": [{"Effect": "Permit", "Action": "s3:*", "Resource": "*"}]},
+         "Effect"),
+        ({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*"}]},
+         "Action and NotAction"),
+        ({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]},
+         "Resource or NotResource"),
         ({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Condition": {"StringMaybe": {"k": "v"}}}
         ]}, "unknown condition operator"),

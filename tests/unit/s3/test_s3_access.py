@@ -36,10 +36,15 @@ def s3() -> Iterator[tuple[str, dict[str, _PolicyAuthorizer]]]:
     service = S3Service()
     service.create_bucket("landing")
     service._backend.put_object("landing", "sales/a.csv", b"a")
-    authorizers = {"reader": _PolicyAuthorizer(READ_ONLY, COPY), "lister": _PolicyAuthorizer(READ_ONLY, LIST, COPY)}
+    authorizers = {
+        "reader": _PolicyAuthorizer(READ_ONLY, COPY),
+        "lister": _PolicyAuthorizer(READ_ONLY, LIST, COPY),
+    }
     router = Router(
         SigV4Verifier({"reader": "secret", "lister": "secret", "test": "test"}),
-        identities=lambda key: CallerIdentity(f"AROAX:{key}", "role", authorizers[key]) if key in authorizers else None,
+        identities=lambda key: (
+            CallerIdentity(f"AROAX:{key}", "role", authorizers[key]) if key in authorizers else None
+        ),
     )
     router.register(service, fallback=True)
     with LocalServer(router) as server:
@@ -48,8 +53,8 @@ def s3() -> Iterator[tuple[str, dict[str, _PolicyAuthorizer]]]:
 
 def _client(url: str, key: str) -> Any:
     return boto3.client(
-        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key="secret",
-        config=Config(retries={"max_attempts": 1}),
+        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id=key,
+        aws_secret_access_key="secret", config=Config(retries={"max_attempts": 1}),
     )  # fmt: skip
 
 
@@ -58,7 +63,7 @@ def _code(error: ClientError) -> tuple[str, int]:
 
 
 def test_a_missing_key_is_403_without_list_bucket_and_404_with_it(s3: tuple[str, Any]) -> None:
-    """"If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status code 403
+    """ "If you don't have the s3:ListBucket permission, Amazon S3 returns an HTTP status code 403
     Access Denied error" for an object that does not exist (Amazon S3 API Reference, GetObject,
     Permissions, https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html)."""
     url, _ = s3
@@ -74,14 +79,20 @@ def test_a_missing_key_is_403_without_list_bucket_and_404_with_it(s3: tuple[str,
     assert _code(head.value)[1] == 403
     source = {"Bucket": "landing", "Key": "sales/gone.csv"}
     with pytest.raises(ClientError) as copy_hidden:
-        _client(url, "reader").copy_object(Bucket="landing", Key="quarantine/sales/gone.csv", CopySource=source)
+        _client(url, "reader").copy_object(
+            Bucket="landing", Key="quarantine/sales/gone.csv", CopySource=source
+        )
     assert _code(copy_hidden.value) == ("AccessDenied", 403)
     with pytest.raises(ClientError) as copy_missing:
-        _client(url, "lister").copy_object(Bucket="landing", Key="quarantine/sales/gone.csv", CopySource=source)
+        _client(url, "lister").copy_object(
+            Bucket="landing", Key="quarantine/sales/gone.csv", CopySource=source
+        )
     assert _code(copy_missing.value) == ("NoSuchKey", 404)
 
 
-def test_each_request_needs_its_actions_on_its_resources(s3: tuple[str, dict[str, _PolicyAuthorizer]]) -> None:
+def test_each_request_needs_its_actions_on_its_resources(
+    s3: tuple[str, dict[str, _PolicyAuthorizer]],
+) -> None:
     """Required permissions per operation ("Required permissions for Amazon S3 API operations",
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html):
     CopyObject needs s3:GetObject on the source and s3:PutObject on the target; listing needs
@@ -91,12 +102,26 @@ def test_each_request_needs_its_actions_on_its_resources(s3: tuple[str, dict[str
     with pytest.raises(ClientError) as denied:
         reader.put_object(Bucket="landing", Key="sales/b.csv", Body=b"b")
     assert _code(denied.value) == ("AccessDenied", 403)
-    assert "s3:PutObject on resource: arn:aws:s3:::landing/sales/b.csv" in denied.value.response["Error"]["Message"]
-    reader.copy_object(Bucket="landing", Key="quarantine/a.csv", CopySource={"Bucket": "landing", "Key": "sales/a.csv"})
+    assert (
+        "s3:PutObject on resource: arn:aws:s3:::landing/sales/b.csv"
+        in denied.value.response["Error"]["Message"]
+    )
+    reader.copy_object(
+        Bucket="landing", Key="quarantine/a.csv", CopySource={"Bucket": "landing", "Key": "sales/a.csv"}
+    )
     asked = [(action, resource) for action, resource, _ in authorizers["reader"].asked[-2:]]
-    assert asked == [("s3:PutObject", "arn:aws:s3:::landing/quarantine/a.csv"), ("s3:GetObject", "arn:aws:s3:::landing/sales/a.csv")]
+    assert asked == [
+        ("s3:PutObject", "arn:aws:s3:::landing/quarantine/a.csv"),
+        ("s3:GetObject", "arn:aws:s3:::landing/sales/a.csv"),
+    ]
     lister = _client(url, "lister")
-    assert [o["Key"] for o in lister.list_objects_v2(Bucket="landing", Prefix="sales/")["Contents"]] == ["sales/a.csv"]
-    assert authorizers["lister"].asked[-1] == ("s3:ListBucket", "arn:aws:s3:::landing", {"s3:prefix": "sales/"})
+    assert [o["Key"] for o in lister.list_objects_v2(Bucket="landing", Prefix="sales/")["Contents"]] == [
+        "sales/a.csv"
+    ]
+    assert authorizers["lister"].asked[-1] == (
+        "s3:ListBucket",
+        "arn:aws:s3:::landing",
+        {"s3:prefix": "sales/"},
+    )
     with pytest.raises(ClientError):
         reader.list_objects_v2(Bucket="landing")
