@@ -73,9 +73,9 @@ class Statement:
         self, action: str, resource: str, keys: RequestKeys, principal: Principal | None, vars_on: bool
     ) -> bool:
         """Whether this statement matches the request (its Effect is then the caller's business)."""
-        if self.actions is not None and not any(_like(p, action, case=False) for p in self.actions):
+        if self.actions is not None and not any(_matches(p, action, case=False) for p in self.actions):
             return False
-        if self.not_actions is not None and any(_like(p, action, case=False) for p in self.not_actions):
+        if self.not_actions is not None and any(_matches(p, action, case=False) for p in self.not_actions):
             return False
         if self.resources is not None and not _any_resource(self.resources, resource, keys, vars_on):
             return False
@@ -275,13 +275,25 @@ def _base_operator(operator: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _wildcard(pattern: str, case: bool) -> re.Pattern[str]:
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(f"^{body}$", re.DOTALL if case else re.DOTALL | re.IGNORECASE)
+def _compiled(pattern: str, case: bool, wildcards: bool) -> re.Pattern[str]:
+    """`pattern` as a regex: `*` and `?` are wildcards unless escaped by `\x00` (a literal)."""
+    parts: list[str] = []
+    literal = False
+    for char in pattern:
+        if char == "\x00":
+            literal = True
+            continue
+        if wildcards and not literal and char in "*?":
+            parts.append(".*" if char == "*" else ".")
+        else:
+            parts.append(re.escape(char))
+        literal = False
+    flags = re.DOTALL if case else re.DOTALL | re.IGNORECASE
+    return re.compile("^" + "".join(parts) + "$", flags)
 
 
-def _like(pattern: str, value: str, *, case: bool = True) -> bool:
-    return _wildcard(pattern, case).match(value) is not None
+def _matches(pattern: str, value: str, *, case: bool = True, wildcards: bool = True) -> bool:
+    return _compiled(pattern, case, wildcards).match(value) is not None
 
 
 def _lookup(keys: RequestKeys, key: str) -> ContextValue | None:
@@ -296,7 +308,7 @@ def _substitute(text: str, keys: RequestKeys) -> str | None:
     """`text` with its policy variables filled in; None when a variable has no value nor default.
 
     Wildcards `*` and `?` stay wildcards; a variable's value and `${*}`/`${?}` are literal,
-    so they come back escaped as `\\x00` + char, which :func:`_like_literal` understands.
+    so they come back escaped as `\\x00` + char, which :func:`_matches` understands.
     """
     missing = False
 
@@ -323,31 +335,10 @@ def _literal(text: str) -> str:
     return "".join("\x00" + c if c in "*?" else c for c in text)
 
 
-def _matcher(pattern: str, value: str, *, case: bool = True, wildcards: bool = True) -> bool:
-    if "\x00" not in pattern:
-        return (
-            _like(pattern, value, case=case)
-            if wildcards
-            else (pattern == value if case else pattern.lower() == value.lower())
-        )
-    parts: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\x00":
-            parts.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        parts.append((".*" if c == "*" else "." if c == "?" else re.escape(c)) if wildcards else re.escape(c))
-        i += 1
-    flags = re.DOTALL if case else re.DOTALL | re.IGNORECASE
-    return re.match("^" + "".join(parts) + "$", value, flags) is not None
-
-
 def _any_resource(patterns: Sequence[str], resource: str, keys: RequestKeys, vars_on: bool) -> bool:
     for pattern in patterns:
         filled = _substitute(pattern, keys) if vars_on else pattern
-        if filled is not None and _matcher(filled, resource):
+        if filled is not None and _matches(filled, resource):
             return True
     return False
 
@@ -402,11 +393,11 @@ def _condition(operator: str, key: str, wanted: tuple[str, ...], keys: RequestKe
 
 def _compare(operator: str, pattern: str, value: str) -> bool:
     if operator == "StringEquals":
-        return _matcher(pattern, value, wildcards=False)
+        return _matches(pattern, value, wildcards=False)
     if operator == "StringEqualsIgnoreCase":
-        return _matcher(pattern, value, case=False, wildcards=False)
+        return _matches(pattern, value, case=False, wildcards=False)
     if operator in ("StringLike", "ArnLike", "ArnEquals"):
-        return _arn_like(pattern, value) if operator.startswith("Arn") else _matcher(pattern, value)
+        return _arn_like(pattern, value) if operator.startswith("Arn") else _matches(pattern, value)
     if operator == "Bool":
         return pattern.replace("\x00", "").lower() == value.lower()
     if operator.startswith("Numeric"):
@@ -426,7 +417,7 @@ def _compare(operator: str, pattern: str, value: str) -> bool:
 def _arn_like(pattern: str, value: str) -> bool:
     """ARN conditions match each of the six colon-separated parts on its own (wildcards allowed)."""
     wanted, got = pattern.split(":", 5), value.split(":", 5)
-    return len(wanted) == len(got) == 6 and all(_matcher(w, g) for w, g in zip(wanted, got, strict=True))
+    return len(wanted) == len(got) == 6 and all(_matches(w, g) for w, g in zip(wanted, got, strict=True))
 
 
 def _ordered(relation: str, wanted: float | None, got: float | None) -> bool:
