@@ -322,6 +322,9 @@ class RedshiftDataService(JsonService):
         status = params.get("Status", "ALL")
         with self._lock:
             mine = [s for s in self._statements.values() if s.owner == _owner(context)]
+        if params.get("RoleLevel") is False:
+            # RoleLevel false: only the statements of the caller's own IAM session.
+            mine = [s for s in mine if s.principal == context.principal]
         ttl = timedelta(seconds=self.limits.result_ttl_seconds)
         selected = [
             stmt

@@ -71,6 +71,10 @@ def test_every_session_of_the_role_sees_its_statements_and_nobody_else_does(
     assert fn_b.describe_statement(Id=statement_id)["Status"] == "FINISHED"
     assert fn_b.get_statement_result(Id=statement_id)["Records"] == [[{"longValue": 1}]]
     assert statement_id in [s["Id"] for s in fn_b.list_statements()["Statements"]]
+    # RoleLevel=false lists only the statements of the caller's own session (API reference,
+    # ListStatements, https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_ListStatements.html).
+    assert statement_id not in [s["Id"] for s in fn_b.list_statements(RoleLevel=False)["Statements"]]
+    assert statement_id in [s["Id"] for s in fn_a.list_statements(RoleLevel=False)["Statements"]]
     for outsider in (make_client(endpoint.url, "other", "secret"), make_client(endpoint.url)):
         with pytest.raises(ClientError) as hidden:
             outsider.describe_statement(Id=statement_id)
