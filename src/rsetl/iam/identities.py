@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -135,9 +136,10 @@ class Callers:
     def by_access_key(self, access_key: str) -> Caller | None:
         return self._by_key.get(access_key)
 
-    def secrets(self) -> dict[str, str]:
-        """Access key -> secret of every caller, for the SigV4 verifier."""
-        return {key: caller.secret_key for key, caller in self._by_key.items()}
+    def secrets(self) -> Mapping[str, str]:
+        """Access key -> secret of every caller, for the SigV4 verifier: a live view, so sessions
+        made later (a state machine's, a rule's) sign too."""
+        return _Secrets(self._by_key)
 
     def may_assume(self, role_arn: str, service: ServiceCaller) -> bool:
         """Whether the role's trust policy lets `service` assume it (sts:AssumeRole)."""
@@ -148,3 +150,17 @@ class Callers:
             "sts:AssumeRole", role_arn, service.request_keys(),
             resource_policy=role.trust_policy, principal=service.principal,
         ).allowed  # fmt: skip
+
+
+class _Secrets(Mapping[str, str]):
+    def __init__(self, callers: Mapping[str, Caller]) -> None:
+        self._callers = callers
+
+    def __getitem__(self, access_key: str) -> str:
+        return self._callers[access_key].secret_key
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._callers))
+
+    def __len__(self) -> int:
+        return len(self._callers)

@@ -12,7 +12,7 @@ import string
 import uuid
 
 from rsetl.eventbridge.delivery import Delivery
-from rsetl.iam import LocalIam, ServiceCaller
+from rsetl.iam import Caller, LocalIam, ServiceCaller
 from rsetl.stepfunctions import StepFunctionsEngine
 from rsetl.stepfunctions.exceptions import StatesError
 from rsetl.stepfunctions.integrations import TaskRequest
@@ -48,20 +48,26 @@ class InProcessAccess:
             f"is authorized to assume the provided role: {role_arn}"
         )
 
+    def task_caller(self, request: TaskRequest) -> Caller:
+        """The role session an execution's tasks call with: a session of the state machine's role."""
+        execution = self.engine.execution(request.execution_arn)
+        role_arn = self.engine.machine(execution.state_machine_arn).role_arn
+        return self.iam.callers.session(role_arn, _session_name(request.execution_arn))
+
+    def task_credentials(self, request: TaskRequest) -> tuple[str, str]:
+        """The keys a task's SDK and EventBridge calls sign with (its execution's role session)."""
+        caller = self.task_caller(request)
+        return caller.access_key, caller.secret_key
+
     def lambda_task(self, request: TaskRequest, function: str) -> None:
         """Raise the task error Step Functions reports when its role may not invoke `function`.
 
         The error is `Lambda.AWSLambdaException` with Lambda's AccessDeniedException as the cause
         (as AWS reports it, e.g. awslabs/aws-deployment-framework issue #460).
         """
-        execution = self.engine.execution(request.execution_arn)
-        role_arn = self.engine.machine(execution.state_machine_arn).role_arn
-        caller = self.iam.callers.session(role_arn, _session_name(request.execution_arn))
-        arn = (
-            function
-            if function.startswith("arn:")
-            else (f"arn:aws:lambda:{request.region}:{request.account_id}:function:{function}")
-        )
+        caller = self.task_caller(request)
+        prefix = f"arn:aws:lambda:{request.region}:{request.account_id}:function:"
+        arn = function if function.startswith("arn:") else prefix + function
         message = self.iam.denial(caller, "lambda:InvokeFunction", arn)
         if message is not None:
             raise StatesError(

@@ -137,7 +137,8 @@ class LocalRuntime:
         self.lambdas.prewarm(options.lambda_prewarm)
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,
-            endpoint_url=self.url, region=template.region, account_id=template.account_id,
+            task_credentials=self._task_credentials, endpoint_url=self.url, region=template.region,
+            account_id=template.account_id,
         )  # fmt: skip
         self.access = InProcessAccess(self.iam, self.stepfunctions)
         self.events.dispatcher.authorizer = self.access.delivery
@@ -166,6 +167,9 @@ class LocalRuntime:
 
     def _authorize_lambda_task(self, request: Any, function: str) -> None:
         self.access.lambda_task(request, function)
+
+    def _task_credentials(self, request: Any) -> tuple[str, str]:
+        return self.access.task_credentials(request)
 
     def _log_denial(self, caller: Caller, message: str) -> None:
         """A function's denied call also goes to its log (where CloudWatch would show its error)."""
