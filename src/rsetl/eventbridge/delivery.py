@@ -263,6 +263,9 @@ class Dispatcher:
     """
 
     authorizer: DeliveryAuthorizer | None = None
+    dead_letter_authorizer: Callable[[Delivery], str | None] | None = None
+    """IAM's check that the rule may send to its dead-letter queue (the queue's policy): None, or
+    why not; an event it denies is dropped (metric InvocationsFailedToBeSentToDLQ on AWS)."""
 
     def __init__(
         self,
@@ -390,6 +393,12 @@ class Dispatcher:
         retries: int,
     ) -> None:
         if delivery.dead_letter_arn is None:
+            self._finish(record, "FAILED")
+            return
+        refused = self.dead_letter_authorizer(delivery) if self.dead_letter_authorizer is not None else None
+        if refused is not None:
+            with self._lock:
+                record.errors.append(f"DLQ: {refused}")
             self._finish(record, "FAILED")
             return
         attributes = {

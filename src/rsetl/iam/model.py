@@ -60,6 +60,7 @@ class LocalIam:
         self.on_denied = on_denied
         self.bucket_policies: dict[str, PolicyDocument] = {}
         self.function_policies: dict[str, PolicyDocument] = {}
+        self.queue_policies: dict[str, PolicyDocument] = {}
         self._load(template)
 
     # -- callers -----------------------------------------------------------------------------
@@ -121,6 +122,8 @@ class LocalIam:
         if resource.startswith("arn:aws:lambda:"):
             parts = resource.split(":")
             return self.function_policies.get(":".join(parts[:7]))
+        if resource.startswith("arn:aws:sqs:"):
+            return self.queue_policies.get(resource)
         return None
 
     # -- loading -----------------------------------------------------------------------------
@@ -162,6 +165,14 @@ class LocalIam:
             self.bucket_policies[str(props.get("Bucket"))] = PolicyDocument.parse(
                 props.get("PolicyDocument"), f"{bucket_policy.logical_id}.PolicyDocument", resource_based=True
             )
+        queues = {q.ref: q.arn for q in template.of_type("AWS::SQS::Queue")}
+        for queue_policy in template.of_type("AWS::SQS::QueuePolicy"):
+            props = queue_policy.properties
+            document = PolicyDocument.parse(
+                props.get("PolicyDocument"), f"{queue_policy.logical_id}.PolicyDocument", resource_based=True
+            )
+            for url in props.get("Queues") or []:
+                self.queue_policies[queues.get(str(url), str(url))] = document
         self._load_function_policies(template)
 
     def _load_function_policies(self, template: LocalTemplate) -> None:

@@ -76,6 +76,20 @@ class InProcessAccess:
                 f"Request ID: {uuid.uuid4()}; Proxy: null)",
             )
 
+    def dead_letter(self, delivery: Delivery) -> str | None:
+        """None when the rule may send its failed event to its dead-letter queue: the queue's
+        policy must allow `sqs:SendMessage` to events.amazonaws.com for the rule (Amazon
+        EventBridge User Guide, "Granting permissions to the dead-letter queue",
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
+        if delivery.dead_letter_arn is None:
+            return None
+        if delivery.schedule_arn and delivery.role_arn:
+            # EventBridge Scheduler sends to the DLQ with the schedule's execution role.
+            caller = self.iam.callers.session(delivery.role_arn, _session_name(delivery.schedule_arn))
+            return self.iam.denial(caller, "sqs:SendMessage", delivery.dead_letter_arn)
+        service = ServiceCaller("events.amazonaws.com", delivery.rule_arn or "", self.iam.account_id)
+        return self.iam.service_denial(service, "sqs:SendMessage", delivery.dead_letter_arn)
+
     def delivery(self, delivery: Delivery) -> tuple[str, str] | None:
         """None when EventBridge (or the scheduler) may call the target; else (error code, message)."""
         source_arn = delivery.schedule_arn or delivery.rule_arn or ""

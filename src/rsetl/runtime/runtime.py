@@ -142,6 +142,7 @@ class LocalRuntime:
         )  # fmt: skip
         self.access = InProcessAccess(self.iam, self.stepfunctions)
         self.events.dispatcher.authorizer = self.access.delivery
+        self.events.dispatcher.dead_letter_authorizer = self.access.dead_letter
         router.register(self.redshift_data)
         router.register(EventsService(self.events))
         router.register(StatesService(self.stepfunctions))

@@ -374,3 +374,18 @@ def test_a_delivery_iam_denies_goes_to_the_dead_letter_queue_without_retries(bri
     assert "EXHAUSTED_RETRY_CONDITION" not in message.attributes
     assert seen == [role]
     assert recorder.payloads == []
+
+
+def test_an_event_the_dead_letter_queue_refuses_is_dropped(bridge: EventBridge) -> None:
+    """Without permission to send to the DLQ, EventBridge drops the event
+    (InvocationsFailedToBeSentToDLQ; https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
+    recorder = Recorder()
+    _wire(bridge, recorder, {"DeadLetterConfig": {"Arn": DLQ_ARN}})
+    bridge.dispatcher.authorizer = lambda delivery: ("NO_PERMISSIONS", "denied")
+    bridge.dispatcher.dead_letter_authorizer = lambda delivery: "no sqs:SendMessage"
+    bridge.put_events([_entry()])
+    assert bridge.wait_idle(timeout=10)
+    (delivery,) = bridge.deliveries()
+    assert delivery.status == "FAILED"
+    assert delivery.errors == ["NO_PERMISSIONS: denied", "DLQ: no sqs:SendMessage"]
+    assert bridge.dead_letters.messages(DLQ_ARN) == []

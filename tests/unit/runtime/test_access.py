@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,3 +113,18 @@ def test_rules_reach_their_targets_only_as_the_template_allows(template: LocalTe
     assert access.delivery(_delivery(machine, ingest_rule.attributes["Arn"], state_machine_role)) == (
         "FAILED_TO_ASSUME_ROLE", f"events.amazonaws.com is not authorized to assume {state_machine_role}"
     )  # fmt: skip
+
+
+def test_only_this_stacks_rules_may_send_to_the_dead_letter_queue(template: LocalTemplate) -> None:
+    """The DLQ's queue policy must let events.amazonaws.com `sqs:SendMessage` for the rule
+    ("Using dead-letter queues to process undelivered events", granting permissions to the DLQ,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
+    access = _access(template)
+    queue = template.resources["TriggerDeadLetterQueue"].arn
+    machine = template.resources["RunPipelineStateMachine"].arn
+    for rule in template.of_type("AWS::Events::Rule"):
+        failed = _delivery(machine, rule.attributes["Arn"])
+        assert access.dead_letter(replace(failed, dead_letter_arn=queue)) is None
+    stranger = _delivery(machine, "arn:aws:events:us-east-1:000000000000:rule/someone-elses")
+    refused = access.dead_letter(replace(stranger, dead_letter_arn=queue))
+    assert refused is not None and "sqs:SendMessage" in refused
