@@ -56,6 +56,19 @@ def aws_client(runtime: LocalRuntime, service: str) -> Any:
     )
 
 
+def client_as_function(runtime: LocalRuntime, function_logical_id: str, service: str) -> Any:
+    """A boto3 client signed with the role session of one function (its execution role)."""
+    function = runtime.template.resources[function_logical_id]
+    caller = runtime.function_caller(function.ref)
+    return boto3.session.Session().client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=runtime.url,
+        region_name=runtime.template.region,
+        aws_access_key_id=caller.access_key,
+        aws_secret_access_key=caller.secret_key,
+    )
+
+
 def landing_bucket(runtime: LocalRuntime) -> str:
     (bucket,) = runtime.template.of_type("AWS::S3::Bucket")
     return bucket.ref
@@ -99,6 +112,10 @@ class E2E:
 
     def settle(self) -> None:
         settle(self.runtime)
+
+    def client_as(self, function_logical_id: str, service: str) -> Any:
+        """A client of `service` signed as the function's role session."""
+        return client_as_function(self.runtime, function_logical_id, service)
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         assert self.runtime.postgres is not None

@@ -6,6 +6,8 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import E2E
 
@@ -101,7 +103,12 @@ def test_rows_the_merge_rejects_fail_the_run_with_a_pipeline_failed_event_and_no
     assert (detail["pipeline"], detail["step"]) == ("ingest_sales", "load_file")
     assert detail["execution_name"] == ingest.name
     assert "1 row(s) with a zero or negative quantity" in detail["error"]
-    statement = e2e.data.describe_statement(Id=detail["statement_id"])
+    # The Data API shows a statement to the IAM role that ran it, not to the administrator.
+    with pytest.raises(e2e.data.exceptions.ResourceNotFoundException):
+        e2e.data.describe_statement(Id=detail["statement_id"])
+    statement = e2e.client_as("CheckStatementFunction", "redshift-data").describe_statement(
+        Id=detail["statement_id"]
+    )
     assert statement["Status"] == "FAILED"
     assert "zero or negative quantity" in statement["Error"]
     assert not any("RefreshViewsAfterIngest" in rule for rule in failed.matched_rules)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from rsetl.awsproto.errors import AwsError, DropConnection
 from rsetl.awsproto.json_service import JsonService
-from rsetl.awsproto.messages import AwsRequest, AwsResponse, RequestContext
-from rsetl.awsproto.router import Router, Service
+from rsetl.awsproto.messages import Authorizer, AwsRequest, AwsResponse, RequestContext
+from rsetl.awsproto.router import CallerIdentity, IdentityLookup, Router, Service
 from rsetl.awsproto.server import LocalServer
 from rsetl.awsproto.sigv4 import DEFAULT_CREDENTIALS, SigV4Verifier
 
 __all__ = [
     "DEFAULT_CREDENTIALS",
+    "Authorizer",
     "AwsError",
     "AwsRequest",
     "AwsResponse",
+    "CallerIdentity",
     "DropConnection",
+    "IdentityLookup",
     "JsonService",
     "LocalServer",
     "RequestContext",

@@ -63,11 +63,24 @@ class JsonService:
             operation, method = self._resolve(request.header("X-Amz-Target"))
             params = self._parse_body(request.body)
             validate_input(operation.input_shape, params)
+            self.authorize_operation(operation.name, params, context)
             result = method(params, context) or {}
             body = json.dumps(serialize_output(operation.output_shape, result), default=_json_default)
         except AwsError as error:
             return self.error_response(error, context)
         return self._response(200, body.encode(), context)
+
+    def authorize_operation(self, operation: str, params: dict[str, Any], context: RequestContext) -> None:
+        """IAM's check of `<service>:<Operation>` on the resources :meth:`operation_resources` names."""
+        for resource in self.operation_resources(operation, params, context):
+            context.authorize(f"{self.signing_name}:{operation}", resource)
+
+    def operation_resources(
+        self, operation: str, params: dict[str, Any], context: RequestContext
+    ) -> list[str]:
+        """The resource ARNs one call acts on (`*` when the action takes none); [] when the
+        operation checks its caller itself, once it knows what it acts on."""
+        return ["*"]
 
     def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse:
         """AWS's JSON error shape: `__type` and `message`."""

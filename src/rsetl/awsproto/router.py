@@ -6,6 +6,8 @@ import functools
 import json
 import logging
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
@@ -14,7 +16,7 @@ import botocore.loaders
 from botocore.exceptions import DataNotFoundError
 
 from rsetl.awsproto.errors import AwsError, DropConnection
-from rsetl.awsproto.messages import AwsRequest, AwsResponse, RequestContext
+from rsetl.awsproto.messages import Authorizer, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.sigv4 import SigV4Verifier, credential_scope_service
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,20 @@ class Service(Protocol):
     def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse: ...
 
 
+@dataclass(frozen=True)
+class CallerIdentity:
+    """Who a verified access key stands for, as the router puts it in the RequestContext."""
+
+    principal: str
+    """The caller's `aws:userid`."""
+    role_name: str | None
+    authorizer: Authorizer | None
+
+
+IdentityLookup = Callable[[str], CallerIdentity | None]
+"""Access key -> the caller it belongs to (None: a key without an IAM identity)."""
+
+
 class Router:
     """Picks the service by `X-Amz-Target` prefix, then by the signature's service; verifies SigV4.
 
@@ -48,8 +64,10 @@ class Router:
         verifier: SigV4Verifier | None = None,
         account_id: str = LOCAL_ACCOUNT_ID,
         default_region: str = LOCAL_REGION,
+        identities: IdentityLookup | None = None,
     ) -> None:
         self.verifier = verifier or SigV4Verifier()
+        self.identities = identities
         self.account_id = account_id
         self.default_region = default_region
         self._by_target: dict[str, Service] = {}
@@ -76,7 +94,19 @@ class Router:
             identity = self.verifier.verify(request)
         except AwsError as error:
             return service.error_response(error, anonymous)
-        context = RequestContext(request_id, identity.access_key, self.account_id, identity.region)
+        caller = self.identities(identity.access_key) if self.identities is not None else None
+        context = (
+            RequestContext(request_id, identity.access_key, self.account_id, identity.region)
+            if caller is None
+            else RequestContext(
+                request_id,
+                caller.principal,
+                self.account_id,
+                identity.region,
+                role_name=caller.role_name,
+                authorizer=caller.authorizer,
+            )
+        )
         try:
             return service.handle(request, context)
         except AwsError as error:

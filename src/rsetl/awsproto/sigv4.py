@@ -48,7 +48,8 @@ class SigV4Verifier:
     """Checks SigV4 signatures against a fixed set of local credentials."""
 
     def __init__(self, credentials: Mapping[str, str] = DEFAULT_CREDENTIALS) -> None:
-        self._credentials = dict(credentials)
+        # Kept as given, not copied: a live mapping (the local IAM's sessions) may grow.
+        self._credentials = credentials
 
     def verify(self, request: AwsRequest) -> SignedIdentity:
         """Return the signer's identity, or raise the AWS error for a missing or wrong signature."""

@@ -21,6 +21,7 @@ __all__ = [
     "DeadLetterMessage",
     "DeadLetterQueues",
     "Delivery",
+    "DeliveryAuthorizer",
     "DeliveryRecord",
     "Dispatcher",
     "FaultInjector",
@@ -232,20 +233,39 @@ class Delivery:
     maximum_event_age: int = DEFAULT_MAXIMUM_EVENT_AGE
     dead_letter_arn: str | None = None
     payload_for_attempt: Callable[[int], str] | None = None
+    role_arn: str | None = None
+    """The target's RoleArn: the role EventBridge (or the scheduler) assumes to call it."""
 
     @classmethod
     def retry_settings(cls, target: dict[str, Any]) -> dict[str, Any]:
-        """Keyword arguments for the RetryPolicy and DeadLetterConfig of an API target dict."""
+        """Keyword arguments for the RetryPolicy, DeadLetterConfig and RoleArn of an API target dict."""
         policy = target.get("RetryPolicy") or {}
         return {
+            "role_arn": target.get("RoleArn"),
             "maximum_retry_attempts": int(policy.get("MaximumRetryAttempts", DEFAULT_MAXIMUM_RETRY_ATTEMPTS)),
             "maximum_event_age": int(policy.get("MaximumEventAgeInSeconds", DEFAULT_MAXIMUM_EVENT_AGE)),
             "dead_letter_arn": (target.get("DeadLetterConfig") or {}).get("Arn"),
         }
 
 
+DeliveryAuthorizer = Callable[[Delivery], tuple[str, str] | None]
+"""IAM's check of a delivery before it is attempted: None, or (error code, message) such as
+`NO_PERMISSIONS` or `FAILED_TO_ASSUME_ROLE`."""
+
+
 class Dispatcher:
-    """Runs deliveries on a worker pool and keeps the record of every delivery."""
+    """Runs deliveries on a worker pool and keeps the record of every delivery.
+
+    With an `authorizer`, a delivery IAM denies is not retried: "for errors that result from
+    missing permissions to a target ... no retry attempts will happen", the event goes straight
+    to the dead-letter queue (Amazon EventBridge User Guide, "Using dead-letter queues to process
+    undelivered events", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+    """
+
+    authorizer: DeliveryAuthorizer | None = None
+    dead_letter_authorizer: Callable[[Delivery], str | None] | None = None
+    """IAM's check that the rule may send to its dead-letter queue (the queue's policy): None, or
+    why not; an event it denies is dropped (metric InvocationsFailedToBeSentToDLQ on AWS)."""
 
     def __init__(
         self,
@@ -317,6 +337,13 @@ class Dispatcher:
 
     def _deliver(self, delivery: Delivery, record: DeliveryRecord) -> None:
         self._sleep(self.faults.take_delay(delivery.target_arn))
+        denied = self.authorizer(delivery) if self.authorizer is not None else None
+        if denied is not None:
+            with self._lock:
+                record.attempts += 1
+                record.errors.append(f"{denied[0]}: {denied[1]}")
+            self._give_up(delivery, record, denied, None, 0)
+            return
         retries = 0
         while True:
             payload = delivery.payload
@@ -358,18 +385,30 @@ class Dispatcher:
         return "MaximumEventAgeInSeconds" if age > delivery.maximum_event_age else None
 
     def _give_up(
-        self, delivery: Delivery, record: DeliveryRecord, error: tuple[str, str], condition: str, retries: int
+        self,
+        delivery: Delivery,
+        record: DeliveryRecord,
+        error: tuple[str, str],
+        condition: str | None,
+        retries: int,
     ) -> None:
         if delivery.dead_letter_arn is None:
+            self._finish(record, "FAILED")
+            return
+        refused = self.dead_letter_authorizer(delivery) if self.dead_letter_authorizer is not None else None
+        if refused is not None:
+            with self._lock:
+                record.errors.append(f"DLQ: {refused}")
             self._finish(record, "FAILED")
             return
         attributes = {
             "ERROR_CODE": error[0],
             "ERROR_MESSAGE": error[1],
-            "EXHAUSTED_RETRY_CONDITION": condition,
             "RETRY_ATTEMPTS": str(retries),
             "TARGET_ARN": delivery.target_arn,
         }
+        if condition is not None:
+            attributes["EXHAUSTED_RETRY_CONDITION"] = condition
         if delivery.rule_arn is not None:
             attributes["RULE_ARN"] = delivery.rule_arn
         if delivery.schedule_arn is not None:

@@ -68,6 +68,28 @@ class EventsService(JsonService):
     def __init__(self, bridge: EventBridge) -> None:
         self.bridge = bridge
 
+    def operation_resources(
+        self, operation: str, params: dict[str, Any], context: RequestContext
+    ) -> list[str]:
+        """PutEvents acts on each entry's bus; rule operations on the rule (Service Authorization
+        Reference, "Actions, resources, and condition keys for Amazon EventBridge",
+        https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html)."""
+        prefix = f"arn:aws:events:{context.region}:{context.account_id}"
+
+        def bus_arn(name: Any) -> str:
+            name = str(name or "default")
+            return name if name.startswith("arn:") else f"{prefix}:event-bus/{name}"
+
+        if operation == "PutEvents":
+            return sorted({bus_arn(entry.get("EventBusName")) for entry in params["Entries"]})
+        if "Rule" in operation and isinstance(params.get("Name") or params.get("Rule"), str):
+            rule = str(params.get("Name") or params.get("Rule"))
+            bus = str(params.get("EventBusName") or "default").rpartition("/")[2]
+            return [f"{prefix}:rule/{rule}" if bus == "default" else f"{prefix}:rule/{bus}/{rule}"]
+        if "EventBus" in operation and isinstance(params.get("Name"), str):
+            return [bus_arn(params["Name"])]
+        return ["*"]
+
     def put_events(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         entries = [{**entry, "Time": _entry_time(entry.get("Time"))} for entry in params["Entries"]]
         return _call(lambda: self.bridge.put_events(entries))

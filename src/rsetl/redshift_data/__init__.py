@@ -15,7 +15,7 @@ from rsetl.redshift_data.exceptions import (
     ValidationException,
 )
 from rsetl.redshift_data.runner import SqlRunner
-from rsetl.redshift_data.service import RedshiftDataService
+from rsetl.redshift_data.service import RedshiftDataService, local_workgroup_id
 from rsetl.redshift_data.standalone import LocalRedshiftData, Postgres, serve
 from rsetl.redshift_data.statements import Status
 from rsetl.redshift_data.users import ADMIN_USER, DatabaseAuth, DatabaseLogin
@@ -42,5 +42,6 @@ __all__ = [
     "Status",
     "ThrottlingException",
     "ValidationException",
+    "local_workgroup_id",
     "serve",
 ]

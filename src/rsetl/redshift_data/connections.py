@@ -113,6 +113,8 @@ class Session:
     current_statement: str | None = None
     connection: psycopg.Connection[Any] | None = None
     closed: bool = False
+    owner: str = ""
+    """Who may use the session: the IAM role for any of its sessions, else `principal`."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def info(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -44,6 +44,26 @@ DEFAULT_DATABASE = "dev"
 _NO_RESULT = "Query does not have result. Please check query status with DescribeStatement."
 _TOKEN_FIELDS = ("ClientToken", "WaitTimeSeconds")
 _STATEMENT_FILTERS = ("Database", "ClusterIdentifier", "WorkgroupName")
+_STATEMENT_ACTIONS = {
+    "DescribeStatement": "redshift-data:DescribeStatement",
+    "CancelStatement": "redshift-data:CancelStatement",
+    "GetStatementResult": "redshift-data:GetStatementResult",
+    # "The IAM action redshift-data:GetStatementResult allows access to both GetStatementResult
+    # and GetStatementResultV2" (Amazon Redshift Management Guide, "Configuring IAM permissions",
+    # https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-iam.html).
+    "GetStatementResultV2": "redshift-data:GetStatementResult",
+}
+"""Operations on one statement: IAM checks them once the statement's owner is known."""
+_TARGETED = {
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ListDatabases",
+    "ListSchemas",
+    "ListTables",
+    "DescribeTable",
+}
+"""Operations whose IAM resource is the cluster or workgroup they run on."""
+STATEMENT_OWNER_KEY = "redshift-data:statement-owner-iam-userid"
 
 
 class RedshiftDataService(JsonService):
@@ -70,9 +90,12 @@ class RedshiftDataService(JsonService):
         auth: DatabaseAuth | None = None,
         workers: int = 16,
         sweep_interval: float = 1.0,
+        workgroup_ids: Mapping[str, str] | None = None,
     ) -> None:
         self.clock: Clock = clock or RealClock()
         self.auth = auth or DatabaseAuth()
+        self.workgroup_ids = dict(workgroup_ids or {})
+        """Workgroup name -> ID: a Serverless workgroup's ARN ends in its ID, not its name."""
         self.limits = limits or Limits()
         self.faults = faults or Faults()
         self.event_sink = event_sink
@@ -177,6 +200,73 @@ class RedshiftDataService(JsonService):
 
     # -- statements --------------------------------------------------------------------------
 
+    # -- IAM -----------------------------------------------------------------------------------
+
+    def operation_resources(
+        self, operation: str, params: dict[str, Any], context: RequestContext
+    ) -> list[str]:
+        """The cluster or workgroup for submits and metadata; none for statement operations,
+        which :meth:`_lookup` checks with the statement's owner (Service Authorization Reference,
+        "Actions, resources, and condition keys for Amazon Redshift Data API",
+        https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonredshiftdataapi.html)."""
+        if operation in _STATEMENT_ACTIONS:
+            return []
+        if operation not in _TARGETED:
+            return ["*"]
+        target = params
+        if params.get("SessionId"):
+            with self._lock:
+                session = self._sessions.get(str(params["SessionId"]))
+            target = session.request if session is not None else params
+        if not (target.get("ClusterIdentifier") or target.get("WorkgroupName")):
+            return ["*"]
+        if not params.get("SessionId"):
+            self._authorize_credentials(target, context)
+        return [self._target_arn(target, context)]
+
+    def _authorize_credentials(self, target: Mapping[str, Any], context: RequestContext) -> None:
+        """The calls the Data API makes with the caller's identity to sign in to the database:
+        GetClusterCredentials (DbUser), GetCredentials (Serverless, IAM identity), or
+        GetSecretValue (SecretArn) ("Configuring IAM permissions",
+        https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-iam.html)."""
+        prefix = f"{context.region}:{context.account_id}"
+        database = str(target.get("Database") or DEFAULT_DATABASE)
+        if target.get("SecretArn"):
+            context.authorize("secretsmanager:GetSecretValue", str(target["SecretArn"]))
+        elif target.get("WorkgroupName"):
+            context.authorize("redshift-serverless:GetCredentials", self._target_arn(target, context))
+        elif target.get("DbUser"):
+            cluster = target["ClusterIdentifier"]
+            context.authorize(
+                "redshift:GetClusterCredentials",
+                f"arn:aws:redshift:{prefix}:dbuser:{cluster}/{target['DbUser']}",
+            )
+            context.authorize(
+                "redshift:GetClusterCredentials", f"arn:aws:redshift:{prefix}:dbname:{cluster}/{database}"
+            )
+        else:
+            cluster = target["ClusterIdentifier"]
+            context.authorize(
+                "redshift:GetClusterCredentialsWithIAM",
+                f"arn:aws:redshift:{prefix}:dbname:{cluster}/{database}",
+            )
+
+    def workgroup_id(self, name: str) -> str:
+        """The ID of a local workgroup: as configured, else derived from its name (stable)."""
+        return self.workgroup_ids.get(name) or local_workgroup_id(name)
+
+    def _target_arn(self, request: Mapping[str, Any], context: RequestContext) -> str:
+        if request.get("WorkgroupName"):
+            name = str(request["WorkgroupName"])
+            if name.startswith("arn:"):
+                return name
+            workgroup_id = self.workgroup_id(name)
+            return (
+                f"arn:aws:redshift-serverless:{context.region}:{context.account_id}:workgroup/{workgroup_id}"
+            )
+        cluster = request.get("ClusterIdentifier")
+        return f"arn:aws:redshift:{context.region}:{context.account_id}:cluster:{cluster}"
+
     def execute_statement(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         return self._submit(params, context, [params["Sql"]], is_batch=False)
 
@@ -184,7 +274,7 @@ class RedshiftDataService(JsonService):
         return self._submit(params, context, list(params["Sqls"]), is_batch=True)
 
     def describe_statement(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        stmt, sub = self._lookup(params["Id"], context)
+        stmt, sub = self._lookup(params["Id"], context, "DescribeStatement")
         self._wait(stmt, params.get("WaitTimeSeconds"))
         self._maybe_emit(stmt)
         out = stmt.describe(self.clock.now())
@@ -194,7 +284,7 @@ class RedshiftDataService(JsonService):
         return out
 
     def get_statement_result(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        sub = self._result_of(params, context, "JSON")
+        sub = self._result_of(params, context, "JSON", "GetStatementResult")
         assert sub.result is not None
         start, end, following = sub.result.page(params.get("NextToken"), sub.id)
         return {
@@ -205,7 +295,7 @@ class RedshiftDataService(JsonService):
         }
 
     def get_statement_result_v2(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        sub = self._result_of(params, context, "CSV")
+        sub = self._result_of(params, context, "CSV", "GetStatementResultV2")
         assert sub.result is not None
         start, end, following = sub.result.page(params.get("NextToken"), sub.id)
         return {
@@ -217,7 +307,7 @@ class RedshiftDataService(JsonService):
         }
 
     def cancel_statement(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        stmt, _ = self._lookup(params["Id"], context)
+        stmt, _ = self._lookup(params["Id"], context, "CancelStatement")
         shown = stmt.shown_status(self.clock.now())
         if shown.final:
             raise ValidationException(f"Could not cancel a query that is already in {shown} state.")
@@ -236,7 +326,10 @@ class RedshiftDataService(JsonService):
         prefix = params.get("StatementName")
         status = params.get("Status", "ALL")
         with self._lock:
-            mine = [s for s in self._statements.values() if s.principal == context.principal]
+            mine = [s for s in self._statements.values() if s.owner == _owner(context)]
+        if params.get("RoleLevel") is False:
+            # RoleLevel false: only the statements of the caller's own IAM session.
+            mine = [s for s in mine if s.principal == context.principal]
         ttl = timedelta(seconds=self.limits.result_ttl_seconds)
         selected = [
             stmt
@@ -255,7 +348,7 @@ class RedshiftDataService(JsonService):
             infos = [
                 s.info()
                 for s in self._sessions.values()
-                if s.principal == context.principal and params.get("SessionId") in (None, s.id)
+                if s.owner == _owner(context) and params.get("SessionId") in (None, s.id)
             ]
         selected = [
             info
@@ -409,8 +502,9 @@ class RedshiftDataService(JsonService):
             fault=self.faults.for_sql("\n".join(sqls)),
             login=login,
             session_id=session.id if session else None,
-            principal_arn=f"arn:aws:iam::{context.account_id}:user/{context.principal}",
-            resource_arn=_resource_arn(request, context),
+            principal_arn=_caller_arn(context),
+            resource_arn=self._target_arn(request, context),
+            owner=_owner(context),
         )
         self._statements[statement_id] = stmt
         if token:
@@ -425,7 +519,7 @@ class RedshiftDataService(JsonService):
         session_id = params.get("SessionId")
         if session_id:
             session = self._sessions.get(session_id)
-            if session is None or session.principal != context.principal or session.closed:
+            if session is None or session.owner != _owner(context) or session.closed:
                 raise ResourceNotFoundException(f"Session {session_id} does not exist or has expired.")
             if _session_due(session, now):
                 session.closed = True
@@ -448,6 +542,7 @@ class RedshiftDataService(JsonService):
             session = Session(
                 id=str(uuid.uuid4()),
                 principal=context.principal,
+                owner=_owner(context),
                 database=params.get("Database") or DEFAULT_DATABASE,
                 login=self.auth.login_for(params, context),
                 request={k: v for k, v in target.items() if v is not None}
@@ -483,12 +578,26 @@ class RedshiftDataService(JsonService):
             closing.close()
         self._maybe_emit(stmt)
 
-    def _lookup(self, statement_id: str, context: RequestContext) -> tuple[Statement, SubStatement | None]:
+    def _lookup(
+        self, statement_id: str, context: RequestContext, operation: str
+    ) -> tuple[Statement, SubStatement | None]:
+        """The caller's statement, after IAM's check of `operation` with the statement's owner.
+
+        A statement is visible to every session of the IAM role that ran it (the administrator:
+        its access key); `redshift-data:statement-owner-iam-userid` is the `aws:userid` of the
+        session that ran it ("Actions, resources, and condition keys for Amazon Redshift Data
+        API", condition keys, https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonredshiftdataapi.html).
+        """
         parent_id, _, index = statement_id.partition(":")
         with self._lock:
             stmt = self._statements.get(parent_id)
         ttl = timedelta(seconds=self.limits.result_ttl_seconds)
-        if stmt is None or stmt.principal != context.principal or _expired(stmt, self.clock.now(), ttl):
+        visible = (
+            stmt is not None and stmt.owner == _owner(context) and not _expired(stmt, self.clock.now(), ttl)
+        )
+        keys = {STATEMENT_OWNER_KEY: stmt.principal} if visible and stmt is not None else None
+        context.authorize(_STATEMENT_ACTIONS[operation], "*", keys)
+        if stmt is None or not visible:
             raise ResourceNotFoundException(f"Query {statement_id} does not exist.")
         if not index:
             return stmt, None
@@ -496,8 +605,10 @@ class RedshiftDataService(JsonService):
             raise ResourceNotFoundException(f"Query {statement_id} does not exist.")
         return stmt, stmt.subs[int(index) - 1]
 
-    def _result_of(self, params: dict[str, Any], context: RequestContext, result_format: str) -> SubStatement:
-        stmt, sub = self._lookup(params["Id"], context)
+    def _result_of(
+        self, params: dict[str, Any], context: RequestContext, result_format: str, operation: str
+    ) -> SubStatement:
+        stmt, sub = self._lookup(params["Id"], context, operation)
         if sub is None:
             if stmt.is_batch:
                 raise ValidationException(
@@ -611,16 +722,21 @@ def _check_target(params: dict[str, Any]) -> None:
         )
 
 
-def _resource_arn(request: dict[str, Any], context: RequestContext) -> str:
-    if request.get("WorkgroupName"):
-        name = str(request["WorkgroupName"])
-        return (
-            name
-            if name.startswith("arn:")
-            else (f"arn:aws:redshift-serverless:{context.region}:{context.account_id}:workgroup/{name}")
-        )
-    cluster = request.get("ClusterIdentifier")
-    return f"arn:aws:redshift:{context.region}:{context.account_id}:cluster:{cluster}"
+def _owner(context: RequestContext) -> str:
+    """Whose statements a caller sees: its IAM role's (any session of it), or its own access key's."""
+    return f"role/{context.role_name}" if context.role_name else context.principal
+
+
+def _caller_arn(context: RequestContext) -> str:
+    if context.role_name:
+        session = context.principal.partition(":")[2]
+        return f"arn:aws:sts::{context.account_id}:assumed-role/{context.role_name}/{session}"
+    return f"arn:aws:iam::{context.account_id}:user/{context.principal}"
+
+
+def local_workgroup_id(name: str) -> str:
+    """A stable UUID for a local workgroup known only by name (AWS assigns one at creation)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"rsetl-local:redshift-serverless:workgroup/{name}"))
 
 
 def _expired(stmt: Statement, now: datetime, ttl: timedelta) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifier
+from rsetl.awsproto import DEFAULT_CREDENTIALS, IdentityLookup, LocalServer, Router, SigV4Verifier
 from rsetl.clock import Clock
 from rsetl.objectstore import MemoryObjectStore, ObjectStore
 from rsetl.postgres import PostgresServer
@@ -47,6 +47,7 @@ class LocalRedshiftData:
         auth: DatabaseAuth | None = None,
         workers: int = 16,
         owns_postgres: bool = False,
+        identities: IdentityLookup | None = None,
     ) -> None:
         if DEFAULT_DATABASE not in postgres.list_databases():
             postgres.create_database(DEFAULT_DATABASE)
@@ -61,7 +62,7 @@ class LocalRedshiftData:
             auth=auth,
             workers=workers,
         )
-        router = Router(SigV4Verifier(credentials))
+        router = Router(SigV4Verifier(credentials), identities=identities)
         router.register(self.service)
         self._server = LocalServer(router, port)
         self._owns_postgres = owns_postgres

@@ -81,6 +81,8 @@ class Statement:
     session_id: str | None = None
     principal_arn: str = ""
     resource_arn: str = ""
+    owner: str = ""
+    """Whose statement it is for visibility: the IAM role for any of its sessions, else `principal`."""
     status: Status = Status.SUBMITTED
     updated_at: datetime | None = None
     error: str | None = None

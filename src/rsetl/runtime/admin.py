@@ -26,6 +26,7 @@ class AdminService:
         operation = request.header("X-Amz-Target").rpartition(".")[2]
         if operation != "ListEvents":
             raise AwsError("UnknownOperationException", f"Unknown operation {operation}")
+        context.authorize(f"{SIGNING_NAME}:{operation}", "*")
         return self._json(200, {"Events": self._list_events()}, context)
 
     def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse:

@@ -15,13 +15,21 @@ from typing import Any
 
 import psycopg
 
-from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifier
+from rsetl.awsproto import DEFAULT_CREDENTIALS, CallerIdentity, LocalServer, Router, SigV4Verifier
 from rsetl.clock import Clock, RealClock
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
+from rsetl.iam import Caller, LocalIam
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LambdaServiceError, LayerConfig
 from rsetl.postgres import PostgresServer
-from rsetl.redshift_data import ADMIN_USER, DatabaseAuth, DatabaseLogin, RedshiftDataService
+from rsetl.redshift_data import (
+    ADMIN_USER,
+    DatabaseAuth,
+    DatabaseLogin,
+    RedshiftDataService,
+    local_workgroup_id,
+)
 from rsetl.redshift_sql import RedshiftSqlRunner
+from rsetl.runtime.access import InProcessAccess
 from rsetl.runtime.admin import AdminService
 from rsetl.runtime.endpoints import local_aws_environment
 from rsetl.runtime.sql_apply import AppliedFile, apply_sql_folder
@@ -77,11 +85,16 @@ class LocalRuntime:
     def __init__(self, options: RuntimeOptions) -> None:
         self.options = options
         self.clock = options.clock
-        self.template: LocalTemplate = load_template(
-            options.project_dir / "template.yaml", parameter_overrides=options.parameter_overrides
-        )
+        self.template: LocalTemplate = _load_with_local_target(options)
         self.report = WiringReport(not_emulated=not_emulated_names(self.template))
         self.access_key, self.secret_key = next(iter(options.credentials.items()))
+        self.iam = LocalIam(self.template, now=self.clock.now, on_denied=self._log_denial)
+        for access_key, secret_key in options.credentials.items():
+            self.iam.callers.add_administrator(access_key, secret_key)
+        self._function_callers = {
+            function.ref: self.iam.function_caller(function)
+            for function in self.template.of_type("AWS::Lambda::Function")
+        }
         self.postgres: PostgresServer | None = None
         self.server: LocalServer | None = None
         self.lambdas: LambdaRuntime | None = None
@@ -120,6 +133,7 @@ class LocalRuntime:
         self.redshift_data = RedshiftDataService(
             self.postgres.conninfo, self.sql_runner, clock=self.clock,
             event_sink=self._publish_one, auth=self._database_auth(),
+            workgroup_ids=_workgroup_ids(template),
         )  # fmt: skip
         users = self.redshift_data.users
         if options.apply_sql:
@@ -129,7 +143,9 @@ class LocalRuntime:
         for user in options.database_secrets.values():
             # A secret holds the credentials of a user that exists (the deployer created it).
             users.ensure(DatabaseLogin(user))
-        router = Router(SigV4Verifier(options.credentials), template.account_id, template.region)
+        router = Router(
+            SigV4Verifier(self.iam.callers.secrets()), template.account_id, template.region, self._identity
+        )
         self.server = LocalServer(router, options.port)
         environment = local_aws_environment(self.url, template.region, self.access_key, self.secret_key)
         self.lambdas = LambdaRuntime(
@@ -140,9 +156,13 @@ class LocalRuntime:
         self.lambdas.prewarm(options.lambda_prewarm)
         self.function_errors = self.lambdas.startup_errors()
         self.stepfunctions = StepFunctionsEngine(
-            self.clock, lambda_invoker=self.lambdas, endpoint_url=self.url, region=template.region,
+            self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,
+            task_credentials=self._task_credentials, endpoint_url=self.url, region=template.region,
             account_id=template.account_id,
         )  # fmt: skip
+        self.access = InProcessAccess(self.iam, self.stepfunctions)
+        self.events.dispatcher.authorizer = self.access.delivery
+        self.events.dispatcher.dead_letter_authorizer = self.access.dead_letter
         router.register(self.redshift_data)
         router.register(EventsService(self.events))
         router.register(StatesService(self.stepfunctions))
@@ -163,6 +183,32 @@ class LocalRuntime:
         }
         return DatabaseAuth(self.options.admin_user, dict(self.options.database_secrets), role_tags)
 
+    def function_caller(self, function_name: str) -> Caller:
+        """The role session a function's code signs with (its environment holds these keys)."""
+        return self._function_callers[function_name]
+
+    def _identity(self, access_key: str) -> CallerIdentity | None:
+        found = self.iam.authorizer(access_key)
+        if found is None:
+            return None
+        caller, authorizer = found
+        return CallerIdentity(caller.userid, caller.role_name, authorizer)
+
+    def _authorize_lambda_task(self, request: Any, function: str) -> None:
+        self.access.lambda_task(request, function)
+
+    def _task_credentials(self, request: Any) -> tuple[str, str]:
+        return self.access.task_credentials(request)
+
+    def _log_denial(self, caller: Caller, message: str) -> None:
+        """A function's denied call also goes to its log (where CloudWatch would show its error)."""
+        if caller.session_name not in self._function_callers:
+            return
+        log_dir = self.options.state_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with (log_dir / f"{caller.session_name}.log").open("a") as log:
+            log.write(f"[rsetl local IAM] AccessDenied: {message}\n")
+
     def _publish_one(self, entry: dict[str, Any]) -> None:
         self.events.publish([entry])
 
@@ -181,6 +227,7 @@ class LocalRuntime:
             if function.local_path is None:
                 raise RuntimeError(f"{function.logical_id}: only local CodeUri folders run locally")
             function_layers = tuple(layers[arn] for arn in props.get("Layers", []) if arn in layers)
+            caller = self._function_callers[function.ref]
             configs.append(
                 FunctionConfig(
                     name=function.ref,
@@ -189,7 +236,11 @@ class LocalRuntime:
                     handler=props.get("Handler", "app.lambda_handler"),
                     layers=function_layers,
                     environment={
-                        k: str(v) for k, v in (props.get("Environment") or {}).get("Variables", {}).items()
+                        **{
+                            k: str(v)
+                            for k, v in (props.get("Environment") or {}).get("Variables", {}).items()
+                        },
+                        **role_session_environment(caller),
                     },
                     timeout_seconds=float(props.get("Timeout", 3)),
                     memory_mb=int(props.get("MemorySize", 128)),
@@ -208,6 +259,9 @@ class LocalRuntime:
         wire_buckets(template, self.s3, report)
         for machine, definition in state_machines(template):
             props = machine.properties
+            untrusted = self.access.state_machine_trust(machine.arn, str(props.get("RoleArn", "")))
+            if untrusted is not None:
+                raise RuntimeError(f"{machine.logical_id}: AccessDeniedException: {untrusted}")
             self.stepfunctions.create_state_machine(
                 machine.attributes["Name"], definition, str(props.get("RoleArn", "")),
                 str(props.get("StateMachineType", "STANDARD")),
@@ -308,3 +362,32 @@ class LocalRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def role_session_environment(caller: Caller) -> dict[str, str]:
+    """A function's credentials, as Lambda sets them: its execution role's session keys."""
+    return {
+        "AWS_ACCESS_KEY_ID": caller.access_key,
+        "AWS_SECRET_ACCESS_KEY": caller.secret_key,
+        "AWS_SESSION_TOKEN": f"rsetl-local-session-{caller.access_key}",
+    }
+
+
+def _load_with_local_target(options: RuntimeOptions) -> LocalTemplate:
+    """The template; with a Serverless WorkgroupName but no WorkgroupId, the local workgroup's ID
+    fills it in, as a deployer copies it from `aws redshift-serverless get-workgroup`."""
+    path = options.project_dir / "template.yaml"
+    template = load_template(path, parameter_overrides=options.parameter_overrides)
+    parameters = template.parameters
+    if parameters.get("WorkgroupName") and "WorkgroupId" in parameters and not parameters["WorkgroupId"]:
+        overrides = {
+            **options.parameter_overrides,
+            "WorkgroupId": local_workgroup_id(parameters["WorkgroupName"]),
+        }
+        template = load_template(path, parameter_overrides=overrides)
+    return template
+
+
+def _workgroup_ids(template: LocalTemplate) -> dict[str, str]:
+    name, workgroup_id = template.parameters.get("WorkgroupName"), template.parameters.get("WorkgroupId")
+    return {name: workgroup_id} if name and workgroup_id else {}

@@ -35,7 +35,8 @@ ACCEPTED_TYPES = frozenset(
         "AWS::Events::EventBusPolicy",
     }
 )
-"""Resource types that shape access or logging on AWS; locally they are read and not enforced."""
+"""Resource types that shape access or logging on AWS: IAM roles and policies, Lambda permissions and
+bucket policies are enforced by `rsetl.iam`; the others are read and not enforced."""
 
 
 @dataclass

@@ -22,6 +22,7 @@ from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID
 from rsetl.objectstore import StoredObject
 from rsetl.s3.notifications import object_event_entry
+from rsetl.s3.permissions import S3Target, required_permissions
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +64,34 @@ class S3Service:
         return sorted(self._backend.buckets)
 
     def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse:
+        for needed in required_permissions(request):
+            message = context.denial(needed.action, needed.resource, needed.keys)
+            if message is not None:
+                return self.error_response(AwsError("AccessDenied", message, 403), context)
         status, headers, body = self._call_moto(request)
+        if status == 404 and (b"NoSuchKey" in body or request.method == "HEAD"):
+            hidden = self._hidden_missing_key(request, context)
+            if hidden is not None:
+                return self.error_response(AwsError("AccessDenied", hidden, 403), context)
         if 200 <= status < 300:
             self._notify(request, context)
         return AwsResponse(status, body, headers)
+
+    @staticmethod
+    def _hidden_missing_key(request: AwsRequest, context: RequestContext) -> str | None:
+        """S3 answers a missing key with 403 AccessDenied, not 404 NoSuchKey, when the caller may
+        not `s3:ListBucket` the bucket (Amazon S3 API Reference, GetObject, "Permissions",
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html; HeadObject and
+        CopyObject's source alike)."""
+        source = request.header("x-amz-copy-source")
+        if source:
+            bucket = unquote(source).lstrip("/").partition("/")[0]
+        else:
+            target = S3Target.of(request)
+            if not target.key:
+                return None
+            bucket = target.bucket
+        return context.denial("s3:ListBucket", f"arn:aws:s3:::{bucket}")
 
     def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse:
         body = (

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import boto3
-
 from rsetl.clock import Clock
 from rsetl.stepfunctions.definition import load_definition
 from rsetl.stepfunctions.exceptions import StepFunctionsError
@@ -21,9 +19,11 @@ from rsetl.stepfunctions.integrations import (
     AwsSdkIntegration,
     EventsIntegration,
     IntegrationRegistry,
+    LambdaAuthorizer,
     LambdaIntegration,
     LambdaInvoker,
     StatesIntegration,
+    TaskCredentials,
 )
 from rsetl.stepfunctions.interpreter import Execution, Interpreter
 from rsetl.stepfunctions.tokens import TaskTokens
@@ -82,6 +82,8 @@ class StepFunctionsEngine:
         *,
         integrations: IntegrationRegistry | None = None,
         lambda_invoker: LambdaInvoker | None = None,
+        lambda_authorizer: LambdaAuthorizer | None = None,
+        task_credentials: TaskCredentials | None = None,
         endpoint_url: str | None = None,
         region: str = "us-east-1",
         account_id: str = "000000000000",
@@ -92,7 +94,9 @@ class StepFunctionsEngine:
         self.region = region
         self.account_id = account_id
         self.tokens = TaskTokens()
-        self.integrations = integrations or default_integrations(self, lambda_invoker, endpoint_url, region)
+        self.integrations = integrations or default_integrations(
+            self, lambda_invoker, endpoint_url, region, lambda_authorizer, task_credentials
+        )
         self.interpreter = Interpreter(
             clock,
             self.integrations,
@@ -244,21 +248,25 @@ class StepFunctionsEngine:
 
 
 def default_integrations(
-    engine: StepFunctionsEngine, lambda_invoker: LambdaInvoker | None, endpoint_url: str | None, region: str
+    engine: StepFunctionsEngine,
+    lambda_invoker: LambdaInvoker | None,
+    endpoint_url: str | None,
+    region: str,
+    lambda_authorizer: LambdaAuthorizer | None = None,
+    task_credentials: TaskCredentials | None = None,
 ) -> IntegrationRegistry:
-    """lambda (when a runtime is given), states, aws-sdk and events against `endpoint_url`."""
+    """lambda (when a runtime is given), states, aws-sdk and events against `endpoint_url`.
+
+    With `task_credentials`, SDK and EventBridge calls sign as the execution's role, as Step
+    Functions makes them; otherwise as the local administrator.
+    """
     registry = IntegrationRegistry()
     registry.register("states", StatesIntegration(engine))
-    registry.register("aws-sdk", AwsSdkIntegration(endpoint_url, region))
+    sdk = AwsSdkIntegration(endpoint_url, region, credentials=task_credentials)
+    registry.register("aws-sdk", sdk)
     if lambda_invoker is not None:
-        registry.register("lambda", LambdaIntegration(lambda_invoker))
+        registry.register("lambda", LambdaIntegration(lambda_invoker, lambda_authorizer))
     if endpoint_url is not None:
-        events = boto3.session.Session().client(
-            "events",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
-        registry.register("events", EventsIntegration(events))
+        client_for = (lambda request: sdk.client("events", request)) if task_credentials else None
+        registry.register("events", EventsIntegration(sdk.client("events"), client_for))
     return registry

@@ -13,7 +13,7 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -141,11 +141,19 @@ def lambda_error(payload: Any) -> StatesError:
     return StatesError("Lambda.Unknown", json.dumps(payload))
 
 
+TaskCredentials = Callable[[TaskRequest], tuple[str, str]]
+"""The access key and secret a task's SDK calls sign with: a session of the execution's role."""
+
+LambdaAuthorizer = Callable[[TaskRequest, str], None]
+"""Checks that the execution's role may invoke the function (name or ARN); raises StatesError."""
+
+
 class LambdaIntegration:
     """Lambda through the local runtime: the function ARN form and `lambda:invoke`."""
 
-    def __init__(self, invoker: LambdaInvoker) -> None:
+    def __init__(self, invoker: LambdaInvoker, authorize: LambdaAuthorizer | None = None) -> None:
         self._invoker = invoker
+        self._authorize = authorize
 
     def call(self, request: TaskRequest) -> Any:
         try:
@@ -155,6 +163,8 @@ class LambdaIntegration:
 
     def _call(self, request: TaskRequest) -> Any:
         if request.is_lambda_arn:
+            if self._authorize is not None:
+                self._authorize(request, request.resource)
             result = self._invoker.invoke(request.resource, request.parameters)
             if result.function_error:
                 raise lambda_error(result.payload)
@@ -167,6 +177,8 @@ class LambdaIntegration:
             raise StatesError(
                 "States.Runtime", "lambda:invoke needs a FunctionName string in its Parameters/Arguments"
             )
+        if self._authorize is not None:
+            self._authorize(request, function)
         result = self._invoker.invoke(function, parameters.get("Payload"))
         if result.function_error:
             raise lambda_error(result.payload)
@@ -184,10 +196,14 @@ class LambdaIntegration:
 
 
 class EventsIntegration:
-    """`events:putEvents` through any boto3-like client with `put_events(Entries=...)`."""
+    """`events:putEvents` through any boto3-like client with `put_events(Entries=...)`.
 
-    def __init__(self, client: Any) -> None:
+    With `client_for`, each task gets the client signed as its execution's role instead.
+    """
+
+    def __init__(self, client: Any, client_for: Callable[[TaskRequest], Any] | None = None) -> None:
         self._client = client
+        self._client_for = client_for
 
     def call(self, request: TaskRequest) -> Any:
         if request.action != "putEvents":
@@ -200,7 +216,8 @@ class EventsIntegration:
                 entry["Detail"] = json.dumps(entry["Detail"])
             entries.append(entry)
         try:
-            response = _jsonable(self._client.put_events(Entries=entries))
+            client = self._client_for(request) if self._client_for is not None else self._client
+            response = _jsonable(client.put_events(Entries=entries))
         except ClientError as exc:
             raise _client_error("EventBridge", exc) from None
         if response.get("FailedEntryCount"):
@@ -290,30 +307,36 @@ class AwsSdkIntegration:
         region: str = "us-east-1",
         access_key: str = "test",
         secret_key: str = "test",
+        credentials: TaskCredentials | None = None,
     ) -> None:
         self._endpoint_url = endpoint_url
         self._region = region
         self._access_key = access_key
         self._secret_key = secret_key
-        self._clients: dict[str, Any] = {}
+        self._credentials = credentials
+        self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
-    def _client(self, service: str) -> Any:
+    def client(self, service: str, request: TaskRequest | None = None) -> Any:
+        """A boto3 client of `service`, signed as the task's role when credentials are given."""
+        key, secret = self._access_key, self._secret_key
+        if self._credentials is not None and request is not None:
+            key, secret = self._credentials(request)
         with self._lock:
-            if service not in self._clients:
-                self._clients[service] = boto3.session.Session().client(
+            if (service, key) not in self._clients:
+                self._clients[service, key] = boto3.session.Session().client(
                     service,  # type: ignore[call-overload]
                     endpoint_url=self._endpoint_url,
                     region_name=self._region,
-                    aws_access_key_id=self._access_key,
-                    aws_secret_access_key=self._secret_key,
+                    aws_access_key_id=key,
+                    aws_secret_access_key=secret,
                 )
-            return self._clients[service]
+            return self._clients[service, key]
 
     def call(self, request: TaskRequest) -> Any:
         sdk_name = request.service.split(":", 1)[1]
         service, prefix = sdk_service(sdk_name)
-        client = self._client(service)
+        client = self.client(service, request)
         operation = request.action[0].upper() + request.action[1:]
         if operation not in client.meta.service_model.operation_names:
             raise StatesError("States.Runtime", f"{sdk_name} has no action {request.action!r}")

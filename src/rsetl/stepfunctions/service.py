@@ -50,6 +50,17 @@ class StatesService(JsonService):
     def __init__(self, engine: StepFunctionsEngine) -> None:
         self.engine = engine
 
+    def operation_resources(
+        self, operation: str, params: dict[str, Any], context: RequestContext
+    ) -> list[str]:
+        """The state machine or execution a call names (Service Authorization Reference, "Actions,
+        resources, and condition keys for AWS Step Functions",
+        https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html)."""
+        for name in ("executionArn", "stateMachineArn"):
+            if isinstance(params.get(name), str):
+                return [params[name]]
+        return ["*"]
+
     # -- lookups with AWS's errors ---------------------------------------------------------
 
     def _machine_arn(self, arn: str) -> str:

@@ -35,8 +35,7 @@ def make_endpoint(postgres: PostgresServer) -> Iterator[Callable[..., LocalRedsh
             server or postgres,
             RedshiftSqlRunner(MemoryObjectStore()),
             clock=clock or RealClock(),
-            credentials=CREDENTIALS,
-            **options,
+            **{"credentials": CREDENTIALS, **options},
         ).start()
         started.append(endpoint)
         return endpoint

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rsetl.clock import VirtualClock
-from rsetl.redshift_data import Limits
+from rsetl.redshift_data import Limits, local_workgroup_id
 
 TARGET = {"WorkgroupName": "local-wg", "Database": "dev"}
 HOUR = 3600
@@ -182,8 +182,10 @@ def test_with_event_publishes_status_change(
     api.execute_statement(Sql="SELECT 1", WaitTimeSeconds=10, **TARGET)
     assert [entry["Source"] for entry in entries] == ["aws.redshift-data"] * 2
     assert entries[0]["DetailType"] == "Redshift Data Statement Status Change"
+    # A workgroup's ARN ends in its ID ("Actions, resources, and condition keys for Amazon Redshift
+    # Serverless", resource type workgroup: `...:workgroup/${WorkgroupId}`).
     assert entries[0]["Resources"] == [
-        "arn:aws:redshift-serverless:us-east-1:000000000000:workgroup/local-wg"
+        f"arn:aws:redshift-serverless:us-east-1:000000000000:workgroup/{local_workgroup_id('local-wg')}"
     ]
     first, second = (json.loads(entry["Detail"]) for entry in entries)
     assert first["statementId"] == ok["Id"]

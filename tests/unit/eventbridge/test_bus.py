@@ -347,3 +347,45 @@ def test_test_event_pattern(bridge: EventBridge) -> None:
         bridge.test_event_pattern(SUCCEEDED, "{")
     with pytest.raises(InvalidEventPatternException, match="Empty arrays are not allowed"):
         bridge.test_event_pattern({"source": []}, event)
+
+
+def test_a_delivery_iam_denies_goes_to_the_dead_letter_queue_without_retries(bridge: EventBridge) -> None:
+    """ "For errors that result from missing permissions to a target ... no retry attempts will
+    happen"; the event goes to the target's DLQ with ERROR_CODE NO_PERMISSIONS (Amazon EventBridge
+    User Guide, "Using dead-letter queues to process undelivered events",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
+    recorder = Recorder()
+    role = "arn:aws:iam::123456789012:role/rule-role"
+    _wire(bridge, recorder, {"RoleArn": role, "DeadLetterConfig": {"Arn": DLQ_ARN}})
+    seen: list[str | None] = []
+
+    def deny(delivery: Any) -> tuple[str, str]:
+        seen.append(delivery.role_arn)
+        return ("NO_PERMISSIONS", "not authorized to perform: states:StartExecution")
+
+    bridge.dispatcher.authorizer = deny
+    bridge.put_events([_entry()])
+    assert bridge.wait_idle(timeout=10)
+    (delivery,) = bridge.deliveries()
+    assert (delivery.status, delivery.attempts) == ("DEAD_LETTERED", 1)
+    (message,) = bridge.dead_letters.messages(DLQ_ARN)
+    assert message.attributes["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert message.attributes["RETRY_ATTEMPTS"] == "0"
+    assert "EXHAUSTED_RETRY_CONDITION" not in message.attributes
+    assert seen == [role]
+    assert recorder.payloads == []
+
+
+def test_an_event_the_dead_letter_queue_refuses_is_dropped(bridge: EventBridge) -> None:
+    """Without permission to send to the DLQ, EventBridge drops the event
+    (InvocationsFailedToBeSentToDLQ; https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
+    recorder = Recorder()
+    _wire(bridge, recorder, {"DeadLetterConfig": {"Arn": DLQ_ARN}})
+    bridge.dispatcher.authorizer = lambda delivery: ("NO_PERMISSIONS", "denied")
+    bridge.dispatcher.dead_letter_authorizer = lambda delivery: "no sqs:SendMessage"
+    bridge.put_events([_entry()])
+    assert bridge.wait_idle(timeout=10)
+    (delivery,) = bridge.deliveries()
+    assert delivery.status == "FAILED"
+    assert delivery.errors == ["NO_PERMISSIONS: denied", "DLQ: no sqs:SendMessage"]
+    assert bridge.dead_letters.messages(DLQ_ARN) == []

@@ -96,6 +96,43 @@ def test_aws_sdk_task_calls_the_local_endpoint_and_maps_errors(data_api_url: str
     assert caught.output["Cause"].startswith("SQL is bad (Service: RedshiftData, Status Code: 400")
 
 
+class WhoAmIDataApi(JsonService):
+    service_name = "redshift-data"
+
+    def execute_statement(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        return {"Id": context.principal}
+
+
+def test_aws_sdk_tasks_sign_as_the_executions_role_when_given_credentials() -> None:
+    """Step Functions makes a task's SDK calls with the state machine's role ("How Step Functions
+    works with IAM", https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html)."""
+    router = Router(SigV4Verifier({"test": "test", "ASIAROLE": "role-secret"}))
+    router.register(WhoAmIDataApi())
+    asked: list[str] = []
+
+    def credentials(request: Any) -> tuple[str, str]:
+        asked.append(request.execution_arn)
+        return "ASIAROLE", "role-secret"
+
+    with LocalServer(router) as server:
+        registry = IntegrationRegistry({"aws-sdk": AwsSdkIntegration(server.url, credentials=credentials)})
+        engine = StepFunctionsEngine(VirtualClock(), integrations=registry)
+        definition = machine(
+            {
+                "T": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:redshiftdata:executeStatement",
+                    "Parameters": {"Sql": "select 1", "Database": "dev", "WorkgroupName": "wg1"},
+                    "End": True,
+                }
+            }
+        )
+        arn = engine.create_state_machine("sdk", definition).arn
+        run = engine.start_execution(arn, {}, "run", wait=True)
+    assert run.output == {"Id": "ASIAROLE"}
+    assert asked == [run.arn]
+
+
 class RecordingEvents:
     def __init__(self, failed: int = 0) -> None:
         self.entries: list[dict[str, Any]] = []
