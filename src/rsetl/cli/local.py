@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rsetl.cli.client import LocalClients
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 from rsetl.template import parse_parameter_overrides
 
@@ -27,7 +28,14 @@ class UsageError(Exception):
     """Wrong arguments: the message says which and how to fix it."""
 
 
-def up(project_dir: Path, state_dir: Path, port: int, overrides: list[str], database_url: str | None) -> int:
+def up(
+    project_dir: Path,
+    state_dir: Path,
+    port: int,
+    overrides: list[str],
+    database_url: str | None,
+    isolation_level: str = DEFAULT_ISOLATION_LEVEL,
+) -> int:
     """Serve the local endpoint until SIGINT or SIGTERM."""
     options = RuntimeOptions(
         project_dir=project_dir,
@@ -35,6 +43,7 @@ def up(project_dir: Path, state_dir: Path, port: int, overrides: list[str], data
         port=port,
         parameter_overrides=parse_parameter_overrides(overrides),
         database_url=database_url,
+        isolation_level=isolation_level,
     )
     runtime = LocalRuntime(options)
     stop = threading.Event()

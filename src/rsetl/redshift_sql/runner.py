@@ -10,6 +10,7 @@ import psycopg
 from rsetl.objectstore import ObjectStore
 from rsetl.redshift_sql.copy import run_copy
 from rsetl.redshift_sql.exceptions import UnsupportedSqlError
+from rsetl.redshift_sql.isolation import run_isolation
 from rsetl.redshift_sql.lexer import bind_parameters, split_statements
 from rsetl.redshift_sql.results import StatementOutcome, describe_columns
 from rsetl.redshift_sql.translate import Translation, translate
@@ -51,6 +52,9 @@ class RedshiftSqlRunner:
             return StatementOutcome(rows_affected=run_copy(conn, translation.copy, self.object_store))
         if translation.unload is not None:
             return StatementOutcome(rows_affected=run_unload(conn, translation.unload, self.object_store))
+        if translation.isolation is not None:
+            run_isolation(conn, translation.isolation)
+            return StatementOutcome()
         with conn.cursor() as cursor:
             cursor.execute(translation.sql.encode(), prepare=False)
             if cursor.description is None:

@@ -17,7 +17,7 @@ from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifi
 from rsetl.clock import Clock, RealClock
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LambdaServiceError
-from rsetl.postgres import PostgresServer
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
 from rsetl.redshift_data import RedshiftDataService
 from rsetl.redshift_sql import RedshiftSqlRunner
 from rsetl.runtime.admin import AdminService
@@ -56,6 +56,10 @@ class RuntimeOptions:
     database_url: str | None = None
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CREDENTIALS))
     apply_sql: bool = True
+    isolation_level: str = DEFAULT_ISOLATION_LEVEL
+    """The `dev` database's Redshift isolation level: SNAPSHOT (the default of new provisioned
+    clusters and Serverless workgroups) or SERIALIZABLE, as `ALTER DATABASE dev ISOLATION LEVEL`
+    sets it."""
     lambda_prewarm: int = 2
     """Workers started per function at start-up (provisioned concurrency, locally)."""
     lambda_concurrency: int | None = field(default_factory=lambda: max(2, os.cpu_count() or 2))
@@ -99,6 +103,10 @@ class LocalRuntime:
         """Bring everything up; `on_progress` hears one line per phase."""
         say = on_progress or (lambda line: logger.info(line))
         options, template = self.options, self.template
+        if options.isolation_level not in ISOLATION_LEVELS:
+            raise ValueError(
+                f"isolation level {options.isolation_level!r} is not one of {', '.join(ISOLATION_LEVELS)}"
+            )
         options.state_dir.mkdir(parents=True, exist_ok=True)
         say("starting PostgreSQL")
         self.postgres = (
@@ -106,13 +114,12 @@ class LocalRuntime:
             if options.database_url
             else PostgresServer.start(options.state_dir / "postgres")
         )
+        self.postgres.create_database("dev", options.isolation_level)
         self.sql_runner = RedshiftSqlRunner(self.s3)
         if options.apply_sql:
             say("applying sql/")
             with self.postgres.connect() as conn:
                 self.applied_sql = apply_sql_folder(conn, options.project_dir / "sql", self.sql_runner)
-        if "dev" not in self.postgres.list_databases():
-            self.postgres.create_database("dev")
         self.redshift_data = RedshiftDataService(
             self.postgres.conninfo, self.sql_runner, clock=self.clock,
             event_sink=self._publish_one,
@@ -141,6 +148,16 @@ class LocalRuntime:
         if isinstance(self.clock, RealClock):
             self.scheduler.start()
         return self
+
+    def set_isolation_level(self, level: str) -> None:
+        """Change the `dev` database's isolation level, as `ALTER DATABASE dev ISOLATION LEVEL` does.
+
+        Statements started afterwards run under `level`: pooled connections are dropped.
+        """
+        assert self.postgres is not None and self.redshift_data is not None, "the runtime is not started"
+        self.postgres.set_isolation_level("dev", level)
+        self.redshift_data.close_idle_connections()
+        self.options.isolation_level = level
 
     def _publish_one(self, entry: dict[str, Any]) -> None:
         self.events.publish([entry])
