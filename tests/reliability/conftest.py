@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -16,7 +17,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reliability_support import PROJECT_DIR, SECRET_ARN, clear_faults
 
 from rsetl.clock import VirtualClock
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
+
+ISOLATION_LEVEL = os.environ.get("RSETL_ISOLATION_LEVEL", DEFAULT_ISOLATION_LEVEL)
+"""The dev database's isolation level for the whole run: `RSETL_ISOLATION_LEVEL=SERIALIZABLE pytest ...`
+runs the suite under Redshift's other level."""
 
 
 @pytest.fixture(scope="package")
@@ -27,7 +33,11 @@ def runtime() -> Iterator[LocalRuntime]:
     clock = VirtualClock(datetime(2026, 11, 6, 22, 0, tzinfo=UTC))
     overrides = {"WorkgroupName": "default-workgroup", "Database": "dev", "SecretArn": SECRET_ARN}
     options = RuntimeOptions(
-        project_dir=PROJECT_DIR, state_dir=state_dir, clock=clock, parameter_overrides=overrides
+        project_dir=PROJECT_DIR,
+        state_dir=state_dir,
+        clock=clock,
+        parameter_overrides=overrides,
+        isolation_level=ISOLATION_LEVEL,
     )
     local = LocalRuntime(options)
     local.start()

@@ -198,7 +198,9 @@ def test_a_serialization_failure_resubmits_the_step_as_a_new_attempt(run_pipelin
     """Redshift rolls back a transaction with error 1023 and the fix is to run it again
     ("Fixing serializable isolation errors",
     https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html)."""
-    (retry_rule,) = [c for c in run_pipeline["StatementStatus"]["Choices"] if c["Next"] == "WaitBeforeResubmit"]
+    (retry_rule,) = [
+        c for c in run_pipeline["StatementStatus"]["Choices"] if c["Next"] == "WaitBeforeResubmit"
+    ]
     assert retry_rule == {
         "And": [
             {"Variable": "$.poll.statement.status", "StringEquals": "FAILED"},

@@ -87,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 sample_dir = args.sample_dir or args.project_dir / "sample_data"
                 return run_demo(
-                    args.project_dir, sample_dir, state_dir=args.state_dir, isolation_level=args.isolation_level
+                    args.project_dir,
+                    sample_dir,
+                    state_dir=args.state_dir,
+                    isolation_level=args.isolation_level,
                 )
         clients = LocalClients.for_state_dir(state_dir)
         match args.local_command:

@@ -100,9 +100,9 @@ def test_the_snapshot_starts_at_the_first_statement_so_only_a_lock_taken_first_s
         Sqls=["SELECT count(*) FROM t", "LOCK ledger", "SELECT count(*) FROM ledger"], **target
     )["Id"]
     _wait_until_blocked(postgres, database)
-    lock_first = api.batch_execute_statement(
-        Sqls=["LOCK ledger", "SELECT count(*) FROM ledger"], **target
-    )["Id"]
+    lock_first = api.batch_execute_statement(Sqls=["LOCK ledger", "SELECT count(*) FROM ledger"], **target)[
+        "Id"
+    ]
     statuses = [d["Status"] for d in _finish(api, clock, held, late_lock, lock_first)]
     assert statuses == ["FINISHED"] * 3
     assert _last_count(api, late_lock) == 0, "its snapshot predates the commit it waited for"
@@ -126,7 +126,10 @@ def test_concurrent_writes_of_the_same_rows_fail_with_error_1023(
 
 
 def test_serializable_fails_two_overlapping_check_then_insert_transactions(
-    make_endpoint: Callable[..., Any], make_client: Callable[..., Any], clock: VirtualClock, postgres: PostgresServer
+    make_endpoint: Callable[..., Any],
+    make_client: Callable[..., Any],
+    clock: VirtualClock,
+    postgres: PostgresServer,
 ) -> None:
     """Each reads the ledger and writes it: no serial order gives both results (write skew)."""
     name = f"iso_skew_{next(_names)}"
@@ -142,7 +145,9 @@ def test_serializable_fails_two_overlapping_check_then_insert_transactions(
         "INSERT INTO ledger VALUES ('{}') /* held */",
     ]
     ids = [
-        api.batch_execute_statement(Sqls=[check_then_insert[0], check_then_insert[1].format(k)], **target)["Id"]
+        api.batch_execute_statement(Sqls=[check_then_insert[0], check_then_insert[1].format(k)], **target)[
+            "Id"
+        ]
         for k in ("a", "b")
     ]
     for statement_id in ids:
@@ -153,9 +158,7 @@ def test_serializable_fails_two_overlapping_check_then_insert_transactions(
     assert failed["Error"].startswith(SERIALIZATION_FAILURE)
 
 
-def test_create_and_alter_database_set_the_isolation_level(
-    client: Any, postgres: PostgresServer
-) -> None:
+def test_create_and_alter_database_set_the_isolation_level(client: Any, postgres: PostgresServer) -> None:
     """CREATE DATABASE ... ISOLATION LEVEL and ALTER DATABASE ... ISOLATION LEVEL
     (https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_DATABASE.html,
     https://docs.aws.amazon.com/redshift/latest/dg/r_ALTER_DATABASE.html)."""
@@ -201,4 +204,3 @@ def test_a_level_change_reaches_statements_on_pooled_connections(
     )
     assert client.describe_statement(Id=altered["Id"])["Status"] == "FINISHED"
     assert level_of_next_statement() == "serializable"
-

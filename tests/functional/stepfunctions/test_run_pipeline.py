@@ -109,7 +109,9 @@ class StubFunctions:
         return result
 
 
-def run_pipeline(duration: int, final_status: str = "FINISHED", conflicts: int = 0) -> tuple[Any, StubFunctions]:
+def run_pipeline(
+    duration: int, final_status: str = "FINISHED", conflicts: int = 0
+) -> tuple[Any, StubFunctions]:
     if not ASL.exists():
         pytest.fail(f"{ASL} is missing: the RunPipeline definition is part of the project")
     stubs = StubFunctions(final_status, conflicts)

@@ -268,9 +268,7 @@ def _statement_state(
         if attempt > 1:
             error = f"{error} (submission {attempt} of {policy.resubmit_attempts})"
         cause = failure_cause(step, statement_id, status, error)
-        retry = (
-            status == FAILED and is_serialization_failure(error) and attempt < policy.resubmit_attempts
-        )
+        retry = status == FAILED and is_serialization_failure(error) and attempt < policy.resubmit_attempts
         if retry:
             wait_seconds = policy.resubmit_wait_seconds(attempt)
     elif not running and status != FINISHED:
