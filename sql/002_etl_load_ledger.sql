@@ -1,6 +1,7 @@
 -- The load ledger: one row per load attempt of one S3 object version.
--- At most one LOADED row exists per (bucket, object_key, etag); the merge procedures check it
--- under LOCK etl.load_ledger, which makes a redelivered S3 event a no-op.
+-- At most one LOADED row exists per (bucket, object_key, etag); the merge procedures check it in
+-- a transaction that locked etl.load_ledger as its first statement, which makes a redelivered
+-- S3 event a no-op.
 -- Redshift does not enforce PRIMARY KEY; it is declared for the planner and for readers.
 CREATE TABLE IF NOT EXISTS etl.load_ledger (
     ledger_id       BIGINT IDENTITY(1, 1) NOT NULL ENCODE az64,

@@ -1,10 +1,15 @@
 -- Merges one sales file from the session temp table sales_lines_batch into sales.fact_sales.
 -- The caller runs, in one TRANSACTION-mode batch:
+--   LOCK etl.load_ledger;
 --   CREATE TEMP TABLE sales_lines_batch (LIKE staging.sales_lines);
 --   COPY sales_lines_batch FROM 's3://bucket/key' IAM_ROLE '...' FORMAT AS CSV IGNOREHEADER 1 [GZIP];
 --   CALL sales.sp_merge_sales_lines(:bucket, :object_key, :etag, :execution_name);
--- Exactly once: the ledger is locked first, so two deliveries of the same object version
--- serialize here and the second sees the first one's LOADED row and changes nothing.
+-- Exactly once: the LOCK comes first because a Redshift transaction's snapshot is taken at its
+-- first SELECT, DML or CREATE TABLE, not at LOCK. Two deliveries of the same object version
+-- serialize on the lock, the second's snapshot starts after the first committed, so it sees
+-- the first one's LOADED row and changes nothing. (A LOCK here, after the COPY, would come after
+-- the snapshot: under SNAPSHOT isolation the second delivery would load the file again, under
+-- SERIALIZABLE two loads of different files would fail with error 1023.)
 CREATE OR REPLACE PROCEDURE sales.sp_merge_sales_lines(
     p_bucket          VARCHAR(63),
     p_object_key      VARCHAR(1024),
@@ -32,8 +37,6 @@ BEGIN
     END IF;
     v_etag := REPLACE(p_etag, '"', '');
     v_source_key := 's3://' || p_bucket || '/' || p_object_key;
-
-    LOCK etl.load_ledger;
 
     SELECT COUNT(*) INTO v_already_loaded
     FROM etl.load_ledger

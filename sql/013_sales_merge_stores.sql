@@ -25,8 +25,6 @@ BEGIN
     v_etag := REPLACE(p_etag, '"', '');
     v_source_key := 's3://' || p_bucket || '/' || p_object_key;
 
-    LOCK etl.load_ledger;
-
     SELECT COUNT(*) INTO v_already_loaded
     FROM etl.load_ledger
     WHERE bucket = p_bucket AND object_key = p_object_key AND etag = v_etag AND status = 'LOADED';

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -17,8 +18,13 @@ import pytest
 
 from rsetl.clock import VirtualClock
 from rsetl.eventbridge.bus import PutEventRecord
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 from rsetl.stepfunctions.interpreter import Execution
+
+ISOLATION_LEVEL = os.environ.get("RSETL_ISOLATION_LEVEL", DEFAULT_ISOLATION_LEVEL)
+"""The dev database's isolation level for the whole run: `RSETL_ISOLATION_LEVEL=SERIALIZABLE pytest ...`
+runs the suite under Redshift's other level."""
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = PROJECT_DIR / "sample_data"
@@ -36,7 +42,10 @@ def runtime() -> Iterator[LocalRuntime]:
     # Not under pytest's basetemp: concurrent pytest sessions prune each other's numbered temp dirs.
     state_dir = Path(tempfile.mkdtemp(prefix="rsetl-e2e-"))
     clock = VirtualClock(datetime(2026, 11, 6, 22, 0, tzinfo=UTC))
-    local = LocalRuntime(RuntimeOptions(project_dir=PROJECT_DIR, state_dir=state_dir, clock=clock))
+    options = RuntimeOptions(
+        project_dir=PROJECT_DIR, state_dir=state_dir, clock=clock, isolation_level=ISOLATION_LEVEL
+    )
+    local = LocalRuntime(options)
     local.start()
     try:
         yield local

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -16,7 +17,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reliability_support import PROJECT_DIR, SECRET_ARN, SECRET_USER, aws_client, clear_faults
 
 from rsetl.clock import VirtualClock
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
+
+ISOLATION_LEVEL = os.environ.get("RSETL_ISOLATION_LEVEL", DEFAULT_ISOLATION_LEVEL)
+"""The dev database's isolation level for the whole run: `RSETL_ISOLATION_LEVEL=SERIALIZABLE pytest ...`
+runs the suite under Redshift's other level."""
 
 
 @pytest.fixture(scope="package")
@@ -28,7 +34,7 @@ def runtime() -> Iterator[LocalRuntime]:
     overrides = {"WorkgroupName": "default-workgroup", "Database": "dev", "SecretArn": SECRET_ARN}
     options = RuntimeOptions(
         project_dir=PROJECT_DIR, state_dir=state_dir, clock=clock, parameter_overrides=overrides,
-        database_secrets={SECRET_ARN: SECRET_USER},
+        database_secrets={SECRET_ARN: SECRET_USER}, isolation_level=ISOLATION_LEVEL,
     )  # fmt: skip
     local = LocalRuntime(options)
     local.start()

@@ -179,6 +179,7 @@ def test_every_statement_status_is_handled(run_pipeline: dict[str, Any]) -> None
         "StatementAborted",
         "CancelTimedOutStatement",
         "WaitBeforeCheck",
+        "WaitBeforeResubmit",
     } == targets
 
 
@@ -187,10 +188,33 @@ def test_poll_wait_comes_from_the_check_output(run_pipeline: dict[str, Any]) -> 
     assert wait == {
         **wait,
         "Type": "Wait",
-        "SecondsPath": "$.statement.wait_seconds",
+        "SecondsPath": "$.poll.statement.wait_seconds",
         "Next": "CheckStatement",
     }
     assert run_pipeline["CheckStatement"]["Next"] == "StatementStatus"
+
+
+def test_a_serialization_failure_resubmits_the_step_as_a_new_attempt(run_pipeline: dict[str, Any]) -> None:
+    """Redshift rolls back a transaction with error 1023 and the fix is to run it again
+    ("Fixing serializable isolation errors",
+    https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html)."""
+    (retry_rule,) = [
+        c for c in run_pipeline["StatementStatus"]["Choices"] if c["Next"] == "WaitBeforeResubmit"
+    ]
+    assert retry_rule == {
+        "And": [
+            {"Variable": "$.poll.statement.status", "StringEquals": "FAILED"},
+            {"Variable": "$.poll.statement.retry", "BooleanEquals": True},
+        ],
+        "Next": "WaitBeforeResubmit",
+    }
+    assert run_pipeline["StatementStatus"]["Choices"][0] == retry_rule, "checked before FAILED fails the step"
+    assert run_pipeline["WaitBeforeResubmit"]["SecondsPath"] == "$.poll.statement.wait_seconds"
+    next_attempt = run_pipeline[run_pipeline["WaitBeforeResubmit"]["Next"]]
+    assert next_attempt["Parameters"]["attempt.$"] == "States.MathAdd($.attempt, 1)"
+    assert next_attempt["Next"] == "ExecuteStep"
+    assert run_pipeline["ExecuteStep"]["Parameters"]["Payload"]["attempt.$"] == "$.attempt"
+    assert run_pipeline["RunSteps"]["ItemSelector"]["attempt"] == 1
 
 
 def test_failures_name_the_step_and_end_in_a_failure_event(run_pipeline: dict[str, Any]) -> None:

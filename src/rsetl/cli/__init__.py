@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rsetl import __version__
 from rsetl.lambdas import LambdaRuntimeError
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS
 from rsetl.runtime.state import DEFAULT_STATE_DIR, NoRuntimeRunning
 from rsetl.template import TemplateError
 
@@ -38,10 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECRET_ARN=USER",
         help="the database user a SecretArn stands for (no Secrets Manager runs locally)",
     )
+    _isolation_option(up)
 
     demo = sub.add_parser("demo", help="run the demo pipeline end to end on fresh local state")
     demo.add_argument("--project-dir", type=Path, default=Path.cwd())
     demo.add_argument("--sample-dir", type=Path, help="sample data (default: <project>/sample_data)")
+    _isolation_option(demo)
 
     put = sub.add_parser("put", help="upload a file to the local S3")
     put.add_argument("file", type=Path)
@@ -64,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _isolation_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--isolation-level",
+        choices=list(ISOLATION_LEVELS),
+        default=DEFAULT_ISOLATION_LEVEL,
+        type=str.upper,
+        help=f"the dev database's Redshift isolation level (default {DEFAULT_ISOLATION_LEVEL})",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from rsetl.cli import local
@@ -76,12 +89,18 @@ def main(argv: list[str] | None = None) -> int:
                 return local.up(
                     args.project_dir, state_dir, args.port, args.parameter_overrides, args.database_url,
                     args.database_secret,
+                    args.isolation_level,
                 )  # fmt: skip
             case "demo":
                 from rsetl.cli.demo import run_demo
 
                 sample_dir = args.sample_dir or args.project_dir / "sample_data"
-                return run_demo(args.project_dir, sample_dir, state_dir=args.state_dir)
+                return run_demo(
+                    args.project_dir,
+                    sample_dir,
+                    state_dir=args.state_dir,
+                    isolation_level=args.isolation_level,
+                )
         clients = LocalClients.for_state_dir(state_dir)
         match args.local_command:
             case "put":

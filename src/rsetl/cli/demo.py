@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rsetl.clock import VirtualClock
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 
 console = Console(width=max(Console().width, 110))
@@ -53,7 +54,12 @@ class DemoReport:
         return all(check.ok for check in self.checks)
 
 
-def run_demo(project_dir: Path, sample_dir: Path, state_dir: Path | None = None) -> int:
+def run_demo(
+    project_dir: Path,
+    sample_dir: Path,
+    state_dir: Path | None = None,
+    isolation_level: str = DEFAULT_ISOLATION_LEVEL,
+) -> int:
     """Run the demo; 0 when every check against the sample data's manifest holds."""
     manifest = json.loads((sample_dir / "manifest.json").read_text())
     state_dir = state_dir or project_dir / ".rsetl" / "demo"
@@ -63,7 +69,11 @@ def run_demo(project_dir: Path, sample_dir: Path, state_dir: Path | None = None)
     if state_dir.exists():
         shutil.rmtree(state_dir)
     clock = VirtualClock(DEMO_START)
-    runtime = LocalRuntime(RuntimeOptions(project_dir=project_dir, state_dir=state_dir, clock=clock))
+    runtime = LocalRuntime(
+        RuntimeOptions(
+            project_dir=project_dir, state_dir=state_dir, clock=clock, isolation_level=isolation_level
+        )
+    )
     report = DemoReport()
     started = time.monotonic()
     console.print(f"[bold]rsetl local demo[/bold]: fresh state in {state_dir}, virtual clock at {DEMO_START}")

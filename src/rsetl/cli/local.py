@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from rsetl.cli.client import LocalClients
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 from rsetl.template import parse_parameter_overrides
 
@@ -46,6 +47,7 @@ def up(
     overrides: list[str],
     database_url: str | None,
     database_secrets: list[str] | None = None,
+    isolation_level: str = DEFAULT_ISOLATION_LEVEL,
 ) -> int:
     """Serve the local endpoint until SIGINT or SIGTERM."""
     options = RuntimeOptions(
@@ -55,6 +57,7 @@ def up(
         parameter_overrides=parse_parameter_overrides(overrides),
         database_url=database_url,
         database_secrets=parse_database_secrets(database_secrets or []),
+        isolation_level=isolation_level,
     )
     runtime = LocalRuntime(options)
     stop = threading.Event()

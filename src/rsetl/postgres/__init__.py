@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from rsetl.postgres.exceptions import InvalidDatabaseNameError, PostgresError, PostgresStartError
-from rsetl.postgres.server import DEFAULT_DATABASE, PostgresServer
+from rsetl.postgres.exceptions import (
+    InvalidDatabaseNameError,
+    InvalidIsolationLevelError,
+    PostgresError,
+    PostgresStartError,
+)
+from rsetl.postgres.server import (
+    DEFAULT_DATABASE,
+    DEFAULT_ISOLATION_LEVEL,
+    ISOLATION_LEVELS,
+    PostgresServer,
+    alter_isolation_sql,
+)
 
 __all__ = [
     "DEFAULT_DATABASE",
+    "DEFAULT_ISOLATION_LEVEL",
+    "ISOLATION_LEVELS",
     "InvalidDatabaseNameError",
+    "InvalidIsolationLevelError",
     "PostgresError",
     "PostgresServer",
     "PostgresStartError",
+    "alter_isolation_sql",
 ]

@@ -13,3 +13,7 @@ class PostgresStartError(PostgresError):
 
 class InvalidDatabaseNameError(PostgresError):
     """A database name is not a plain identifier Redshift would accept."""
+
+
+class InvalidIsolationLevelError(PostgresError):
+    """An isolation level that is not one of Redshift's (SNAPSHOT, SERIALIZABLE)."""

@@ -15,9 +15,19 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from rsetl.postgres.exceptions import InvalidDatabaseNameError, PostgresStartError
+from rsetl.postgres.exceptions import InvalidDatabaseNameError, InvalidIsolationLevelError, PostgresStartError
 
 DEFAULT_DATABASE = "dev"
+
+ISOLATION_LEVELS = {"SNAPSHOT": "repeatable read", "SERIALIZABLE": "serializable"}
+"""Redshift's isolation levels and the PostgreSQL level that stands for each.
+
+SNAPSHOT is snapshot isolation, PostgreSQL's REPEATABLE READ; SERIALIZABLE is PostgreSQL's
+serializable snapshot isolation. ("Isolation levels in Amazon Redshift",
+https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html)
+"""
+DEFAULT_ISOLATION_LEVEL = "SNAPSHOT"
+"""The level of new provisioned clusters and Serverless workgroups, and of CREATE DATABASE without one."""
 
 # Redshift database names: letters, digits, underscore and dollar sign, starting with a letter or underscore.
 _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,126}$")
@@ -32,15 +42,14 @@ _SESSION_SETTINGS = {"timezone": "UTC", "datestyle": "ISO, MDY", "intervalstyle"
 class PostgresServer:
     """A PostgreSQL server, embedded (started from the pip wheel) or external (reached by URL)."""
 
-    def __init__(self, base_conninfo: str, *, embedded: Any | None = None, isolation: str = "read committed"):
+    def __init__(self, base_conninfo: str, *, embedded: Any | None = None):
         self._base = conninfo_to_dict(base_conninfo)
         self._embedded = embedded
-        self._isolation = isolation
         self._lock = threading.Lock()
         self._stopped = False
 
     @classmethod
-    def start(cls, state_dir: Path, *, isolation: str = "read committed") -> PostgresServer:
+    def start(cls, state_dir: Path) -> PostgresServer:
         """Start (or reuse) an embedded server whose data lives in `state_dir/pgdata`."""
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -51,19 +60,19 @@ class PostgresServer:
             raise PostgresStartError(
                 f"cannot start the embedded PostgreSQL in {state_dir}: {error}"
             ) from error
-        server = cls(uri, embedded=embedded, isolation=isolation)
+        server = cls(uri, embedded=embedded)
         server._bootstrap()
         return server
 
     @classmethod
-    def from_url(cls, url: str, *, isolation: str = "read committed") -> PostgresServer:
+    def from_url(cls, url: str) -> PostgresServer:
         """Use an external server; the URL's database names the maintenance database to connect to."""
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres"):
             raise PostgresStartError(f"not a postgresql:// URL: {parts.scheme}://...")
         if not parts.path.strip("/"):
             url = urlunsplit(parts._replace(path="/postgres"))
-        server = cls(url, isolation=isolation)
+        server = cls(url)
         server._bootstrap()
         return server
 
@@ -90,15 +99,42 @@ class PostgresServer:
         """Open a new connection to `database`."""
         return psycopg.connect(self.conninfo(database), autocommit=autocommit)
 
-    def create_database(self, name: str) -> None:
-        """Create `name` if it does not exist and install the compat layer in it."""
-        if not _DATABASE_NAME.match(name):
-            raise InvalidDatabaseNameError(f"invalid database name: {name!r}")
+    def create_database(self, name: str, isolation_level: str | None = None) -> None:
+        """Create `name` if it does not exist and install the compat layer in it.
+
+        The database gets `isolation_level` (SNAPSHOT when not given and it has none yet), so a
+        database created before isolation levels were modelled gets Redshift's default too.
+        """
+        _check_database_name(name)
         with self._lock, self._maintenance() as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if exists is None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        if isolation_level is not None or self.isolation_level(name) is None:
+            self.set_isolation_level(name, isolation_level or DEFAULT_ISOLATION_LEVEL)
         self._install_compat(name)
+
+    def set_isolation_level(self, name: str, level: str) -> None:
+        """Give database `name` Redshift isolation level `level` (SNAPSHOT or SERIALIZABLE).
+
+        PostgreSQL applies a database's settings when a connection opens: connections opened
+        before keep the old level, so callers close their idle ones.
+        """
+        statement = alter_isolation_sql(name, level)
+        with self._maintenance() as conn:
+            conn.execute(statement.encode())
+
+    def isolation_level(self, name: str) -> str | None:
+        """Database `name`'s Redshift isolation level, or None when it has none set."""
+        with self._maintenance() as conn:
+            row = conn.execute(
+                "SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase"
+                " WHERE d.datname = %s AND s.setrole = 0",
+                (name,),
+            ).fetchone()
+        settings = dict(item.split("=", 1) for item in (row[0] if row else []))
+        postgres_level = settings.get("default_transaction_isolation")
+        return next((k for k, v in ISOLATION_LEVELS.items() if v == postgres_level), None)
 
     def list_databases(self) -> list[str]:
         """Databases a client may use (not templates, not the maintenance database)."""
@@ -125,14 +161,14 @@ class PostgresServer:
         self.stop()
 
     def _settings(self) -> dict[str, str]:
-        return {**_SESSION_SETTINGS, "default_transaction_isolation": self._isolation}
+        # No default_transaction_isolation here: a connection's options would override the
+        # database's isolation level.
+        return dict(_SESSION_SETTINGS)
 
     def _maintenance(self) -> psycopg.Connection:
         return psycopg.connect(make_conninfo("", **self._base), autocommit=True)
 
     def _bootstrap(self) -> None:
-        if self._isolation not in ("read committed", "repeatable read", "serializable"):
-            raise PostgresStartError(f"unknown isolation level: {self._isolation!r}")
         deadline = time.monotonic() + _READY_TIMEOUT
         while True:
             try:
@@ -149,6 +185,22 @@ class PostgresServer:
 
         with psycopg.connect(self.conninfo(database), autocommit=True) as conn:
             install_compat(conn)
+
+
+def alter_isolation_sql(name: str, level: str) -> str:
+    """PostgreSQL's `ALTER DATABASE ... SET default_transaction_isolation` for Redshift level `level`."""
+    _check_database_name(name)
+    if level not in ISOLATION_LEVELS:
+        raise InvalidIsolationLevelError(
+            f"unknown isolation level {level!r}: Redshift has {' and '.join(ISOLATION_LEVELS)}"
+        )
+    # The name is a plain identifier (checked above), so quoting it needs no escaping.
+    return f"ALTER DATABASE \"{name}\" SET default_transaction_isolation TO '{ISOLATION_LEVELS[level]}'"
+
+
+def _check_database_name(name: str) -> None:
+    if not _DATABASE_NAME.match(name):
+        raise InvalidDatabaseNameError(f"invalid database name: {name!r}")
 
 
 def _start_embedded(state_dir: Path) -> Any:

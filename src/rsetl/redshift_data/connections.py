@@ -25,8 +25,19 @@ def connect(conninfo: str) -> psycopg.Connection[Any]:
     return psycopg.connect(conninfo, autocommit=True, prepare_threshold=None)
 
 
+SERIALIZATION_FAILURE = "ERROR: 1023 DETAIL: Serializable isolation violation on table"
+"""How Redshift reports a transaction its isolation level rolled back ("Fixing serializable isolation
+errors", https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html)."""
+
+
 def error_text(error: Exception) -> str:
-    """Redshift-style error text, e.g. `ERROR: relation "x" does not exist`."""
+    """Redshift-style error text, e.g. `ERROR: relation "x" does not exist`.
+
+    A serialization failure (SQLSTATE 40001: a concurrent update under SNAPSHOT, a dependency
+    cycle under SERIALIZABLE) reads as Redshift's error 1023, followed by PostgreSQL's reason.
+    """
+    if isinstance(error, psycopg.errors.SerializationFailure):
+        return f"{SERIALIZATION_FAILURE} ({error.diag.message_primary or 'could not serialize access'})"
     if isinstance(error, psycopg.Error) and error.diag.message_primary:
         severity = error.diag.severity_nonlocalized or error.diag.severity or "ERROR"
         return f"{severity}: {error.diag.message_primary}"
@@ -89,6 +100,11 @@ class ConnectionPool:
         conn.close()
 
     def close(self) -> None:
+        """Close every idle connection: after a database's isolation level changed, and at shutdown.
+
+        A connection takes its database's isolation level when it opens, so the next statements
+        must run on new connections.
+        """
         with self._lock:
             idle = [conn for conns in self._idle.values() for conn in conns]
             self._idle.clear()

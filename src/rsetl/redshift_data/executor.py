@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 # prepared statements, cursors, listeners); `#name` tables are Redshift temp tables.
 _SESSION_STATE = re.compile(r"\b(temp|temporary|set|prepare|declare|listen|lock)\b|#", re.IGNORECASE)
 
+# CREATE / ALTER DATABASE ... ISOLATION LEVEL: connections opened before keep the old level.
+_ISOLATION_CHANGE = re.compile(r"\bDATABASE\b.*\bISOLATION\s+LEVEL\b", re.IGNORECASE | re.DOTALL)
+
 _ABORTED_ERROR = "Query cancelled on user's request"
 _HOLD_POLL_SECONDS = 0.005
 
@@ -128,7 +131,13 @@ class StatementExecutor:
                 self._finish(statement, Status(fault.status), fault.error or _ABORTED_ERROR)
             else:
                 dirty = any(_SESSION_STATE.search(sub.sql) for sub in statement.subs)
+                changes_isolation = any(_ISOLATION_CHANGE.search(sub.sql) for sub in statement.subs)
+                if changes_isolation:
+                    self._pool.close()
                 self._run_subs(statement, conn)
+                if changes_isolation:
+                    self._pool.close()
+                    conn.close()
         finally:
             with statement.lock:
                 statement.connection = None
@@ -161,6 +170,11 @@ class StatementExecutor:
                 failed = self._run_each(statement, conn, parameters)
         except _BatchFailed:
             pass
+        except psycopg.Error as error:
+            # The COMMIT failed (under SERIALIZABLE a dependency cycle can surface only there):
+            # the transaction rolled back, the last statement carries the error.
+            failed = statement.subs[-1]
+            self._end_sub(failed, Status.FAILED, error_text(error))
         if failed is None:
             self._finish(statement, Status.FINISHED, None)
         else:

@@ -130,6 +130,10 @@ class RedshiftDataService(JsonService):
             session.close()
         self._pool.close()
 
+    def close_idle_connections(self) -> None:
+        """Drop pooled connections, so later statements take a changed database isolation level."""
+        self._pool.close()
+
     @property
     def statement_count(self) -> int:
         """Statements held in memory (finished ones until they expire)."""

@@ -10,6 +10,7 @@ import psycopg
 from rsetl.objectstore import ObjectStore
 from rsetl.redshift_sql.copy import run_copy
 from rsetl.redshift_sql.exceptions import RedshiftSqlError, UnsupportedSqlError
+from rsetl.redshift_sql.isolation import run_isolation
 from rsetl.redshift_sql.lexer import bind_parameters, split_statements
 from rsetl.redshift_sql.results import StatementOutcome, describe_columns
 from rsetl.redshift_sql.translate import Translation, translate
@@ -72,6 +73,9 @@ class RedshiftSqlRunner:
             with psycopg.RawCursor(conn) as raw:
                 raw.execute(translation.sql, list(values), prepare=False)
                 return _outcome(raw)
+        if translation.isolation is not None:
+            run_isolation(conn, translation.isolation)
+            return StatementOutcome()
         with conn.cursor() as cursor:
             cursor.execute(translation.sql.encode(), prepare=False)
             return _outcome(cursor)

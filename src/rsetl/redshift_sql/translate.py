@@ -16,6 +16,7 @@ from rsetl.redshift_sql.ddl import (
 )
 from rsetl.redshift_sql.dialect import translate_statement
 from rsetl.redshift_sql.exceptions import RedshiftSqlError, UnsupportedSqlError
+from rsetl.redshift_sql.isolation import IsolationCommand, parse_isolation
 from rsetl.redshift_sql.lexer import span, tokenize, word
 from rsetl.redshift_sql.procedural import rewrite_body, rewrite_expressions
 from rsetl.redshift_sql.unload import UnloadCommand, parse_unload
@@ -37,10 +38,11 @@ _WLM_SETTINGS = {
 class Translation:
     """What to run for one statement."""
 
-    kind: Literal["sql", "copy", "unload", "noop"]
+    kind: Literal["sql", "copy", "unload", "isolation", "noop"]
     sql: str = ""
     copy: CopyCommand | None = None
     unload: UnloadCommand | None = None
+    isolation: IsolationCommand | None = None
 
 
 def translate(statement: str) -> Translation:
@@ -85,6 +87,10 @@ def translate(statement: str) -> Translation:
         if len(tokens) != 3:
             raise UnsupportedSqlError("CREATE ROLE options (EXTERNALID)")
         return Translation("sql", statement)
+    if first in ("CREATE", "ALTER") and words[1:2] == ["DATABASE"]:
+        command = parse_isolation(tokens)
+        if command is not None:
+            return Translation("isolation", isolation=command)
     if first == "CREATE" and _is_routine(words):
         return Translation("sql", _routine(statement, tokens))
     if first == "ALTER" and words[1:2] == ["TABLE"]:

@@ -20,7 +20,7 @@ from rsetl.clock import Clock, RealClock
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
 from rsetl.iam import Caller, LocalIam
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LambdaServiceError, LayerConfig
-from rsetl.postgres import PostgresServer
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
 from rsetl.redshift_data import (
     ADMIN_USER,
     DatabaseAuth,
@@ -70,6 +70,10 @@ class RuntimeOptions:
     """The cluster's admin user (a superuser); it applies sql/, as a deployer would."""
     database_secrets: Mapping[str, str] = field(default_factory=dict)
     """SecretArn to the database user its secret holds; a request naming another secret fails."""
+    isolation_level: str = DEFAULT_ISOLATION_LEVEL
+    """The `dev` database's Redshift isolation level: SNAPSHOT (the default of new provisioned
+    clusters and Serverless workgroups) or SERIALIZABLE, as `ALTER DATABASE dev ISOLATION LEVEL`
+    sets it."""
     lambda_prewarm: int = 2
     """Workers started per function at start-up (provisioned concurrency, locally)."""
     lambda_concurrency: int | None = field(default_factory=lambda: max(2, os.cpu_count() or 2))
@@ -120,6 +124,10 @@ class LocalRuntime:
         """Bring everything up; `on_progress` hears one line per phase."""
         say = on_progress or (lambda line: logger.info(line))
         options, template = self.options, self.template
+        if options.isolation_level not in ISOLATION_LEVELS:
+            raise ValueError(
+                f"isolation level {options.isolation_level!r} is not one of {', '.join(ISOLATION_LEVELS)}"
+            )
         options.state_dir.mkdir(parents=True, exist_ok=True)
         say("starting PostgreSQL")
         self.postgres = (
@@ -127,9 +135,8 @@ class LocalRuntime:
             if options.database_url
             else PostgresServer.start(options.state_dir / "postgres")
         )
+        self.postgres.create_database("dev", options.isolation_level)
         self.sql_runner = RedshiftSqlRunner(self.s3)
-        if "dev" not in self.postgres.list_databases():
-            self.postgres.create_database("dev")
         self.redshift_data = RedshiftDataService(
             self.postgres.conninfo, self.sql_runner, clock=self.clock,
             event_sink=self._publish_one, auth=self._database_auth(),
@@ -208,6 +215,15 @@ class LocalRuntime:
         log_dir.mkdir(parents=True, exist_ok=True)
         with (log_dir / f"{caller.session_name}.log").open("a") as log:
             log.write(f"[rsetl local IAM] AccessDenied: {message}\n")
+    def set_isolation_level(self, level: str) -> None:
+        """Change the `dev` database's isolation level, as `ALTER DATABASE dev ISOLATION LEVEL` does.
+
+        Statements started afterwards run under `level`: pooled connections are dropped.
+        """
+        assert self.postgres is not None and self.redshift_data is not None, "the runtime is not started"
+        self.postgres.set_isolation_level("dev", level)
+        self.redshift_data.close_idle_connections()
+        self.options.isolation_level = level
 
     def _publish_one(self, entry: dict[str, Any]) -> None:
         self.events.publish([entry])

@@ -42,8 +42,11 @@ class Result:
 class StubFunctions:
     """Stand-ins for the project's handlers, simulating statements on the machine's clock."""
 
-    def __init__(self, final_status: str = "FINISHED") -> None:
+    def __init__(self, final_status: str = "FINISHED", conflicts: int = 0) -> None:
         self.final_status = final_status
+        self.conflicts = conflicts
+        """Submissions that end FAILED with a serialization failure before one runs."""
+        self.attempts: list[int] = []
         self.calls: dict[str, int] = {}
         self.emitted: list[dict[str, Any]] = []
 
@@ -62,13 +65,19 @@ class StubFunctions:
 
     def ExecuteStep(self, event: dict[str, Any]) -> dict[str, Any]:
         step = event["step"]
+        attempt = event["attempt"]
+        self.attempts.append(attempt)
         statement = {
-            "id": f"stmt-{step['name']}",
+            "id": f"stmt-{step['name']}-{attempt}",
             "step": step["name"],
             "submitted_at": event["now"],
             "duration_seconds": step["duration_seconds"],
             "timeout_seconds": 90_000,
+            "attempt": attempt,
         }
+        if attempt <= self.conflicts:
+            return {**statement, "status": "FAILED", "timed_out": False, "wait_seconds": 3,
+                    "cause": "ERROR: 1023", "retry": True}  # fmt: skip
         return self._status(statement, event["now"])
 
     def CheckStatement(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -86,6 +95,7 @@ class StubFunctions:
             "timed_out": False,
             "wait_seconds": wait,
             "cause": "simulated failure" if done and self.final_status != "FINISHED" else None,
+            "retry": False,
         }
 
     def CancelStatement(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -99,10 +109,12 @@ class StubFunctions:
         return result
 
 
-def run_pipeline(duration: int, final_status: str = "FINISHED") -> tuple[Any, StubFunctions]:
+def run_pipeline(
+    duration: int, final_status: str = "FINISHED", conflicts: int = 0
+) -> tuple[Any, StubFunctions]:
     if not ASL.exists():
         pytest.fail(f"{ASL} is missing: the RunPipeline definition is part of the project")
-    stubs = StubFunctions(final_status)
+    stubs = StubFunctions(final_status, conflicts)
     engine = StepFunctionsEngine(
         VirtualClock(), integrations=IntegrationRegistry({"lambda": LambdaIntegration(stubs)})
     )
@@ -139,3 +151,12 @@ def test_unknown_status_is_not_polled_forever() -> None:
     execution, stubs = run_pipeline(5, final_status="SOMETHING_NEW")
     assert (execution.status, execution.error) == ("FAILED", "rsetl.PipelineFailed")
     assert stubs.emitted[0]["caught"]["Error"] == "rsetl.UnknownStatementStatus"
+
+
+def test_a_serialization_failure_submits_the_step_again_as_the_next_attempt() -> None:
+    """Error 1023 rolled the transaction back; running it again is Redshift's fix ("Fixing
+    serializable isolation errors", https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html)."""
+    execution, stubs = run_pipeline(5, conflicts=2)
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert stubs.attempts == [1, 2, 3]
+    assert [e["outcome"] for e in stubs.emitted] == ["SUCCEEDED"]

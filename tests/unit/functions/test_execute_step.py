@@ -28,13 +28,14 @@ def app(stubbed_handler):
     return stubbed_handler("execute_step", "redshift_data", "redshift-data")
 
 
-def batch_request(**extra: Any) -> dict[str, Any]:
+def batch_request(token: str | None = None, **extra: Any) -> dict[str, Any]:
     return {
         "Database": "dev",
         "WorkgroupName": "default-workgroup",
         "StatementName": "exec-1.load_file",
-        "ClientToken": hashlib.sha256(f"{EXECUTION_ARN}\nload_file".encode()).hexdigest(),
+        "ClientToken": token or hashlib.sha256(f"{EXECUTION_ARN}\nload_file".encode()).hexdigest(),
         "Sqls": [
+            "LOCK etl.load_ledger",
             "CREATE TEMP TABLE sales_lines_batch (LIKE staging.sales_lines)",
             "COPY sales_lines_batch FROM 's3://landing-1/sales/2024/03/01/a.csv' IAM_ROLE default "
             "FORMAT AS CSV IGNOREHEADER 1 EMPTYASNULL BLANKSASNULL",
@@ -55,14 +56,66 @@ def description(status: str, **extra: Any) -> dict[str, Any]:
     return {"Id": STATEMENT_ID, "Status": status, **extra}
 
 
-def invoke(app, context, step: str = "load_file", run: dict[str, Any] = RUN) -> dict[str, Any]:
+def invoke(
+    app, context, step: str = "load_file", run: dict[str, Any] = RUN, attempt: int = 1
+) -> dict[str, Any]:
     event = {
         "run": run,
         "step": {"name": step, "timeout_seconds": 3600},
+        "attempt": attempt,
         "now": NOW,
         "execution_name": "exec-1",
     }
     return app.lambda_handler(event, context)
+
+
+SERIALIZATION_FAILURE = (
+    "ERROR: 1023 DETAIL: Serializable isolation violation on table - 100345, "
+    "transactions forming the cycle are: 1033, 1044 (pid:21402)"
+)
+"""Redshift's error 1023 ("Fixing serializable isolation errors",
+https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html)."""
+
+
+def test_a_serialization_failure_is_submitted_again_with_backoff(app, context) -> None:
+    app.stubber.add_response(
+        "batch_execute_statement", {"Id": STATEMENT_ID}, batch_request(WaitTimeSeconds=30)
+    )
+    app.stubber.add_response(
+        "describe_statement",
+        description("FAILED", SubStatements=[{"Id": f"{STATEMENT_ID}:4", "Error": SERIALIZATION_FAILURE}]),
+        {"Id": STATEMENT_ID},
+    )
+    statement = invoke(app, context)
+    assert statement["status"] == "FAILED"
+    assert statement["retry"] is True and statement["attempt"] == 1
+    assert 1 <= statement["wait_seconds"] <= 2
+    assert "1023" in json.loads(statement["cause"])["error"]
+
+
+def test_each_submission_has_its_own_client_token_and_the_last_one_fails_the_step(app, context) -> None:
+    token = hashlib.sha256(f"{EXECUTION_ARN}\nload_file\n8".encode()).hexdigest()
+    app.stubber.add_response(
+        "batch_execute_statement", {"Id": STATEMENT_ID}, batch_request(token, WaitTimeSeconds=30)
+    )
+    app.stubber.add_response(
+        "describe_statement", description("FAILED", Error=SERIALIZATION_FAILURE), {"Id": STATEMENT_ID}
+    )
+    statement = invoke(app, context, attempt=8)
+    assert statement["retry"] is False and statement["attempt"] == 8
+    assert "(submission 8 of 8)" in json.loads(statement["cause"])["error"]
+
+
+def test_other_database_errors_are_not_submitted_again(app, context) -> None:
+    app.stubber.add_response(
+        "batch_execute_statement", {"Id": STATEMENT_ID}, batch_request(WaitTimeSeconds=30)
+    )
+    app.stubber.add_response(
+        "describe_statement",
+        description("FAILED", Error='ERROR: relation "sales.fact_sales" does not exist'),
+        {"Id": STATEMENT_ID},
+    )
+    assert invoke(app, context)["retry"] is False
 
 
 def test_ingest_submits_one_idempotent_transaction_batch(app, context) -> None:

@@ -36,13 +36,19 @@ def test_the_contract_pipelines_ship_and_validate() -> None:
     assert set(spec_names()) == set(specs)
 
 
-def test_ingest_is_one_transaction_batch_copy_then_merge() -> None:
-    spec = load_spec("ingest_sales")
+@pytest.mark.parametrize("name", ["ingest_sales", "ingest_products", "ingest_stores"])
+def test_ingest_is_one_transaction_batch_lock_first_then_copy_then_merge(name: str) -> None:
+    """The ledger lock is the batch's first statement: a Redshift transaction's snapshot is taken
+    at its first SELECT, DML or CREATE TABLE ("Isolation levels in Amazon Redshift",
+    https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html), so the merge's ledger
+    check sees every load that committed while this one waited for the lock."""
+    spec = load_spec(name)
     ((_, (step,)),) = iter_steps(spec)
     assert step["mode"] == "TRANSACTION"
     kinds = [next(iter(statement)) for statement in step["statements"]]
-    assert kinds == ["sql", "copy", "call"]
-    assert step["statements"][2]["call"]["args"] == ["bucket", "object_key", "etag", "execution_name"]
+    assert kinds == ["sql", "sql", "copy", "call"]
+    assert step["statements"][0] == {"sql": "LOCK etl.load_ledger"}
+    assert step["statements"][3]["call"]["args"] == ["bucket", "object_key", "etag", "execution_name"]
     assert spec["on_failure"] == {"quarantine": True}
 
 

@@ -7,7 +7,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from rsetl.postgres import DEFAULT_DATABASE, InvalidDatabaseNameError, PostgresServer, PostgresStartError
+from rsetl.postgres import (
+    DEFAULT_DATABASE,
+    InvalidDatabaseNameError,
+    InvalidIsolationLevelError,
+    PostgresServer,
+    PostgresStartError,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -20,7 +26,7 @@ def test_dev_exists_with_compat_functions_and_redshift_session_settings(embedded
             " current_setting('default_transaction_isolation'),"
             " rsetl_compat.datediff('day', '2024-01-01', '2024-01-03')"
         ).fetchone()
-    assert row == ("dev", "UTC", "ISO, MDY", "read committed", 2)
+    assert row == ("dev", "UTC", "ISO, MDY", "repeatable read", 2)
 
 
 def test_create_database_is_idempotent_and_installs_compat(embedded: PostgresServer) -> None:
@@ -61,9 +67,9 @@ def test_data_is_kept_in_the_state_dir_across_restarts(state_root: Path) -> None
 def test_external_url_uses_the_server_without_owning_it(embedded: PostgresServer) -> None:
     params = psycopg.conninfo.conninfo_to_dict(embedded.conninfo())
     url = f"postgresql://{params['user']}@/postgres?host={params['host']}"
-    external = PostgresServer.from_url(url, isolation="serializable")
+    external = PostgresServer.from_url(url)
     assert not external.embedded and embedded.embedded
-    external.create_database("external_db")
+    external.create_database("external_db", "SERIALIZABLE")
     with external.connect("external_db") as conn:
         isolation = conn.execute("SELECT current_setting('default_transaction_isolation')").fetchone()
     external.stop()
@@ -71,10 +77,27 @@ def test_external_url_uses_the_server_without_owning_it(embedded: PostgresServer
     assert "external_db" in embedded.list_databases()
 
 
-@pytest.mark.parametrize(
-    ("url", "isolation"),
-    [("mysql://localhost/db", "read committed"), ("postgresql://localhost/db", "chaos")],
-)
-def test_bad_urls_and_isolation_levels(url: str, isolation: str) -> None:
+def test_isolation_level_is_per_database_and_applies_to_new_connections(embedded: PostgresServer) -> None:
+    """Redshift sets SNAPSHOT or SERIALIZABLE per database ("Isolation levels in Amazon Redshift",
+    https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html); a new database gets
+    SNAPSHOT, the default of new clusters and workgroups."""
+    embedded.create_database("levels")
+    assert embedded.isolation_level("levels") == "SNAPSHOT"
+    with embedded.connect("levels") as before:
+        embedded.set_isolation_level("levels", "SERIALIZABLE")
+        with embedded.connect("levels") as after:
+            levels = [
+                c.execute("SELECT current_setting('default_transaction_isolation')").fetchone()
+                for c in (before, after)
+            ]
+    assert levels == [("repeatable read",), ("serializable",)]
+    assert embedded.isolation_level("levels") == "SERIALIZABLE"
+    embedded.create_database("levels")
+    assert embedded.isolation_level("levels") == "SERIALIZABLE", "an existing database keeps its level"
+    with pytest.raises(InvalidIsolationLevelError, match="SNAPSHOT and SERIALIZABLE"):
+        embedded.set_isolation_level("levels", "READ COMMITTED")
+
+
+def test_bad_urls_are_refused() -> None:
     with pytest.raises(PostgresStartError):
-        PostgresServer.from_url(url, isolation=isolation)
+        PostgresServer.from_url("mysql://localhost/db")

@@ -16,13 +16,16 @@ from .target import RedshiftTarget
 MAX_STATEMENT_NAME = 2048
 
 
-def client_token(execution_arn: str, step: str) -> str:
-    """Idempotency token of one step of one execution (64 hex characters).
+def client_token(execution_arn: str, step: str, attempt: int = 1) -> str:
+    """Idempotency token of one submission of one step of one execution (64 hex characters).
 
-    It does not depend on the attempt, so a retried submit returns the statement the
-    first attempt started instead of running the SQL again.
+    A retried call of one submission (Lambda or Data API errors) sends the same token and gets
+    the statement that call started instead of running the SQL again; a resubmission after a
+    serialization failure (``attempt`` 2, 3, ...) needs a new one, since the Data API answers
+    a known token with the failed statement.
     """
-    return hashlib.sha256(f"{execution_arn}\n{step}".encode()).hexdigest()
+    text = f"{execution_arn}\n{step}" + (f"\n{attempt}" if attempt > 1 else "")
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def statement_name(execution_name: str, step: str) -> str:

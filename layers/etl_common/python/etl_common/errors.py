@@ -7,6 +7,8 @@ machine's Retry and Catch rules match on those names.
 
 from __future__ import annotations
 
+import re
+
 from botocore.exceptions import ClientError
 
 
@@ -113,6 +115,19 @@ TRANSIENT_ERRORS: tuple[str, ...] = (
     "DatabaseConnectionException",
 )
 """Data API error names the state machine retries with jittered backoff."""
+
+
+_SERIALIZATION_FAILURE = re.compile(r"\bERROR:\s*1023\b|Serializable isolation violation")
+
+
+def is_serialization_failure(error: str) -> bool:
+    """Whether a FAILED statement's error is Redshift's error 1023, which a resubmission can clear.
+
+    Redshift rolls back a transaction its isolation level cannot serialize ("Fixing serializable
+    isolation errors", https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html);
+    the statement, run again as a new transaction, sees the other one's committed work.
+    """
+    return bool(_SERIALIZATION_FAILURE.search(error))
 
 
 def data_api_error(operation: str, error: ClientError) -> DataApiError:

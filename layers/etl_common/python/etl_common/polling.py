@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ class PollPolicy:
     min_wait_seconds: int = 2
     max_wait_seconds: int = 300
     wait_ratio: float = 0.05
+    resubmit_attempts: int = 8
+    """Submissions of a step whose statement fails with a serialization failure (error 1023)."""
+    max_resubmit_wait_seconds: int = 60
 
     def __post_init__(self) -> None:
         if not 1 <= self.long_poll_seconds <= 30:
@@ -40,6 +44,8 @@ class PollPolicy:
             raise ValueError("need 1 <= min_wait_seconds <= max_wait_seconds")
         if not 0 < self.wait_ratio <= 1:
             raise ValueError("wait_ratio must be in (0, 1]")
+        if self.resubmit_attempts < 1 or self.max_resubmit_wait_seconds < 1:
+            raise ValueError("resubmit_attempts and max_resubmit_wait_seconds must be at least 1")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PollPolicy:
@@ -52,7 +58,17 @@ class PollPolicy:
             min_wait_seconds=int(env.get("POLL_MIN_WAIT_SECONDS", defaults.min_wait_seconds)),
             max_wait_seconds=int(env.get("POLL_MAX_WAIT_SECONDS", defaults.max_wait_seconds)),
             wait_ratio=float(env.get("POLL_WAIT_RATIO", defaults.wait_ratio)),
+            resubmit_attempts=int(env.get("POLL_RESUBMIT_ATTEMPTS", defaults.resubmit_attempts)),
+            max_resubmit_wait_seconds=int(
+                env.get("POLL_MAX_RESUBMIT_WAIT_SECONDS", defaults.max_resubmit_wait_seconds)
+            ),
         )
+
+    def resubmit_wait_seconds(self, attempt: int) -> int:
+        """Seconds to wait before submission ``attempt + 1``: exponential backoff with full jitter,
+        so transactions that conflicted do not meet again at once."""
+        cap = min(self.max_resubmit_wait_seconds, 2**attempt)
+        return random.randint(1, cap)
 
     def wait_seconds(self, elapsed: float, remaining: float) -> int:
         """Seconds to wait before the next check of a statement ``elapsed`` seconds old.

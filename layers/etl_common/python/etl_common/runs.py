@@ -25,7 +25,7 @@ from .dataapi import (
     statement_name,
     submit,
 )
-from .errors import InputError
+from .errors import InputError, is_serialization_failure
 from .params import parse_timestamp, resolve_parameters, sql_values
 from .polling import ABORTED, FAILED, FINISHED, PollPolicy
 from .schemas import validate_document
@@ -126,10 +126,15 @@ def execute_step(
     run: Mapping[str, Any],
     step: Mapping[str, Any],
     now: str,
+    attempt: int = 1,
     iam_role: str = "",
     base: Path | None = None,
 ) -> dict[str, Any]:
-    """Submit one step (idempotently) and long-poll it once; returns the step's statement state."""
+    """Submit one step (idempotently) and long-poll it once; returns the step's statement state.
+
+    ``attempt`` counts the step's submissions: the state machine submits again (attempt + 1)
+    when the statement state says ``retry``.
+    """
     spec = load_spec(run["pipeline"], base)
     values = sql_values(run)
     rendered = render_step(spec, step["name"], values, iam_role)
@@ -139,7 +144,7 @@ def execute_step(
         rendered.sqls,
         sql_parameters(rendered.parameter_names, values),
         name=statement_name(run["execution_name"], step["name"]),
-        token=client_token(run["execution_arn"], step["name"]),
+        token=client_token(run["execution_arn"], step["name"], attempt),
         mode=rendered.mode,
         wait_seconds=policy.long_poll_seconds,
     )
@@ -153,6 +158,7 @@ def execute_step(
         timeout_seconds=int(step["timeout_seconds"]),
         elapsed=0.0,
         expect=rendered.expect,
+        attempt=attempt,
     )
 
 
@@ -194,6 +200,7 @@ def check_statement(
         timeout_seconds=int(statement["timeout_seconds"]),
         elapsed=elapsed,
         expect=statement.get("expect"),
+        attempt=int(statement.get("attempt", 1)),
     )
 
 
@@ -235,14 +242,22 @@ def _statement_state(
     timeout_seconds: int,
     elapsed: float,
     expect: str | None,
+    attempt: int,
 ) -> dict[str, Any]:
     """The statement state the state machine keeps; ``status`` is the Data API's, except that a
-    data check which finds rows reports FAILED."""
+    data check which finds rows reports FAILED.
+
+    ``retry`` is true for a statement that failed with a serialization failure while
+    submissions remain: its transaction rolled back, so the step is submitted again after
+    ``wait_seconds``.
+    """
     status = str(description.get("Status", ""))
     statement_id = str(description["Id"])
     remaining = timeout_seconds - elapsed
     running = is_running(status)
     cause = None
+    retry = False
+    wait_seconds = policy.wait_seconds(elapsed, remaining)
     if status == FINISHED and expect == EXPECT_NO_ROWS and description.get("HasResultSet"):
         check_failure = _data_check_failure(client, statement_id)
         if check_failure:
@@ -250,7 +265,12 @@ def _statement_state(
             cause = failure_cause(step, statement_id, CHECK_FAILED, check_failure)
     elif status in (FAILED, ABORTED):
         error = statement_error(description) or f"statement {status} without an error message"
+        if attempt > 1:
+            error = f"{error} (submission {attempt} of {policy.resubmit_attempts})"
         cause = failure_cause(step, statement_id, status, error)
+        retry = status == FAILED and is_serialization_failure(error) and attempt < policy.resubmit_attempts
+        if retry:
+            wait_seconds = policy.resubmit_wait_seconds(attempt)
     elif not running and status != FINISHED:
         known = "" if is_known_status(status) else " (not a status the Data API documents)"
         cause = failure_cause(step, statement_id, UNKNOWN_STATUS, f"statement has status {status!r}{known}")
@@ -263,7 +283,9 @@ def _statement_state(
         "timeout_seconds": timeout_seconds,
         "elapsed_seconds": int(elapsed),
         "timed_out": running and remaining <= 0,
-        "wait_seconds": policy.wait_seconds(elapsed, remaining),
+        "wait_seconds": wait_seconds,
         "expect": expect,
         "cause": cause,
+        "attempt": attempt,
+        "retry": retry,
     }
