@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=4566)
     up.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder of template.yaml")
     up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    up.add_argument(
+        "--config-env", default="local", help="samconfig.toml config environment to read (default local)"
+    )
     up.add_argument("--database-url", help="an external postgresql:// URL instead of the embedded server")
 
     demo = sub.add_parser("demo", help="run the demo pipeline end to end on fresh local state")
@@ -66,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         match args.local_command:
             case "up":
                 return local.up(
-                    args.project_dir, state_dir, args.port, args.parameter_overrides, args.database_url
-                )
+                    args.project_dir, state_dir, args.port, args.parameter_overrides, args.database_url,
+                    args.config_env,
+                )  # fmt: skip
             case "demo":
                 from rsetl.cli.demo import run_demo
 

@@ -27,14 +27,22 @@ class UsageError(Exception):
     """Wrong arguments: the message says which and how to fix it."""
 
 
-def up(project_dir: Path, state_dir: Path, port: int, overrides: list[str], database_url: str | None) -> int:
-    """Serve the local endpoint until SIGINT or SIGTERM."""
+def up(
+    project_dir: Path,
+    state_dir: Path,
+    port: int,
+    overrides: list[str],
+    database_url: str | None,
+    config_env: str = "local",
+) -> int:
+    """Serve the local endpoint until SIGINT or SIGTERM; parameters failing their checks stop it first."""
     options = RuntimeOptions(
         project_dir=project_dir,
         state_dir=state_dir,
         port=port,
         parameter_overrides=parse_parameter_overrides(overrides),
         database_url=database_url,
+        config_env=config_env,
     )
     runtime = LocalRuntime(options)
     stop = threading.Event()

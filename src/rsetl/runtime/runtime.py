@@ -53,6 +53,8 @@ class RuntimeOptions:
     port: int = 0
     clock: Clock = field(default_factory=RealClock)
     parameter_overrides: Mapping[str, str] = field(default_factory=dict)
+    config_env: str = "local"
+    """The samconfig.toml config environment whose parameters the runtime deploys with."""
     database_url: str | None = None
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CREDENTIALS))
     apply_sql: bool = True
@@ -72,7 +74,9 @@ class LocalRuntime:
         self.options = options
         self.clock = options.clock
         self.template: LocalTemplate = load_template(
-            options.project_dir / "template.yaml", parameter_overrides=options.parameter_overrides
+            options.project_dir / "template.yaml",
+            parameter_overrides=options.parameter_overrides,
+            config_env=options.config_env,
         )
         self.report = WiringReport(not_emulated=not_emulated_names(self.template))
         self.access_key, self.secret_key = next(iter(options.credentials.items()))

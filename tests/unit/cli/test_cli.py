@@ -57,6 +57,28 @@ def test_up_defaults_to_port_4566() -> None:
     assert (parsed.port, parsed.database_url, parsed.parameter_overrides) == (4566, None, [])
 
 
+def test_up_reads_the_local_config_env_by_default() -> None:
+    assert build_parser().parse_args(["local", "up"]).config_env == "local"
+
+
+def test_up_stops_before_anything_starts_when_a_rule_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sam deploy` has CloudFormation evaluate the Rules before the change set; `up` does too.
+
+    CloudFormation template Rules syntax:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html
+    """
+    state_dir = tmp_path / "state"
+    command = ["local", "--state-dir", str(state_dir), "up", "--project-dir", str(PROJECT_DIR)]
+
+    assert main([*command, "--parameter-overrides", "WorkgroupId="]) == 2
+
+    err = capsys.readouterr().err
+    assert "A Serverless workgroup needs WorkgroupId (its UUID) to scope the IAM policies." in err
+    assert not state_dir.exists()
+
+
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
