@@ -100,6 +100,9 @@ class E2E:
     def settle(self) -> None:
         settle(self.runtime)
 
+    def client(self, service: str) -> Any:
+        return aws_client(self.runtime, service)
+
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         assert self.runtime.postgres is not None
         with self.runtime.postgres.connect() as conn:

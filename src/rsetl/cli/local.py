@@ -164,12 +164,22 @@ def events(clients: LocalClients, limit: int) -> int:
     for event in listed:
         detail = event["detail"] or {}
         about = detail.get("pipeline") or (detail.get("object") or {}).get("key") or ""
-        delivered = ", ".join(f"{d['status']} ({d['attempts']})" for d in event["deliveries"]) or "-"
+        delivered = ", ".join(delivery_text(d) for d in event["deliveries"]) or "-"
         table.add_row(
             event["time"], event["bus"], event["source"], event["detailType"], str(about), delivered
         )
     console.print(table)
     return 0
+
+
+def delivery_text(delivery: dict[str, Any]) -> str:
+    """`STATUS (attempts)`, and for an asynchronously invoked function what became of the event."""
+    text = f"{delivery['status']} ({delivery['attempts']})"
+    invocation = delivery.get("invocation")
+    if invocation and invocation["status"] != "SUCCEEDED":
+        where = f" to {invocation['destination']}" if invocation.get("destination") else ""
+        text += f": {invocation['status']}{where} after {invocation['attempts']} function attempt(s)"
+    return text
 
 
 def sql(clients: LocalClients, text: str, database: str) -> int:

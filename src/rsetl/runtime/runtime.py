@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,8 @@ from typing import Any
 from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifier
 from rsetl.clock import Clock, RealClock
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
-from rsetl.lambdas import FunctionConfig, LambdaRuntime, LambdaServiceError
+from rsetl.lambdas import FunctionConfig, LambdaRuntime
+from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker, EventInvokeConfig
 from rsetl.postgres import PostgresServer
 from rsetl.redshift_data import RedshiftDataService
 from rsetl.redshift_sql import RedshiftSqlRunner
@@ -34,14 +33,12 @@ from rsetl.runtime.wiring import (
     wire_schedules,
 )
 from rsetl.s3 import S3Service
+from rsetl.sqs import SqsService
 from rsetl.stepfunctions import StepFunctionsEngine
 from rsetl.stepfunctions.service import StatesService
 from rsetl.template import LocalTemplate, load_template
 
 logger = logging.getLogger(__name__)
-
-LAMBDA_ASYNC_RETRIES = 2
-"""Lambda retries a failed asynchronous invocation twice (EventBridge targets invoke asynchronously)."""
 
 
 @dataclass
@@ -89,9 +86,8 @@ class LocalRuntime:
         )
         self.scheduler = Scheduler(self.events)
         self.s3 = S3Service(event_sink=self.events.publish)
-        self._async_invokes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rsetl-lambda-async")
-        self._pending_invokes = 0
-        self._pending_lock = threading.Lock()
+        self.sqs = SqsService(self.template.account_id, self.template.region)
+        self.async_lambda: AsyncInvoker | None = None
         self.applied_sql: list[AppliedFile] = []
 
     @property
@@ -130,6 +126,7 @@ class LocalRuntime:
             max_workers_per_function=options.lambda_concurrency,
         )  # fmt: skip
         self.lambdas.prewarm(options.lambda_prewarm)
+        self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, endpoint_url=self.url, region=template.region,
             account_id=template.account_id,
@@ -137,6 +134,7 @@ class LocalRuntime:
         router.register(self.redshift_data)
         router.register(EventsService(self.events))
         router.register(StatesService(self.stepfunctions))
+        router.register(self.sqs)
         router.register(AdminService(self.events))
         router.register(self.s3, fallback=True)
         say("wiring template.yaml")
@@ -184,7 +182,17 @@ class LocalRuntime:
         for layer in template.of_type("AWS::Lambda::LayerVersion"):
             report.add(layer)
         for queue in template.of_type("AWS::SQS::Queue"):
+            self.sqs.create_queue(queue.attributes["QueueName"], queue.properties)
             report.add(queue)
+        assert self.async_lambda is not None
+        for config in template.of_type("AWS::Lambda::EventInvokeConfig"):
+            function = template.by_arn(str(config.properties["FunctionName"])) or template.resources.get(
+                str(config.properties["FunctionName"])
+            )
+            if function is None:
+                raise RuntimeError(f"{config.logical_id}: FunctionName names no function of the template")
+            self.async_lambda.configure(function.arn, EventInvokeConfig.from_properties(config.properties))
+            report.add(config)
         wire_buckets(template, self.s3, report)
         for machine, definition in state_machines(template):
             props = machine.properties
@@ -208,39 +216,23 @@ class LocalRuntime:
     def _start_from_event(self, machine_arn: str, payload: str) -> None:
         self.stepfunctions.start_execution(machine_arn, json.loads(payload))
 
-    def _invoke_async(self, function_arn: str, payload: str) -> None:
-        assert self.lambdas is not None
-        lambdas, event = self.lambdas, json.loads(payload)
+    def _invoke_async(self, function_arn: str, payload: str) -> AsyncInvocation:
+        assert self.async_lambda is not None
+        return self.async_lambda.invoke(function_arn, payload)
 
-        def run() -> None:
-            try:
-                invoke_with_retries()
-            finally:
-                with self._pending_lock:
-                    self._pending_invokes -= 1
-
-        def invoke_with_retries() -> None:
-            for attempt in range(1 + LAMBDA_ASYNC_RETRIES):
-                try:
-                    result = lambdas.invoke(function_arn, event)
-                except LambdaServiceError as error:
-                    logger.warning("async invoke of %s failed (try %d): %s", function_arn, attempt + 1, error)
-                    continue
-                if not result.function_error:
-                    return
-                logger.warning(
-                    "async invoke of %s failed (try %d): %s", function_arn, attempt + 1, result.payload
-                )
-
-        with self._pending_lock:
-            self._pending_invokes += 1
-        self._async_invokes.submit(run)
+    def _send_to_destination(self, arn: str, record: str) -> None:
+        """An asynchronous invocation's record to its destination: an SQS queue of the template."""
+        if arn.startswith("arn:aws:sqs:"):
+            self.sqs.send_message(arn, record)
+            return
+        raise RuntimeError(
+            f"destination {arn}: the local runtime sends invocation records to SQS queues only"
+        )
 
     def busy(self) -> bool:
         """Whether anything is still under way: deliveries, executions or asynchronous invocations."""
-        with self._pending_lock:
-            if self._pending_invokes:
-                return True
+        if self.async_lambda is not None and self.async_lambda.pending():
+            return True
         if self.events.dispatcher.in_flight():
             return True
         return any(e.status == "RUNNING" for e in list(self.stepfunctions.executions.values()))
@@ -275,7 +267,8 @@ class LocalRuntime:
         if self.server is not None:
             self.server.stop()
         self.events.close()
-        self._async_invokes.shutdown(wait=False, cancel_futures=True)
+        if self.async_lambda is not None:
+            self.async_lambda.close()
         if self.lambdas is not None:
             self.lambdas.close()
         if self.redshift_data is not None:

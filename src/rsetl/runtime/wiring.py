@@ -19,6 +19,7 @@ EMULATED_TYPES = frozenset(
         "AWS::Scheduler::Schedule",
         "AWS::S3::Bucket",
         "AWS::SQS::Queue",
+        "AWS::Lambda::EventInvokeConfig",
     }
 )
 """Resource types the local runtime creates and runs."""
@@ -33,9 +34,10 @@ ACCEPTED_TYPES = frozenset(
         "AWS::S3::BucketPolicy",
         "AWS::SQS::QueuePolicy",
         "AWS::Events::EventBusPolicy",
+        "AWS::CloudWatch::Alarm",
     }
 )
-"""Resource types that shape access or logging on AWS; locally they are read and not enforced."""
+"""Resource types that shape access, logging or monitoring on AWS; locally they are read and not enforced."""
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 
 from rsetl.cli import build_parser, main
 from rsetl.cli.demo import run_demo
-from rsetl.cli.local import UsageError, parse_s3_uri
+from rsetl.cli.local import UsageError, delivery_text, parse_s3_uri
 from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
 from rsetl.runtime.state import write_endpoint
 
@@ -132,3 +132,19 @@ def test_the_demo_refuses_to_wipe_a_folder_that_holds_no_local_state(
 
     assert "would wipe it" in capsys.readouterr().out
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_events_show_what_became_of_an_asynchronously_invoked_function() -> None:
+    """A delivery whose function then failed reads as such, never as SUCCEEDED.
+
+    Lambda asynchronous invocation: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
+    """
+    invocation = {"status": "DROPPED", "attempts": 3, "errors": [], "destination": None}
+    assert delivery_text({"status": "TARGET_FAILED", "attempts": 1, "invocation": invocation}) == (
+        "TARGET_FAILED (1): DROPPED after 3 function attempt(s)"
+    )
+    sent = {**invocation, "status": "SENT_TO_DESTINATION", "destination": "arn:aws:sqs:us-east-1:0:q"}
+    assert delivery_text({"status": "TARGET_FAILED", "attempts": 1, "invocation": sent}) == (
+        "TARGET_FAILED (1): SENT_TO_DESTINATION to arn:aws:sqs:us-east-1:0:q after 3 function attempt(s)"
+    )
+    assert delivery_text({"status": "SUCCEEDED", "attempts": 2, "invocation": None}) == "SUCCEEDED (2)"

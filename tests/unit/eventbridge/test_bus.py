@@ -20,6 +20,7 @@ from rsetl.eventbridge import (
     TargetInvoker,
     ValidationException,
 )
+from rsetl.lambdas.asynchronous import AsyncInvocation
 
 SFN_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:RefreshSalesViews"
 DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:rsetl-dlq"
@@ -347,3 +348,24 @@ def test_test_event_pattern(bridge: EventBridge) -> None:
         bridge.test_event_pattern(SUCCEEDED, "{")
     with pytest.raises(InvalidEventPatternException, match="Empty arrays are not allowed"):
         bridge.test_event_pattern({"source": []}, event)
+
+
+def test_a_target_invoked_asynchronously_is_not_shown_succeeded_until_it_is(bridge: EventBridge) -> None:
+    """EventBridge's part ends when Lambda queues the event; the record then follows the invocation.
+
+    Lambda asynchronous invocation: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
+    """
+    invocation = AsyncInvocation("req-1", SFN_ARN)
+    _wire(bridge, Recorder())
+    bridge.invoker.register(SFN_ARN, lambda payload: invocation)
+    bridge.put_events([_entry()])
+    assert bridge.wait_idle(timeout=10)
+    (delivery,) = bridge.deliveries()
+    assert delivery.status == "INVOKED"
+
+    invocation.attempts, invocation.errors = 3, ["RuntimeError: Redshift down"] * 3
+    invocation.finish("DROPPED")
+
+    assert delivery.status == "TARGET_FAILED"
+    errors = ["RuntimeError: Redshift down"] * 3
+    assert delivery.invocation == {"status": "DROPPED", "attempts": 3, "errors": errors, "destination": None}
