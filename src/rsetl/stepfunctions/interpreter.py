@@ -593,6 +593,8 @@ class _State:
             effective, arguments = self.effective_input_and_arguments()
             self.run._check_size(arguments, self.name)
             result = self.invoke(resource, arguments, waiter)
+            # The quota applies to the task's result itself, before ResultSelector can shrink it.
+            self.run._check_size(result, self.name)
         finally:
             if waiter is not None:
                 self.run.interpreter.tokens.release(waiter.token)

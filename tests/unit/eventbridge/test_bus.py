@@ -267,6 +267,26 @@ def test_request_limits(bridge: EventBridge) -> None:
         bridge.put_events([big])
 
 
+def test_the_entry_size_counts_utf8_bytes_of_source_detail_type_detail_resources_and_14_for_time(
+    bridge: EventBridge,
+) -> None:
+    """Amazon EventBridge, "Calculating PutEvents event entry size" (256 KB):
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
+    """
+    fixed = {"Source": "s", "DetailType": "d", "Time": datetime(2026, 3, 1, tzinfo=UTC), "Resources": ["ab"]}
+    overhead = 1 + 1 + 14 + 2 + len('{"x":""}')
+    room = 256 * 1024 - overhead
+    # "é" is two UTF-8 bytes: the limit is on bytes, not characters.
+    fits = {
+        **fixed,
+        "Detail": '{"x":"' + "é" * (room // 2) + "a" * (room % 2) + '"}',
+        "EventBusName": "b" * 200,
+    }
+    assert bridge.put_events([fits])["FailedEntryCount"] == 1  # no bus "bbb...": the size check passed
+    with pytest.raises(ValidationException, match="over the limit"):
+        bridge.put_events([{**fits, "Detail": fits["Detail"].replace('"}', 'a"}')}])
+
+
 def test_rule_and_bus_management(bridge: EventBridge) -> None:
     bridge.create_event_bus("rsetl")
     with pytest.raises(ResourceAlreadyExistsException, match=r"Event bus rsetl already exists\."):

@@ -210,9 +210,30 @@ def cancel_step(client: Any, *, statement: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+MAX_ERROR_BYTES = 8 * 1024
+"""Most UTF-8 bytes of the error a failure cause carries.
+
+The cause rides in state data, which Step Functions limits to 256 KiB (States.DataLimitExceeded, which
+no Catch of States.ALL sees: the run would end without its Pipeline Failed event); a database error
+that lists rejected rows has no bound of its own.
+"""
+
+
 def failure_cause(step: str, statement_id: str | None, error_type: str, error: str) -> str:
-    """The JSON ``Cause`` a failed step hands to the state machine's Fail state."""
-    return json.dumps({"step": step, "statement_id": statement_id, "error_type": error_type, "error": error})
+    """The JSON ``Cause`` a failed step hands to the state machine's Fail state; ``error`` is capped."""
+    return json.dumps(
+        {"step": step, "statement_id": statement_id, "error_type": error_type, "error": capped(error)}
+    )
+
+
+def capped(text: str, max_bytes: int = MAX_ERROR_BYTES) -> str:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes (marker included), on a character boundary."""
+    encoded = text.encode()
+    if len(encoded) <= max_bytes:
+        return text
+    marker = f" ... [cut: {len(encoded)} bytes in all]"
+    kept = encoded[: max_bytes - len(marker.encode())].decode("utf-8", "ignore")
+    return kept + marker
 
 
 def _data_check_failure(client: Any, statement_id: str) -> str | None:
