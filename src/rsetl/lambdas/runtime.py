@@ -270,7 +270,8 @@ class LambdaRuntime:
         if fault is LambdaFault.TIMEOUT:
             return _timed_out(result.request_id, config)
         if not result.function_error and len(json.dumps(result.payload).encode()) > MAX_SYNC_RESPONSE_BYTES:
-            message = f"Response payload size exceeded maximum allowed payload size ({MAX_SYNC_RESPONSE_BYTES} bytes)."
+            limit = MAX_SYNC_RESPONSE_BYTES
+            message = f"Response payload size exceeded maximum allowed payload size ({limit} bytes)."
             error = {"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}
             return InvokeResult(error, "Unhandled", result.request_id)
         return result
