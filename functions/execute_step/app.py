@@ -18,7 +18,8 @@ metrics = Metrics()
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="execution_name")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Event: ``run`` (PrepareRun's output), ``step`` (name, timeout), ``now`` (the state's entry time)."""
+    """Event: ``run`` (PrepareRun's output), ``step`` (name, timeout), ``now`` (the state's entry time),
+    ``redrive_count`` (the execution's RedriveCount)."""
     statement = execute_step(
         redshift_data(),
         RedshiftTarget.from_env(),
@@ -26,6 +27,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         run=event["run"],
         step=event["step"],
         now=event["now"],
+        redrive_count=int(event["redrive_count"]),
         iam_role=os.environ.get("COPY_IAM_ROLE_ARN", ""),
     )
     metrics.add_dimension(name="pipeline", value=event["run"]["pipeline"])

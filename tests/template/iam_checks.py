@@ -23,6 +23,7 @@ UNSCOPABLE_ACTIONS = frozenset(
         "redshift-data:DescribeStatement",
         "redshift-data:CancelStatement",
         "redshift-data:GetStatementResult",
+        "redshift-data:ListStatements",
     }
 )
 # Unscopable actions that must still be narrowed by a condition.

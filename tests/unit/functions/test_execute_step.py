@@ -33,7 +33,7 @@ def batch_request(**extra: Any) -> dict[str, Any]:
         "Database": "dev",
         "WorkgroupName": "default-workgroup",
         "StatementName": "exec-1.load_file",
-        "ClientToken": hashlib.sha256(f"{EXECUTION_ARN}\nload_file".encode()).hexdigest(),
+        "ClientToken": hashlib.sha256(f"{EXECUTION_ARN}\nload_file\n0".encode()).hexdigest(),
         "Sqls": [
             "CREATE TEMP TABLE sales_lines_batch (LIKE staging.sales_lines)",
             "COPY sales_lines_batch FROM 's3://landing-1/sales/2024/03/01/a.csv' IAM_ROLE default "
@@ -55,11 +55,14 @@ def description(status: str, **extra: Any) -> dict[str, Any]:
     return {"Id": STATEMENT_ID, "Status": status, **extra}
 
 
-def invoke(app, context, step: str = "load_file", run: dict[str, Any] = RUN) -> dict[str, Any]:
+def invoke(
+    app, context, step: str = "load_file", run: dict[str, Any] = RUN, redrive_count: int = 0
+) -> dict[str, Any]:
     event = {
         "run": run,
         "step": {"name": step, "timeout_seconds": 3600},
         "now": NOW,
+        "redrive_count": redrive_count,
         "execution_name": "exec-1",
     }
     return app.lambda_handler(event, context)
@@ -89,6 +92,25 @@ def test_a_retried_submit_sends_the_same_client_token(app, context) -> None:
         )
         app.stubber.add_response("describe_statement", description("STARTED"), {"Id": STATEMENT_ID})
     assert invoke(app, context)["id"] == invoke(app, context)["id"]
+
+
+def test_a_redriven_execution_sends_a_new_client_token(app, context) -> None:
+    """A redrive reruns the failed step: the same token would return the failed statement instead.
+
+    Step Functions, "Redriving executions" ($$.Execution.RedriveCount):
+    https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html
+    Redshift Data API ExecuteStatement ClientToken (idempotency):
+    https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_BatchExecuteStatement.html
+    """
+    redriven = hashlib.sha256(f"{EXECUTION_ARN}\nload_file\n1".encode()).hexdigest()
+    app.stubber.add_response(
+        "batch_execute_statement",
+        {"Id": STATEMENT_ID},
+        batch_request(WaitTimeSeconds=30, ClientToken=redriven),
+    )
+    app.stubber.add_response("describe_statement", description("STARTED"), {"Id": STATEMENT_ID})
+    assert invoke(app, context, redrive_count=1)["id"] == STATEMENT_ID
+    app.stubber.assert_no_pending_responses()
 
 
 def test_single_statement_steps_use_execute_statement(app, context) -> None:

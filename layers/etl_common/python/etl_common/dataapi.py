@@ -16,13 +16,15 @@ from .target import RedshiftTarget
 MAX_STATEMENT_NAME = 2048
 
 
-def client_token(execution_arn: str, step: str) -> str:
-    """Idempotency token of one step of one execution (64 hex characters).
+def client_token(execution_arn: str, step: str, redrive_count: int) -> str:
+    """Idempotency token of one step of one run of an execution (64 hex characters).
 
     It does not depend on the attempt, so a retried submit returns the statement the
-    first attempt started instead of running the SQL again.
+    first attempt started instead of running the SQL again; it does depend on the
+    execution's ``RedriveCount``, so a redriven execution runs its failed step anew
+    instead of getting the failed statement back.
     """
-    return hashlib.sha256(f"{execution_arn}\n{step}".encode()).hexdigest()
+    return hashlib.sha256(f"{execution_arn}\n{step}\n{redrive_count}".encode()).hexdigest()
 
 
 def statement_name(execution_name: str, step: str) -> str:

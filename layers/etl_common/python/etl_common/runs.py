@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .dataapi import (
     cancel,
     client_token,
@@ -25,7 +27,7 @@ from .dataapi import (
     statement_name,
     submit,
 )
-from .errors import InputError
+from .errors import InputError, data_api_error
 from .params import parse_timestamp, resolve_parameters, sql_values
 from .polling import ABORTED, FAILED, FINISHED, PollPolicy
 from .schemas import validate_document
@@ -126,10 +128,14 @@ def execute_step(
     run: Mapping[str, Any],
     step: Mapping[str, Any],
     now: str,
+    redrive_count: int,
     iam_role: str = "",
     base: Path | None = None,
 ) -> dict[str, Any]:
-    """Submit one step (idempotently) and long-poll it once; returns the step's statement state."""
+    """Submit one step (idempotently) and long-poll it once; returns the step's statement state.
+
+    ``redrive_count`` is the execution's ``$$.Execution.RedriveCount``: each redrive gets new tokens.
+    """
     spec = load_spec(run["pipeline"], base)
     values = sql_values(run)
     rendered = render_step(spec, step["name"], values, iam_role)
@@ -139,7 +145,7 @@ def execute_step(
         rendered.sqls,
         sql_parameters(rendered.parameter_names, values),
         name=statement_name(run["execution_name"], step["name"]),
-        token=client_token(run["execution_arn"], step["name"]),
+        token=client_token(run["execution_arn"], step["name"], redrive_count),
         mode=rendered.mode,
         wait_seconds=policy.long_poll_seconds,
     )
@@ -195,6 +201,28 @@ def check_statement(
         elapsed=elapsed,
         expect=statement.get("expect"),
     )
+
+
+def cancel_running_statements(client: Any, *, execution_name: str) -> list[str]:
+    """Cancel every statement of the execution that is still running; the ids of those cancelled.
+
+    A failed step ends its stage's Map, but Step Functions does not stop the statements the other
+    steps submitted: they would run on, and commit, after the run reported its failure. The step
+    statements are named ``<execution name>.<step>`` and ListStatements matches names by prefix.
+    """
+    prefix = statement_name(execution_name, "")
+    cancelled = []
+    pages = client.get_paginator("list_statements").paginate(
+        StatementName=prefix, Status="ALL", RoleLevel=True
+    )
+    try:
+        summaries = [summary for page in pages for summary in page.get("Statements", [])]
+    except ClientError as err:
+        raise data_api_error("ListStatements", err) from err
+    for summary in summaries:
+        if is_running(str(summary.get("Status"))) and cancel(client, str(summary["Id"])):
+            cancelled.append(str(summary["Id"]))
+    return cancelled
 
 
 def cancel_step(client: Any, *, statement: Mapping[str, Any]) -> dict[str, Any]:
