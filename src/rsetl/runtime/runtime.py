@@ -13,6 +13,7 @@ from typing import Any
 
 from rsetl.awsproto import DEFAULT_CREDENTIALS, LocalServer, Router, SigV4Verifier
 from rsetl.clock import Clock, RealClock
+from rsetl.cloudformation import CloudFormationService
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
 from rsetl.lambdas import FunctionConfig, LambdaRuntime
 from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker, EventInvokeConfig
@@ -135,6 +136,7 @@ class LocalRuntime:
         router.register(EventsService(self.events))
         router.register(StatesService(self.stepfunctions))
         router.register(self.sqs)
+        router.register(CloudFormationService(template, self.clock.now()))
         router.register(AdminService(self.events))
         router.register(self.s3, fallback=True)
         say("wiring template.yaml")
@@ -206,7 +208,7 @@ class LocalRuntime:
         wire_rules(template, self.events, report)
         wire_schedules(template, self.scheduler, report)
 
-    def _target_handler(self, arn: str) -> Callable[[str], None] | None:
+    def _target_handler(self, arn: str) -> Callable[[str], object] | None:
         if arn.startswith("arn:aws:states:"):
             return lambda payload: self._start_from_event(arn, payload)
         if arn.startswith("arn:aws:lambda:"):
