@@ -116,15 +116,25 @@ class DeadLetterMessage:
 
 
 class DeadLetterQueues:
-    """In-memory dead-letter queues, keyed by the queue ARN of DeadLetterConfig."""
+    """The record of dead-lettered events, keyed by the queue ARN of DeadLetterConfig.
+
+    With `forward_to`, each message is also sent to the real (local) queue of that ARN.
+    """
 
     def __init__(self) -> None:
         self._queues: dict[str, list[DeadLetterMessage]] = {}
         self._lock = threading.Lock()
+        self._forward: Callable[[str, DeadLetterMessage], None] | None = None
+
+    def forward_to(self, sender: Callable[[str, DeadLetterMessage], None]) -> None:
+        """Also hand every message to `sender` (queue ARN, message), e.g. the local SQS."""
+        self._forward = sender
 
     def send(self, arn: str, message: DeadLetterMessage) -> None:
         with self._lock:
             self._queues.setdefault(arn, []).append(message)
+        if self._forward is not None:
+            self._forward(arn, message)
 
     def messages(self, arn: str) -> list[DeadLetterMessage]:
         """The messages sent to the queue `arn`, oldest first."""

@@ -186,6 +186,9 @@ class LocalRuntime:
         for queue in template.of_type("AWS::SQS::Queue"):
             self.sqs.create_queue(queue.attributes["QueueName"], queue.properties)
             report.add(queue)
+        self.events.dead_letters.forward_to(
+            lambda arn, message: self.sqs.send_message(arn, message.body, message.attributes)
+        )
         assert self.async_lambda is not None
         for config in template.of_type("AWS::Lambda::EventInvokeConfig"):
             function = template.by_arn(str(config.properties["FunctionName"])) or template.resources.get(

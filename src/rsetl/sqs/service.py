@@ -7,6 +7,7 @@ The template's queues are created at start-up; Lambda's OnFailure destinations s
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from moto.server import create_backend_app
@@ -50,9 +51,14 @@ class SqsService:
         }  # fmt: skip
         self._backend.create_queue(name, **attributes)
 
-    def send_message(self, queue_arn: str, body: str) -> str:
-        """Send `body` to the queue `queue_arn`; the message id."""
-        message = self._backend.send_message(self._queue_name(queue_arn), body)
+    def send_message(self, queue_arn: str, body: str, attributes: Mapping[str, str] | None = None) -> str:
+        """Send `body` (with string message `attributes`) to the queue `queue_arn`; the message id."""
+        message_attributes = {
+            name: {"DataType": "String", "StringValue": value} for name, value in (attributes or {}).items()
+        }
+        message = self._backend.send_message(
+            self._queue_name(queue_arn), body, message_attributes=message_attributes or None
+        )
         return str(message.id)
 
     def visible_messages(self, queue_arn: str) -> list[str]:
