@@ -124,9 +124,9 @@ class DeadLetterQueues:
     def __init__(self) -> None:
         self._queues: dict[str, list[DeadLetterMessage]] = {}
         self._lock = threading.Lock()
-        self._forward: Callable[[str, DeadLetterMessage], None] | None = None
+        self._forward: Callable[[str, DeadLetterMessage], object] | None = None
 
-    def forward_to(self, sender: Callable[[str, DeadLetterMessage], None]) -> None:
+    def forward_to(self, sender: Callable[[str, DeadLetterMessage], object]) -> None:
         """Also hand every message to `sender` (queue ARN, message), e.g. the local SQS."""
         self._forward = sender
 
