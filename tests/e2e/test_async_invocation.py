@@ -50,3 +50,46 @@ def test_a_quarantine_failing_three_times_leaves_its_invocation_record_in_the_fa
     assert delivery.invocation["status"] == "SENT_TO_DESTINATION"
     assert e2e.s3.list_objects_v2(Bucket=e2e.bucket, Prefix=key)["KeyCount"] == 1
     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_a_stopped_runs_status_change_event_invokes_the_statement_cleanup(e2e: E2E) -> None:
+    """StopExecution runs no Catch; the "Step Functions Execution Status Change" event (ABORTED) on the
+    default bus invokes CancelStatementFunction for the execution's still-running statements.
+
+    Step Functions events in EventBridge:
+    https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
+    """
+    runtime = e2e.runtime
+    (function,) = [
+        f for f in runtime.template.of_type("AWS::Lambda::Function") if "CancelStatement" in f.logical_id
+    ]
+    execution_arn = e2e.machine_arn.replace(":stateMachine:", ":execution:") + ":e2e-stopped-run"
+    detail = {
+        "executionArn": execution_arn,
+        "stateMachineArn": e2e.machine_arn,
+        "name": "e2e-stopped-run",
+        "status": "ABORTED",
+    }
+    entry = {
+        "Source": "aws.states",
+        "DetailType": "Step Functions Execution Status Change",
+        "Detail": json.dumps(detail),
+        "Resources": [execution_arn],
+    }
+    invocations_before = runtime.lambdas.invocations[function.ref] if runtime.lambdas else 0
+
+    runtime.events.publish([entry])
+    e2e.settle()
+
+    (delivery,) = [
+        d
+        for d in runtime.events.deliveries()
+        if d.target_arn == function.arn and "e2e-stopped-run" in d.payload
+    ]
+    assert json.loads(delivery.payload) == {
+        "running_of_execution": "e2e-stopped-run",
+        "execution_name": "e2e-stopped-run",
+    }
+    assert delivery.status == "SUCCEEDED"
+    assert delivery.invocation is not None and delivery.invocation["status"] == "SUCCEEDED"
+    assert runtime.lambdas is not None and runtime.lambdas.invocations[function.ref] == invocations_before + 1

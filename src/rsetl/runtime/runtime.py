@@ -130,7 +130,7 @@ class LocalRuntime:
         self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, endpoint_url=self.url, region=template.region,
-            account_id=template.account_id,
+            account_id=template.account_id, status_events=self._publish_one,
         )  # fmt: skip
         router.register(self.redshift_data)
         router.register(EventsService(self.events))
