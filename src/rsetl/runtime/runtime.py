@@ -16,7 +16,7 @@ from rsetl.clock import Clock, RealClock
 from rsetl.cloudformation import CloudFormationService
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
 from rsetl.lambdas import FunctionConfig, LambdaRuntime
-from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker, EventInvokeConfig
+from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker
 from rsetl.postgres import PostgresServer
 from rsetl.redshift_data import RedshiftDataService
 from rsetl.redshift_sql import RedshiftSqlRunner
@@ -30,6 +30,8 @@ from rsetl.runtime.wiring import (
     state_machines,
     wire_buckets,
     wire_event_buses,
+    wire_event_invoke_configs,
+    wire_queues,
     wire_rules,
     wire_schedules,
 )
@@ -183,21 +185,12 @@ class LocalRuntime:
         template, report = self.template, self.report
         for layer in template.of_type("AWS::Lambda::LayerVersion"):
             report.add(layer)
-        for queue in template.of_type("AWS::SQS::Queue"):
-            self.sqs.create_queue(queue.attributes["QueueName"], queue.properties)
-            report.add(queue)
+        wire_queues(template, self.sqs, report)
         self.events.dead_letters.forward_to(
             lambda arn, message: self.sqs.send_message(arn, message.body, message.attributes)
         )
         assert self.async_lambda is not None
-        for config in template.of_type("AWS::Lambda::EventInvokeConfig"):
-            function = template.by_arn(str(config.properties["FunctionName"])) or template.resources.get(
-                str(config.properties["FunctionName"])
-            )
-            if function is None:
-                raise RuntimeError(f"{config.logical_id}: FunctionName names no function of the template")
-            self.async_lambda.configure(function.arn, EventInvokeConfig.from_properties(config.properties))
-            report.add(config)
+        wire_event_invoke_configs(template, self.async_lambda, report)
         wire_buckets(template, self.s3, report)
         for machine, definition in state_machines(template):
             props = machine.properties
