@@ -19,7 +19,8 @@ metrics = Metrics()
 @logger.inject_lambda_context(correlation_id_path="execution_name")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Event: ``run`` (PrepareRun's output), ``step`` (name, timeout), ``attempt`` (the step's
-    submission, from 1), ``now`` (the state's entry time)."""
+    submission, from 1), ``now`` (the state's entry time), ``redrive_count`` (the execution's
+    RedriveCount)."""
     statement = execute_step(
         redshift_data(),
         RedshiftTarget.from_env(),
@@ -28,6 +29,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         step=event["step"],
         now=event["now"],
         attempt=int(event.get("attempt", 1)),
+        redrive_count=int(event["redrive_count"]),
         iam_role=os.environ.get("COPY_IAM_ROLE_ARN", ""),
     )
     metrics.add_dimension(name="pipeline", value=event["run"]["pipeline"])

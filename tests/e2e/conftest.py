@@ -126,6 +126,9 @@ class E2E:
         """A client of `service` signed as the function's role session."""
         return client_as_function(self.runtime, function_logical_id, service)
 
+    def client(self, service: str) -> Any:
+        return aws_client(self.runtime, service)
+
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         assert self.runtime.postgres is not None
         with self.runtime.postgres.connect() as conn:

@@ -96,6 +96,8 @@ def test_target_failing_past_the_retry_policy_goes_to_the_dead_letter_queue(runt
         if key in json.dumps(message.json())
     ]
     assert len(dead) == 1
+    queue = runtime.template.resources["TriggerDeadLetterQueue"]
+    assert [body for body in runtime.sqs.visible_messages(queue.arn) if key in body] == [dead[0].body]
 
 
 def drop_every_connection(runtime: LocalRuntime) -> int:

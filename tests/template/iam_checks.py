@@ -27,6 +27,7 @@ UNSCOPABLE_ACTIONS = frozenset(
         # RedshiftDbRoles tag with these.
         "tag:GetResources",
         "tag:GetTagKeys",
+        "redshift-data:ListStatements",
     }
 )
 # Unscopable actions that must still be narrowed by a condition.

@@ -156,10 +156,20 @@ def test_statement_tasks_retry_throttling_and_transient_errors_with_jitter(
 
 
 def test_every_task_retries_lambda_errors_and_is_caught(run_pipeline: dict[str, Any]) -> None:
+    """Step Functions, "Handling Lambda service exceptions" (retry Lambda.ServiceException,
+    AWSLambdaException, SdkClientException, ClientExecutionTimeoutException) and "Error names"
+    (Lambda.Unknown: the function failed without an error type, e.g. out of memory):
+    https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
+    """
     tasks = {name: s for name, s in run_pipeline.items() if s["Type"] == "Task"}
-    assert len(tasks) == 7
+    assert len(tasks) == 8
+    recommended = {
+        "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+        "Lambda.ClientExecutionTimeoutException", "Lambda.Unknown",
+    }  # fmt: skip
     for name, task in tasks.items():
-        assert any("Lambda.ServiceException" in r["ErrorEquals"] for r in task["Retry"]), name
+        lambda_errors = next(r for r in task["Retry"] if "Lambda.ServiceException" in r["ErrorEquals"])
+        assert recommended <= set(lambda_errors["ErrorEquals"]), name
         assert task["Catch"][-1]["ErrorEquals"] == ["States.ALL"], name
 
 
@@ -222,7 +232,11 @@ def test_failures_name_the_step_and_end_in_a_failure_event(run_pipeline: dict[st
     for name, state in fails.items():
         assert state["Error"].startswith("rsetl."), name
         assert "CausePath" in state, name
-    assert run_pipeline["RunStages"]["Catch"][0]["Next"] == "EmitPipelineFailed"
+    assert run_pipeline["RunStages"]["Catch"][0]["Next"] == "CancelRunningStatements"
+    cancel = run_pipeline["CancelRunningStatements"]
+    assert cancel["Parameters"]["Payload"]["running_of_execution.$"] == "$$.Execution.Name"
+    assert (cancel["Next"], cancel["Catch"][0]["Next"]) == ("EmitPipelineFailed", "EmitPipelineFailed")
+    assert cancel["ResultPath"] is None
     assert run_pipeline["EmitPipelineFailed"]["Next"] == "PipelineFailed"
     assert run_pipeline["EmitPipelineFailed"]["Parameters"]["Payload"]["outcome"] == "FAILED"
     assert run_pipeline["EncodeTaskFailure"]["Parameters"] == {"cause.$": "States.JsonToString($.failure)"}

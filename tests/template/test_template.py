@@ -17,6 +17,7 @@ from rsetl.eventbridge.transform import RuleContext, render_target_input
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "rsetl-landing-example"
 STATE_MACHINE = "RunPipelineStateMachine"
+MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:rsetl-run-pipeline"
 
 
 def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -47,6 +48,8 @@ def rule_inputs(
         props = substitute(rule["Properties"], {"LandingBucket": BUCKET})
         if "EventPattern" not in props:
             continue
+        # A pattern may name this stack's state machine (its status change events).
+        props["EventPattern"] = substitute(props["EventPattern"], {STATE_MACHINE: MACHINE_ARN})
         on_bus = props.get("EventBusName")
         if (on_bus and on_bus != {"Ref": "PipelineEventBus"}) or (bool(on_bus) != (bus is not None)):
             continue
@@ -64,7 +67,7 @@ def test_resources_the_application_consists_of(resources: dict[str, Any]) -> Non
     assert len(of_type(resources, "AWS::Lambda::Function")) == 6
     assert len(of_type(resources, "AWS::Lambda::LayerVersion")) == 2
     assert len(of_type(resources, "AWS::Events::EventBus")) == 1
-    assert len(of_type(resources, "AWS::Events::Rule")) == 7
+    assert len(of_type(resources, "AWS::Events::Rule")) == 8
 
 
 def test_state_machine_logs_and_traces(resources: dict[str, Any]) -> None:
@@ -223,6 +226,35 @@ def test_failed_ingest_goes_to_quarantine(resources: dict[str, Any], pipelines_d
     }
     pattern = resources["QuarantineFileFunctionQuarantineFailedIngest"]["Properties"]["EventPattern"]
     assert sorted(pattern["detail"]["pipeline"]) == sorted(quarantined)
+
+
+def test_a_stopped_or_timed_out_run_has_its_running_statements_cancelled(resources: dict[str, Any]) -> None:
+    """StopExecution and the execution timeout run no Catch; Step Functions still sends the status change.
+
+    Step Functions events in EventBridge ("Step Functions Execution Status Change", default bus):
+    https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
+    """
+    arn = "arn:aws:states:us-east-1:123456789012:execution:rsetl-run-pipeline:run-1"
+    event = {
+        "version": "0", "id": "e-1", "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states", "account": "123456789012", "time": "2026-11-07T02:00:00Z",
+        "region": "us-east-1", "resources": [arn],
+        "detail": {"executionArn": arn, "stateMachineArn": MACHINE_ARN, "name": "run-1", "status": "ABORTED"},
+    }  # fmt: skip
+    rule = resources["CancelStatementFunctionCancelStoppedRunStatements"]["Properties"]
+    assert rule["EventPattern"]["detail"]["stateMachineArn"] == [{"Ref": STATE_MACHINE}]
+    expected = {"running_of_execution": "run-1", "execution_name": "run-1"}
+    for status, cancelled in (
+        ("ABORTED", True),
+        ("TIMED_OUT", True),
+        ("FAILED", False),
+        ("SUCCEEDED", False),
+    ):
+        event["detail"]["status"] = status
+        started = rule_inputs(resources, event, bus=None).get(
+            "CancelStatementFunctionCancelStoppedRunStatements"
+        )
+        assert (started or {}).get("input") == (expected if cancelled else None), status
 
 
 def test_schedules_have_stack_unique_names_and_the_specs_expressions(

@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=4566)
     up.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder of template.yaml")
     up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    up.add_argument(
+        "--config-env", default="local", help="samconfig.toml config environment to read (default local)"
+    )
     up.add_argument("--database-url", help="an external postgresql:// URL instead of the embedded server")
     up.add_argument(
         "--database-secret",
@@ -90,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.project_dir, state_dir, args.port, args.parameter_overrides, args.database_url,
                     args.database_secret,
                     args.isolation_level,
+                    args.config_env,
                 )  # fmt: skip
             case "demo":
                 from rsetl.cli.demo import run_demo

@@ -48,8 +48,9 @@ def up(
     database_url: str | None,
     database_secrets: list[str] | None = None,
     isolation_level: str = DEFAULT_ISOLATION_LEVEL,
+    config_env: str = "local",
 ) -> int:
-    """Serve the local endpoint until SIGINT or SIGTERM."""
+    """Serve the local endpoint until SIGINT or SIGTERM; parameters failing their checks stop it first."""
     options = RuntimeOptions(
         project_dir=project_dir,
         state_dir=state_dir,
@@ -58,6 +59,7 @@ def up(
         database_url=database_url,
         database_secrets=parse_database_secrets(database_secrets or []),
         isolation_level=isolation_level,
+        config_env=config_env,
     )
     runtime = LocalRuntime(options)
     stop = threading.Event()
@@ -185,12 +187,22 @@ def events(clients: LocalClients, limit: int) -> int:
     for event in listed:
         detail = event["detail"] or {}
         about = detail.get("pipeline") or (detail.get("object") or {}).get("key") or ""
-        delivered = ", ".join(f"{d['status']} ({d['attempts']})" for d in event["deliveries"]) or "-"
+        delivered = ", ".join(delivery_text(d) for d in event["deliveries"]) or "-"
         table.add_row(
             event["time"], event["bus"], event["source"], event["detailType"], str(about), delivered
         )
     console.print(table)
     return 0
+
+
+def delivery_text(delivery: dict[str, Any]) -> str:
+    """`STATUS (attempts)`, and for an asynchronously invoked function what became of the event."""
+    text = f"{delivery['status']} ({delivery['attempts']})"
+    invocation = delivery.get("invocation")
+    if invocation and invocation["status"] != "SUCCEEDED":
+        where = f" to {invocation['destination']}" if invocation.get("destination") else ""
+        text += f": {invocation['status']}{where} after {invocation['attempts']} function attempt(s)"
+    return text
 
 
 def sql(clients: LocalClients, text: str, database: str) -> int:

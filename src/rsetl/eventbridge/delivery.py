@@ -13,11 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 from rsetl.clock import Clock
 
 __all__ = [
+    "AsyncOutcome",
     "DeadLetterMessage",
     "DeadLetterQueues",
     "Delivery",
@@ -31,7 +32,23 @@ __all__ = [
 ]
 
 TargetHandler = Callable[[str], object]
-"""Invokes one target with the JSON text it receives; raising means the delivery failed."""
+"""Invokes one target with the JSON text it receives; raising means the delivery failed.
+
+A target that runs later (a Lambda function, invoked asynchronously) returns an
+:class:`AsyncOutcome`: the delivery succeeded, and the record follows what became of the event.
+"""
+
+
+class AsyncOutcome(Protocol):
+    """What an asynchronously invoked target became of a delivered event (a Lambda async invocation)."""
+
+    status: str
+    attempts: int
+    errors: list[str]
+    destination: str | None
+
+    def on_done(self, listener: Callable[[Any], None]) -> None: ...
+
 
 DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 185
 DEFAULT_MAXIMUM_EVENT_AGE = 86400
@@ -61,8 +78,8 @@ class TargetInvoker:
         with self._lock:
             self._resolvers.append(resolver)
 
-    def invoke(self, arn: str, payload: str) -> None:
-        """Call the target; raises whatever it raises, or TargetNotFoundError."""
+    def invoke(self, arn: str, payload: str) -> object:
+        """Call the target and return what it returns; raises whatever it raises, or TargetNotFoundError."""
         with self._lock:
             handler = self._handlers.get(arn)
             resolvers = list(self._resolvers)
@@ -72,7 +89,7 @@ class TargetInvoker:
             handler = resolver(arn)
         if handler is None:
             raise TargetNotFoundError(f"No local target is wired for {arn}.")
-        handler(payload)
+        return handler(payload)
 
 
 @dataclass(frozen=True)
@@ -100,15 +117,25 @@ class DeadLetterMessage:
 
 
 class DeadLetterQueues:
-    """In-memory dead-letter queues, keyed by the queue ARN of DeadLetterConfig."""
+    """The record of dead-lettered events, keyed by the queue ARN of DeadLetterConfig.
+
+    With `forward_to`, each message is also sent to the real (local) queue of that ARN.
+    """
 
     def __init__(self) -> None:
         self._queues: dict[str, list[DeadLetterMessage]] = {}
         self._lock = threading.Lock()
+        self._forward: Callable[[str, DeadLetterMessage], object] | None = None
+
+    def forward_to(self, sender: Callable[[str, DeadLetterMessage], object]) -> None:
+        """Also hand every message to `sender` (queue ARN, message), e.g. the local SQS."""
+        self._forward = sender
 
     def send(self, arn: str, message: DeadLetterMessage) -> None:
         with self._lock:
             self._queues.setdefault(arn, []).append(message)
+        if self._forward is not None:
+            self._forward(arn, message)
 
     def messages(self, arn: str) -> list[DeadLetterMessage]:
         """The messages sent to the queue `arn`, oldest first."""
@@ -214,6 +241,8 @@ class DeliveryRecord:
     created_at: datetime | None = None
     finished_at: datetime | None = None
     dead_letter_arn: str | None = None
+    invocation: dict[str, Any] | None = None
+    """For a target invoked asynchronously: its status, attempts, errors and destination."""
 
 
 @dataclass(frozen=True)
@@ -349,9 +378,12 @@ class Dispatcher:
             payload = delivery.payload
             if delivery.payload_for_attempt is not None:
                 payload = delivery.payload_for_attempt(retries + 1)
-            error = self._attempt(delivery, record, payload)
+            error, outcome = self._attempt(delivery, record, payload)
             if error is None:
-                self._finish(record, "SUCCEEDED")
+                if _is_async_outcome(outcome):
+                    self._follow(record, outcome)
+                else:
+                    self._finish(record, "SUCCEEDED")
                 return
             condition = "MaximumRetryAttempts" if retries >= delivery.maximum_retry_attempts else None
             if condition is None:
@@ -365,20 +397,38 @@ class Dispatcher:
                 return
             retries += 1
 
-    def _attempt(self, delivery: Delivery, record: DeliveryRecord, payload: str) -> tuple[str, str] | None:
+    def _attempt(
+        self, delivery: Delivery, record: DeliveryRecord, payload: str
+    ) -> tuple[tuple[str, str] | None, object]:
         with self._lock:
             record.attempts += 1
         try:
             fault = self.faults.take_failure(delivery.target_arn)
             if fault is not None:
                 raise fault
-            self.invoker.invoke(delivery.target_arn, payload)
+            outcome = self.invoker.invoke(delivery.target_arn, payload)
         except Exception as exc:  # any failure of the target is a failed attempt, as in AWS
             code = str(getattr(exc, "code", None) or type(exc).__name__)
             with self._lock:
                 record.errors.append(f"{code}: {exc}")
-            return code, str(exc)
-        return None
+            return (code, str(exc)), None
+        return None, outcome
+
+    def _follow(self, record: DeliveryRecord, outcome: AsyncOutcome) -> None:
+        """EventBridge's part succeeded; the record shows INVOKED until the target's own outcome is known."""
+        self._finish(record, "INVOKED")
+
+        def done(finished: AsyncOutcome) -> None:
+            with self._lock:
+                record.invocation = {
+                    "status": finished.status,
+                    "attempts": finished.attempts,
+                    "errors": list(finished.errors),
+                    "destination": finished.destination,
+                }
+            self._finish(record, "SUCCEEDED" if finished.status == "SUCCEEDED" else "TARGET_FAILED")
+
+        outcome.on_done(done)
 
     def _exhausted_by_age(self, delivery: Delivery) -> str | None:
         age = (self.clock.now() - delivery.event_time).total_seconds()
@@ -431,3 +481,7 @@ class Dispatcher:
             step = min(remaining, 1.0)
             self.clock.sleep(step)
             remaining -= step
+
+
+def _is_async_outcome(value: object) -> TypeGuard[AsyncOutcome]:
+    return callable(getattr(value, "on_done", None)) and hasattr(value, "status")

@@ -28,6 +28,10 @@ _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
 INIT_TIMEOUT_SECONDS = 10.0
 """Lambda's limit on a function's init phase (importing the handler's module)."""
+MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
+"""Invoke: "For synchronous invocations, the maximum payload size is 6 MB" (request and response)."""
+MAX_SYNC_RESPONSE_BYTES = 6291556
+"""The response limit in the message Lambda gives for a too-large response (Function.ResponseSizeTooLarge)."""
 
 
 @dataclass(frozen=True)
@@ -342,10 +346,16 @@ class LambdaRuntime:
     def invoke(self, function_name_or_arn: str, payload: Any) -> InvokeResult:
         """Run the function's handler with `payload` (RequestResponse), as Lambda Invoke does.
 
-        Raises :class:`LambdaServiceError` when the Invoke call itself fails (an injected fault).
+        Raises :class:`LambdaServiceError` when the Invoke call itself fails (an injected fault, a
+        request over 6 MB).
         """
         function = self._lookup(function_name_or_arn)
         config = function.config
+        if len(json.dumps(payload).encode()) > MAX_SYNC_PAYLOAD_BYTES:
+            raise LambdaServiceError(
+                "RequestEntityTooLargeException",
+                f"Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the Invoke operation",
+            )
         fault = self.faults.take(config.name)
         if fault is LambdaFault.SERVICE_ERROR:
             raise LambdaServiceError(
@@ -360,6 +370,11 @@ class LambdaRuntime:
         result = self._invoke_worker(function, payload)
         if fault is LambdaFault.TIMEOUT:
             return _timed_out(result.request_id, config)
+        if not result.function_error and len(json.dumps(result.payload).encode()) > MAX_SYNC_RESPONSE_BYTES:
+            limit = MAX_SYNC_RESPONSE_BYTES
+            message = f"Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+            error = {"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}
+            return InvokeResult(error, "Unhandled", result.request_id)
         return result
 
     def prewarm(self, workers_per_function: int = 1) -> None:

@@ -42,6 +42,7 @@ class AdminService:
                     "status": record.status,
                     "attempts": record.attempts,
                     "errors": record.errors,
+                    "invocation": record.invocation,
                 }
             )
         return [

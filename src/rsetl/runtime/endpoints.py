@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import botocore.session
 
-EMULATED_SERVICES = ("redshift-data", "events", "stepfunctions", "s3")
+EMULATED_SERVICES = ("redshift-data", "events", "stepfunctions", "s3", "sqs")
 """botocore names of the services the local endpoint answers."""
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,11 @@ import psycopg
 
 from rsetl.awsproto import DEFAULT_CREDENTIALS, CallerIdentity, LocalServer, Router, SigV4Verifier
 from rsetl.clock import Clock, RealClock
+from rsetl.cloudformation import CloudFormationService
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
 from rsetl.iam import Caller, LocalIam
-from rsetl.lambdas import FunctionConfig, LambdaRuntime, LambdaServiceError, LayerConfig
+from rsetl.lambdas import FunctionConfig, LambdaRuntime, LayerConfig
+from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
 from rsetl.redshift_data import (
     ADMIN_USER,
@@ -40,18 +40,18 @@ from rsetl.runtime.wiring import (
     state_machines,
     wire_buckets,
     wire_event_buses,
+    wire_event_invoke_configs,
+    wire_queues,
     wire_rules,
     wire_schedules,
 )
 from rsetl.s3 import S3Service
+from rsetl.sqs import SqsService
 from rsetl.stepfunctions import StepFunctionsEngine
 from rsetl.stepfunctions.service import StatesService
 from rsetl.template import LocalTemplate, load_template
 
 logger = logging.getLogger(__name__)
-
-LAMBDA_ASYNC_RETRIES = 2
-"""Lambda retries a failed asynchronous invocation twice (EventBridge targets invoke asynchronously)."""
 
 
 @dataclass
@@ -63,6 +63,8 @@ class RuntimeOptions:
     port: int = 0
     clock: Clock = field(default_factory=RealClock)
     parameter_overrides: Mapping[str, str] = field(default_factory=dict)
+    config_env: str = "local"
+    """The samconfig.toml config environment whose parameters the runtime deploys with."""
     database_url: str | None = None
     credentials: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CREDENTIALS))
     apply_sql: bool = True
@@ -108,9 +110,8 @@ class LocalRuntime:
         )
         self.scheduler = Scheduler(self.events)
         self.s3 = S3Service(event_sink=self.events.publish)
-        self._async_invokes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rsetl-lambda-async")
-        self._pending_invokes = 0
-        self._pending_lock = threading.Lock()
+        self.sqs = SqsService(self.template.account_id, self.template.region)
+        self.async_lambda: AsyncInvoker | None = None
         self.applied_sql: list[AppliedFile] = []
         self.function_errors: dict[str, dict[str, Any]] = {}
         """Init errors of functions whose handler cannot be imported, by function name (at start)."""
@@ -162,10 +163,11 @@ class LocalRuntime:
         )  # fmt: skip
         self.lambdas.prewarm(options.lambda_prewarm)
         self.function_errors = self.lambdas.startup_errors()
+        self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,
             task_credentials=self._task_credentials, endpoint_url=self.url, region=template.region,
-            account_id=template.account_id,
+            account_id=template.account_id, status_events=self._publish_one,
         )  # fmt: skip
         self.access = InProcessAccess(self.iam, self.stepfunctions)
         self.events.dispatcher.authorizer = self.access.delivery
@@ -173,6 +175,8 @@ class LocalRuntime:
         router.register(self.redshift_data)
         router.register(EventsService(self.events))
         router.register(StatesService(self.stepfunctions))
+        router.register(self.sqs)
+        router.register(CloudFormationService(template, self.clock.now()))
         router.register(AdminService(self.events))
         router.register(self.s3, fallback=True)
         say("wiring template.yaml")
@@ -215,6 +219,7 @@ class LocalRuntime:
         log_dir.mkdir(parents=True, exist_ok=True)
         with (log_dir / f"{caller.session_name}.log").open("a") as log:
             log.write(f"[rsetl local IAM] AccessDenied: {message}\n")
+
     def set_isolation_level(self, level: str) -> None:
         """Change the `dev` database's isolation level, as `ALTER DATABASE dev ISOLATION LEVEL` does.
 
@@ -270,8 +275,12 @@ class LocalRuntime:
         template, report = self.template, self.report
         for layer in template.of_type("AWS::Lambda::LayerVersion"):
             report.add(layer)
-        for queue in template.of_type("AWS::SQS::Queue"):
-            report.add(queue)
+        wire_queues(template, self.sqs, report)
+        self.events.dead_letters.forward_to(
+            lambda arn, message: self.sqs.send_message(arn, message.body, message.attributes)
+        )
+        assert self.async_lambda is not None
+        wire_event_invoke_configs(template, self.async_lambda, report)
         wire_buckets(template, self.s3, report)
         for machine, definition in state_machines(template):
             props = machine.properties
@@ -288,7 +297,7 @@ class LocalRuntime:
         wire_rules(template, self.events, report)
         wire_schedules(template, self.scheduler, report)
 
-    def _target_handler(self, arn: str) -> Callable[[str], None] | None:
+    def _target_handler(self, arn: str) -> Callable[[str], object] | None:
         if arn.startswith("arn:aws:states:"):
             return lambda payload: self._start_from_event(arn, payload)
         if arn.startswith("arn:aws:lambda:"):
@@ -298,39 +307,23 @@ class LocalRuntime:
     def _start_from_event(self, machine_arn: str, payload: str) -> None:
         self.stepfunctions.start_execution(machine_arn, json.loads(payload))
 
-    def _invoke_async(self, function_arn: str, payload: str) -> None:
-        assert self.lambdas is not None
-        lambdas, event = self.lambdas, json.loads(payload)
+    def _invoke_async(self, function_arn: str, payload: str) -> AsyncInvocation:
+        assert self.async_lambda is not None
+        return self.async_lambda.invoke(function_arn, payload)
 
-        def run() -> None:
-            try:
-                invoke_with_retries()
-            finally:
-                with self._pending_lock:
-                    self._pending_invokes -= 1
-
-        def invoke_with_retries() -> None:
-            for attempt in range(1 + LAMBDA_ASYNC_RETRIES):
-                try:
-                    result = lambdas.invoke(function_arn, event)
-                except LambdaServiceError as error:
-                    logger.warning("async invoke of %s failed (try %d): %s", function_arn, attempt + 1, error)
-                    continue
-                if not result.function_error:
-                    return
-                logger.warning(
-                    "async invoke of %s failed (try %d): %s", function_arn, attempt + 1, result.payload
-                )
-
-        with self._pending_lock:
-            self._pending_invokes += 1
-        self._async_invokes.submit(run)
+    def _send_to_destination(self, arn: str, record: str) -> None:
+        """An asynchronous invocation's record to its destination: an SQS queue of the template."""
+        if arn.startswith("arn:aws:sqs:"):
+            self.sqs.send_message(arn, record)
+            return
+        raise RuntimeError(
+            f"destination {arn}: the local runtime sends invocation records to SQS queues only"
+        )
 
     def busy(self) -> bool:
         """Whether anything is still under way: deliveries, executions or asynchronous invocations."""
-        with self._pending_lock:
-            if self._pending_invokes:
-                return True
+        if self.async_lambda is not None and self.async_lambda.pending():
+            return True
         if self.events.dispatcher.in_flight():
             return True
         return any(e.status == "RUNNING" for e in list(self.stepfunctions.executions.values()))
@@ -365,7 +358,8 @@ class LocalRuntime:
         if self.server is not None:
             self.server.stop()
         self.events.close()
-        self._async_invokes.shutdown(wait=False, cancel_futures=True)
+        if self.async_lambda is not None:
+            self.async_lambda.close()
         if self.lambdas is not None:
             self.lambdas.close()
         if self.redshift_data is not None:
@@ -393,14 +387,16 @@ def _load_with_local_target(options: RuntimeOptions) -> LocalTemplate:
     """The template; with a Serverless WorkgroupName but no WorkgroupId, the local workgroup's ID
     fills it in, as a deployer copies it from `aws redshift-serverless get-workgroup`."""
     path = options.project_dir / "template.yaml"
-    template = load_template(path, parameter_overrides=options.parameter_overrides)
+    template = load_template(
+        path, parameter_overrides=options.parameter_overrides, config_env=options.config_env
+    )
     parameters = template.parameters
     if parameters.get("WorkgroupName") and "WorkgroupId" in parameters and not parameters["WorkgroupId"]:
         overrides = {
             **options.parameter_overrides,
             "WorkgroupId": local_workgroup_id(parameters["WorkgroupName"]),
         }
-        template = load_template(path, parameter_overrides=overrides)
+        template = load_template(path, parameter_overrides=overrides, config_env=options.config_env)
     return template
 
 

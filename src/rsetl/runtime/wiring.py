@@ -6,7 +6,9 @@ import json
 from dataclasses import dataclass, field
 
 from rsetl.eventbridge import EventBridge, Scheduler, apply_event_bus, apply_rule, apply_schedule
+from rsetl.lambdas.asynchronous import AsyncInvoker, EventInvokeConfig
 from rsetl.s3 import S3Service
+from rsetl.sqs import SqsService
 from rsetl.template import LocalResource, LocalTemplate, state_machine_definition
 
 EMULATED_TYPES = frozenset(
@@ -19,6 +21,7 @@ EMULATED_TYPES = frozenset(
         "AWS::Scheduler::Schedule",
         "AWS::S3::Bucket",
         "AWS::SQS::Queue",
+        "AWS::Lambda::EventInvokeConfig",
     }
 )
 """Resource types the local runtime creates and runs."""
@@ -33,10 +36,11 @@ ACCEPTED_TYPES = frozenset(
         "AWS::S3::BucketPolicy",
         "AWS::SQS::QueuePolicy",
         "AWS::Events::EventBusPolicy",
+        "AWS::CloudWatch::Alarm",
     }
 )
-"""Resource types that shape access or logging on AWS: IAM roles and policies, Lambda permissions and
-bucket policies are enforced by `rsetl.iam`; the others are read and not enforced."""
+"""Resource types that shape access, logging or monitoring on AWS: IAM roles and policies, Lambda
+permissions and bucket policies are enforced by `rsetl.iam`; the others are read and not enforced."""
 
 
 @dataclass
@@ -67,6 +71,25 @@ def wire_buckets(template: LocalTemplate, s3: S3Service, report: WiringReport) -
         eventbridge = bool((config.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled"))
         s3.create_bucket(bucket.ref, eventbridge=eventbridge, region=template.region)
         report.add(bucket)
+
+
+def wire_queues(template: LocalTemplate, sqs: SqsService, report: WiringReport) -> None:
+    for queue in template.of_type("AWS::SQS::Queue"):
+        sqs.create_queue(queue.attributes["QueueName"], queue.properties)
+        report.add(queue)
+
+
+def wire_event_invoke_configs(template: LocalTemplate, invoker: AsyncInvoker, report: WiringReport) -> None:
+    """Each function's retries, event age and destinations for asynchronous invocation."""
+    for config in template.of_type("AWS::Lambda::EventInvokeConfig"):
+        name = str(config.properties["FunctionName"])
+        function = template.by_arn(name) or template.resources.get(name)
+        if function is None:
+            raise RuntimeError(
+                f"{config.logical_id}: FunctionName {name!r} names no function of the template"
+            )
+        invoker.configure(function.arn, EventInvokeConfig.from_properties(config.properties))
+        report.add(config)
 
 
 def wire_event_buses(template: LocalTemplate, bridge: EventBridge, report: WiringReport) -> None:

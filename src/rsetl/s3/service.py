@@ -6,13 +6,11 @@ and the :class:`~rsetl.objectstore.ObjectStore` view that COPY and UNLOAD use.
 
 from __future__ import annotations
 
-import io
 import logging
-import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
 from moto.s3.models import s3_backends
@@ -20,6 +18,7 @@ from moto.server import create_backend_app
 
 from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID
+from rsetl.awsproto.wsgi import call_wsgi
 from rsetl.objectstore import StoredObject
 from rsetl.s3.notifications import object_event_entry
 from rsetl.s3.permissions import S3Target, required_permissions
@@ -68,7 +67,7 @@ class S3Service:
             message = context.denial(needed.action, needed.resource, needed.keys)
             if message is not None:
                 return self.error_response(AwsError("AccessDenied", message, 403), context)
-        status, headers, body = self._call_moto(request)
+        status, headers, body = call_wsgi(self._app, request, self._moto_account)
         if status == 404 and (b"NoSuchKey" in body or request.method == "HEAD"):
             hidden = self._hidden_missing_key(request, context)
             if hidden is not None:
@@ -103,51 +102,6 @@ class S3Service:
         return AwsResponse(
             status, body, {"Content-Type": "application/xml", "x-amz-request-id": context.request_id}
         )
-
-    def _call_moto(self, request: AwsRequest) -> tuple[int, dict[str, str], bytes]:
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": request.method,
-            "SCRIPT_NAME": "",
-            # PEP 3333: PATH_INFO carries the decoded bytes as latin-1 text.
-            "PATH_INFO": unquote_to_bytes(request.raw_path).decode("latin-1"),
-            "QUERY_STRING": request.raw_query,
-            # moto reads the key from the path as sent and decodes it once; PATH_INFO is decoded already.
-            "RAW_URI": request.raw_path + (f"?{request.raw_query}" if request.raw_query else ""),
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "CONTENT_LENGTH": str(len(request.body)),
-            "CONTENT_TYPE": request.header("Content-Type"),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(request.body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "HTTP_X_MOTO_ACCOUNT_ID": self._moto_account,
-        }
-        for name, value in request.headers.items():
-            key = "HTTP_" + name.upper().replace("-", "_")
-            if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_X_MOTO_ACCOUNT_ID"):
-                environ[key] = str(value)
-        captured: dict[str, Any] = {}
-        written = io.BytesIO()
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured["status"] = int(status.split(" ", 1)[0])
-            captured["headers"] = headers
-            return written.write
-
-        chunks: Iterable[bytes] = self._app(environ, start_response)
-        body = written.getvalue() + b"".join(chunks)
-        # The server sizes a body it sends; a HEAD answer has none, so it carries the object's size.
-        headers = {
-            name: value
-            for name, value in captured["headers"]
-            if name.lower() != "content-length" or request.method == "HEAD"
-        }
-        return captured["status"], headers, body
 
     def _notify(self, request: AwsRequest, context: RequestContext) -> None:
         if self._event_sink is None:

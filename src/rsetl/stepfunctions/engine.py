@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,8 @@ from rsetl.stepfunctions.integrations import (
 )
 from rsetl.stepfunctions.interpreter import Execution, Interpreter
 from rsetl.stepfunctions.tokens import TaskTokens
+
+logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[^\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 
@@ -89,8 +92,10 @@ class StepFunctionsEngine:
         account_id: str = "000000000000",
         history_limit: int = HISTORY_EVENT_LIMIT,
         concurrent_branches: bool | None = None,
+        status_events: Callable[[dict[str, Any]], object] | None = None,
     ) -> None:
         self.clock = clock
+        self._status_events = status_events
         self.region = region
         self.account_id = account_id
         self.tokens = TaskTokens()
@@ -105,6 +110,7 @@ class StepFunctionsEngine:
             account_id=account_id,
             concurrent_branches=concurrent_branches,
             history_limit=history_limit,
+            on_end=self._publish_status,
         )
         self._lock = threading.Lock()
         self.machines: dict[str, StateMachine] = {}
@@ -171,6 +177,7 @@ class StepFunctionsEngine:
             if arn in self.executions:
                 raise ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
             self.executions[arn] = execution
+        self._publish_status(execution)
         if wait:
             self.interpreter.run(execution)
         else:
@@ -178,6 +185,42 @@ class StepFunctionsEngine:
                 target=self.interpreter.run, args=(execution,), name=f"sfn-{name}", daemon=True
             ).start()
         return execution
+
+    def _publish_status(self, execution: Execution) -> None:
+        """A "Step Functions Execution Status Change" event, as Standard workflows send to the default bus.
+
+        Step Functions events in EventBridge:
+        https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
+        """
+        if self._status_events is None:
+            return
+        finished = execution.status != "RUNNING"
+        detail = {
+            "executionArn": execution.arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": execution.status,
+            "startDate": _epoch_ms(execution.start_date),
+            "stopDate": _epoch_ms(execution.stop_date) if finished else None,
+            "input": json.dumps(execution.input),
+            "output": json.dumps(execution.output) if execution.status == "SUCCEEDED" else None,
+            "inputDetails": {"included": True},
+            "outputDetails": {"included": True} if execution.status == "SUCCEEDED" else None,
+            "error": execution.error,
+            "cause": execution.cause,
+            "redriveCount": 0,
+        }
+        entry = {
+            "Source": "aws.states",
+            "DetailType": "Step Functions Execution Status Change",
+            "Detail": json.dumps(detail),
+            "Resources": [execution.arn],
+        }
+        try:
+            self._status_events(entry)
+        except Exception:
+            # The event is a notification: a bus that cannot take it must not leave the execution open.
+            logger.exception("cannot send the status change event of %s", execution.arn)
 
     def execution(self, arn: str) -> Execution:
         with self._lock:
@@ -270,3 +313,7 @@ def default_integrations(
         client_for = (lambda request: sdk.client("events", request)) if task_credentials else None
         registry.register("events", EventsIntegration(sdk.client("events"), client_for))
     return registry
+
+
+def _epoch_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000)

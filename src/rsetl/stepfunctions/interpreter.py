@@ -95,8 +95,11 @@ class Interpreter:
         account_id: str = "000000000000",
         concurrent_branches: bool | None = None,
         history_limit: int = HISTORY_EVENT_LIMIT,
+        on_end: Callable[[Execution], None] | None = None,
     ) -> None:
         self.clock = clock
+        self.on_end = on_end
+        """Hears each execution's end (its final status set), before anyone waiting on it."""
         self.integrations = integrations
         self.tokens = tokens or TaskTokens()
         self.region = region
@@ -179,6 +182,8 @@ class _Run:
         self.history.add(event, details, closing=True)
         execution.status = status
         execution.stop_date = self.clock.now()
+        if self.interpreter.on_end is not None:
+            self.interpreter.on_end(execution)
         execution.done.set()
 
     def check_alive(self, frame: _Frame | None = None) -> None:
@@ -593,6 +598,8 @@ class _State:
             effective, arguments = self.effective_input_and_arguments()
             self.run._check_size(arguments, self.name)
             result = self.invoke(resource, arguments, waiter)
+            # The quota applies to the task's result itself, before ResultSelector can shrink it.
+            self.run._check_size(result, self.name)
         finally:
             if waiter is not None:
                 self.run.interpreter.tokens.release(waiter.token)

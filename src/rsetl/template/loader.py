@@ -20,6 +20,8 @@ from rsetl.template.exceptions import TemplateError
 from rsetl.template.intrinsics import Resolver
 from rsetl.template.model import LocalResource, LocalTemplate
 from rsetl.template.naming import Place
+from rsetl.template.parameters import parameter_values, typed_value
+from rsetl.template.rules import RuleEvaluator
 from rsetl.template.samconfig import samconfig_parameters
 
 LOCAL_ARTIFACT_BUCKET = "rsetl-local-artifacts"
@@ -36,11 +38,16 @@ def load_template(
     *,
     parameter_overrides: Mapping[str, str] | None = None,
     samconfig: Path | None = None,
+    config_env: str = "default",
     stack_name: str | None = None,
     account_id: str = "000000000000",
     region: str = "us-east-1",
 ) -> LocalTemplate:
-    """Transform and resolve a SAM template; parameters come from samconfig.toml, then the overrides."""
+    """Transform and resolve a SAM template; parameters come from samconfig.toml, then the overrides.
+
+    The parameters are checked against their constraints and the template's `Rules` before the
+    transform, as `sam deploy` has CloudFormation do before it creates the change set.
+    """
     path = path.resolve()
     try:
         sam = yaml_parse(path.read_text())
@@ -48,16 +55,24 @@ def load_template(
         raise TemplateError(f"{path}: cannot read the template: {error}") from None
     if not isinstance(sam, dict) or "Resources" not in sam:
         raise TemplateError(f"{path}: not a SAM/CloudFormation template (no Resources)")
-    config_stack, config_params = samconfig_parameters(samconfig or path.parent / "samconfig.toml")
+    config_stack, config_params = samconfig_parameters(
+        samconfig or path.parent / "samconfig.toml", config_env
+    )
     stack = stack_name or config_stack or path.parent.name
-    parameters = _parameter_values(sam, {**config_params, **(parameter_overrides or {})}, path)
-    local_paths, artifact_metadata = _inline_local_artifacts(sam, path.parent)
+    declared: dict[str, Any] = sam.get("Parameters", {}) or {}
     pseudo = {
         "AWS::Region": region,
         "AWS::AccountId": account_id,
         "AWS::StackName": stack,
         "AWS::Partition": "aws",
     }
+    try:
+        parameters = parameter_values(declared, {**config_params, **(parameter_overrides or {})})
+        typed = {name: typed_value(declared[name], value) for name, value in parameters.items()}
+        RuleEvaluator(declared, typed, pseudo).check(sam.get("Rules") or {})
+    except TemplateError as error:
+        raise type(error)(f"{path}: {error}") from None
+    local_paths, artifact_metadata = _inline_local_artifacts(sam, path.parent)
     # The transform asks boto3 for the region unless told; locally the region is ours to give.
     ArnGenerator.BOTO_SESSION_REGION_NAME = region
     translator = Translator({}, Parser(), boto_session=boto3.session.Session(region_name=region))
@@ -66,7 +81,7 @@ def load_template(
     except Exception as error:
         raise TemplateError(f"{path}: the SAM transform failed: {error}") from None
     place = Place(stack, account_id, region)
-    resolver = Resolver(cfn, parameters, place)
+    resolver = Resolver(cfn, typed, place)
     template = LocalTemplate(path, stack, account_id, region, parameters)
     for logical_id, resource in cfn.get("Resources", {}).items():
         condition = resource.get("Condition")
@@ -86,32 +101,6 @@ def load_template(
         if not output.get("Condition") or resolver.condition(output["Condition"])
     }
     return template
-
-
-def _parameter_values(sam: dict[str, Any], given: Mapping[str, str], path: Path) -> dict[str, str]:
-    declared: dict[str, Any] = sam.get("Parameters", {}) or {}
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
-        raise TemplateError(f"{path}: parameter overrides name undeclared parameters: {', '.join(unknown)}")
-    values: dict[str, str] = {}
-    for name, spec in declared.items():
-        if name in given:
-            value = str(given[name])
-        elif "Default" in spec:
-            value = str(spec["Default"])
-        else:
-            raise TemplateError(
-                f"{path}: parameter {name} has no value; "
-                "set it in samconfig.toml or with --parameter-overrides"
-            )
-        allowed = spec.get("AllowedValues")
-        if allowed is not None and value not in [str(a) for a in allowed]:
-            raise TemplateError(f"{path}: parameter {name}={value!r} is not one of {allowed}")
-        pattern = spec.get("AllowedPattern")
-        if pattern and not re.fullmatch(pattern, value):
-            raise TemplateError(f"{path}: parameter {name}={value!r} does not match {pattern}")
-        values[name] = value
-    return values
 
 
 def _inline_local_artifacts(

@@ -23,13 +23,20 @@ def parse_parameter_overrides(value: str | list[str]) -> dict[str, str]:
 
 
 def read_samconfig(path: Path, environment: str = "default") -> dict[str, Any]:
-    """The deploy settings of `environment` (global parameters merged under deploy's)."""
+    """The deploy settings of `environment` (global parameters merged under deploy's).
+
+    A named environment other than `default` must exist, as `sam deploy --config-env NAME` needs it.
+    """
     if not path.exists():
         return {}
     try:
         config = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise TemplateError(f"{path}: {error}") from None
+    if environment != "default" and environment not in config:
+        raise TemplateError(
+            f"{path}: no [{environment}] config environment (e.g. [{environment}.deploy.parameters])"
+        )
     env = config.get(environment, {})
     merged: dict[str, Any] = {}
     for section in ("global", "deploy"):

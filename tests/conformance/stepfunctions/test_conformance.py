@@ -50,7 +50,7 @@ class StubLambdas:
         if name == "hello":
             return f"Hello, {payload['who']}!"
         if name == "raise":
-            raise FunctionError(payload["type"], payload.get("message", "boom"))
+            raise FunctionError(payload["type"], payload.get("message", "boom") * payload.get("repeat", 1))
         if name == "flaky":
             # Fails with payload.type until called payload.fail_times times.
             if self.calls[name] <= payload["fail_times"]:

@@ -9,7 +9,7 @@ import pytest
 
 from rsetl.cli import build_parser, main
 from rsetl.cli.demo import run_demo
-from rsetl.cli.local import UsageError, parse_database_secrets, parse_s3_uri
+from rsetl.cli.local import UsageError, delivery_text, parse_database_secrets, parse_s3_uri
 from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
 from rsetl.runtime.state import write_endpoint
 
@@ -55,6 +55,28 @@ def test_the_demo_takes_a_state_dir_and_otherwise_uses_its_own() -> None:
 def test_up_defaults_to_port_4566() -> None:
     parsed = build_parser().parse_args(["local", "up"])
     assert (parsed.port, parsed.database_url, parsed.parameter_overrides) == (4566, None, [])
+
+
+def test_up_reads_the_local_config_env_by_default() -> None:
+    assert build_parser().parse_args(["local", "up"]).config_env == "local"
+
+
+def test_up_stops_before_anything_starts_when_a_rule_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sam deploy` has CloudFormation evaluate the Rules before the change set; `up` does too.
+
+    CloudFormation template Rules syntax:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html
+    """
+    state_dir = tmp_path / "state"
+    command = ["local", "--state-dir", str(state_dir), "up", "--project-dir", str(PROJECT_DIR)]
+
+    assert main([*command, "--parameter-overrides", "WorkgroupId="]) == 2
+
+    err = capsys.readouterr().err
+    assert "A Serverless workgroup needs WorkgroupId (its UUID) to scope the IAM policies." in err
+    assert not state_dir.exists()
 
 
 @pytest.mark.parametrize(
@@ -119,3 +141,19 @@ def test_database_secrets_map_a_secret_arn_to_its_user() -> None:
     for bad in ("etl_user", f"{arn}=", "secret=etl_user"):
         with pytest.raises(UsageError, match="SECRET_ARN=USER"):
             parse_database_secrets([bad])
+
+
+def test_events_show_what_became_of_an_asynchronously_invoked_function() -> None:
+    """A delivery whose function then failed reads as such, never as SUCCEEDED.
+
+    Lambda asynchronous invocation: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
+    """
+    invocation = {"status": "DROPPED", "attempts": 3, "errors": [], "destination": None}
+    assert delivery_text({"status": "TARGET_FAILED", "attempts": 1, "invocation": invocation}) == (
+        "TARGET_FAILED (1): DROPPED after 3 function attempt(s)"
+    )
+    sent = {**invocation, "status": "SENT_TO_DESTINATION", "destination": "arn:aws:sqs:us-east-1:0:q"}
+    assert delivery_text({"status": "TARGET_FAILED", "attempts": 1, "invocation": sent}) == (
+        "TARGET_FAILED (1): SENT_TO_DESTINATION to arn:aws:sqs:us-east-1:0:q after 3 function attempt(s)"
+    )
+    assert delivery_text({"status": "SUCCEEDED", "attempts": 2, "invocation": None}) == "SUCCEEDED (2)"

@@ -20,6 +20,7 @@ from rsetl.eventbridge import (
     TargetInvoker,
     ValidationException,
 )
+from rsetl.lambdas.asynchronous import AsyncInvocation
 
 SFN_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:RefreshSalesViews"
 DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:rsetl-dlq"
@@ -266,6 +267,26 @@ def test_request_limits(bridge: EventBridge) -> None:
         bridge.put_events([big])
 
 
+def test_the_entry_size_counts_utf8_bytes_of_source_detail_type_detail_resources_and_14_for_time(
+    bridge: EventBridge,
+) -> None:
+    """Amazon EventBridge, "Calculating PutEvents event entry size" (256 KB):
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
+    """
+    fixed = {"Source": "s", "DetailType": "d", "Time": datetime(2026, 3, 1, tzinfo=UTC), "Resources": ["ab"]}
+    overhead = 1 + 1 + 14 + 2 + len('{"x":""}')
+    room = 256 * 1024 - overhead
+    # "é" is two UTF-8 bytes: the limit is on bytes, not characters.
+    fits = {
+        **fixed,
+        "Detail": '{"x":"' + "é" * (room // 2) + "a" * (room % 2) + '"}',
+        "EventBusName": "b" * 200,
+    }
+    assert bridge.put_events([fits])["FailedEntryCount"] == 1  # no bus "bbb...": the size check passed
+    with pytest.raises(ValidationException, match="over the limit"):
+        bridge.put_events([{**fits, "Detail": fits["Detail"].replace('"}', 'a"}')}])
+
+
 def test_rule_and_bus_management(bridge: EventBridge) -> None:
     bridge.create_event_bus("rsetl")
     with pytest.raises(ResourceAlreadyExistsException, match=r"Event bus rsetl already exists\."):
@@ -389,3 +410,24 @@ def test_an_event_the_dead_letter_queue_refuses_is_dropped(bridge: EventBridge) 
     assert delivery.status == "FAILED"
     assert delivery.errors == ["NO_PERMISSIONS: denied", "DLQ: no sqs:SendMessage"]
     assert bridge.dead_letters.messages(DLQ_ARN) == []
+
+
+def test_a_target_invoked_asynchronously_is_not_shown_succeeded_until_it_is(bridge: EventBridge) -> None:
+    """EventBridge's part ends when Lambda queues the event; the record then follows the invocation.
+
+    Lambda asynchronous invocation: https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
+    """
+    invocation = AsyncInvocation("req-1", SFN_ARN)
+    _wire(bridge, Recorder())
+    bridge.invoker.register(SFN_ARN, lambda payload: invocation)
+    bridge.put_events([_entry()])
+    assert bridge.wait_idle(timeout=10)
+    (delivery,) = bridge.deliveries()
+    assert delivery.status == "INVOKED"
+
+    invocation.attempts, invocation.errors = 3, ["RuntimeError: Redshift down"] * 3
+    invocation.finish("DROPPED")
+
+    assert delivery.status == "TARGET_FAILED"
+    errors = ["RuntimeError: Redshift down"] * 3
+    assert delivery.invocation == {"status": "DROPPED", "attempts": 3, "errors": errors, "destination": None}

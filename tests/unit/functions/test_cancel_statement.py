@@ -43,3 +43,30 @@ def test_throttled_cancel_is_raised_for_a_retry(app, context) -> None:
     with pytest.raises(Exception) as caught:
         app.lambda_handler({"statement": STATEMENT, "execution_name": "exec-1"}, context)
     assert type(caught.value).__name__ == "ThrottlingException"
+
+
+def test_a_failed_run_cancels_every_statement_of_its_execution_still_running(app, context) -> None:
+    """A failed step ends its stage's Map; the other steps' statements would run on in Redshift.
+
+    Redshift Data API ListStatements (StatementName matches by prefix; RoleLevel):
+    https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_ListStatements.html
+    """
+    listed = [
+        {"Id": "a-running", "Status": "STARTED", "StatementName": "exec-1.refresh_a"},
+        {"Id": "b-queued", "Status": "SUBMITTED", "StatementName": "exec-1.refresh_b"},
+        {"Id": "c-failed", "Status": "FAILED", "StatementName": "exec-1.refresh_c"},
+        {"Id": "d-ending", "Status": "PICKED", "StatementName": "exec-1.refresh_d"},
+    ]
+    request = {"StatementName": "exec-1.", "Status": "ALL", "RoleLevel": True}
+    app.stubber.add_response("list_statements", {"Statements": listed[:2], "NextToken": "t"}, request)
+    app.stubber.add_response("list_statements", {"Statements": listed[2:]}, {**request, "NextToken": "t"})
+    app.stubber.add_response("cancel_statement", {"Status": True}, {"Id": "a-running"})
+    app.stubber.add_response("cancel_statement", {"Status": True}, {"Id": "b-queued"})
+    app.stubber.add_client_error(
+        "cancel_statement", service_error_code="ValidationException", service_message="already FINISHED"
+    )
+
+    result = app.lambda_handler({"running_of_execution": "exec-1", "execution_name": "exec-1"}, context)
+
+    assert result == {"cancelled": ["a-running", "b-queued"]}
+    app.stubber.assert_no_pending_responses()

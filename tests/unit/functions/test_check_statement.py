@@ -166,3 +166,20 @@ def test_data_check_without_rows_passes(app, context) -> None:
     app.stubber.add_response("get_statement_result", result_page([]), {"Id": STATEMENT_ID})
     result = check(app, context, now="2024-03-02T01:00:40Z", expect="no_rows")
     assert (result["status"], result["cause"]) == ("FINISHED", None)
+
+
+def test_a_huge_database_error_is_capped_so_the_state_stays_under_256_kib(app, context) -> None:
+    """Step Functions service quotas: a state's input and output are at most 256 KiB of UTF-8
+    (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); past it the run ends
+    with States.DataLimitExceeded, which States.ALL does not catch, and no Pipeline Failed event.
+    """
+    rejected = "; ".join(f"row {n}: order_id=ÖRDER-{n:06d} rejected (unknown store)" for n in range(6000))
+    long_poll(app, "FAILED", Error=f"ERROR: merge rejected rows: {rejected}")
+
+    result = check(app, context, now="2024-03-02T01:00:40Z")
+
+    error = json.loads(result["cause"])["error"]
+    assert len(error.encode()) <= 8 * 1024
+    assert error.startswith("ERROR: merge rejected rows: row 0:")
+    assert error.endswith("bytes in all]")
+    assert len(json.dumps(result).encode()) < 256 * 1024

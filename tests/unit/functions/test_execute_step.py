@@ -33,7 +33,7 @@ def batch_request(token: str | None = None, **extra: Any) -> dict[str, Any]:
         "Database": "dev",
         "WorkgroupName": "default-workgroup",
         "StatementName": "exec-1.load_file",
-        "ClientToken": token or hashlib.sha256(f"{EXECUTION_ARN}\nload_file".encode()).hexdigest(),
+        "ClientToken": token or hashlib.sha256(f"{EXECUTION_ARN}\nload_file\n0".encode()).hexdigest(),
         "Sqls": [
             "LOCK etl.load_ledger",
             "CREATE TEMP TABLE sales_lines_batch (LIKE staging.sales_lines)",
@@ -57,13 +57,14 @@ def description(status: str, **extra: Any) -> dict[str, Any]:
 
 
 def invoke(
-    app, context, step: str = "load_file", run: dict[str, Any] = RUN, attempt: int = 1
+    app, context, step: str = "load_file", run: dict[str, Any] = RUN, attempt: int = 1, redrive_count: int = 0
 ) -> dict[str, Any]:
     event = {
         "run": run,
         "step": {"name": step, "timeout_seconds": 3600},
         "attempt": attempt,
         "now": NOW,
+        "redrive_count": redrive_count,
         "execution_name": "exec-1",
     }
     return app.lambda_handler(event, context)
@@ -94,7 +95,7 @@ def test_a_serialization_failure_is_submitted_again_with_backoff(app, context) -
 
 
 def test_each_submission_has_its_own_client_token_and_the_last_one_fails_the_step(app, context) -> None:
-    token = hashlib.sha256(f"{EXECUTION_ARN}\nload_file\n8".encode()).hexdigest()
+    token = hashlib.sha256(f"{EXECUTION_ARN}\nload_file\n0\n8".encode()).hexdigest()
     app.stubber.add_response(
         "batch_execute_statement", {"Id": STATEMENT_ID}, batch_request(token, WaitTimeSeconds=30)
     )
@@ -142,6 +143,25 @@ def test_a_retried_submit_sends_the_same_client_token(app, context) -> None:
         )
         app.stubber.add_response("describe_statement", description("STARTED"), {"Id": STATEMENT_ID})
     assert invoke(app, context)["id"] == invoke(app, context)["id"]
+
+
+def test_a_redriven_execution_sends_a_new_client_token(app, context) -> None:
+    """A redrive reruns the failed step: the same token would return the failed statement instead.
+
+    Step Functions, "Redriving executions" ($$.Execution.RedriveCount):
+    https://docs.aws.amazon.com/step-functions/latest/dg/redrive-executions.html
+    Redshift Data API ExecuteStatement ClientToken (idempotency):
+    https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_BatchExecuteStatement.html
+    """
+    redriven = hashlib.sha256(f"{EXECUTION_ARN}\nload_file\n1".encode()).hexdigest()
+    app.stubber.add_response(
+        "batch_execute_statement",
+        {"Id": STATEMENT_ID},
+        batch_request(WaitTimeSeconds=30, ClientToken=redriven),
+    )
+    app.stubber.add_response("describe_statement", description("STARTED"), {"Id": STATEMENT_ID})
+    assert invoke(app, context, redrive_count=1)["id"] == STATEMENT_ID
+    app.stubber.assert_no_pending_responses()
 
 
 def test_single_statement_steps_use_execute_statement(app, context) -> None:

@@ -41,7 +41,7 @@ def expect_ledger(app, event: dict, status: str = "FINISHED") -> None:
             "WorkgroupName": "default-workgroup",
             "StatementName": f"{detail['execution_name']}.record_failed_load",
             "ClientToken": hashlib.sha256(
-                f"{detail['execution_arn']}\nrecord_failed_load".encode()
+                f"{detail['execution_arn']}\nrecord_failed_load\n0".encode()
             ).hexdigest(),
             "Sql": RECORD_FAILED_LOAD_SQL,
             "Parameters": [

@@ -120,6 +120,18 @@ def test_bad_specs_are_rejected_with_where_and_what(change, message: str) -> Non
     assert message in str(caught.value)
 
 
+def test_sql_over_100_kb_of_utf8_is_refused_though_under_100000_characters() -> None:
+    """Redshift Data API, "Considerations when calling the Amazon Redshift Data API": the maximum
+    query statement size is 100 KB (https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html).
+    """
+    sql = "SELECT '" + "é" * 60_000 + "'"
+    text = GOOD.replace("      - call:", f'      - sql: "{sql}"\n      - call:')
+    with pytest.raises(
+        SpecError, match=r"statements\[0\]\.sql is 120009 bytes of UTF-8; the Data API takes at most 100000"
+    ):
+        parse_spec(text, "demo.yaml")
+
+
 def test_unknown_pipeline_lists_the_known_ones() -> None:
     with pytest.raises(
         SpecError, match=r"pipeline 'nope' has no spec file .*known pipelines: .*ingest_sales"

@@ -18,6 +18,7 @@ def test_every_emulated_service_gets_its_botocore_endpoint_variable() -> None:
         "AWS_ENDPOINT_URL_EVENTBRIDGE": URL,
         "AWS_ENDPOINT_URL_SFN": URL,
         "AWS_ENDPOINT_URL_S3": URL,
+        "AWS_ENDPOINT_URL_SQS": URL,
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "secret",
         "AWS_REGION": "eu-west-1",

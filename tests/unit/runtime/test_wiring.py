@@ -51,7 +51,7 @@ def test_the_start_up_report_names_each_not_emulated_resource_and_its_type(templ
 
 def test_the_project_template_uses_only_emulated_or_accepted_types() -> None:
     project = Path(__file__).resolve().parents[3]
-    template = load_template(project / "template.yaml")
+    template = load_template(project / "template.yaml", config_env="local")
 
     assert not_emulated(template) == []
     assert {r.type for r in template.resources.values()} <= EMULATED_TYPES | ACCEPTED_TYPES

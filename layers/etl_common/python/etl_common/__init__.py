@@ -36,7 +36,14 @@ if TYPE_CHECKING:
     from .params import resolve_parameters
     from .polling import PollPolicy
     from .quarantine import failed_load, move_to_quarantine, record_failed_load
-    from .runs import cancel_step, check_statement, execute_step, prepare_run, render_step
+    from .runs import (
+        cancel_running_statements,
+        cancel_step,
+        check_statement,
+        execute_step,
+        prepare_run,
+        render_step,
+    )
     from .schemas import pipelines_dir, schema_errors
     from .specs import load_all_specs, load_spec, parse_spec, spec_names
     from .sqltext import quote_literal, referenced_parameters, s3_copy_source
@@ -67,7 +74,14 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "params": ("resolve_parameters",),
     "polling": ("PollPolicy",),
     "quarantine": ("failed_load", "move_to_quarantine", "record_failed_load"),
-    "runs": ("cancel_step", "check_statement", "execute_step", "prepare_run", "render_step"),
+    "runs": (
+        "cancel_running_statements",
+        "cancel_step",
+        "check_statement",
+        "execute_step",
+        "prepare_run",
+        "render_step",
+    ),
     "schemas": ("pipelines_dir", "schema_errors"),
     "specs": ("load_all_specs", "load_spec", "parse_spec", "spec_names"),
     "sqltext": ("quote_literal", "referenced_parameters", "s3_copy_source"),
@@ -92,6 +106,7 @@ __all__ = [
     "SpecError",
     "UnsafeValueError",
     "cancel",
+    "cancel_running_statements",
     "cancel_step",
     "check_statement",
     "client_token",

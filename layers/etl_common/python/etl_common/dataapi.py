@@ -16,15 +16,16 @@ from .target import RedshiftTarget
 MAX_STATEMENT_NAME = 2048
 
 
-def client_token(execution_arn: str, step: str, attempt: int = 1) -> str:
-    """Idempotency token of one submission of one step of one execution (64 hex characters).
+def client_token(execution_arn: str, step: str, redrive_count: int, attempt: int = 1) -> str:
+    """Idempotency token of one submission of one step of one run of an execution (64 hex characters).
 
     A retried call of one submission (Lambda or Data API errors) sends the same token and gets
-    the statement that call started instead of running the SQL again; a resubmission after a
-    serialization failure (``attempt`` 2, 3, ...) needs a new one, since the Data API answers
-    a known token with the failed statement.
+    the statement that call started instead of running the SQL again. A resubmission after a
+    serialization failure (``attempt`` 2, 3, ...) needs a new one, since the Data API answers a
+    known token with the failed statement; so does a redriven execution (its ``RedriveCount``),
+    which runs its failed step anew instead of getting the failed statement back.
     """
-    text = f"{execution_arn}\n{step}" + (f"\n{attempt}" if attempt > 1 else "")
+    text = f"{execution_arn}\n{step}\n{redrive_count}" + (f"\n{attempt}" if attempt > 1 else "")
     return hashlib.sha256(text.encode()).hexdigest()
 
 

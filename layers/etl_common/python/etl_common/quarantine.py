@@ -69,7 +69,7 @@ def record_failed_load(
         [RECORD_FAILED_LOAD_SQL],
         sql_parameters(names, load),
         name=statement_name(load["execution_name"], "record_failed_load"),
-        token=client_token(load["execution_arn"], "record_failed_load"),
+        token=client_token(load["execution_arn"], "record_failed_load", 0),
         wait_seconds=wait_seconds,
     )
     description: Mapping[str, Any] = {}

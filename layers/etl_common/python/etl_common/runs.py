@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from .dataapi import (
     cancel,
     client_token,
@@ -25,7 +27,7 @@ from .dataapi import (
     statement_name,
     submit,
 )
-from .errors import InputError, is_serialization_failure
+from .errors import InputError, data_api_error, is_serialization_failure
 from .params import parse_timestamp, resolve_parameters, sql_values
 from .polling import ABORTED, FAILED, FINISHED, PollPolicy
 from .schemas import validate_document
@@ -126,6 +128,7 @@ def execute_step(
     run: Mapping[str, Any],
     step: Mapping[str, Any],
     now: str,
+    redrive_count: int,
     attempt: int = 1,
     iam_role: str = "",
     base: Path | None = None,
@@ -133,7 +136,8 @@ def execute_step(
     """Submit one step (idempotently) and long-poll it once; returns the step's statement state.
 
     ``attempt`` counts the step's submissions: the state machine submits again (attempt + 1)
-    when the statement state says ``retry``.
+    when the statement state says ``retry``. ``redrive_count`` is the execution's
+    ``$$.Execution.RedriveCount``: each redrive gets new tokens.
     """
     spec = load_spec(run["pipeline"], base)
     values = sql_values(run)
@@ -144,7 +148,7 @@ def execute_step(
         rendered.sqls,
         sql_parameters(rendered.parameter_names, values),
         name=statement_name(run["execution_name"], step["name"]),
-        token=client_token(run["execution_arn"], step["name"], attempt),
+        token=client_token(run["execution_arn"], step["name"], redrive_count, attempt),
         mode=rendered.mode,
         wait_seconds=policy.long_poll_seconds,
     )
@@ -204,6 +208,28 @@ def check_statement(
     )
 
 
+def cancel_running_statements(client: Any, *, execution_name: str) -> list[str]:
+    """Cancel every statement of the execution that is still running; the ids of those cancelled.
+
+    A failed step ends its stage's Map, but Step Functions does not stop the statements the other
+    steps submitted: they would run on, and commit, after the run reported its failure. The step
+    statements are named ``<execution name>.<step>`` and ListStatements matches names by prefix.
+    """
+    prefix = statement_name(execution_name, "")
+    cancelled = []
+    pages = client.get_paginator("list_statements").paginate(
+        StatementName=prefix, Status="ALL", RoleLevel=True
+    )
+    try:
+        summaries = [summary for page in pages for summary in page.get("Statements", [])]
+    except ClientError as err:
+        raise data_api_error("ListStatements", err) from err
+    for summary in summaries:
+        if is_running(str(summary.get("Status"))) and cancel(client, str(summary["Id"])):
+            cancelled.append(str(summary["Id"]))
+    return cancelled
+
+
 def cancel_step(client: Any, *, statement: Mapping[str, Any]) -> dict[str, Any]:
     """Cancel a statement that ran past its step's time budget; returns the failure cause."""
     cancelled = cancel(client, statement["id"])
@@ -217,9 +243,30 @@ def cancel_step(client: Any, *, statement: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+MAX_ERROR_BYTES = 8 * 1024
+"""Most UTF-8 bytes of the error a failure cause carries.
+
+The cause rides in state data, which Step Functions limits to 256 KiB (States.DataLimitExceeded, which
+no Catch of States.ALL sees: the run would end without its Pipeline Failed event); a database error
+that lists rejected rows has no bound of its own.
+"""
+
+
 def failure_cause(step: str, statement_id: str | None, error_type: str, error: str) -> str:
-    """The JSON ``Cause`` a failed step hands to the state machine's Fail state."""
-    return json.dumps({"step": step, "statement_id": statement_id, "error_type": error_type, "error": error})
+    """The JSON ``Cause`` a failed step hands to the state machine's Fail state; ``error`` is capped."""
+    return json.dumps(
+        {"step": step, "statement_id": statement_id, "error_type": error_type, "error": capped(error)}
+    )
+
+
+def capped(text: str, max_bytes: int = MAX_ERROR_BYTES) -> str:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes (marker included), on a character boundary."""
+    encoded = text.encode()
+    if len(encoded) <= max_bytes:
+        return text
+    marker = f" ... [cut: {len(encoded)} bytes in all]"
+    kept = encoded[: max_bytes - len(marker.encode())].decode("utf-8", "ignore")
+    return kept + marker
 
 
 def _data_check_failure(client: Any, statement_id: str) -> str | None:

@@ -21,6 +21,11 @@ QUARANTINE_PARAMETERS = ("bucket", "object_key", "etag")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
+MAX_SQL_BYTES = 100_000
+"""The Data API's statement limit, "100 KB", in UTF-8 bytes (the schema's maxLength counts characters).
+
+Read as 100,000 bytes, the stricter of 100,000 and 102,400, so a spec that passes here passes on AWS."""
+
 
 def specs_dir(base: Path | None = None) -> Path:
     """Folder of the pipeline spec files."""
@@ -128,6 +133,12 @@ def _semantic_problems(spec: dict[str, Any]) -> list[str]:
                     f"step {step['name']}: expect needs exactly one statement (the check's SELECT)"
                 )
             for index, statement in enumerate(step["statements"]):
+                size = len(str(statement.get("sql", "")).encode("utf-8"))
+                if size > MAX_SQL_BYTES:
+                    problems.append(
+                        f"step {step['name']}: statements[{index}].sql is {size} bytes of UTF-8; "
+                        f"the Data API takes at most {MAX_SQL_BYTES}"
+                    )
                 for param in statement_parameters(statement):
                     if param not in known:
                         problems.append(
