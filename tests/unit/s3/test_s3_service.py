@@ -105,3 +105,21 @@ def test_a_new_local_s3_starts_empty(s3) -> None:
     service, _ = s3
     assert service.bucket_names() == ["landing", "quiet"]
     assert S3Service().bucket_names() == []
+
+
+def test_copy_object_source_conditions_are_enforced(s3) -> None:
+    """CopyObject copies only while `x-amz-copy-source-if-match` names the source's current ETag
+    (and `-if-none-match` does not); otherwise 412 PreconditionFailed ("CopyObject",
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html). moto ignores both."""
+    _, url = s3
+    client = _client(url)
+    first = client.put_object(Bucket="quiet", Key="v.csv", Body=b"one")["ETag"]
+    second = client.put_object(Bucket="quiet", Key="v.csv", Body=b"two")["ETag"]
+    source = {"Bucket": "quiet", "Key": "v.csv"}
+    for condition in ({"CopySourceIfMatch": first}, {"CopySourceIfNoneMatch": second.strip('"')}):
+        with pytest.raises(ClientError) as refused:
+            client.copy_object(Bucket="quiet", Key="copy.csv", CopySource=source, **condition)
+        assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    client.copy_object(Bucket="quiet", Key="copy.csv", CopySource=source, CopySourceIfMatch=second.strip('"'))
+    assert client.get_object(Bucket="quiet", Key="copy.csv")["Body"].read() == b"two"
