@@ -68,6 +68,18 @@ def split_statements(sql: str) -> list[str]:
     return statements
 
 
+def _bound_value(value: str) -> str:
+    r"""`value` as SQL text that reads back as exactly `value`, whatever it holds.
+
+    The Data API binds a parameter as a value, never as SQL text. Redshift's dialect reads a
+    backslash in a literal as an escape (so `\'` would end the literal early) and PostgreSQL
+    does not, so a value with backslashes is spelt with CHR(92) between plain literals.
+    """
+    if "\\" not in value:
+        return quote_literal(value)
+    return "(" + " || CHR(92) || ".join(quote_literal(part) for part in value.split("\\")) + ")"
+
+
 def bind_parameters(sql: str, parameters: Mapping[str, str] | None) -> str:
     """Replace each `:name` with its value as a string literal, as the Data API binds parameters.
 
@@ -90,7 +102,7 @@ def bind_parameters(sql: str, parameters: Mapping[str, str] | None) -> str:
             continue
         used.add(name)
         pieces.append(sql[cursor:start])
-        pieces.append(quote_literal(supplied[name]))
+        pieces.append(_bound_value(supplied[name]))
         cursor = end
     if missing:
         raise ParameterError(f"parameter {', '.join(sorted(set(missing)))} is referenced but has no value")
