@@ -110,3 +110,19 @@ def test_the_demo_refuses_to_wipe_a_folder_that_holds_no_local_state(
 
     assert "would wipe it" in capsys.readouterr().out
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("command", ["up", "demo"])
+def test_isolation_level_option_takes_redshifts_two_levels(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SNAPSHOT (the default of new clusters and workgroups) or SERIALIZABLE ("Isolation levels in
+    Amazon Redshift", https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html)."""
+    parser = build_parser()
+    assert parser.parse_args(["local", command]).isolation_level == "SNAPSHOT"
+    assert parser.parse_args(["local", command, "--isolation-level", "serializable"]).isolation_level == (
+        "SERIALIZABLE"
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args(["local", command, "--isolation-level", "read-committed"])
+    assert "invalid choice" in capsys.readouterr().err
