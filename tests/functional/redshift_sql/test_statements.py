@@ -183,9 +183,7 @@ def test_parameters_are_bound_as_typed_literals(runner: RedshiftSqlRunner, conn:
     assert outcome.rows == [(dt.date(2024, 2, 29), 42, "it's", "x:y")]
 
 
-@pytest.mark.parametrize(
-    "value", ["it\\'s", "ends with \\", "x\\'); DROP TABLE etl_victim; --", "\\\\'\\"]
-)
+@pytest.mark.parametrize("value", ["it\\'s", "ends with \\", "x\\'); DROP TABLE etl_victim; --", "\\\\'\\"])
 def test_a_parameter_is_a_value_whatever_its_backslashes_and_quotes(
     runner: RedshiftSqlRunner, conn: psycopg.Connection, value: str
 ) -> None:
