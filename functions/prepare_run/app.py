@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl_common import prepare_run
+from etl_common.clients import s3
 
 logger = Logger()
 metrics = Metrics()
@@ -24,6 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         execution_arn=event["execution_arn"],
         started_at=event["started_at"],
         default_timeout_seconds=int(os.environ["STEP_TIMEOUT_SECONDS"]),
+        s3=s3(),
         iam_role=os.environ.get("COPY_IAM_ROLE_ARN", ""),
     )
     metrics.add_dimension(name="pipeline", value=run["pipeline"])

@@ -49,7 +49,12 @@ def test_a_load_that_conflicts_with_a_concurrent_delete_is_resubmitted_and_loads
         if "stateEnteredEventDetails" in e
     ]
     assert entered.count("ExecuteStep") == 2 and "WaitBeforeResubmit" in entered
-    loads = [s for s in e2e.runtime.redshift_data.statements() if any(key in sub.sql for sub in s.subs)]  # type: ignore[union-attr]
+    assert e2e.runtime.redshift_data is not None
+    loads = [
+        s
+        for s in e2e.runtime.redshift_data.statements()
+        if str(s.request.get("StatementName", "")).startswith(f"{second.name}.")
+    ]
     errors = [s.error or "" for s in loads if s.status.value == "FAILED"]
     assert len(errors) == 1 and "ERROR: 1023 DETAIL: Serializable isolation violation on table" in errors[0]
     assert e2e.rows(

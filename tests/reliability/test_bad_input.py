@@ -119,14 +119,26 @@ def test_unsafe_keys_are_refused_before_any_sql(runtime: LocalRuntime, key: str)
     assert fact_rows(runtime, key) == 0
 
 
-@pytest.mark.parametrize("body", [b"", sales_csv("header-only", 0)], ids=["empty", "header only"])
-def test_empty_files_load_nothing_and_are_recorded(runtime: LocalRuntime, body: bytes) -> None:
-    key = f"sales/2026/11/06/empty-{len(body)}.csv"
-    upload(runtime, key, body)
+def test_a_header_only_file_loads_nothing_and_is_recorded(runtime: LocalRuntime) -> None:
+    key = "sales/2026/11/06/header-only.csv"
+    upload(runtime, key, sales_csv("header-only", 0))
     settle(runtime)
     (run,) = executions_for(runtime, key)
     assert run.status == "SUCCEEDED", run.cause
     assert ledger(runtime, key) == [("LOADED", 0)]
+
+
+@pytest.mark.parametrize("key", ["sales/2026/11/06/empty.csv", "sales/2026/11/06/"], ids=["empty", "folder"])
+def test_zero_byte_objects_start_no_run(runtime: LocalRuntime, key: str) -> None:
+    """The ingest rules match `detail.object.size` > 0 ("Numeric matching" in "Content filtering in
+    Amazon EventBridge event patterns",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html): the
+    zero-byte "folder" object the S3 console creates (`sales/2026/11/06/`) would otherwise load every
+    file under it, as COPY takes its key as a prefix."""
+    upload(runtime, key, b"")
+    settle(runtime)
+    assert executions_for(runtime, key) == []
+    assert ledger(runtime, key) == []
 
 
 BAD_FILES = {
@@ -187,7 +199,7 @@ def test_injection_in_a_key_reaches_sql_only_quoted(runtime: LocalRuntime) -> No
     settle(runtime)
     (statement,) = statements_for(runtime, key.replace("'", "''"))
     copy_sql = next(sub.sql for sub in statement.subs if sub.sql.lstrip().upper().startswith("COPY"))
-    assert f"/{INJECTION.replace(chr(39), chr(39) * 2)}.csv'" in copy_sql
+    assert f"/{INJECTION.replace(chr(39), chr(39) * 2)}.csv.manifest' IAM_ROLE" in copy_sql
     call_sql = next(sub.sql for sub in statement.subs if sub.sql.lstrip().upper().startswith("CALL"))
     assert INJECTION not in call_sql and ":object_key" in call_sql
     values = {p["name"]: p["value"] for p in statement.request["Parameters"]}

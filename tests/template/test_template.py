@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import ANY, Stubber
 from cfnlint.api import ManualArgs, lint_file
 from etl_common import load_all_specs, prepare_run
 from etl_common.schemas import schema_errors
@@ -176,15 +178,30 @@ def test_an_upload_outside_the_prefixes_or_bucket_starts_nothing(resources: dict
 def test_sample_upload_becomes_a_valid_run(resources: dict[str, Any], pipelines_dir: Path) -> None:
     (start,) = rule_inputs(resources, sample("s3-object-created-sales.json"), bus=None).values()
     assert schema_errors("start-input", start["input"]) == []
-    run = prepare_run(
-        start["input"],
-        execution_name="e1",
-        execution_arn="arn:aws:states:us-east-1:123456789012:execution:m:e1",
-        started_at="2024-03-02T01:05:12Z",
-        default_timeout_seconds=3600,
-    )
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+    bucket, key = "rsetl-landing-example", "sales/2024/03/01/store-0042.csv.gz"
+    with Stubber(s3) as stubber:
+        stubber.add_client_error("head_object", "404", http_status_code=404)
+        stubber.add_response("copy_object", {}, {
+            "Bucket": bucket, "Key": f"rsetl-staging/e1/{key}", "CopySource": {"Bucket": bucket, "Key": key},
+            "CopySourceIfMatch": "b1946ac92492d2347c6235b4d2611184", "MetadataDirective": "REPLACE",
+            "Metadata": ANY, "TaggingDirective": "REPLACE",
+        })  # fmt: skip
+        stubber.add_response("put_object", {}, {
+            "Bucket": bucket, "Key": f"rsetl-staging/e1/{key}.manifest", "Body": ANY,
+            "ContentType": "application/json",
+        })  # fmt: skip
+        run = prepare_run(
+            start["input"],
+            execution_name="e1",
+            execution_arn="arn:aws:states:us-east-1:123456789012:execution:m:e1",
+            started_at="2024-03-02T01:05:12Z",
+            default_timeout_seconds=3600,
+            s3=s3,
+        )
     assert run["pipeline"] == "ingest_sales"
-    assert run["parameters"]["object_key"] == "sales/2024/03/01/store-0042.csv.gz"
+    assert run["parameters"]["object_key"] == key
+    assert run["source"] == {"status": "STAGED", "manifest": f"s3://{bucket}/rsetl-staging/e1/{key}.manifest"}
 
 
 def test_each_downstream_link_of_a_spec_has_its_rule(resources: dict[str, Any], pipelines_dir: Path) -> None:

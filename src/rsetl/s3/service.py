@@ -1,7 +1,8 @@
 """The S3 REST API served by moto in-process.
 
-Added here: EventBridge notifications to the local bus (moto would send them to its own bus)
-and the :class:`~rsetl.objectstore.ObjectStore` view that COPY and UNLOAD use.
+Added here: EventBridge notifications to the local bus (moto would send them to its own bus),
+CopyObject's source conditions (moto ignores them), and the :class:`~rsetl.objectstore.ObjectStore`
+view that COPY and UNLOAD use.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class S3Service:
             message = context.denial(needed.action, needed.resource, needed.keys)
             if message is not None:
                 return self.error_response(AwsError("AccessDenied", message, 403), context)
+        if request.method == "PUT" and request.header("x-amz-copy-source"):
+            self._check_copy_source_conditions(request)
         status, headers, body = call_wsgi(self._app, request, self._moto_account)
         if status == 404 and (b"NoSuchKey" in body or request.method == "HEAD"):
             hidden = self._hidden_missing_key(request, context)
@@ -102,6 +105,31 @@ class S3Service:
         return AwsResponse(
             status, body, {"Content-Type": "application/xml", "x-amz-request-id": context.request_id}
         )
+
+    def _check_copy_source_conditions(self, request: AwsRequest) -> None:
+        """CopyObject's `x-amz-copy-source-if-match` / `-if-none-match`: 412 PreconditionFailed when
+        the source's current ETag does not match ("CopyObject",
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html)."""
+        if_match = request.header("x-amz-copy-source-if-match")
+        if_none_match = request.header("x-amz-copy-source-if-none-match")
+        if not if_match and not if_none_match:
+            return
+        source = unquote(request.header("x-amz-copy-source").split("?", 1)[0]).lstrip("/")
+        bucket, _, key = source.partition("/")
+        try:
+            current = self._backend.get_object(bucket, key)
+        except Exception:
+            return  # moto answers NoSuchBucket / NoSuchKey
+        if current is None:
+            return
+        etag = current.etag.strip('"')
+        failed = (if_match and not _etag_matches(if_match, etag)) or (
+            if_none_match and _etag_matches(if_none_match, etag)
+        )
+        if failed:
+            raise AwsError(
+                "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412
+            )
 
     def _notify(self, request: AwsRequest, context: RequestContext) -> None:
         if self._event_sink is None:
@@ -171,6 +199,12 @@ class S3Service:
         if bucket not in self._backend.buckets:
             raise AwsError("NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404)
         return sorted(name for name in self._backend.buckets[bucket].keys if name.startswith(prefix))
+
+
+def _etag_matches(condition: str, etag: str) -> bool:
+    """Whether an If-Match style condition (ETags, quoted or not, comma-separated, or `*`) names `etag`."""
+    wanted = {value.strip().strip('"') for value in condition.split(",")}
+    return "*" in wanted or etag in wanted
 
 
 def _is_subresource(query: dict[str, list[str]]) -> bool:

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from rsetl.objectstore import MemoryObjectStore
-from rsetl.postgres import PostgresServer
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, PostgresServer
 from rsetl.redshift_sql import RedshiftSqlRunner
 
 TEMPLATE = "rsetl_sql_template"
@@ -36,6 +36,8 @@ def conn(pg_server: PostgresServer) -> Iterator[psycopg.Connection]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(pg_server.conninfo("postgres"), autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} STRATEGY WAL_LOG")
+    # A template does not pass on database settings: give the copy Redshift's default level.
+    pg_server.set_isolation_level(name, DEFAULT_ISOLATION_LEVEL)
     try:
         with psycopg.connect(pg_server.conninfo(name), autocommit=True) as connection:
             yield connection

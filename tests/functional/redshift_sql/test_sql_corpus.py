@@ -53,6 +53,7 @@ def load_file(
     """The ingest batch of docs/contracts.md, in one transaction."""
     options = "FORMAT AS CSV IGNOREHEADER 1" + (" GZIP" if gzipped else "")
     with conn.transaction():
+        runner.run(conn, "LOCK etl.load_ledger")
         runner.run(conn, f"CREATE TEMP TABLE {name}_batch (LIKE staging.{name})")
         runner.run(
             conn,
@@ -262,6 +263,10 @@ def test_nightly_snapshot_and_segments(runner: RedshiftSqlRunner, conn: psycopg.
 def test_concurrent_duplicate_delivery_waits_on_the_ledger_lock_and_is_a_no_op(
     runner: RedshiftSqlRunner, conn: psycopg.Connection, store: MemoryObjectStore
 ) -> None:
+    """Under SNAPSHOT isolation: the batch locks the ledger first, so the second delivery's snapshot
+    starts after the first one committed ("Isolation levels in Amazon Redshift",
+    https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html)."""
+    assert conn.execute("SHOW transaction_isolation").fetchone() == ("repeatable read",)
     store.put_object(
         "landing",
         "sales/2024/03/03/dup.csv",
@@ -279,6 +284,7 @@ def test_concurrent_duplicate_delivery_waits_on_the_ledger_lock_and_is_a_no_op(
             outcome.append(error)
 
     with conn.transaction():
+        runner.run(conn, "LOCK etl.load_ledger")
         runner.run(conn, "CREATE TEMP TABLE sales_lines_batch (LIKE staging.sales_lines)")
         runner.run(conn, f"COPY sales_lines_batch FROM 's3://landing/{key}' FORMAT AS CSV IGNOREHEADER 1")
         runner.run(

@@ -183,6 +183,19 @@ def test_parameters_are_bound_as_typed_literals(runner: RedshiftSqlRunner, conn:
     assert outcome.rows == [(dt.date(2024, 2, 29), 42, "it's", "x:y")]
 
 
+@pytest.mark.parametrize("value", ["it\\'s", "ends with \\", "x\\'); DROP TABLE etl_victim; --", "\\\\'\\"])
+def test_a_parameter_is_a_value_whatever_its_backslashes_and_quotes(
+    runner: RedshiftSqlRunner, conn: psycopg.Connection, value: str
+) -> None:
+    """The Data API binds `Parameters` as values ("Passing SQL statement parameters",
+    https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-calling.html): a value never becomes SQL,
+    although Redshift's dialect reads a backslash in a literal as an escape."""
+    conn.execute("CREATE TABLE IF NOT EXISTS public.etl_victim (a INT)")
+    outcome = runner.run(conn, "SELECT :text AS echoed, LEN(:text) AS n", {"text": value})
+    assert outcome.rows == [(value, len(value))]
+    assert conn.execute("SELECT to_regclass('public.etl_victim') IS NOT NULL").fetchone() == (True,)
+
+
 def test_parameter_errors_name_the_parameter(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> None:
     with pytest.raises(ParameterError, match="parameter missing is referenced but has no value"):
         runner.run(conn, "SELECT :missing", {})

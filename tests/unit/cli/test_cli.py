@@ -157,3 +157,19 @@ def test_events_show_what_became_of_an_asynchronously_invoked_function() -> None
         "TARGET_FAILED (1): SENT_TO_DESTINATION to arn:aws:sqs:us-east-1:0:q after 3 function attempt(s)"
     )
     assert delivery_text({"status": "SUCCEEDED", "attempts": 2, "invocation": None}) == "SUCCEEDED (2)"
+
+
+@pytest.mark.parametrize("command", ["up", "demo"])
+def test_isolation_level_option_takes_redshifts_two_levels(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SNAPSHOT (the default of new clusters and workgroups) or SERIALIZABLE ("Isolation levels in
+    Amazon Redshift", https://docs.aws.amazon.com/redshift/latest/dg/c_serial_isolation.html)."""
+    parser = build_parser()
+    assert parser.parse_args(["local", command]).isolation_level == "SNAPSHOT"
+    assert parser.parse_args(["local", command, "--isolation-level", "serializable"]).isolation_level == (
+        "SERIALIZABLE"
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args(["local", command, "--isolation-level", "read-committed"])
+    assert "invalid choice" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY
-from etl_common import TRANSIENT_ERRORS, UnsafeValueError
+from etl_common import TRANSIENT_ERRORS, InputError, UnsafeValueError
 
 STATEMENT_ID = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:RunPipeline:exec-1"
@@ -18,6 +18,10 @@ RUN = {
     "execution_arn": EXECUTION_ARN,
     "parameters": {"bucket": "landing-1", "object_key": "sales/2024/03/01/a.csv", "etag": "abc123"},
     "changes": [],
+    "source": {
+        "status": "STAGED",
+        "manifest": "s3://landing-1/rsetl-staging/exec-1/sales/2024/03/01/a.csv.manifest",
+    },
 }
 NOW = "2024-03-02T01:05:12.000Z"
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -37,8 +41,9 @@ def batch_request(token: str | None = None, **extra: Any) -> dict[str, Any]:
         "Sqls": [
             "LOCK etl.load_ledger",
             "CREATE TEMP TABLE sales_lines_batch (LIKE staging.sales_lines)",
-            "COPY sales_lines_batch FROM 's3://landing-1/sales/2024/03/01/a.csv' IAM_ROLE default "
-            "FORMAT AS CSV IGNOREHEADER 1 EMPTYASNULL BLANKSASNULL",
+            "COPY sales_lines_batch FROM "
+            "'s3://landing-1/rsetl-staging/exec-1/sales/2024/03/01/a.csv.manifest' "
+            "IAM_ROLE default MANIFEST FORMAT AS CSV IGNOREHEADER 1 EMPTYASNULL BLANKSASNULL",
             "CALL sales.sp_merge_sales_lines(:bucket, :object_key, :etag, :execution_name)",
         ],
         "ExecutionMode": "TRANSACTION",
@@ -134,6 +139,40 @@ def test_ingest_submits_one_idempotent_transaction_batch(app, context) -> None:
     assert statement["result_rows"] == 120
     assert statement["cause"] is None
     assert statement["submitted_at"] == NOW
+
+
+def test_a_superseded_version_is_recorded_instead_of_loaded(app, context) -> None:
+    reason = "s3://landing-1/sales/2024/03/01/a.csv is no longer version abc123: it was overwritten"
+    run = {**RUN, "source": {"status": "SUPERSEDED", "reason": reason}}
+    app.stubber.add_response(
+        "execute_statement",
+        {"Id": STATEMENT_ID},
+        {
+            "Database": "dev",
+            "WorkgroupName": "default-workgroup",
+            "StatementName": "exec-1.load_file",
+            "ClientToken": ANY,
+            "Sql": "CALL etl.sp_record_superseded_load(:bucket, :object_key, :etag, :pipeline, "
+            ":execution_name, :reason)",
+            "Parameters": [
+                {"name": "bucket", "value": "landing-1"},
+                {"name": "object_key", "value": "sales/2024/03/01/a.csv"},
+                {"name": "etag", "value": "abc123"},
+                {"name": "pipeline", "value": "ingest_sales"},
+                {"name": "execution_name", "value": "exec-1"},
+                {"name": "reason", "value": reason},
+            ],
+            "WaitTimeSeconds": 30,
+        },
+    )
+    app.stubber.add_response("describe_statement", description("FINISHED"), {"Id": STATEMENT_ID})
+    assert invoke(app, context, run=run)["status"] == "FINISHED"
+
+
+def test_a_copy_step_without_a_staged_source_is_refused(app, context) -> None:
+    run = {key: value for key, value in RUN.items() if key != "source"}
+    with pytest.raises(InputError, match="no staged source"):
+        invoke(app, context, run=run)
 
 
 def test_a_retried_submit_sends_the_same_client_token(app, context) -> None:

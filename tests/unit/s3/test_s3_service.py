@@ -161,3 +161,21 @@ def test_copy_and_delete_address_keys_as_sent(s3) -> None:
     listed = [item["Key"] for item in client.list_objects_v2(Bucket="quiet")["Contents"]]
     assert sorted(listed) == ["a/b", "copy/q?x=1", "q?x=1"]
     assert client.get_object(Bucket="quiet", Key="copy/q?x=1")["Body"].read() == b"q?x=1"
+
+
+def test_copy_object_source_conditions_are_enforced(s3) -> None:
+    """CopyObject copies only while `x-amz-copy-source-if-match` names the source's current ETag
+    (and `-if-none-match` does not); otherwise 412 PreconditionFailed ("CopyObject",
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html). moto ignores both."""
+    _, url = s3
+    client = _client(url)
+    first = client.put_object(Bucket="quiet", Key="v.csv", Body=b"one")["ETag"]
+    second = client.put_object(Bucket="quiet", Key="v.csv", Body=b"two")["ETag"]
+    source = {"Bucket": "quiet", "Key": "v.csv"}
+    for condition in ({"CopySourceIfMatch": first}, {"CopySourceIfNoneMatch": second.strip('"')}):
+        with pytest.raises(ClientError) as refused:
+            client.copy_object(Bucket="quiet", Key="copy.csv", CopySource=source, **condition)
+        assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    client.copy_object(Bucket="quiet", Key="copy.csv", CopySource=source, CopySourceIfMatch=second.strip('"'))
+    assert client.get_object(Bucket="quiet", Key="copy.csv")["Body"].read() == b"two"

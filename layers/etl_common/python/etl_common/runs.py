@@ -32,7 +32,8 @@ from .params import parse_timestamp, resolve_parameters, sql_values
 from .polling import ABORTED, FAILED, FINISHED, PollPolicy
 from .schemas import validate_document
 from .specs import iter_steps, load_spec, statement_parameters
-from .sqltext import render_statement
+from .sqltext import referenced_parameters, render_statement
+from .staging import SUPERSEDED, stage_version
 
 START_INPUT_SCHEMA = "start-input"
 UNKNOWN_STATUS = "UNKNOWN_STATUS"
@@ -40,6 +41,9 @@ TIMED_OUT = "TIMED_OUT"
 CHECK_FAILED = "CHECK_FAILED"
 EXPECT_NO_ROWS = "no_rows"
 REPORTED_ROWS = 20
+RECORD_SUPERSEDED_SQL = (
+    "CALL etl.sp_record_superseded_load(:bucket, :object_key, :etag, :pipeline, :execution_name, :reason)"
+)
 
 
 @dataclass(frozen=True)
@@ -60,13 +64,15 @@ def prepare_run(
     execution_arn: str,
     started_at: str,
     default_timeout_seconds: int,
+    s3: Any = None,
     iam_role: str = "",
     base: Path | None = None,
 ) -> dict[str, Any]:
     """Validate the execution input and the pipeline spec, resolve parameters, plan the stages.
 
     Every step is rendered once here, so a bad value (e.g. an unsafe S3 key) fails the
-    run before any SQL runs.
+    run before any SQL runs. A pipeline that COPYs its triggering object gets that exact
+    version staged (``run["source"]``, see ``staging.stage_version``) through ``s3``.
     """
     validate_document(START_INPUT_SCHEMA, execution_input, "execution input", InputError, base)
     spec = load_spec(execution_input["pipeline"], base)
@@ -96,23 +102,55 @@ def prepare_run(
                 ],
             }
         )
+    if _copies(spec):
+        if s3 is None:
+            raise InputError(
+                f"pipeline {spec['name']!r} copies an S3 object: preparing it needs an S3 client"
+            )
+        values = sql_values(run)
+        run["source"] = stage_version(
+            s3, str(values["bucket"]), str(values["object_key"]), str(values["etag"]), execution_name
+        )
     return run
 
 
+def _copies(spec: Mapping[str, Any]) -> bool:
+    return any(
+        "copy" in statement for _, steps in iter_steps(spec) for s in steps for statement in s["statements"]
+    )
+
+
 def render_step(
-    spec: Mapping[str, Any], step_name: str, values: Mapping[str, Any], iam_role: str
+    spec: Mapping[str, Any],
+    step_name: str,
+    values: Mapping[str, Any],
+    iam_role: str,
+    source: Mapping[str, str] | None = None,
 ) -> RenderedStep:
-    """SQL texts and parameter names of step ``step_name`` of ``spec``."""
+    """SQL texts and parameter names of step ``step_name`` of ``spec``.
+
+    ``source`` is the run's staged object (``prepare_run``): a COPY reads its manifest, and a
+    step that COPYs a superseded version instead records that version as SUPERSEDED.
+    """
     for _, steps in iter_steps(spec):
         for step in steps:
             if step["name"] == step_name:
                 statements = step["statements"]
+                copies = any("copy" in s for s in statements)
+                if copies and source is not None and source["status"] == SUPERSEDED:
+                    return RenderedStep(
+                        name=step_name,
+                        sqls=[RECORD_SUPERSEDED_SQL],
+                        parameter_names=referenced_parameters(RECORD_SUPERSEDED_SQL),
+                        mode="TRANSACTION",
+                    )
+                manifest = source.get("manifest") if source is not None else None
                 names: list[str] = []
                 for statement in statements:
                     names.extend(p for p in statement_parameters(statement) if "copy" not in statement)
                 return RenderedStep(
                     name=step_name,
-                    sqls=[render_statement(s, values, iam_role) for s in statements],
+                    sqls=[render_statement(s, values, iam_role, manifest) for s in statements],
                     parameter_names=list(dict.fromkeys(names)),
                     mode=step.get("mode", "TRANSACTION"),
                     expect=step.get("expect"),
@@ -140,8 +178,13 @@ def execute_step(
     ``$$.Execution.RedriveCount``: each redrive gets new tokens.
     """
     spec = load_spec(run["pipeline"], base)
-    values = sql_values(run)
-    rendered = render_step(spec, step["name"], values, iam_role)
+    source = run.get("source")
+    if source is None and _copies(spec):
+        raise InputError(
+            f"run of {spec['name']!r} has no staged source: PrepareRun stages the object it copies"
+        )
+    values = {**sql_values(run), **({"reason": source["reason"]} if source and "reason" in source else {})}
+    rendered = render_step(spec, step["name"], values, iam_role, source)
     response = submit(
         client,
         target,

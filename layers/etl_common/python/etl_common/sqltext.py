@@ -87,11 +87,15 @@ def s3_copy_source(bucket: str, key: str) -> str:
     return quote_literal(f"s3://{bucket}/{key}")
 
 
-def render_statement(statement: Mapping[str, Any], values: Mapping[str, Any], iam_role: str) -> str:
+def render_statement(
+    statement: Mapping[str, Any], values: Mapping[str, Any], iam_role: str, manifest: str | None = None
+) -> str:
     """SQL text of one spec statement (``sql``, ``call``, ``refresh`` or ``copy``).
 
     ``values`` are the run's parameter values; only ``copy`` reads them (for its source),
-    everything else refers to them as ``:name``.
+    everything else refers to them as ``:name``. With ``manifest`` (the staged copy's manifest,
+    see ``staging``) a COPY reads exactly the file it lists; without, it names the object itself,
+    which only validation does (COPY would read every object under that key as a prefix).
     """
     if "sql" in statement:
         return str(statement["sql"]).strip()
@@ -102,16 +106,30 @@ def render_statement(statement: Mapping[str, Any], values: Mapping[str, Any], ia
     if "refresh" in statement:
         return f"REFRESH MATERIALIZED VIEW {statement['refresh']}"
     if "copy" in statement:
-        return _render_copy(statement["copy"], values, iam_role)
+        return _render_copy(statement["copy"], values, iam_role, manifest)
     raise UnsafeValueError(f"statement {dict(statement)!r} has none of sql, call, refresh, copy")
 
 
-def _render_copy(copy: Mapping[str, Any], values: Mapping[str, Any], iam_role: str) -> str:
+def _render_copy(
+    copy: Mapping[str, Any], values: Mapping[str, Any], iam_role: str, manifest: str | None
+) -> str:
     bucket_param = copy.get("bucket", "bucket")
     key_param = copy.get("key", "object_key")
     bucket, key = str(values[bucket_param]), str(values[key_param])
+    if key.endswith("/"):
+        raise UnsafeValueError(
+            f"object key {key!r} ends with '/': a folder marker, not a file "
+            "(COPY would load every object under it)"
+        )
     role = "default" if not iam_role else quote_literal(iam_role)
-    parts = [f"COPY {copy['table']} FROM {s3_copy_source(bucket, key)} IAM_ROLE {role}"]
+    source = s3_copy_source(bucket, key)
+    if manifest is not None:
+        if not manifest.startswith(f"s3://{bucket}/"):
+            raise UnsafeValueError(f"manifest {manifest!r} is not in bucket {bucket!r}")
+        source = s3_copy_source(bucket, manifest[len(f"s3://{bucket}/") :])
+    parts = [f"COPY {copy['table']} FROM {source} IAM_ROLE {role}"]
+    if manifest is not None:
+        parts.append("MANIFEST")
     if copy.get("options"):
         parts.append(str(copy["options"]))
     gzip = copy.get("gzip", "auto")
