@@ -224,9 +224,14 @@ class RedshiftDataService(JsonService):
             target = session.request if session is not None else params
         if not (target.get("ClusterIdentifier") or target.get("WorkgroupName")):
             return ["*"]
-        if not params.get("SessionId"):
-            self._authorize_credentials(target, context)
         return [self._target_arn(target, context)]
+
+    def authorize_operation(self, operation: str, params: dict[str, Any], context: RequestContext) -> None:
+        """The operation on its resource first, then the database sign-in a new connection needs."""
+        super().authorize_operation(operation, params, context)
+        targeted = params.get("ClusterIdentifier") or params.get("WorkgroupName")
+        if operation in _TARGETED and targeted and not params.get("SessionId"):
+            self._authorize_credentials(params, context)
 
     def _authorize_credentials(self, target: Mapping[str, Any], context: RequestContext) -> None:
         """The calls the Data API makes with the caller's identity to sign in to the database:

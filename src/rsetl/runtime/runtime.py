@@ -205,6 +205,7 @@ class LocalRuntime:
         caller, authorizer = found
         return CallerIdentity(caller.userid, caller.role_name, authorizer)
 
+    # Late-bound: the engine takes these hooks, and InProcessAccess needs the engine.
     def _authorize_lambda_task(self, request: Any, function: str) -> None:
         self.access.lambda_task(request, function)
 
