@@ -19,6 +19,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE reporting.daily_sales_snapshot, re
     TO ROLE rsetl_pipeline;
 
 GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA sales TO ROLE rsetl_pipeline;
+-- An ingest whose object version was overwritten before its run records it as SUPERSEDED.
+GRANT EXECUTE ON PROCEDURE etl.sp_record_superseded_load(VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR)
+    TO ROLE rsetl_pipeline;
 GRANT EXECUTE ON PROCEDURE reporting.sp_load_customer_segments(DATE) TO ROLE rsetl_pipeline;
 
 -- View refreshes run as the views' owner (SECURITY DEFINER, 030_reporting_materialized_views.sql).
