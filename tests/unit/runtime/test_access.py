@@ -45,7 +45,7 @@ class _Engine:
 
 @pytest.fixture(scope="module")
 def template() -> LocalTemplate:
-    return load_template(PROJECT_DIR / "template.yaml")
+    return load_template(PROJECT_DIR / "template.yaml", config_env="local")
 
 
 def _access(template: LocalTemplate, role_logical_id: str = "StateMachineRole") -> InProcessAccess:
