@@ -157,3 +157,24 @@ def test_events_show_what_became_of_an_asynchronously_invoked_function() -> None
         "TARGET_FAILED (1): SENT_TO_DESTINATION to arn:aws:sqs:us-east-1:0:q after 3 function attempt(s)"
     )
     assert delivery_text({"status": "SUCCEEDED", "attempts": 2, "invocation": None}) == "SUCCEEDED (2)"
+
+
+def test_put_to_a_missing_bucket_says_what_s3_answered_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """boto3's upload_file wraps S3's NoSuchBucket in S3UploadFailedError, not a ClientError."""
+    from rsetl.awsproto import LocalServer, Router
+    from rsetl.s3 import S3Service
+
+    router = Router()
+    router.register(S3Service(), fallback=True)
+    with LocalServer(router) as server:
+        write_endpoint(
+            tmp_path, EndpointInfo(server.url, os.getpid(), "us-east-1", "test", "test", "rsetl", {}, {})
+        )
+        code = main(["local", "--state-dir", str(tmp_path), "put", __file__, "s3://nobucket/key.csv"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "NoSuchBucket" in err
+    assert "Traceback" not in err
