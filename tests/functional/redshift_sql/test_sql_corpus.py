@@ -53,6 +53,7 @@ def load_file(
     """The ingest batch of docs/contracts.md, in one transaction."""
     options = "FORMAT AS CSV IGNOREHEADER 1" + (" GZIP" if gzipped else "")
     with conn.transaction():
+        runner.run(conn, "LOCK etl.load_ledger")
         runner.run(conn, f"CREATE TEMP TABLE {name}_batch (LIKE staging.{name})")
         runner.run(
             conn,
@@ -279,6 +280,7 @@ def test_concurrent_duplicate_delivery_waits_on_the_ledger_lock_and_is_a_no_op(
             outcome.append(error)
 
     with conn.transaction():
+        runner.run(conn, "LOCK etl.load_ledger")
         runner.run(conn, "CREATE TEMP TABLE sales_lines_batch (LIKE staging.sales_lines)")
         runner.run(conn, f"COPY sales_lines_batch FROM 's3://landing/{key}' FORMAT AS CSV IGNOREHEADER 1")
         runner.run(
