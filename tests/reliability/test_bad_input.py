@@ -119,14 +119,23 @@ def test_unsafe_keys_are_refused_before_any_sql(runtime: LocalRuntime, key: str)
     assert fact_rows(runtime, key) == 0
 
 
-@pytest.mark.parametrize("body", [b"", sales_csv("header-only", 0)], ids=["empty", "header only"])
-def test_empty_files_load_nothing_and_are_recorded(runtime: LocalRuntime, body: bytes) -> None:
-    key = f"sales/2026/11/06/empty-{len(body)}.csv"
-    upload(runtime, key, body)
+def test_a_header_only_file_loads_nothing_and_is_recorded(runtime: LocalRuntime) -> None:
+    key = "sales/2026/11/06/empty-header-only.csv"
+    upload(runtime, key, sales_csv("header-only", 0))
     settle(runtime)
     (run,) = executions_for(runtime, key)
     assert run.status == "SUCCEEDED", run.cause
     assert ledger(runtime, key) == [("LOADED", 0)]
+
+
+@pytest.mark.parametrize("key", ["sales/2026/11/06/empty-0.csv", "sales/2026/11/"])
+def test_a_zero_byte_object_starts_no_run(runtime: LocalRuntime, key: str) -> None:
+    """The ingest rules match only objects with `size` > 0: a folder marker would be a COPY
+    prefix for every file below it (template.yaml, IngestSalesOnUpload)."""
+    upload(runtime, key, b"")
+    settle(runtime)
+    assert executions_for(runtime, key) == []
+    assert ledger(runtime, key) == []
 
 
 BAD_FILES = {
