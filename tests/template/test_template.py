@@ -175,6 +175,21 @@ def test_an_upload_outside_the_prefixes_or_bucket_starts_nothing(resources: dict
     assert rule_inputs(resources, event, bus=None) == {}
 
 
+def test_a_zero_byte_object_starts_no_ingest(resources: dict[str, Any]) -> None:
+    """A folder marker (`sales/2026/`, what the S3 console's "Create folder" writes) or an empty file
+    starts no load: COPY takes the key as a prefix, so a run for `sales/2026/` would load every file
+    below it (issue 11, item 7). S3's Object Created event carries `detail.object.size` ("Amazon S3
+    event notifications ... using EventBridge", detail structure,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html)."""
+    for key, size in (("sales/2026/", 0), ("reference/products/", 0), ("reference/stores/x.csv", 0)):
+        event = sample("s3-object-created-sales.json")
+        event["detail"]["object"].update(key=key, size=size)
+        assert rule_inputs(resources, event, bus=None) == {}, key
+    event = sample("s3-object-created-sales.json")
+    event["detail"]["object"]["size"] = 1
+    assert len(rule_inputs(resources, event, bus=None)) == 1
+
+
 def test_sample_upload_becomes_a_valid_run(resources: dict[str, Any], pipelines_dir: Path) -> None:
     (start,) = rule_inputs(resources, sample("s3-object-created-sales.json"), bus=None).values()
     assert schema_errors("start-input", start["input"]) == []

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rsetl import __version__
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     except (NoRuntimeRunning, TemplateError, LambdaRuntimeError, local.UsageError) as error:
         print(f"rsetl: {error}", file=sys.stderr)
         return 2
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError, S3UploadFailedError) as error:
         print(f"rsetl: the local endpoint answered: {error}", file=sys.stderr)
         return 1
     return 2

@@ -29,6 +29,20 @@ logger = logging.getLogger(__name__)
 EventSink = Callable[[list[dict[str, Any]]], object]
 """Receives PutEvents-style entries (the local EventBridge's `publish`)."""
 
+_S3_SIGNATURE_ERRORS: dict[str, tuple[str, str | None, int]] = {
+    "MissingAuthenticationTokenException": ("AccessDenied", "Access Denied", 403),
+    "UnrecognizedClientException": (
+        "InvalidAccessKeyId",
+        "The AWS Access Key Id you provided does not exist in our records.",
+        403,
+    ),
+    "InvalidSignatureException": ("SignatureDoesNotMatch", None, 403),
+    "IncompleteSignatureException": ("AuthorizationHeaderMalformed", None, 400),
+}
+"""S3's codes for the signature errors the JSON services name otherwise (code, message or None to
+keep the verifier's, status): "Error responses", List of error codes, Amazon S3 API Reference,
+https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList."""
+
 
 class S3Service:
     """Local S3 on the shared port: every request no other service claims lands here."""
@@ -96,12 +110,15 @@ class S3Service:
         return context.denial("s3:ListBucket", f"arn:aws:s3:::{bucket}")
 
     def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse:
+        code, message, status = error.code, error.message, error.status
+        if code in _S3_SIGNATURE_ERRORS:
+            code, s3_message, status = _S3_SIGNATURE_ERRORS[code]
+            message = s3_message or message
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
+            f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
             f"<RequestId>{context.request_id}</RequestId></Error>"
         ).encode()
-        status = 403 if error.status == 400 and "Signature" in error.code else error.status
         return AwsResponse(
             status, body, {"Content-Type": "application/xml", "x-amz-request-id": context.request_id}
         )

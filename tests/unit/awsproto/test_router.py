@@ -55,5 +55,7 @@ def test_requests_signed_for_s3_and_unsigned_ones_reach_s3(endpoint: str) -> Non
     assert [b["Name"] for b in _client("s3", endpoint).list_buckets()["Buckets"]] == ["landing"]
     with pytest.raises(ClientError) as caught:
         _client("s3", endpoint, signature_version=UNSIGNED).get_object(Bucket="landing", Key="k")
-    # S3's own refusal of an unsigned request, in S3's XML error shape.
-    assert caught.value.response["Error"]["Code"] == "MissingAuthenticationTokenException"
+    # S3's own refusal of an anonymous request to a private bucket: 403 AccessDenied ("Error
+    # responses", https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList).
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403

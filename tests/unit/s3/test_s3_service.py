@@ -94,10 +94,25 @@ def test_missing_object_and_bucket_raise_aws_errors(s3) -> None:
 
 
 def test_wrong_secret_is_refused_with_s3_error(s3) -> None:
+    """S3 names a bad signature SignatureDoesNotMatch, an unknown key InvalidAccessKeyId, both 403
+    ("Error responses", List of error codes, Amazon S3 API Reference,
+    https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList); the
+    JSON services' InvalidSignatureException and UnrecognizedClientException are not S3's codes."""
     _, url = s3
     with pytest.raises(ClientError) as caught:
         _client(url, secret="wrong").list_buckets()
-    assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    unknown = boto3.client(
+        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="AKIAUNKNOWN",
+        aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}),
+    )  # fmt: skip
+    with pytest.raises(ClientError) as caught:
+        unknown.list_buckets()
+    assert caught.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+    assert caught.value.response["Error"]["Message"] == (
+        "The AWS Access Key Id you provided does not exist in our records."
+    )
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
