@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from rsetl.awsproto import CallerIdentity
 from rsetl.iam import PolicyDocument, evaluate
-from rsetl.redshift_data import LocalRedshiftData
+from rsetl.redshift_data import DatabaseAuth, LocalRedshiftData
 
 SECRET = "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf"
 
@@ -53,6 +53,8 @@ def test_a_submit_needs_the_sign_in_its_authentication_mode_uses(
             CallerIdentity(f"AROAX:{key}", "role", policies[key]) if key in policies else None
         ),
         credentials={"test": "test", "without": "secret", "with": "secret"},
+        # The secret exists and holds a user: only the permission to read it is under test.
+        auth=DatabaseAuth(secrets={SECRET: "loader"}),
     )
     request = {**target, "Database": "dev", "Sql": "SELECT 1"}
     with pytest.raises(ClientError) as denied:
