@@ -69,7 +69,7 @@ def parse_credentials(items: list[str], credentials_file: Path | None = None) ->
 
 
 ACCESS_KEY_PATTERN = re.compile(r"\w+")
-"""IAM's pattern for an access key id (AccessKeyMetadata.AccessKeyId: `[\w]+`)."""
+r"""IAM's pattern for an access key id (AccessKeyMetadata.AccessKeyId: `[\w]+`)."""
 
 
 def _credentials_file_pairs(path: Path) -> list[tuple[str, str, str]]:
@@ -91,8 +91,8 @@ def _credentials_file_pairs(path: Path) -> list[tuple[str, str, str]]:
     return pairs
 
 
-def _prepare_state_dir(state_dir: Path) -> None:
-    """Refuse a state dir that is a file, cannot be created, or that another `up` serves."""
+def _refuse_unusable_state_dir(state_dir: Path) -> None:
+    """Refuse a state dir that is a file or that another `up` serves."""
     if state_dir.exists() and not state_dir.is_dir():
         raise UsageError(f"--state-dir {state_dir} is a file, not a folder")
     try:
@@ -103,6 +103,9 @@ def _prepare_state_dir(state_dir: Path) -> None:
         raise UsageError(
             f"a local runtime (pid {info.pid}) already serves {state_dir} at {info.url}: stop it first"
         )
+
+
+def _make_state_dir(state_dir: Path) -> None:
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -121,7 +124,7 @@ def up(
     credentials: dict[str, str] | None = None,
 ) -> int:
     """Serve the local endpoint until SIGINT or SIGTERM; parameters failing their checks stop it first."""
-    _prepare_state_dir(state_dir)
+    _refuse_unusable_state_dir(state_dir)
     options = RuntimeOptions(
         project_dir=project_dir,
         state_dir=state_dir,
@@ -134,6 +137,7 @@ def up(
         credentials=credentials or dict(DEFAULT_CREDENTIALS),
     )
     runtime = LocalRuntime(options)
+    _make_state_dir(state_dir)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
