@@ -6,6 +6,8 @@ and the :class:`~rsetl.objectstore.ObjectStore` view that COPY and UNLOAD use.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -63,6 +65,9 @@ class S3Service:
         return sorted(self._backend.buckets)
 
     def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse:
+        digest_error = content_md5_error(request)
+        if digest_error is not None:
+            return self.error_response(digest_error, context)
         for needed in required_permissions(request):
             message = context.denial(needed.action, needed.resource, needed.keys)
             if message is not None:
@@ -93,14 +98,16 @@ class S3Service:
         return context.denial("s3:ListBucket", f"arn:aws:s3:::{bucket}")
 
     def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse:
+        """S3's XML error: Code, Message, the error's own elements, RequestId (S3 API Reference,
+        "Error responses", https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html)."""
+        details = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in error.details.items())
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f"<Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
-            f"<RequestId>{context.request_id}</RequestId></Error>"
+            f"{details}<RequestId>{context.request_id}</RequestId></Error>"
         ).encode()
-        status = 403 if error.status == 400 and "Signature" in error.code else error.status
         return AwsResponse(
-            status, body, {"Content-Type": "application/xml", "x-amz-request-id": context.request_id}
+            error.status, body, {"Content-Type": "application/xml", "x-amz-request-id": context.request_id}
         )
 
     def _notify(self, request: AwsRequest, context: RequestContext) -> None:
@@ -171,6 +178,31 @@ class S3Service:
         if bucket not in self._backend.buckets:
             raise AwsError("NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404)
         return sorted(name for name in self._backend.buckets[bucket].keys if name.startswith(prefix))
+
+
+def content_md5_error(request: AwsRequest) -> AwsError | None:
+    """S3's check of `Content-MD5` (RFC 1864: the base64 of the body's 128-bit MD5): `InvalidDigest`
+    when it is not one, `BadDigest` when it does not match the body."""
+    claimed = request.header("Content-MD5")
+    if not claimed:
+        return None
+    try:
+        digest = base64.b64decode(claimed, validate=True)
+    except ValueError:
+        digest = b""
+    if len(digest) != 16:
+        return AwsError(
+            "InvalidDigest", "The Content-MD5 you specified is not valid.", 400, details={"Content-MD5": claimed}
+        )
+    computed = hashlib.md5(request.body, usedforsecurity=False).digest()
+    if digest != computed:
+        return AwsError(
+            "BadDigest",
+            "The Content-MD5 you specified did not match what we received.",
+            400,
+            details={"ExpectedDigest": claimed, "CalculatedDigest": base64.b64encode(computed).decode()},
+        )
+    return None
 
 
 def _is_subresource(query: dict[str, list[str]]) -> bool:

@@ -94,10 +94,12 @@ def test_missing_object_and_bucket_raise_aws_errors(s3) -> None:
 
 
 def test_wrong_secret_is_refused_with_s3_error(s3) -> None:
+    """S3's code for a wrong signature: SignatureDoesNotMatch (S3 API Reference, "Error responses",
+    https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html)."""
     _, url = s3
     with pytest.raises(ClientError) as caught:
         _client(url, secret="wrong").list_buckets()
-    assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
