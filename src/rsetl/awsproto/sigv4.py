@@ -132,6 +132,13 @@ class SigV4Verifier:
                     400,
                 )
             return verify_presigned(request, self._credentials, region, self._now())
+        if s3 and not authorization and {"AWSAccessKeyId", "Signature"} <= _query_names(request):
+            raise AwsError(
+                "AccessDenied",
+                "Signature Version 2 query-string authentication is not served locally; presign with "
+                "Signature Version 4 (botocore: Config(signature_version='s3v4')).",
+                403,
+            )
         if not authorization:
             raise _s3_or_json(
                 s3,
@@ -395,13 +402,21 @@ def _request_time(request: AwsRequest, s3: bool) -> datetime:
 
 
 def parse_http_date(text: str) -> datetime | None:
-    """An HTTP `Date` value in RFC 1123, RFC 850 or asctime form (RFC 7231, 7.1.1.1), as UTC; else None."""
+    """An HTTP `Date` value in RFC 1123, RFC 850 or asctime form (RFC 7231, 7.1.1.1), as UTC; else None.
+
+    RFC 1123 dates may carry a numeric zone (`-0000`, as botocore writes them) instead of `GMT`.
+    """
+    text = text.strip()
     for form in _HTTP_DATE_FORMATS:
         try:
-            return datetime.strptime(text.strip(), form).replace(tzinfo=UTC)
+            return datetime.strptime(text, form).replace(tzinfo=UTC)
         except ValueError:
             continue
-    return None
+    try:
+        parsed = datetime.strptime(text, "%a, %d %b %Y %H:%M:%S %z")
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC)
 
 
 def _check_skew(signed_at: datetime, now: datetime, s3: bool) -> None:
