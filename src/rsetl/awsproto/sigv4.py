@@ -128,7 +128,8 @@ class SigV4Verifier:
             if not s3:
                 raise AwsError(
                     "IncompleteSignatureException",
-                    "Query-string authentication is served locally for S3 only; sign the Authorization header.",
+                    "Query-string authentication is served locally for S3 only; "
+                    "sign the Authorization header.",
                     400,
                 )
             return verify_presigned(request, self._credentials, region, self._now())
@@ -148,7 +149,8 @@ class SigV4Verifier:
         match = _AUTH_RE.match(authorization)
         if not match:
             raise _malformed(
-                s3, f"Authorization header requires '{_ALGORITHM}' with Credential, SignedHeaders and Signature."
+                s3,
+                f"Authorization header requires '{_ALGORITHM}' with Credential, SignedHeaders and Signature.",
             )
         scope = _parse_scope(match.group("credential"), s3)
         _check_scope(scope, service, region, s3, query=False)
@@ -189,11 +191,17 @@ def verify_presigned(
     params = dict(parse_qsl(request.raw_query, keep_blank_values=True))
     missing = [
         name
-        for name in ("X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature")
+        for name in (
+            "X-Amz-Credential",
+            "X-Amz-Date",
+            "X-Amz-Expires",
+            "X-Amz-SignedHeaders",
+            "X-Amz-Signature",
+        )
         if name not in params
     ]
     if params.get("X-Amz-Algorithm") != _ALGORITHM:
-        raise _query_error("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
+        raise _query_error('X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"')
     if missing:
         raise _query_error(
             "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
@@ -207,9 +215,7 @@ def verify_presigned(
     try:
         signed_at = datetime.strptime(params["X-Amz-Date"], _ISO_BASIC).replace(tzinfo=UTC)
     except ValueError:
-        raise _query_error(
-            "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
-        ) from None
+        raise _query_error("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"") from None
     expires_text = params["X-Amz-Expires"]
     if not expires_text.lstrip("-").isdigit():
         raise _query_error("X-Amz-Expires should be a number")
@@ -454,7 +460,9 @@ def _claimed_payload_hash(request: AwsRequest) -> str:
     """
     claimed = request.header("X-Amz-Content-SHA256")
     if not claimed:
-        raise AwsError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256", 400)
+        raise AwsError(
+            "InvalidRequest", "Missing required header for this request: x-amz-content-sha256", 400
+        )
     if claimed.startswith(STREAMING_PREFIX):
         raise AwsError(
             "NotImplemented",

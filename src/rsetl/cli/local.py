@@ -303,7 +303,9 @@ def sql(clients: LocalClients, text: str, database: str) -> int:
         if described["Status"] in TERMINAL_STATUSES:
             break
     if described["Status"] != "FINISHED":
-        errors.print(f"[red]{described['Status']}[/red]: {escape(described.get('Error', ''))}", soft_wrap=True)
+        errors.print(
+            f"[red]{described['Status']}[/red]: {escape(described.get('Error', ''))}", soft_wrap=True
+        )
         return 1
     if not described.get("HasResultSet"):
         console.print(f"OK, {described.get('ResultRows', 0)} row(s) affected")

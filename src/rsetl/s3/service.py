@@ -192,7 +192,10 @@ def content_md5_error(request: AwsRequest) -> AwsError | None:
         digest = b""
     if len(digest) != 16:
         return AwsError(
-            "InvalidDigest", "The Content-MD5 you specified is not valid.", 400, details={"Content-MD5": claimed}
+            "InvalidDigest",
+            "The Content-MD5 you specified is not valid.",
+            400,
+            details={"Content-MD5": claimed},
         )
     computed = hashlib.md5(request.body, usedforsecurity=False).digest()
     if digest != computed:

@@ -98,7 +98,7 @@ def test_requests_signed_now_are_accepted(monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_request_within_15_minutes_of_the_server_time_is_accepted(
     monkeypatch: pytest.MonkeyPatch, minutes: int
 ) -> None:
-    """"Handling dates in Signature Version 4": the timestamp must be within 15 minutes of AWS's time."""
+    """ "Handling dates in Signature Version 4": the timestamp must be within 15 minutes of AWS's time."""
     request = _data_api(monkeypatch, at=NOW + dt.timedelta(minutes=minutes))
     assert _verifier().verify(request, "redshift-data", "us-east-1").access_key == "test"
 
@@ -112,7 +112,8 @@ def test_a_request_signed_16_minutes_ago_has_an_expired_signature(monkeypatch: p
 
     assert (error.code, error.status) == ("InvalidSignatureException", 403)
     assert error.message == (
-        "Signature expired: 20261201T221400Z is now earlier than 20261201T221500Z (20261201T223000Z - 15 min.)"
+        "Signature expired: 20261201T221400Z is now earlier than 20261201T221500Z "
+        "(20261201T223000Z - 15 min.)"
     )
 
 
@@ -166,7 +167,7 @@ class _DateHeaderAuth(SigV4Auth):
 def test_the_date_header_dates_a_request_without_x_amz_date(
     monkeypatch: pytest.MonkeyPatch, form: str
 ) -> None:
-    """"Handling dates in Signature Version 4": without X-Amz-Date, the Date header's time is signed;
+    """ "Handling dates in Signature Version 4": without X-Amz-Date, the Date header's time is signed;
     HTTP's Date takes RFC 1123, RFC 850 and asctime forms (RFC 7231, section 7.1.1.1)."""
     request = _sign(monkeypatch, _DateHeaderAuth(form), DATA_API_URL, b"{}", headers=DATA_API_HEADERS)
     assert not request.header("X-Amz-Date")
@@ -291,7 +292,7 @@ class _HostlessAuth(SigV4Auth):
 
 
 def test_a_signature_that_does_not_cover_host_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    """"Create a signed AWS API request": the host header must be among the signed headers."""
+    """ "Create a signed AWS API request": the host header must be among the signed headers."""
     signer = _HostlessAuth(CREDENTIALS, "redshift-data", "us-east-1")
     request = _sign(monkeypatch, signer, DATA_API_URL, b"{}", headers=DATA_API_HEADERS)
     assert "host" not in request.header("Authorization").split("SignedHeaders=")[1].split(",")[0]
@@ -305,7 +306,11 @@ def test_s3_names_its_codes_for_a_wrong_key_and_a_wrong_secret(monkeypatch: pyte
     """S3 "Error responses": InvalidAccessKeyId (403) and SignatureDoesNotMatch (403)."""
     unknown = _sign(monkeypatch, S3SigV4Auth(Credentials("nobody", "x"), "s3", "us-east-1"), S3_URL)
     error = _refusal(lambda: _verifier().verify(unknown, "s3", "us-east-1"))
-    assert (error.code, error.status, error.details["AWSAccessKeyId"]) == ("InvalidAccessKeyId", 403, "nobody")
+    assert (error.code, error.status, error.details["AWSAccessKeyId"]) == (
+        "InvalidAccessKeyId",
+        403,
+        "nobody",
+    )
 
     wrong_secret = _sign(monkeypatch, S3SigV4Auth(Credentials("test", "wrong"), "s3", "us-east-1"), S3_URL)
     error = _refusal(lambda: _verifier().verify(wrong_secret, "s3", "us-east-1"))
@@ -319,13 +324,16 @@ def _presigned(monkeypatch: pytest.MonkeyPatch, expires: int = 3600, region: str
 
 
 def test_a_presigned_url_is_accepted_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
-    """"Authenticating Requests: Using Query Parameters": X-Amz-Expires seconds from X-Amz-Date."""
+    """ "Authenticating Requests: Using Query Parameters": X-Amz-Expires seconds from X-Amz-Date."""
     request = _presigned(monkeypatch, expires=600)
     assert not request.header("Authorization")
 
-    assert SigV4Verifier({"test": "test"}, now=lambda: NOW + dt.timedelta(seconds=600)).verify(
-        request, "s3", "us-east-1"
-    ).access_key == "test"
+    assert (
+        SigV4Verifier({"test": "test"}, now=lambda: NOW + dt.timedelta(seconds=600))
+        .verify(request, "s3", "us-east-1")
+        .access_key
+        == "test"
+    )
     late = SigV4Verifier({"test": "test"}, now=lambda: NOW + dt.timedelta(seconds=601))
     error = _refusal(lambda: late.verify(request, "s3", "us-east-1"))
     assert (error.code, error.message, error.status) == ("AccessDenied", "Request has expired", 403)
@@ -341,7 +349,9 @@ def test_a_tampered_presigned_url_does_not_match(monkeypatch: pytest.MonkeyPatch
     assert error.code == "SignatureDoesNotMatch"
 
 
-def test_presigned_urls_expire_within_a_week_and_name_the_served_region(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_presigned_urls_expire_within_a_week_and_name_the_served_region(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """X-Amz-Expires is at most 604800 seconds (seven days)."""
     too_long = _presigned(monkeypatch, expires=604801)
     error = _refusal(lambda: _verifier().verify(too_long, "s3", "us-east-1"))

@@ -110,9 +110,15 @@ def endpoint(tmp_path: Path) -> Path:
     write_endpoint(
         tmp_path,
         EndpointInfo(
-            "http://127.0.0.1:9", os.getpid(), "us-east-1", "test", "test", "rsetl",
-            {"RunPipeline": "arn:aws:states:us-east-1:000000000000:stateMachine:run"}, {},
-        ),  # fmt: skip
+            "http://127.0.0.1:9",
+            os.getpid(),
+            "us-east-1",
+            "test",
+            "test",
+            "rsetl",
+            {"RunPipeline": "arn:aws:states:us-east-1:000000000000:stateMachine:run"},
+            {},
+        ),
     )
     return tmp_path
 
@@ -204,7 +210,9 @@ def test_two_different_state_dirs_are_a_usage_error(capsys: pytest.CaptureFixtur
     "arguments",
     [["up", "--port", "70000"], ["up", "--port", "-1"], ["up", "--port", "http"], ["events", "--limit", "0"]],
 )
-def test_out_of_range_numbers_are_usage_errors(arguments: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_of_range_numbers_are_usage_errors(
+    arguments: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["local", *arguments])
 
