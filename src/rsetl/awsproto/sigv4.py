@@ -450,7 +450,8 @@ def _check_skew(signed_at: datetime, now: datetime, s3: bool) -> None:
             f"Signature not yet current: {signed} is still later than {now + MAX_SKEW:{_ISO_BASIC}} "
             f"({server} + 15 min.)"
         )
-    raise AwsError("InvalidSignatureException", message, 403)
+    # A 400, as the family of RequestExpired in the services' "Common Errors" pages.
+    raise AwsError("InvalidSignatureException", message, 400)
 
 
 def _claimed_payload_hash(request: AwsRequest) -> str:

@@ -105,12 +105,13 @@ def test_a_request_within_15_minutes_of_the_server_time_is_accepted(
 
 def test_a_request_signed_16_minutes_ago_has_an_expired_signature(monkeypatch: pytest.MonkeyPatch) -> None:
     """JSON services answer InvalidSignatureException "Signature expired: ... is now earlier than ..."
-    ("Handling dates in Signature Version 4", as above)."""
+    ("Handling dates in Signature Version 4", as above), with a 400 as RequestExpired in
+    "Common Errors", https://docs.aws.amazon.com/redshift/latest/APIReference/CommonErrors.html."""
     request = _data_api(monkeypatch, at=NOW - dt.timedelta(minutes=16))
 
     error = _refusal(lambda: _verifier().verify(request, "redshift-data", "us-east-1"))
 
-    assert (error.code, error.status) == ("InvalidSignatureException", 403)
+    assert (error.code, error.status) == ("InvalidSignatureException", 400)
     assert error.message == (
         "Signature expired: 20261201T221400Z is now earlier than 20261201T221500Z "
         "(20261201T223000Z - 15 min.)"
