@@ -179,9 +179,11 @@ def test_bad_sql_and_unknown_executions_fail_with_the_error(up: Up) -> None:
     bad = rsetl(up.state_dir, "sql", "SELECT * FROM no_such_schema.no_such_table")
     assert bad.returncode == 1
     assert "FAILED" in bad.stderr and "no_such_table" in bad.stderr
+    assert bad.stderr.count("\n") == 1, "a failure is one line"
     unknown = rsetl(up.state_dir, "execution", "no-such-execution")
     assert unknown.returncode == 1
     assert "ExecutionDoesNotExist" in unknown.stderr
+    assert unknown.stderr.count("\n") == 1 and "Traceback" not in unknown.stderr
 
 
 def _client(up: Up, service: str, access_key: str, secret_key: str) -> Any:

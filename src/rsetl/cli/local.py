@@ -304,7 +304,8 @@ def sql(clients: LocalClients, text: str, database: str) -> int:
             break
     if described["Status"] != "FINISHED":
         errors.print(
-            f"[red]{described['Status']}[/red]: {escape(described.get('Error', ''))}", soft_wrap=True
+            f"[red]{described['Status']}[/red]: {escape(' '.join(described.get('Error', '').split()))}",
+            soft_wrap=True,
         )
         return 1
     if not described.get("HasResultSet"):
