@@ -13,10 +13,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import psutil
 import pytest
+from botocore.exceptions import ClientError
 
 from rsetl.runtime import read_endpoint
 
@@ -54,11 +56,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+PRINCIPALS = {"alice": "alice-secret", "bob": "bob-secret"}
+"""The local principals `up` is started with (`--credentials`); the CLI signs as the first."""
+
+
 def rsetl(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run one `rsetl local` command as a user would, with a wide terminal so tables are not cut."""
+    """Run one `rsetl local` command as a user would, with a wide terminal so tables are not cut;
+    `--state-dir` after the verb, as the CLI's hints write it."""
     env = {**os.environ, "COLUMNS": "250"}
     return subprocess.run(
-        [str(RSETL), "local", "--state-dir", str(state_dir), *args],
+        [str(RSETL), "local", *args[:1], "--state-dir", str(state_dir), *args[1:]],
         capture_output=True, text=True, env=env, timeout=180, check=False,
     )  # fmt: skip
 
@@ -66,8 +73,9 @@ def rsetl(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     state_dir = tmp_path_factory.mktemp("rsetl-up")
-    command = [str(RSETL), "local", "--state-dir", str(state_dir), "up", "--port", str(_free_port()),
-               "--project-dir", str(PROJECT_DIR)]  # fmt: skip
+    command = [str(RSETL), "local", "up", "--state-dir", str(state_dir), "--port", str(_free_port()),
+               "--project-dir", str(PROJECT_DIR),
+               "--credentials", *(f"{key}={secret}" for key, secret in PRINCIPALS.items())]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     running = Up(process, state_dir)
 
@@ -171,9 +179,73 @@ def test_bad_sql_and_unknown_executions_fail_with_the_error(up: Up) -> None:
     bad = rsetl(up.state_dir, "sql", "SELECT * FROM no_such_schema.no_such_table")
     assert bad.returncode == 1
     assert "FAILED" in bad.stderr and "no_such_table" in bad.stderr
+    assert bad.stderr.count("\n") == 1, "a failure is one line"
     unknown = rsetl(up.state_dir, "execution", "no-such-execution")
     assert unknown.returncode == 1
     assert "ExecutionDoesNotExist" in unknown.stderr
+    assert unknown.stderr.count("\n") == 1 and "Traceback" not in unknown.stderr
+
+
+def _client(up: Up, service: str, access_key: str, secret_key: str) -> Any:
+    return boto3.session.Session().client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=up.url, region_name="us-east-1",
+        aws_access_key_id=access_key, aws_secret_access_key=secret_key,
+    )  # fmt: skip
+
+
+def test_each_configured_principal_sees_its_own_statements_only(up: Up) -> None:
+    """Data API statements are visible to the IAM identity that ran them (an IAM user: that user).
+
+    Amazon Redshift Management Guide, "Authorizing access to the Amazon Redshift Data API",
+    https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-access.html
+    """
+    alice = _client(up, "redshift-data", "alice", PRINCIPALS["alice"])
+    bob = _client(up, "redshift-data", "bob", PRINCIPALS["bob"])
+
+    statement_id = alice.execute_statement(Sql="SELECT 1", Database="dev", WorkgroupName="local")["Id"]
+
+    assert statement_id in [s["Id"] for s in alice.list_statements()["Statements"]]
+    assert statement_id not in [s["Id"] for s in bob.list_statements()["Statements"]]
+    with pytest.raises(ClientError) as not_bobs:
+        bob.describe_statement(Id=statement_id)
+    assert not_bobs.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_the_default_test_credentials_are_refused_once_others_are_configured(up: Up) -> None:
+    """A key the endpoint does not know is refused (IAM: InvalidClientTokenId; the JSON services:
+    UnrecognizedClientException), as AWS refuses a key of no account.
+
+    Common Errors, https://docs.aws.amazon.com/redshift-data/latest/APIReference/CommonErrors.html
+    """
+    with pytest.raises(ClientError) as refused:
+        _client(up, "redshift-data", "test", "test").list_statements()
+    assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_put_to_a_missing_bucket_is_one_error_line_and_exit_1(up: Up, tmp_path: Path) -> None:
+    local_file = tmp_path / "x.csv"
+    local_file.write_text("a\n")
+
+    put = rsetl(up.state_dir, "put", str(local_file), "s3://no-such-bucket-e2e/x.csv")
+
+    assert put.returncode == 1
+    assert put.stderr.count("\n") == 1 and "Traceback" not in put.stderr
+    assert "NoSuchBucket" in put.stderr and put.stderr.startswith("rsetl: the local endpoint answered: ")
+
+
+def test_query_results_print_as_they_are_even_with_brackets(up: Up) -> None:
+    query = rsetl(up.state_dir, "sql", """SELECT '[/red]x[bold]' AS "[b]" """)
+
+    assert query.returncode == 0, query.stderr
+    assert "[/red]x[bold]" in query.stdout and "[b]" in query.stdout
+
+
+def test_a_second_up_on_the_same_state_dir_is_refused(up: Up) -> None:
+    second = rsetl(up.state_dir, "up", "--port", "0", "--project-dir", str(PROJECT_DIR))
+
+    assert second.returncode == 2
+    assert f"already serves {up.state_dir} at {up.url}: stop it first" in second.stderr
 
 
 def test_up_stops_cleanly_on_sigterm_with_postgresql(up: Up) -> None:

@@ -91,7 +91,7 @@ class Router:
         if service is None:
             return self._not_emulated(request, request_id)
         try:
-            identity = self.verifier.verify(request)
+            identity = self.verifier.verify(request, service.signing_name, self.default_region)
         except AwsError as error:
             return service.error_response(error, anonymous)
         caller = self.identities(identity.access_key) if self.identities is not None else None

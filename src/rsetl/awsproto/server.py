@@ -19,6 +19,28 @@ MAX_BODY = 512 * 1024 * 1024
 """Largest request body read; larger requests are refused before reading (S3 PUTs are the big ones)."""
 
 
+class PortUnavailable(Exception):
+    """The local endpoint's port cannot be listened on (another process holds it, or no permission)."""
+
+
+def ensure_port_free(port: int) -> None:
+    """Raise :class:`PortUnavailable` unless 127.0.0.1:`port` can be listened on now (0 always can).
+
+    Binding as the server does (SO_REUSEADDR) tells a listening socket from one in TIME_WAIT.
+    """
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError as error:
+            raise PortUnavailable(
+                f"cannot listen on {LOOPBACK}:{port}: {error.strerror}; "
+                "stop what holds it or pass another --port"
+            ) from None
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -88,7 +110,9 @@ class LocalServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            # shutdown() waits for serve_forever() to end: it would wait forever if it never began.
+            self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
 

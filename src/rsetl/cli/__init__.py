@@ -10,10 +10,16 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rsetl import __version__
+from rsetl.awsproto import PortUnavailable
 from rsetl.lambdas import LambdaRuntimeError
-from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresError
 from rsetl.runtime.state import DEFAULT_STATE_DIR, NoRuntimeRunning
 from rsetl.template import TemplateError
+
+STATE_DIR_HELP = (
+    f"local state (default {DEFAULT_STATE_DIR}; for the demo <project>/.rsetl/demo, wiped first); "
+    "before or after the command name"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,15 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rsetl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     local = commands.add_parser("local", help="run the SAM application on this machine")
-    local.add_argument(
-        "--state-dir",
-        type=Path,
-        help=f"local state (default {DEFAULT_STATE_DIR}; for the demo <project>/.rsetl/demo, wiped first)",
+    local.add_argument("--state-dir", type=Path, help=STATE_DIR_HELP)
+    # The same option after the verb (`rsetl local up --state-dir D`), as the CLI's hints write it;
+    # SUPPRESS keeps the verb's parser from overwriting one given before the verb.
+    verb_options = argparse.ArgumentParser(add_help=False)
+    verb_options.add_argument(
+        "--state-dir", type=Path, dest="verb_state_dir", default=argparse.SUPPRESS, help=STATE_DIR_HELP
     )
     sub = local.add_subparsers(dest="local_command", required=True)
 
-    up = sub.add_parser("up", help="serve every local service on one 127.0.0.1 port until Ctrl-C")
-    up.add_argument("--port", type=int, default=4566)
+    def verb(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, parents=[verb_options])
+
+    up = verb("up", "serve every local service on one 127.0.0.1 port until Ctrl-C")
+    up.add_argument("--port", type=_port, default=4566, help="127.0.0.1 port to serve (0: any free one)")
     up.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder of template.yaml")
     up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
     up.add_argument(
@@ -43,32 +54,56 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECRET_ARN=USER",
         help="the database user a SecretArn stands for (no Secrets Manager runs locally)",
     )
+    up.add_argument(
+        "--credentials",
+        nargs="+",
+        default=[],
+        metavar="ACCESS_KEY=SECRET",
+        help="the local principals' access keys, instead of test=test (the first is the CLI's own)",
+    )
+    up.add_argument(
+        "--credentials-file",
+        type=Path,
+        help="an AWS shared credentials file: each profile's keys are one more local principal",
+    )
     _isolation_option(up)
 
-    demo = sub.add_parser("demo", help="run the demo pipeline end to end on fresh local state")
+    demo = verb("demo", "run the demo pipeline end to end on fresh local state")
     demo.add_argument("--project-dir", type=Path, default=Path.cwd())
     demo.add_argument("--sample-dir", type=Path, help="sample data (default: <project>/sample_data)")
     _isolation_option(demo)
 
-    put = sub.add_parser("put", help="upload a file to the local S3")
+    put = verb("put", "upload a file to the local S3")
     put.add_argument("file", type=Path)
     put.add_argument("uri", help="s3://bucket/key")
 
-    start = sub.add_parser("start", help="start a pipeline run by hand")
+    start = verb("start", "start a pipeline run by hand")
     start.add_argument("pipeline")
     start.add_argument("--input", help="pipeline parameters as a JSON object")
     start.add_argument("--name", help="execution name (unique per state machine)")
     start.add_argument("--wait", action="store_true", help="wait for the run to end")
 
-    sub.add_parser("executions", help="list executions")
-    execution = sub.add_parser("execution", help="one execution's history with per-state timings")
+    verb("executions", "list executions")
+    execution = verb("execution", "one execution's history with per-state timings")
     execution.add_argument("name")
-    events = sub.add_parser("events", help="events put on the local buses and their deliveries")
-    events.add_argument("--limit", type=int, default=50)
-    sql = sub.add_parser("sql", help="run SQL through the local Redshift Data API")
+    events = verb("events", "events put on the local buses and their deliveries")
+    events.add_argument("--limit", type=_positive, default=50, help="the last N events (default 50)")
+    sql = verb("sql", "run SQL through the local Redshift Data API")
     sql.add_argument("text")
     sql.add_argument("--database", default="dev")
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0 to 65535)")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def _isolation_option(parser: argparse.ArgumentParser) -> None:
@@ -82,51 +117,76 @@ def _isolation_option(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; its failure is one `rsetl: ...` line on stderr and the documented exit code
+    (0 success, 1 run or statement failed or the endpoint answered an error, 2 usage or no runtime)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    before, after = args.state_dir, getattr(args, "verb_state_dir", None)
+    if before is not None and after is not None and before != after:
+        parser.error(f"--state-dir is given twice with different folders: {before} and {after}")
+    chosen: Path | None = after or before
+    from rsetl.cli import local
+    from rsetl.cli.client import EndpointError
+
+    try:
+        return _run(args, chosen)
+    except (
+        NoRuntimeRunning, TemplateError, LambdaRuntimeError, PostgresError, PortUnavailable, local.UsageError,
+    ) as error:  # fmt: skip
+        print(f"rsetl: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except (ClientError, BotoCoreError, S3UploadFailedError, EndpointError) as error:
+        print(f"rsetl: the local endpoint answered: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rsetl: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, chosen_state_dir: Path | None) -> int:
     from rsetl.cli import local
     from rsetl.cli.client import LocalClients
 
-    state_dir: Path = args.state_dir or DEFAULT_STATE_DIR
-    try:
-        match args.local_command:
-            case "up":
-                return local.up(
-                    args.project_dir, state_dir, args.port, args.parameter_overrides, args.database_url,
-                    args.database_secret,
-                    args.isolation_level,
-                    args.config_env,
-                )  # fmt: skip
-            case "demo":
-                from rsetl.cli.demo import run_demo
+    state_dir = chosen_state_dir or DEFAULT_STATE_DIR
+    match args.local_command:
+        case "up":
+            return local.up(
+                args.project_dir, state_dir, args.port, args.parameter_overrides, args.database_url,
+                args.database_secret,
+                args.isolation_level,
+                args.config_env,
+                credentials=local.parse_credentials(args.credentials, args.credentials_file),
+            )  # fmt: skip
+        case "demo":
+            from rsetl.cli.demo import run_demo
 
-                sample_dir = args.sample_dir or args.project_dir / "sample_data"
-                return run_demo(
-                    args.project_dir,
-                    sample_dir,
-                    state_dir=args.state_dir,
-                    isolation_level=args.isolation_level,
-                )
-        clients = LocalClients.for_state_dir(state_dir)
-        match args.local_command:
-            case "put":
-                return local.put(clients, args.file, args.uri)
-            case "start":
-                return local.start(clients, args.pipeline, args.input, args.name, args.wait)
-            case "executions":
-                return local.executions(clients)
-            case "execution":
-                return local.execution(clients, args.name)
-            case "events":
-                return local.events(clients, args.limit)
-            case "sql":
-                return local.sql(clients, args.text, args.database)
-    except (NoRuntimeRunning, TemplateError, LambdaRuntimeError, local.UsageError) as error:
-        print(f"rsetl: {error}", file=sys.stderr)
-        return 2
-    except (ClientError, BotoCoreError, S3UploadFailedError) as error:
-        print(f"rsetl: the local endpoint answered: {error}", file=sys.stderr)
-        return 1
+            sample_dir = args.sample_dir or args.project_dir / "sample_data"
+            return run_demo(
+                args.project_dir,
+                sample_dir,
+                state_dir=chosen_state_dir,
+                isolation_level=args.isolation_level,
+            )
+    clients = LocalClients.for_state_dir(state_dir)
+    match args.local_command:
+        case "put":
+            return local.put(clients, args.file, args.uri)
+        case "start":
+            return local.start(clients, args.pipeline, args.input, args.name, args.wait)
+        case "executions":
+            return local.executions(clients)
+        case "execution":
+            return local.execution(clients, args.name)
+        case "events":
+            return local.events(clients, args.limit)
+        case "sql":
+            return local.sql(clients, args.text, args.database)
     return 2
+
+
+def _one_line(error: Exception) -> str:
+    """An error's message on one line (psycopg's and botocore's span several)."""
+    return " ".join(str(error).split())
 
 
 if __name__ == "__main__":

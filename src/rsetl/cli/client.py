@@ -17,6 +17,10 @@ from rsetl.runtime.admin import SIGNING_NAME, TARGET_PREFIX
 from rsetl.runtime.state import EndpointInfo, read_endpoint
 
 
+class EndpointError(Exception):
+    """The local endpoint could not be reached or answered the runtime's own API with an error."""
+
+
 class LocalClients:
     """boto3 clients (and the local admin call) pointed at one running local endpoint."""
 
@@ -48,12 +52,18 @@ class LocalClients:
         )
         credentials = Credentials(self.info.access_key, self.info.secret_key)
         SigV4Auth(credentials, SIGNING_NAME, self.info.region).add_auth(request)
-        response = urllib3.request(
-            "POST", self.info.url + "/", body=body, headers=dict(request.headers.items())
-        )
-        payload = json.loads(response.data)
+        try:
+            response = urllib3.request(
+                "POST", self.info.url + "/", body=body, headers=dict(request.headers.items()), retries=False
+            )
+        except urllib3.exceptions.HTTPError as error:
+            raise EndpointError(f"cannot reach {self.info.url}: {error}") from None
+        try:
+            payload = json.loads(response.data)
+        except ValueError:
+            raise EndpointError(f"{operation}: HTTP {response.status} with a body that is not JSON") from None
         if response.status != 200:
-            raise RuntimeError(f"{payload.get('__type')}: {payload.get('message')}")
+            raise EndpointError(f"{payload.get('__type')}: {payload.get('message')}")
         return payload
 
     def pipeline_machine_arn(self) -> str:
@@ -63,4 +73,4 @@ class LocalClients:
             return machines["RunPipeline"]
         if len(machines) == 1:
             return next(iter(machines.values()))
-        raise RuntimeError(f"cannot tell which state machine runs pipelines among {sorted(machines)}")
+        raise EndpointError(f"cannot tell which state machine runs pipelines among {sorted(machines)}")

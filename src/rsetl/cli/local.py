@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import configparser
 import json
+import re
 import signal
 import threading
 import time
@@ -14,9 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rsetl.awsproto import DEFAULT_CREDENTIALS
 from rsetl.cli.client import LocalClients
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
+from rsetl.runtime.state import NoRuntimeRunning, read_endpoint
 from rsetl.template import parse_parameter_overrides
 
 console = Console()
@@ -40,6 +44,74 @@ def parse_database_secrets(items: list[str]) -> dict[str, str]:
     return secrets
 
 
+def parse_credentials(items: list[str], credentials_file: Path | None = None) -> dict[str, str]:
+    """The local principals' keys: `ACCESS_KEY=SECRET` items, then the profiles of an AWS shared
+    credentials file; `test=test` when neither is given. The first is the one the CLI signs with."""
+    pairs: list[tuple[str, str, str]] = []
+    for item in items:
+        key, sep, secret = item.partition("=")
+        pairs.append((key, secret if sep else "", f"--credentials {item!r}"))
+    if credentials_file is not None:
+        pairs.extend(_credentials_file_pairs(credentials_file))
+    if not pairs:
+        return dict(DEFAULT_CREDENTIALS)
+    credentials: dict[str, str] = {}
+    for key, secret, where in pairs:
+        if not ACCESS_KEY_PATTERN.fullmatch(key) or not secret or any(c.isspace() for c in secret):
+            raise UsageError(
+                f"{where} is not ACCESS_KEY=SECRET (an access key of letters, digits and _, a secret "
+                "without spaces)"
+            )
+        if credentials.get(key, secret) != secret:
+            raise UsageError(f"{where}: access key {key} is given twice with different secrets")
+        credentials[key] = secret
+    return credentials
+
+
+ACCESS_KEY_PATTERN = re.compile(r"\w+")
+r"""IAM's pattern for an access key id (AccessKeyMetadata.AccessKeyId: `[\w]+`)."""
+
+
+def _credentials_file_pairs(path: Path) -> list[tuple[str, str, str]]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with path.open() as text:
+            parser.read_file(text)
+    except (OSError, UnicodeDecodeError, configparser.Error) as error:
+        raise UsageError(f"--credentials-file {path}: {' '.join(str(error).split())}") from None
+    pairs = []
+    for profile in parser.sections():
+        section = parser[profile]
+        where = f"--credentials-file {path} [{profile}]"
+        if "aws_access_key_id" not in section or "aws_secret_access_key" not in section:
+            raise UsageError(f"{where} needs aws_access_key_id and aws_secret_access_key")
+        pairs.append((section["aws_access_key_id"], section["aws_secret_access_key"], where))
+    if not pairs:
+        raise UsageError(f"--credentials-file {path} holds no [profile] with access keys")
+    return pairs
+
+
+def _refuse_unusable_state_dir(state_dir: Path) -> None:
+    """Refuse a state dir that is a file or that another `up` serves."""
+    if state_dir.exists() and not state_dir.is_dir():
+        raise UsageError(f"--state-dir {state_dir} is a file, not a folder")
+    try:
+        info = read_endpoint(state_dir)
+    except NoRuntimeRunning:
+        pass
+    else:
+        raise UsageError(
+            f"a local runtime (pid {info.pid}) already serves {state_dir} at {info.url}: stop it first"
+        )
+
+
+def _make_state_dir(state_dir: Path) -> None:
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--state-dir {state_dir}: {error.strerror}") from None
+
+
 def up(
     project_dir: Path,
     state_dir: Path,
@@ -49,8 +121,10 @@ def up(
     database_secrets: list[str] | None = None,
     isolation_level: str = DEFAULT_ISOLATION_LEVEL,
     config_env: str = "local",
+    credentials: dict[str, str] | None = None,
 ) -> int:
     """Serve the local endpoint until SIGINT or SIGTERM; parameters failing their checks stop it first."""
+    _refuse_unusable_state_dir(state_dir)
     options = RuntimeOptions(
         project_dir=project_dir,
         state_dir=state_dir,
@@ -60,12 +134,19 @@ def up(
         database_secrets=parse_database_secrets(database_secrets or []),
         isolation_level=isolation_level,
         config_env=config_env,
+        credentials=credentials or dict(DEFAULT_CREDENTIALS),
     )
     runtime = LocalRuntime(options)
+    _make_state_dir(state_dir)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    runtime.start(lambda line: errors.print(f"[dim]{line}[/dim]"))
+    try:
+        runtime.start(lambda line: errors.print(f"[dim]{escape(line)}[/dim]"))
+    except BaseException:
+        # What started before the failure (PostgreSQL above all) must not outlive `up`.
+        runtime.stop()
+        raise
     try:
         runtime.write_endpoint()
         for missing in runtime.report.not_emulated:
@@ -93,8 +174,13 @@ def put(clients: LocalClients, file: Path, uri: str) -> int:
     bucket, key = parse_s3_uri(uri)
     if not file.is_file():
         raise UsageError(f"{file} is not a file")
+    try:
+        with file.open("rb"):
+            pass
+    except OSError as error:
+        raise UsageError(f"{file}: {error.strerror}") from None
     clients.client("s3").upload_file(str(file), bucket, key)
-    console.print(f"uploaded {file} to s3://{bucket}/{key}")
+    console.print(escape(f"uploaded {file} to s3://{bucket}/{key}"), soft_wrap=True)
     return 0
 
 
@@ -122,7 +208,7 @@ def start(clients: LocalClients, pipeline: str, input_text: str | None, name: st
     if name:
         request["name"] = name
     arn = sfn.start_execution(**request)["executionArn"]
-    console.print(f"started {arn}")
+    console.print(escape(f"started {arn}"), soft_wrap=True)
     if not wait:
         return 0
     while True:
@@ -130,7 +216,10 @@ def start(clients: LocalClients, pipeline: str, input_text: str | None, name: st
         if described["status"] != "RUNNING":
             break
         time.sleep(0.2)
-    console.print(f"{described['status']}: {described.get('output') or described.get('cause', '')}")
+    console.print(
+        escape(f"{described['status']}: {described.get('output') or described.get('cause', '')}"),
+        soft_wrap=True,
+    )
     return 0 if described["status"] == "SUCCEEDED" else 1
 
 
@@ -143,7 +232,7 @@ def executions(clients: LocalClients) -> int:
                 described = sfn.describe_execution(executionArn=summary["executionArn"])
                 pipeline = json.loads(described.get("input") or "{}").get("pipeline", "")
                 table.add_row(
-                    summary["name"], str(pipeline), _status(summary["status"]),
+                    escape(summary["name"]), escape(str(pipeline)), _status(summary["status"]),
                     summary["startDate"].isoformat(timespec="seconds"),
                     _duration(summary["startDate"], summary.get("stopDate")),
                 )  # fmt: skip
@@ -155,9 +244,9 @@ def execution(clients: LocalClients, name: str) -> int:
     sfn = clients.client("stepfunctions")
     arn = _execution_arn(clients, name)
     described = sfn.describe_execution(executionArn=arn)
-    console.print(f"{described['name']}: {_status(described['status'])}")
+    console.print(f"{escape(described['name'])}: {_status(described['status'])}")
     if described.get("error"):
-        console.print(f"[red]{described['error']}[/red]: {described.get('cause', '')}")
+        console.print(f"[red]{escape(described['error'])}[/red]: {escape(described.get('cause', ''))}")
     table = Table("state", "type", "entered", "duration", "result")
     entered: dict[str, tuple[datetime, str]] = {}
     for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
@@ -170,7 +259,7 @@ def execution(clients: LocalClients, name: str) -> int:
                 state = event["stateExitedEventDetails"]["name"]
                 started, state_type = entered.pop(state, (event["timestamp"], ""))
                 table.add_row(
-                    state, state_type, started.isoformat(timespec="milliseconds"),
+                    escape(state), state_type, started.isoformat(timespec="milliseconds"),
                     _duration(started, event["timestamp"]), "exited",
                 )  # fmt: skip
             elif kind.endswith("Failed") and "StateMachine" not in kind:
@@ -188,9 +277,8 @@ def events(clients: LocalClients, limit: int) -> int:
         detail = event["detail"] or {}
         about = detail.get("pipeline") or (detail.get("object") or {}).get("key") or ""
         delivered = ", ".join(delivery_text(d) for d in event["deliveries"]) or "-"
-        table.add_row(
-            event["time"], event["bus"], event["source"], event["detailType"], str(about), delivered
-        )
+        cells = (event["time"], event["bus"], event["source"], event["detailType"], str(about), delivered)
+        table.add_row(*(escape(str(cell)) for cell in cells))
     console.print(table)
     return 0
 
@@ -215,7 +303,10 @@ def sql(clients: LocalClients, text: str, database: str) -> int:
         if described["Status"] in TERMINAL_STATUSES:
             break
     if described["Status"] != "FINISHED":
-        errors.print(f"[red]{described['Status']}[/red]: {described.get('Error', '')}")
+        errors.print(
+            f"[red]{described['Status']}[/red]: {escape(' '.join(described.get('Error', '').split()))}",
+            soft_wrap=True,
+        )
         return 1
     if not described.get("HasResultSet"):
         console.print(f"OK, {described.get('ResultRows', 0)} row(s) affected")
@@ -223,9 +314,9 @@ def sql(clients: LocalClients, text: str, database: str) -> int:
     table: Table | None = None
     for page in data.get_paginator("get_statement_result").paginate(Id=statement_id):
         if table is None:
-            table = Table(*[column["name"] for column in page["ColumnMetadata"]])
+            table = Table(*[escape(column["name"]) for column in page["ColumnMetadata"]])
         for record in page["Records"]:
-            table.add_row(*[_field_text(field) for field in record])
+            table.add_row(*[escape(_field_text(field)) for field in record])
     console.print(table)
     return 0
 
@@ -244,6 +335,7 @@ def _execution_arn(clients: LocalClients, name: str) -> str:
 
 
 def _status(status: str) -> str:
+    status = escape(status)
     colour = {"SUCCEEDED": "green", "FAILED": "red", "RUNNING": "cyan"}.get(status, "yellow")
     return f"[{colour}]{status}[/{colour}]"
 

@@ -13,7 +13,14 @@ from typing import Any
 
 import psycopg
 
-from rsetl.awsproto import DEFAULT_CREDENTIALS, CallerIdentity, LocalServer, Router, SigV4Verifier
+from rsetl.awsproto import (
+    DEFAULT_CREDENTIALS,
+    CallerIdentity,
+    LocalServer,
+    Router,
+    SigV4Verifier,
+    ensure_port_free,
+)
 from rsetl.clock import Clock, RealClock
 from rsetl.cloudformation import CloudFormationService
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
@@ -129,6 +136,7 @@ class LocalRuntime:
             raise ValueError(
                 f"isolation level {options.isolation_level!r} is not one of {', '.join(ISOLATION_LEVELS)}"
             )
+        ensure_port_free(options.port)
         options.state_dir.mkdir(parents=True, exist_ok=True)
         say("starting PostgreSQL")
         self.postgres = (

@@ -48,6 +48,10 @@ def read_endpoint(state_dir: Path) -> EndpointInfo:
         info = EndpointInfo(**json.loads(path.read_text()))
     except FileNotFoundError:
         raise NoRuntimeRunning(f"no local runtime is running for {state_dir}: {hint}") from None
+    except NotADirectoryError:
+        raise NoRuntimeRunning(f"the state dir {state_dir} is a file, not a folder") from None
+    except OSError as error:
+        raise NoRuntimeRunning(f"{path} is unreadable ({error.strerror}): {hint}") from None
     except (ValueError, TypeError) as error:
         raise NoRuntimeRunning(f"{path} is unreadable ({error}): {hint}") from None
     if not _alive(info.pid):

@@ -7,6 +7,8 @@ view that COPY and UNLOAD use.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -28,20 +30,6 @@ logger = logging.getLogger(__name__)
 
 EventSink = Callable[[list[dict[str, Any]]], object]
 """Receives PutEvents-style entries (the local EventBridge's `publish`)."""
-
-_S3_SIGNATURE_ERRORS: dict[str, tuple[str, str | None, int]] = {
-    "MissingAuthenticationTokenException": ("AccessDenied", "Access Denied", 403),
-    "UnrecognizedClientException": (
-        "InvalidAccessKeyId",
-        "The AWS Access Key Id you provided does not exist in our records.",
-        403,
-    ),
-    "InvalidSignatureException": ("SignatureDoesNotMatch", None, 403),
-    "IncompleteSignatureException": ("AuthorizationHeaderMalformed", None, 400),
-}
-"""S3's codes for the signature errors the JSON services name otherwise (code, message or None to
-keep the verifier's, status): "Error responses", List of error codes, Amazon S3 API Reference,
-https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList."""
 
 
 class S3Service:
@@ -78,6 +66,9 @@ class S3Service:
         return sorted(self._backend.buckets)
 
     def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse:
+        digest_error = content_md5_error(request)
+        if digest_error is not None:
+            return self.error_response(digest_error, context)
         for needed in required_permissions(request):
             message = context.denial(needed.action, needed.resource, needed.keys)
             if message is not None:
@@ -110,17 +101,16 @@ class S3Service:
         return context.denial("s3:ListBucket", f"arn:aws:s3:::{bucket}")
 
     def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse:
-        code, message, status = error.code, error.message, error.status
-        if code in _S3_SIGNATURE_ERRORS:
-            code, s3_message, status = _S3_SIGNATURE_ERRORS[code]
-            message = s3_message or message
+        """S3's XML error: Code, Message, the error's own elements, RequestId (S3 API Reference,
+        "Error responses", https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html)."""
+        details = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in error.details.items())
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
-            f"<RequestId>{context.request_id}</RequestId></Error>"
+            f"<Error><Code>{escape(error.code)}</Code><Message>{escape(error.message)}</Message>"
+            f"{details}<RequestId>{context.request_id}</RequestId></Error>"
         ).encode()
         return AwsResponse(
-            status, body, {"Content-Type": "application/xml", "x-amz-request-id": context.request_id}
+            error.status, body, {"Content-Type": "application/xml", "x-amz-request-id": context.request_id}
         )
 
     def _check_copy_source_conditions(self, request: AwsRequest) -> None:
@@ -222,6 +212,34 @@ def _etag_matches(condition: str, etag: str) -> bool:
     """Whether an If-Match style condition (ETags, quoted or not, comma-separated, or `*`) names `etag`."""
     wanted = {value.strip().strip('"') for value in condition.split(",")}
     return "*" in wanted or etag in wanted
+
+
+def content_md5_error(request: AwsRequest) -> AwsError | None:
+    """S3's check of `Content-MD5` (RFC 1864: the base64 of the body's 128-bit MD5): `InvalidDigest`
+    when it is not one, `BadDigest` when it does not match the body."""
+    claimed = request.header("Content-MD5")
+    if not claimed:
+        return None
+    try:
+        digest = base64.b64decode(claimed, validate=True)
+    except ValueError:
+        digest = b""
+    if len(digest) != 16:
+        return AwsError(
+            "InvalidDigest",
+            "The Content-MD5 you specified is not valid.",
+            400,
+            details={"Content-MD5": claimed},
+        )
+    computed = hashlib.md5(request.body, usedforsecurity=False).digest()
+    if digest != computed:
+        return AwsError(
+            "BadDigest",
+            "The Content-MD5 you specified did not match what we received.",
+            400,
+            details={"ExpectedDigest": claimed, "CalculatedDigest": base64.b64encode(computed).decode()},
+        )
+    return None
 
 
 def _is_subresource(query: dict[str, list[str]]) -> bool:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 from pathlib import Path
 
 import pytest
 
 from rsetl.cli import build_parser, main
 from rsetl.cli.demo import run_demo
-from rsetl.cli.local import UsageError, delivery_text, parse_database_secrets, parse_s3_uri
+from rsetl.cli.local import (
+    UsageError,
+    delivery_text,
+    parse_credentials,
+    parse_database_secrets,
+    parse_s3_uri,
+)
 from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
 from rsetl.runtime.state import write_endpoint
 
@@ -101,7 +109,16 @@ def endpoint(tmp_path: Path) -> Path:
     """A state dir whose endpoint file names this (live) process and an address nothing listens on."""
     write_endpoint(
         tmp_path,
-        EndpointInfo("http://127.0.0.1:9", os.getpid(), "us-east-1", "test", "test", "rsetl", {}, {}),
+        EndpointInfo(
+            "http://127.0.0.1:9",
+            os.getpid(),
+            "us-east-1",
+            "test",
+            "test",
+            "rsetl",
+            {"RunPipeline": "arn:aws:states:us-east-1:000000000000:stateMachine:run"},
+            {},
+        ),
     )
     return tmp_path
 
@@ -174,6 +191,8 @@ def test_isolation_level_option_takes_redshifts_two_levels(
     with pytest.raises(SystemExit):
         parser.parse_args(["local", command, "--isolation-level", "read-committed"])
     assert "invalid choice" in capsys.readouterr().err
+
+
 def test_put_to_a_missing_bucket_says_what_s3_answered_without_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -193,3 +212,154 @@ def test_put_to_a_missing_bucket_says_what_s3_answered_without_a_traceback(
     assert code == 1
     assert "NoSuchBucket" in err
     assert "Traceback" not in err
+
+
+VERBS = [*CLIENT_COMMANDS, ["up"], ["demo"]]
+
+
+@pytest.mark.parametrize("command", VERBS, ids=lambda c: c[0])
+def test_the_state_dir_goes_before_or_after_the_verb(command: list[str]) -> None:
+    """`rsetl local up --state-dir D` is the form the CLI's own hints print; both forms mean D."""
+    before = build_parser().parse_args(["local", "--state-dir", "/tmp/d", *command])
+    after = build_parser().parse_args(["local", *command, "--state-dir", "/tmp/d"])
+
+    assert before.state_dir == Path("/tmp/d")
+    assert after.verb_state_dir == Path("/tmp/d")
+
+
+def test_the_hint_of_a_client_command_is_a_command_that_parses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["local", "executions", "--state-dir", str(tmp_path)]) == 2
+
+    hint = capsys.readouterr().err.split("`")[1]
+    assert build_parser().parse_args(hint.split()[1:]).verb_state_dir == tmp_path
+
+
+def test_two_different_state_dirs_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["local", "--state-dir", "/tmp/a", "executions", "--state-dir", "/tmp/b"])
+
+    assert exit_.value.code == 2
+    assert "--state-dir is given twice with different folders" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["up", "--port", "70000"], ["up", "--port", "-1"], ["up", "--port", "http"], ["events", "--limit", "0"]],
+)
+def test_out_of_range_numbers_are_usage_errors(
+    arguments: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["local", *arguments])
+
+    assert exit_.value.code == 2
+    assert "error: argument" in capsys.readouterr().err
+
+
+def test_up_on_a_port_in_use_says_so_before_starting_postgresql(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state_dir = tmp_path / "state"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+
+        code = main(["local", "up", "--state-dir", str(state_dir), "--port", str(port),
+                     "--project-dir", str(PROJECT_DIR)])  # fmt: skip
+
+    assert code == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1] == (
+        f"rsetl: cannot listen on 127.0.0.1:{port}: Address already in use; "
+        "stop what holds it or pass another --port"
+    )
+    assert "starting PostgreSQL" not in captured.err
+    assert not (state_dir / "postgres").exists()
+
+
+def test_up_refuses_a_state_dir_another_up_serves(endpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local", "up", "--state-dir", str(endpoint), "--project-dir", str(PROJECT_DIR)]) == 2
+
+    assert f"already serves {endpoint} at http://127.0.0.1:9: stop it first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", [["up"], ["executions"]], ids=lambda c: c[0])
+def test_a_state_dir_that_is_a_file_is_one_line_and_exit_2(
+    verb: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+
+    assert main(["local", *verb, "--state-dir", str(not_a_folder)]) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file, not a folder" in err
+
+
+@pytest.mark.parametrize("command", CLIENT_COMMANDS, ids=lambda c: c[0])
+def test_an_endpoint_that_does_not_answer_is_one_line_and_exit_1(
+    command: list[str], endpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """endpoint.json names a live process, but nothing listens on its port (e.g. it hangs)."""
+    code = main(["local", *command, "--state-dir", str(endpoint)])
+
+    err = capsys.readouterr().err
+    assert (code, err.count("\n")) == (1, 1), err
+    assert err.startswith("rsetl: the local endpoint answered: ") and "127.0.0.1:9" in err
+
+
+def test_events_against_an_endpoint_that_does_not_answer_is_one_line(
+    endpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["local", "events", "--state-dir", str(endpoint)]) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot reach http://127.0.0.1:9" in err
+
+
+def test_credentials_are_access_key_secret_pairs_the_first_being_the_clis_own() -> None:
+    args = build_parser().parse_args(["local", "up", "--credentials", "alice=s1", "bob=s2"])
+
+    assert list(parse_credentials(args.credentials).items()) == [("alice", "s1"), ("bob", "s2")]
+    assert parse_credentials([]) == {"test": "test"}
+
+
+def test_a_credentials_file_is_an_aws_shared_credentials_file(tmp_path: Path) -> None:
+    """The file's profiles are also usable by the AWS CLI and SDKs (AWS_SHARED_CREDENTIALS_FILE).
+
+    AWS SDKs and Tools Reference Guide, "The shared config and credentials files",
+    https://docs.aws.amazon.com/sdkref/latest/guide/file-format.html
+    """
+    path = tmp_path / "credentials"
+    path.write_text(
+        "[alice]\naws_access_key_id = AKIAALICE\naws_secret_access_key = s/1+x\n\n"
+        "[bob]\naws_access_key_id = AKIABOB\naws_secret_access_key = s2\n"
+    )
+
+    assert parse_credentials(["first=f"], path) == {"first": "f", "AKIAALICE": "s/1+x", "AKIABOB": "s2"}
+
+
+@pytest.mark.parametrize(
+    ("items", "file_text", "message"),
+    [
+        (["alice"], None, "is not ACCESS_KEY=SECRET"),
+        (["alice="], None, "is not ACCESS_KEY=SECRET"),
+        (["al/ice=s"], None, "is not ACCESS_KEY=SECRET"),
+        (["alice=s1", "alice=s2"], None, "access key alice is given twice with different secrets"),
+        ([], "[alice]\naws_access_key_id = a\n", "needs aws_access_key_id and aws_secret_access_key"),
+        ([], "", "holds no [profile] with access keys"),
+        ([], "aws_access_key_id = a\n", "File contains no section headers"),
+    ],
+)
+def test_bad_credentials_are_usage_errors(
+    items: list[str], file_text: str | None, message: str, tmp_path: Path
+) -> None:
+    path = None
+    if file_text is not None:
+        path = tmp_path / "credentials"
+        path.write_text(file_text)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        parse_credentials(items, path)
