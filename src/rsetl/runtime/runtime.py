@@ -109,7 +109,7 @@ class LocalRuntime:
             clock=self.clock, account_id=self.template.account_id, region=self.template.region
         )
         self.scheduler = Scheduler(self.events)
-        self.s3 = S3Service(event_sink=self.events.publish)
+        self.s3 = S3Service(event_sink=self.events.publish, state_dir=options.state_dir / "s3")
         self.sqs = SqsService(self.template.account_id, self.template.region)
         self.async_lambda: AsyncInvoker | None = None
         self.applied_sql: list[AppliedFile] = []

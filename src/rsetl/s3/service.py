@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
@@ -21,6 +23,7 @@ from rsetl.awsproto.router import LOCAL_ACCOUNT_ID
 from rsetl.awsproto.wsgi import call_wsgi
 from rsetl.objectstore import StoredObject
 from rsetl.s3.notifications import object_event_entry
+from rsetl.s3.persistence import S3Persistence
 from rsetl.s3.permissions import S3Target, required_permissions
 
 logger = logging.getLogger(__name__)
@@ -34,7 +37,8 @@ class S3Service:
 
     signing_name = "s3"
 
-    def __init__(self, event_sink: EventSink | None = None) -> None:
+    def __init__(self, event_sink: EventSink | None = None, *, state_dir: Path | None = None) -> None:
+        """`state_dir` keeps the buckets and objects (loaded from it now); None keeps them in memory."""
         # moto keeps S3 in process-wide state with one global bucket namespace: a new local S3
         # starts empty, so one process runs one local S3 at a time.
         s3_backends.reset()
@@ -43,6 +47,9 @@ class S3Service:
         self._event_sink = event_sink
         self._notifying: set[str] = set()
         self._lock = threading.Lock()
+        self._persistence = S3Persistence(state_dir) if state_dir is not None else None
+        if self._persistence is not None:
+            self._persistence.attach(self._backend)
 
     @property
     def _backend(self) -> Any:
@@ -67,7 +74,9 @@ class S3Service:
             message = context.denial(needed.action, needed.resource, needed.keys)
             if message is not None:
                 return self.error_response(AwsError("AccessDenied", message, 403), context)
-        status, headers, body = call_wsgi(self._app, request, self._moto_account)
+        # A change is on disk before its answer is sent.
+        with self._persistence.recording() if self._persistence is not None else nullcontext():
+            status, headers, body = call_wsgi(self._app, request, self._moto_account)
         if status == 404 and (b"NoSuchKey" in body or request.method == "HEAD"):
             hidden = self._hidden_missing_key(request, context)
             if hidden is not None:

@@ -1,0 +1,427 @@
+"""Local S3's objects kept in the state directory, written through before a request is answered.
+
+moto keeps S3 in memory. This layer wraps the moto backend's mutating methods: each call marks the
+bucket or key it changed, and when the request (or a direct call) ends, every marked key's versions
+are written to disk (bodies first, then the key's manifest; each through a temporary file, fsync,
+rename and a directory fsync), so an acknowledged PUT, copy, delete or completed multipart upload
+survives SIGTERM, `kill -9` and a power cut. At start-up the buckets and keys are loaded back into
+moto with their ETags, last-modified times, metadata, tags, ACLs and version ids, without
+notifications (nothing new was created).
+
+Layout under the root (`<state dir>/s3`)::
+
+    buckets/<bucket>.json            name, region, creation date, versioning, notification configuration
+    objects/<bucket>/<sha256>.json   one key: every version (oldest first) or delete marker
+    blobs/<bucket>/<uuid>            one version's bytes
+
+Bodies are not held in memory: once written, a key's moto buffer is swapped for a reader of its
+blob file (moto reads a body whole for each GET, as it did from its own buffer).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from inspect import signature
+from pathlib import Path
+from typing import Any
+
+from moto.utilities.utils import LowercaseDict
+from moto.s3.models import FakeAcl, FakeDeleteMarker, FakeGrant, FakeGrantee, FakeKey
+
+logger = logging.getLogger(__name__)
+
+_BLOB_ATTRIBUTE = "_rsetl_blob"
+"""The blob file name of a moto key version whose body is on disk."""
+
+# A bucket name that is safe as a directory name as it is; any other is stored under its hash.
+_PLAIN_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class _Mark:
+    bucket: str
+    key: str | None = None
+    """None marks the bucket itself (created, deleted, reconfigured)."""
+
+
+class BlobFile:
+    """A read-only, seekable view of one blob file that moto uses as a key's value buffer.
+
+    It opens the file for each read, so a store of many objects holds no file descriptors.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._position = 0
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_SET:
+            self._position = offset
+        elif whence == os.SEEK_CUR:
+            self._position += offset
+        else:
+            self._position = self.path.stat().st_size + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        with self.path.open("rb") as file:
+            file.seek(self._position)
+            data = file.read(size)
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        """Nothing to release; the blob file goes when no manifest names it."""
+
+
+class S3Persistence:
+    """Writes moto's S3 state through to `root` and loads it back."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._local = threading.local()
+        self._locks_guard = threading.Lock()
+        self._locks: dict[_Mark, threading.Lock] = {}
+        self._blobs: dict[_Mark, set[str]] = {}
+        self._notification_configs: dict[str, Any] = {}
+        self._backend: Any = None
+
+    # --- wiring -------------------------------------------------------------------------------
+
+    def attach(self, backend: Any) -> None:
+        """Load the stored state into `backend`, then write every later change through."""
+        self._backend = backend
+        for name in ("buckets", "objects", "blobs"):
+            _make_dir(self.root / name)
+        self._restore()
+        marks: dict[str, Callable[..., list[_Mark]]] = {
+            "create_bucket": lambda a: [_Mark(a["bucket_name"])],
+            "delete_bucket": lambda a: [_Mark(a["bucket_name"])],
+            "put_bucket_versioning": lambda a: [_Mark(a["bucket_name"])],
+            "put_bucket_notification_configuration": self._notification_mark,
+            "put_object": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
+            "delete_object": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
+            "put_object_acl": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
+            "put_object_legal_hold": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
+            "put_object_retention": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
+            "delete_object_tagging": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
+            "put_object_tagging": lambda a: [_Mark(a["key"].bucket_name, a["key"].name)],
+        }
+        for name, mark in marks.items():
+            setattr(backend, name, self._wrap(getattr(backend, name), mark))
+
+    def _notification_mark(self, arguments: dict[str, Any]) -> list[_Mark]:
+        self._notification_configs[arguments["bucket_name"]] = arguments["notification_config"]
+        return [_Mark(arguments["bucket_name"])]
+
+    def _wrap(self, method: Callable[..., Any], mark: Callable[[dict[str, Any]], list[_Mark]]) -> Any:
+        parameters = signature(method)
+
+        def write_through(*args: Any, **kwargs: Any) -> Any:
+            bound = parameters.bind(*args, **kwargs)
+            with self.recording():
+                result = method(*args, **kwargs)
+                self._pending().extend(mark(bound.arguments))
+            return result
+
+        return write_through
+
+    def _pending(self) -> list[_Mark]:
+        pending: list[_Mark] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = []
+        return pending
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Changes made inside are written to disk when the outermost `recording` ends.
+
+        A request handler wraps moto's whole answer in it, so what moto sets on a key after
+        creating it (metadata, checksum, tags) is written too, before the answer is sent.
+        """
+        depth = getattr(self._local, "depth", 0)
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if depth == 0:
+                pending, self._local.pending = self._pending(), []
+                for mark in dict.fromkeys(pending):
+                    self._flush(mark)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _lock(self, mark: _Mark) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(mark, threading.Lock())
+
+    def _flush(self, mark: _Mark) -> None:
+        with self._lock(mark):
+            if mark.key is None:
+                self._flush_bucket(mark.bucket)
+            else:
+                self._flush_key(mark.bucket, mark.key)
+
+    def _flush_bucket(self, name: str) -> None:
+        record_path = self.root / "buckets" / f"{_bucket_dir(name)}.json"
+        bucket = self._backend.buckets.get(name)
+        if bucket is None:
+            record_path.unlink(missing_ok=True)
+            _fsync_dir(record_path.parent)
+            for area in ("objects", "blobs"):
+                shutil.rmtree(self.root / area / _bucket_dir(name), ignore_errors=True)
+            self._notification_configs.pop(name, None)
+            return
+        record = {
+            "name": name,
+            "region": bucket.region_name,
+            "creation_date": bucket.creation_date.isoformat(),
+            "versioning": bucket.versioning_status,
+            "notification_configuration": self._notification_configs.get(name),
+        }
+        _write_atomically(record_path, json.dumps(record, indent=1).encode())
+
+    def _flush_key(self, bucket_name: str, key_name: str) -> None:
+        bucket = self._backend.buckets.get(bucket_name)
+        versions = list(bucket.keys.getlist(key_name, []) if bucket is not None else [])
+        mark = _Mark(bucket_name, key_name)
+        blob_dir = self.root / "blobs" / _bucket_dir(bucket_name)
+        manifest = self.root / "objects" / _bucket_dir(bucket_name) / f"{_key_file(key_name)}.json"
+        records = []
+        for version in versions:
+            if isinstance(version, FakeDeleteMarker):
+                records.append(_marker_record(version))
+                continue
+            if getattr(version, _BLOB_ATTRIBUTE, None) is None:
+                self._write_body(version, blob_dir)
+            records.append(_version_record(version, self._backend))
+        if records:
+            document = {"bucket": bucket_name, "key": key_name, "versions": records}
+            _write_atomically(manifest, json.dumps(document, indent=1).encode())
+        elif manifest.exists():
+            manifest.unlink()
+            _fsync_dir(manifest.parent)
+        kept = {str(r["blob"]) for r in records if "blob" in r}
+        for gone in self._blobs.get(mark, set()) - kept:
+            (blob_dir / gone).unlink(missing_ok=True)
+        self._blobs[mark] = kept
+
+    @staticmethod
+    def _write_body(version: FakeKey, blob_dir: Path) -> None:
+        """Write a version's bytes to a new blob, then read them from there instead of memory."""
+        blob = uuid.uuid4().hex
+        path = blob_dir / blob
+        with version.lock:
+            buffer = version._value_buffer
+            buffer.seek(0)
+            _write_atomically(path, buffer)
+            buffer.close()
+            version._value_buffer = BlobFile(path)
+        setattr(version, _BLOB_ATTRIBUTE, blob)
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        backend = self._backend
+        for record_path in sorted((self.root / "buckets").glob("*.json")):
+            record = json.loads(record_path.read_text())
+            name = record["name"]
+            if name not in backend.buckets:
+                backend.create_bucket(name, record["region"])
+            bucket = backend.buckets[name]
+            bucket.creation_date = datetime.datetime.fromisoformat(record["creation_date"])
+            if record["versioning"]:
+                backend.put_bucket_versioning(name, record["versioning"])
+            if record["notification_configuration"] is not None:
+                self._notification_configs[name] = record["notification_configuration"]
+                backend.put_bucket_notification_configuration(name, record["notification_configuration"])
+            restored = self._restore_keys(name)
+            logger.info("s3://%s: %d key(s) loaded from %s", name, restored, self.root)
+        self._remove_unreferenced_blobs()
+
+    def _restore_keys(self, bucket_name: str) -> int:
+        bucket = self._backend.buckets[bucket_name]
+        blob_dir = self.root / "blobs" / _bucket_dir(bucket_name)
+        count = 0
+        for manifest in sorted((self.root / "objects" / _bucket_dir(bucket_name)).glob("*.json")):
+            document = json.loads(manifest.read_text())
+            versions: list[Any] = []
+            for record in document["versions"]:
+                if record["type"] == "delete-marker":
+                    versions.append(_load_marker(record, versions[-1] if versions else None, document["key"]))
+                else:
+                    versions.append(_load_version(record, document["key"], bucket, blob_dir, self._backend))
+            bucket.keys.setlist(document["key"], versions)
+            self._blobs[_Mark(bucket_name, document["key"])] = {
+                str(r["blob"]) for r in document["versions"] if "blob" in r
+            }
+            count += 1
+        return count
+
+    def _remove_unreferenced_blobs(self) -> None:
+        """Blobs written for a request that a crash cut short, before its manifest named them."""
+        referenced = {(m.bucket, blob) for m, blobs in self._blobs.items() for blob in blobs}
+        names = {_bucket_dir(bucket): bucket for bucket in self._backend.buckets}
+        for blob_dir in (self.root / "blobs").iterdir():
+            bucket = names.get(blob_dir.name)
+            for path in blob_dir.iterdir():
+                if bucket is None or (bucket, path.name) not in referenced:
+                    path.unlink()
+
+
+def _version_record(version: FakeKey, backend: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "version_id": version._version_id,
+        "is_versioned": version._is_versioned,
+        "last_modified": version.last_modified.isoformat(),
+        "blob": getattr(version, _BLOB_ATTRIBUTE),
+        "size": version.size,
+        "etag": version.etag.strip('"'),
+        "storage_class": version.storage_class,
+        "metadata": dict(version.metadata),
+        "encryption": version.encryption,
+        "kms_key_id": version.kms_key_id,
+        "bucket_key_enabled": version.bucket_key_enabled,
+        "lock_mode": version.lock_mode,
+        "lock_legal_status": version.lock_legal_status,
+        "lock_until": version.lock_until,
+        "checksum_algorithm": version.checksum_algorithm,
+        "checksum_value": version.checksum_value,
+        "checksum_type": version.checksum_type,
+        "checksum_parts": version.checksum_parts,
+        "website_redirect_location": version.website_redirect_location,
+        "expiry": version._expiry.isoformat() if version._expiry is not None else None,
+        "acl": _acl_record(version.acl),
+        "tags": backend.tagger.get_tag_dict_for_resource(version.arn),
+    }
+
+
+def _marker_record(marker: FakeDeleteMarker) -> dict[str, Any]:
+    return {
+        "type": "delete-marker",
+        "version_id": marker.version_id,
+        "last_modified": marker.last_modified.isoformat(),
+    }
+
+
+def _load_version(record: dict[str, Any], name: str, bucket: Any, blob_dir: Path, backend: Any) -> FakeKey:
+    key = FakeKey(
+        name, b"", account_id=bucket.account_id, region_name=bucket.region_name,
+        storage=record["storage_class"], etag=record["etag"], is_versioned=record["is_versioned"],
+        version_id=record["version_id"], bucket_name=bucket.name, encryption=record["encryption"],
+        kms_key_id=record["kms_key_id"], bucket_key_enabled=record["bucket_key_enabled"],
+        lock_mode=record["lock_mode"], lock_legal_status=record["lock_legal_status"],
+        lock_until=record["lock_until"], checksum_value=record["checksum_value"],
+        checksum_type=record["checksum_type"], checksum_parts=record["checksum_parts"],
+    )  # fmt: skip
+    key._value_buffer.close()
+    key._value_buffer = BlobFile(blob_dir / record["blob"])
+    key.contentsize = record["size"]
+    key.last_modified = datetime.datetime.fromisoformat(record["last_modified"])
+    key._metadata = LowercaseDict()
+    key._metadata.update(record["metadata"])
+    key.checksum_algorithm = record["checksum_algorithm"]
+    key.website_redirect_location = record["website_redirect_location"]
+    key._expiry = datetime.datetime.fromisoformat(record["expiry"]) if record["expiry"] else None
+    key.acl = _load_acl(record["acl"])
+    setattr(key, _BLOB_ATTRIBUTE, record["blob"])
+    if record["tags"]:
+        backend.tagger.tag_resource(key.arn, [{"Key": k, "Value": v} for k, v in record["tags"].items()])
+    return key
+
+
+def _load_marker(record: dict[str, Any], previous: Any, name: str) -> FakeDeleteMarker:
+    marker = FakeDeleteMarker.__new__(FakeDeleteMarker)
+    # moto links a marker to the version it hid; the oldest kept entry may be a marker itself.
+    marker.key = previous if previous is not None else marker
+    marker.name = name
+    marker.last_modified = datetime.datetime.fromisoformat(record["last_modified"])
+    marker._version_id = record["version_id"]
+    return marker
+
+
+def _acl_record(acl: FakeAcl | None) -> list[dict[str, Any]] | None:
+    if acl is None:
+        return None
+    return [
+        {
+            "grantees": [{"id": g.id, "uri": g.uri, "display_name": g.display_name} for g in grant.grantees],
+            "permissions": list(grant.permissions),
+        }
+        for grant in acl.grants
+    ]
+
+
+def _load_acl(record: list[dict[str, Any]] | None) -> FakeAcl | None:
+    if record is None:
+        return None
+    return FakeAcl(
+        [
+            FakeGrant([FakeGrantee(g["id"], g["uri"], g["display_name"]) for g in grant["grantees"]],
+                      grant["permissions"])
+            for grant in record
+        ]
+    )  # fmt: skip
+
+
+def _bucket_dir(name: str) -> str:
+    if _PLAIN_BUCKET_NAME.match(name) and ".." not in name:
+        return name
+    return "bucket-" + hashlib.sha256(name.encode()).hexdigest()
+
+
+def _key_file(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _write_atomically(path: Path, content: bytes | Any) -> None:
+    """Write `content` (bytes or a readable file) to `path` so a crash leaves the old file or the new one."""
+    _make_dir(path.parent)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            if isinstance(content, bytes):
+                file.write(content)
+            else:
+                shutil.copyfileobj(content, file, 1024 * 1024)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _make_dir(path: Path) -> None:
+    """Create `path` (and its parents) durably: a new directory's entry is fsynced in its parent."""
+    if path.is_dir():
+        return
+    _make_dir(path.parent)
+    path.mkdir(exist_ok=True)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
