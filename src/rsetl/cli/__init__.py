@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECRET_ARN=USER",
         help="the database user a SecretArn stands for (no Secrets Manager runs locally)",
     )
+    up.add_argument(
+        "--stop-grace-seconds", type=float, default=10.0,
+        help="on SIGTERM or Ctrl-C, how long running SQL statements may go on before they are cancelled",
+    )  # fmt: skip
     _isolation_option(up)
 
     demo = sub.add_parser("demo", help="run the demo pipeline end to end on fresh local state")
@@ -94,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.database_secret,
                     args.isolation_level,
                     args.config_env,
+                    args.stop_grace_seconds,
                 )  # fmt: skip
             case "demo":
                 from rsetl.cli.demo import run_demo

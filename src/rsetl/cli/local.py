@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import threading
 import time
@@ -49,8 +50,14 @@ def up(
     database_secrets: list[str] | None = None,
     isolation_level: str = DEFAULT_ISOLATION_LEVEL,
     config_env: str = "local",
+    stop_grace_seconds: float = 10.0,
 ) -> int:
-    """Serve the local endpoint until SIGINT or SIGTERM; parameters failing their checks stop it first."""
+    """Serve the local endpoint until SIGINT or SIGTERM; parameters failing their checks stop it first.
+
+    On a signal it stops accepting requests, gives running statements `stop_grace_seconds`, cancels
+    what is left, and exits; what the runtime notices while it runs (a PostgreSQL restart) is logged.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = RuntimeOptions(
         project_dir=project_dir,
         state_dir=state_dir,
@@ -60,6 +67,7 @@ def up(
         database_secrets=parse_database_secrets(database_secrets or []),
         isolation_level=isolation_level,
         config_env=config_env,
+        stop_grace_seconds=stop_grace_seconds,
     )
     runtime = LocalRuntime(options)
     stop = threading.Event()

@@ -42,6 +42,8 @@ from moto.s3.models import FakeAcl, FakeDeleteMarker, FakeGrant, FakeGrantee, Fa
 
 logger = logging.getLogger(__name__)
 
+_ATTACHED_ATTRIBUTE = "_rsetl_persistence"
+"""Set on a moto backend this layer has loaded and wrapped."""
 _BLOB_ATTRIBUTE = "_rsetl_blob"
 """The blob file name of a moto key version whose body is on disk."""
 
@@ -100,12 +102,29 @@ class S3Persistence:
         self._blobs: dict[_Mark, set[str]] = {}
         self._notification_configs: dict[str, Any] = {}
         self._backend: Any = None
+        self._attach_lock = threading.Lock()
 
     # --- wiring -------------------------------------------------------------------------------
 
     def attach(self, backend: Any) -> None:
-        """Load the stored state into `backend`, then write every later change through."""
+        """Load the stored state into `backend`, then write every later change through.
+
+        It does nothing for a backend attached already. moto's `reset` (which every moto service
+        that starts afresh calls, for all services at once) empties the backend, so a reset
+        backend is attached again and loads the state from disk again.
+        """
+        if getattr(backend, _ATTACHED_ATTRIBUTE, None) is self:
+            return
+        with self._attach_lock:
+            if getattr(backend, _ATTACHED_ATTRIBUTE, None) is self:
+                return
+            self._attach(backend)
+            setattr(backend, _ATTACHED_ATTRIBUTE, self)
+
+    def _attach(self, backend: Any) -> None:
         self._backend = backend
+        self._blobs.clear()
+        self._notification_configs.clear()
         for name in ("buckets", "objects", "blobs"):
             _make_dir(self.root / name)
         self._restore()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -48,12 +48,21 @@ class S3Service:
         self._notifying: set[str] = set()
         self._lock = threading.Lock()
         self._persistence = S3Persistence(state_dir) if state_dir is not None else None
-        if self._persistence is not None:
-            self._persistence.attach(self._backend)
 
     @property
     def _backend(self) -> Any:
-        return s3_backends[self._moto_account]["aws"]
+        backend = s3_backends[self._moto_account]["aws"]
+        if self._persistence is not None:
+            self._persistence.attach(backend)
+        return backend
+
+    def _written_through(self) -> AbstractContextManager[None]:
+        """moto's app inside this changes the loaded backend, and each change is on disk when it ends
+        (so before the answer is sent)."""
+        if self._persistence is None:
+            return nullcontext()
+        self._backend  # noqa: B018 - loads and wraps the backend moto's app is about to use
+        return self._persistence.recording()
 
     def set_event_sink(self, sink: EventSink) -> None:
         self._event_sink = sink
@@ -74,8 +83,7 @@ class S3Service:
             message = context.denial(needed.action, needed.resource, needed.keys)
             if message is not None:
                 return self.error_response(AwsError("AccessDenied", message, 403), context)
-        # A change is on disk before its answer is sent.
-        with self._persistence.recording() if self._persistence is not None else nullcontext():
+        with self._written_through():
             status, headers, body = call_wsgi(self._app, request, self._moto_account)
         if status == 404 and (b"NoSuchKey" in body or request.method == "HEAD"):
             hidden = self._hidden_missing_key(request, context)

@@ -180,3 +180,15 @@ def test_manifest_is_readable_json_naming_the_key(serve: Served, tmp_path: Path)
     document = json.loads(manifest.read_text())
     assert document["key"] == "dir/k.csv"
     assert document["versions"][0]["metadata"]["x-amz-meta-a"] == "b"
+
+
+def test_a_moto_reset_by_another_service_reloads_the_state_from_disk(serve: Served) -> None:
+    """Every moto service that starts afresh resets all of moto (the local SQS does); S3's state,
+    which is on disk, is loaded again rather than lost."""
+    from moto.core.base_backend import BackendDict
+
+    with serve() as (service, client):
+        client.put_object(Bucket="landing", Key="k", Body=b"kept")
+        BackendDict.reset()
+        assert client.get_object(Bucket="landing", Key="k")["Body"].read() == b"kept"
+        assert service.bucket_names() == ["landing"]
