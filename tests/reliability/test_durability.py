@@ -30,6 +30,8 @@ from rsetl.postgres import PostgresServer
 from rsetl.postgres.supervisor import is_postmaster_of, postmaster_pid
 from rsetl.runtime import LocalRuntime
 
+PART = 5 * 1024 * 1024
+"""S3's smallest part but the last: the big object is uploaded in two parts."""
 RSETL = Path(sys.executable).with_name("rsetl")
 READY = "rsetl local endpoint ready at "
 STARTUP_TIMEOUT = 180.0
@@ -160,7 +162,7 @@ def test_acknowledged_objects_survive_kill_9_with_their_etags_bytes_and_metadata
     big_body = os.urandom(6 * 1024 * 1024)
     s3.upload_fileobj(
         _Reader(big_body), bucket, "reference/big.bin",
-        Config=boto3.s3.transfer.TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024),
+        Config=boto3.s3.transfer.TransferConfig(multipart_threshold=PART, multipart_chunksize=PART),
     )  # fmt: skip
     big_etag = s3.head_object(Bucket=bucket, Key="reference/big.bin")["ETag"]
     s3.put_object(Bucket=bucket, Key="reference/deleted.txt", Body=b"gone")
@@ -183,7 +185,9 @@ def test_acknowledged_objects_survive_kill_9_with_their_etags_bytes_and_metadata
     )
     assert again.terminate() == 0
     serving = postmaster_pid((again.state_dir / "postgres" / "pgdata").resolve())
-    assert serving is None or not _alive(serving), "after a kill -9 and a restart, stop stops PostgreSQL again"
+    assert serving is None or not _alive(serving), (
+        "after a kill -9 and a restart, stop stops PostgreSQL again"
+    )
 
 
 class _Reader:
@@ -214,7 +218,9 @@ def test_uploads_under_random_kill_9_lose_no_acknowledged_file(launcher) -> None
         s3 = up.client("s3")
         stop = threading.Event()
 
-        def upload_until_killed(round_number: int = crash) -> None:
+        def upload_until_killed(
+            round_number: int = crash, s3: Any = s3, bucket: str = bucket, stop: threading.Event = stop
+        ) -> None:
             for n in range(per_round):
                 key = f"crash/{round_number}/{n:03d}.bin"
                 body = rng.randbytes(rng.randint(1, 256 * 1024))
@@ -272,9 +278,9 @@ def test_sigterm_lets_statements_end_within_the_grace_then_cancels_the_rest(laun
         time.sleep(0.05)
     assert up.process.wait(120) == 0, "".join(up.stderr)
     assert not endpoint.exists() and not _port_open(up.port)
-    assert any("1 running statement(s) ended within the 3 s grace, 1 cancelled" in line for line in up.stderr), (
-        "".join(up.stderr)
-    )
+    assert any(
+        "1 running statement(s) ended within the 3 s grace, 1 cancelled" in line for line in up.stderr
+    ), "".join(up.stderr)
     server = PostgresServer.start(up.state_dir / "postgres")
     try:
         with server.connect() as conn:
@@ -295,7 +301,9 @@ def test_a_killed_postmaster_is_restarted_and_the_data_api_carries_on(runtime: L
     first = postmaster_pid(pgdata)
     assert first is not None
     os.kill(first, signal.SIGKILL)
-    assert _wait_for(lambda: runtime.postgres.watchdog.restarts == restarts + 1), "PostgreSQL was not restarted"
+    assert _wait_for(lambda: runtime.postgres.watchdog.restarts == restarts + 1), (
+        "PostgreSQL was not restarted"
+    )
     after = data.execute_statement(Sql="SELECT count(*) FROM etl.load_ledger", WaitTimeSeconds=30, **target)
     described = data.describe_statement(Id=after["Id"])
     assert described["Status"] == "FINISHED", described.get("Error")

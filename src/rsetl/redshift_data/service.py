@@ -135,7 +135,7 @@ class RedshiftDataService(JsonService):
 
     def stop_statements(self, grace_seconds: float) -> tuple[int, int]:
         """Give the statements whose SQL is still running `grace_seconds` (real time) to end, then
-        cancel the rest (they end ABORTED); returns how many ended in the grace and how many were cancelled."""
+        cancel the rest (they end ABORTED); returns (ended within the grace, cancelled)."""
         running = [stmt for stmt in self.statements() if not stmt.work_done.is_set()]
         deadline = time.monotonic() + grace_seconds
         for stmt in running:

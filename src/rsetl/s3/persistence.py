@@ -35,10 +35,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from inspect import signature
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from moto.utilities.utils import LowercaseDict
 from moto.s3.models import FakeAcl, FakeDeleteMarker, FakeGrant, FakeGrantee, FakeKey
+from moto.utilities.utils import LowercaseDict
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class S3Persistence:
             buffer.seek(0)
             _write_atomically(path, buffer)
             buffer.close()
-            version._value_buffer = BlobFile(path)
+            version._value_buffer = BlobFile(path)  # type: ignore[assignment]  # moto seeks and reads it
         setattr(version, _BLOB_ATTRIBUTE, blob)
 
     # --- loading ------------------------------------------------------------------------------
@@ -351,7 +351,7 @@ def _load_version(record: dict[str, Any], name: str, bucket: Any, blob_dir: Path
         checksum_type=record["checksum_type"], checksum_parts=record["checksum_parts"],
     )  # fmt: skip
     key._value_buffer.close()
-    key._value_buffer = BlobFile(blob_dir / record["blob"])
+    key._value_buffer = BlobFile(blob_dir / record["blob"])  # type: ignore[assignment]  # seeks, reads
     key.contentsize = record["size"]
     key.last_modified = datetime.datetime.fromisoformat(record["last_modified"])
     key._metadata = LowercaseDict()
@@ -367,9 +367,9 @@ def _load_version(record: dict[str, Any], name: str, bucket: Any, blob_dir: Path
 
 
 def _load_marker(record: dict[str, Any], previous: Any, name: str) -> FakeDeleteMarker:
-    marker = FakeDeleteMarker.__new__(FakeDeleteMarker)
+    marker = cast(FakeDeleteMarker, FakeDeleteMarker.__new__(FakeDeleteMarker))
     # moto links a marker to the version it hid; the oldest kept entry may be a marker itself.
-    marker.key = previous if previous is not None else marker
+    marker.key = previous if previous is not None else marker  # type: ignore[assignment]
     marker.name = name
     marker.last_modified = datetime.datetime.fromisoformat(record["last_modified"])
     marker._version_id = record["version_id"]

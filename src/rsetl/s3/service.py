@@ -23,8 +23,8 @@ from rsetl.awsproto.router import LOCAL_ACCOUNT_ID
 from rsetl.awsproto.wsgi import call_wsgi
 from rsetl.objectstore import StoredObject
 from rsetl.s3.notifications import object_event_entry
-from rsetl.s3.persistence import S3Persistence
 from rsetl.s3.permissions import S3Target, required_permissions
+from rsetl.s3.persistence import S3Persistence
 
 logger = logging.getLogger(__name__)
 

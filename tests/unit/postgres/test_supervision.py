@@ -72,7 +72,9 @@ def test_after_a_killed_runtime_the_next_one_owns_and_stops_its_server(state_roo
     assert killed.wait(timeout=120) == -signal.SIGKILL
     pgdata = (state / "pgdata").resolve()
     orphan = postmaster_pid(pgdata)
-    assert orphan is not None and is_postmaster_of(orphan, pgdata), "the killed runtime left its server running"
+    assert orphan is not None and is_postmaster_of(orphan, pgdata), (
+        "the killed runtime left its server running"
+    )
     assert json.loads((pgdata / HANDLES_FILE).read_text()) == [killed.pid]
 
     server = PostgresServer.start(state)

@@ -69,7 +69,9 @@ def test_objects_survive_a_restart_with_etag_bytes_and_metadata(serve: Served, p
         tags = client.get_object_tagging(Bucket="landing", Key="sales/2026/a b ü.csv")["TagSet"]
         assert tags == [{"Key": "team", "Value": "etl"}]
         listed = client.list_objects_v2(Bucket="landing")["Contents"]
-        assert [(o["Key"], o["ETag"], o["Size"]) for o in listed] == [("sales/2026/a b ü.csv", put["ETag"], 8)]
+        assert [(o["Key"], o["ETag"], o["Size"]) for o in listed] == [
+            ("sales/2026/a b ü.csv", put["ETag"], 8)
+        ]
     assert published == [], "objects loaded at start-up were not created again: no Object Created event"
 
 
@@ -77,7 +79,9 @@ def test_deletes_and_copies_survive_a_restart(serve: Served) -> None:
     with serve() as (_, client):
         client.put_object(Bucket="landing", Key="a.csv", Body=b"1")
         client.put_object(Bucket="landing", Key="b.csv", Body=b"2")
-        client.copy_object(Bucket="landing", Key="copy/a.csv", CopySource={"Bucket": "landing", "Key": "a.csv"})
+        client.copy_object(
+            Bucket="landing", Key="copy/a.csv", CopySource={"Bucket": "landing", "Key": "a.csv"}
+        )
         client.delete_object(Bucket="landing", Key="a.csv")
         client.delete_objects(Bucket="landing", Delete={"Objects": [{"Key": "b.csv"}]})
         client.put_object(Bucket="landing", Key="c.csv", Body=b"old")
