@@ -1,8 +1,10 @@
 """What `rsetl local up` keeps across `kill -9`, SIGTERM and a dead PostgreSQL.
 
-Amazon S3 has stored an object durably once it answers the PUT ("Data protection in Amazon S3",
-https://docs.aws.amazon.com/AmazonS3/latest/userguide/DataDurability.html); the local S3 writes and
-fsyncs each object before it answers, so a crash right after the answer loses nothing.
+Amazon S3's "PUT and PUT Object copy operations synchronously store your data" ("Data protection in
+Amazon S3", https://docs.aws.amazon.com/AmazonS3/latest/userguide/DataDurability.html) and "never adds
+partial objects; if you receive a success response, Amazon S3 added the entire object" (PutObject,
+https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html). The local S3 writes and fsyncs
+each object before it answers, so a crash right after the answer loses nothing.
 """
 
 from __future__ import annotations

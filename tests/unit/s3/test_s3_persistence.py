@@ -1,8 +1,9 @@
 """Local S3 keeps its buckets and objects in the state directory: a new S3Service on the same
 directory (a restart) serves what the old one acknowledged, with the same ETags and metadata.
 
-Amazon S3 stores an object durably before it answers the PUT ("Data protection in Amazon S3",
-https://docs.aws.amazon.com/AmazonS3/latest/userguide/DataDurability.html), and a versioned
+Amazon S3 stores an object durably before it answers the PUT or copy ("Data protection in Amazon S3",
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/DataDurability.html; PutObject, "never adds
+partial objects", https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html), and a versioned
 bucket keeps every version and delete marker ("Retaining multiple versions of objects with S3
 Versioning", https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html).
 """
