@@ -294,7 +294,8 @@ class S3Persistence:
         return count
 
     def _remove_unreferenced_blobs(self) -> None:
-        """Blobs written for a request that a crash cut short, before its manifest named them."""
+        """Blobs and temporary files written for a request that a crash cut short, before a
+        manifest named them."""
         referenced = {(m.bucket, blob) for m, blobs in self._blobs.items() for blob in blobs}
         names = {_bucket_dir(bucket): bucket for bucket in self._backend.buckets}
         for blob_dir in (self.root / "blobs").iterdir():
@@ -302,6 +303,8 @@ class S3Persistence:
             for path in blob_dir.iterdir():
                 if bucket is None or (bucket, path.name) not in referenced:
                     path.unlink()
+        for temporary in (*self.root.glob("buckets/.tmp-*"), *self.root.glob("objects/*/.tmp-*")):
+            temporary.unlink()
 
 
 def _version_record(version: FakeKey, backend: Any) -> dict[str, Any]:

@@ -173,9 +173,12 @@ def test_a_blob_left_by_a_cut_short_write_is_removed_at_start(serve: Served, tmp
         client.put_object(Bucket="landing", Key="k", Body=b"kept")
     orphan = tmp_path / "s3" / "blobs" / "landing" / "0123456789abcdef"
     orphan.write_bytes(b"written before a crash, never named by a manifest")
+    half_written = tmp_path / "s3" / "objects" / "landing" / ".tmp-cut-short"
+    half_written.write_bytes(b'{"bucket": "landing", "ke')
     with serve() as (_, client):
         assert client.get_object(Bucket="landing", Key="k")["Body"].read() == b"kept"
-    assert not orphan.exists()
+        assert [o["Key"] for o in client.list_objects_v2(Bucket="landing")["Contents"]] == ["k"]
+    assert not orphan.exists() and not half_written.exists()
 
 
 def test_manifest_is_readable_json_naming_the_key(serve: Served, tmp_path: Path) -> None:
