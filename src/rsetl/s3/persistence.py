@@ -12,6 +12,7 @@ Layout under the root (`<state dir>/s3`)::
 
     buckets/<bucket>.json            name, region, creation date, versioning, notification configuration
     objects/<bucket>/<sha256>.json   one key: every version (oldest first) or delete marker
+    uploads/<bucket>/<sha256>.json   one multipart upload in progress: its key, metadata and parts
     blobs/<bucket>/<uuid>            one version's bytes
 
 Bodies are not held in memory: once written, a key's moto buffer is swapped for a reader of its
@@ -37,8 +38,9 @@ from inspect import signature
 from pathlib import Path
 from typing import Any, cast
 
-from moto.s3.models import FakeAcl, FakeDeleteMarker, FakeGrant, FakeGrantee, FakeKey
+from moto.s3.models import FakeAcl, FakeDeleteMarker, FakeGrant, FakeGrantee, FakeKey, FakeMultipart
 from moto.utilities.utils import LowercaseDict
+from requests.structures import CaseInsensitiveDict
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,9 @@ _PLAIN_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$|^[a-z0-9][a-
 class _Mark:
     bucket: str
     key: str | None = None
-    """None marks the bucket itself (created, deleted, reconfigured)."""
+    """None marks the bucket itself (created, deleted, reconfigured), or an upload."""
+    upload: str | None = None
+    """A multipart upload in progress (created, a part added, aborted, completed)."""
 
 
 class BlobFile:
@@ -125,7 +129,7 @@ class S3Persistence:
         self._backend = backend
         self._blobs.clear()
         self._notification_configs.clear()
-        for name in ("buckets", "objects", "blobs"):
+        for name in ("buckets", "objects", "uploads", "blobs"):
             _make_dir(self.root / name)
         self._restore()
         marks: dict[str, Callable[..., list[_Mark]]] = {
@@ -140,7 +144,22 @@ class S3Persistence:
             "put_object_retention": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
             "delete_object_tagging": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
             "put_object_tagging": lambda a: [_Mark(a["key"].bucket_name, a["key"].name)],
+            "upload_part": lambda a: [_Mark(a["bucket_name"], upload=a["multipart_id"])],
+            "upload_part_copy": lambda a: [_Mark(a["dest_bucket_name"], upload=a["multipart_id"])],
+            "abort_multipart_upload": lambda a: [_Mark(a["bucket_name"], upload=a["multipart_id"])],
+            "complete_multipart_upload": lambda a: [_Mark(a["bucket_name"], upload=a["multipart_id"])],
         }
+        # CreateMultipartUpload's id exists only once moto has made it: the mark comes from the result.
+        create = backend.create_multipart_upload
+
+        def create_multipart_upload(*args: Any, **kwargs: Any) -> Any:
+            with self.recording():
+                multipart = create(*args, **kwargs)
+                bucket = kwargs.get("bucket_name", args[0] if args else None)
+                self._pending().append(_Mark(str(bucket), upload=multipart.id))
+            return multipart
+
+        backend.create_multipart_upload = create_multipart_upload
         for name, mark in marks.items():
             setattr(backend, name, self._wrap(getattr(backend, name), mark))
 
@@ -192,7 +211,9 @@ class S3Persistence:
 
     def _flush(self, mark: _Mark) -> None:
         with self._lock(mark):
-            if mark.key is None:
+            if mark.upload is not None:
+                self._flush_upload(mark.bucket, mark.upload)
+            elif mark.key is None:
                 self._flush_bucket(mark.bucket)
             else:
                 self._flush_key(mark.bucket, mark.key)
@@ -203,7 +224,7 @@ class S3Persistence:
         if bucket is None:
             record_path.unlink(missing_ok=True)
             _fsync_dir(record_path.parent)
-            for area in ("objects", "blobs"):
+            for area in ("objects", "uploads", "blobs"):
                 shutil.rmtree(self.root / area / _bucket_dir(name), ignore_errors=True)
             self._notification_configs.pop(name, None)
             return
@@ -241,6 +262,43 @@ class S3Persistence:
             (blob_dir / gone).unlink(missing_ok=True)
         self._blobs[mark] = kept
 
+    def _flush_upload(self, bucket_name: str, upload_id: str) -> None:
+        """An upload in progress: its parts' bytes and a manifest; gone once completed or aborted.
+
+        Parts stay in moto's memory too: a completed object keeps them for GetObject `partNumber`.
+        """
+        bucket = self._backend.buckets.get(bucket_name)
+        multipart = bucket.multiparts.get(upload_id) if bucket is not None else None
+        mark = _Mark(bucket_name, upload=upload_id)
+        blob_dir = self.root / "blobs" / _bucket_dir(bucket_name)
+        manifest = self.root / "uploads" / _bucket_dir(bucket_name) / f"{_key_file(upload_id)}.json"
+        parts = []
+        for part in multipart.parts.values() if multipart is not None else []:
+            number = part.name
+            blob = getattr(part, _BLOB_ATTRIBUTE, None)
+            if blob is None:
+                blob = uuid.uuid4().hex
+                with part.lock:
+                    part._value_buffer.seek(0)
+                    _write_atomically(blob_dir / blob, part._value_buffer)
+                setattr(part, _BLOB_ATTRIBUTE, blob)
+            parts.append({"number": number, "blob": blob})
+        if multipart is not None:
+            document = {
+                "bucket": bucket_name, "upload_id": upload_id, "key": multipart.key_name,
+                "metadata": dict(multipart.metadata), "storage": multipart.storage, "tags": multipart.tags,
+                "acl": _acl_record(multipart.acl), "sse_encryption": multipart.sse_encryption,
+                "kms_key_id": multipart.kms_key_id, "parts": parts,
+            }  # fmt: skip
+            _write_atomically(manifest, json.dumps(document, indent=1).encode())
+        elif manifest.exists():
+            manifest.unlink()
+            _fsync_dir(manifest.parent)
+        kept = {str(part["blob"]) for part in parts}
+        for gone in self._blobs.get(mark, set()) - kept:
+            (blob_dir / gone).unlink(missing_ok=True)
+        self._blobs[mark] = kept
+
     @staticmethod
     def _write_body(version: FakeKey, blob_dir: Path) -> None:
         """Write a version's bytes to a new blob, then read them from there instead of memory."""
@@ -271,7 +329,14 @@ class S3Persistence:
                 self._notification_configs[name] = record["notification_configuration"]
                 backend.put_bucket_notification_configuration(name, record["notification_configuration"])
             restored = self._restore_keys(name)
-            logger.info("s3://%s: %d key(s) loaded from %s", name, restored, self.root)
+            uploads = self._restore_uploads(name)
+            logger.info(
+                "s3://%s: %d key(s), %d upload(s) in progress loaded from %s",
+                name,
+                restored,
+                uploads,
+                self.root,
+            )
         self._remove_unreferenced_blobs()
 
     def _restore_keys(self, bucket_name: str) -> int:
@@ -293,6 +358,27 @@ class S3Persistence:
             count += 1
         return count
 
+    def _restore_uploads(self, bucket_name: str) -> int:
+        bucket = self._backend.buckets[bucket_name]
+        blob_dir = self.root / "blobs" / _bucket_dir(bucket_name)
+        count = 0
+        for manifest in sorted((self.root / "uploads" / _bucket_dir(bucket_name)).glob("*.json")):
+            document = json.loads(manifest.read_text())
+            multipart = FakeMultipart(
+                document["key"], CaseInsensitiveDict(document["metadata"]), account_id=bucket.account_id,
+                region_name=bucket.region_name, storage=document["storage"], tags=document["tags"],
+                acl=_load_acl(document["acl"]), sse_encryption=document["sse_encryption"],
+                kms_key_id=document["kms_key_id"],
+            )  # fmt: skip
+            multipart.id = document["upload_id"]
+            for part in document["parts"]:
+                loaded = multipart.set_part(part["number"], (blob_dir / part["blob"]).read_bytes())
+                setattr(loaded, _BLOB_ATTRIBUTE, part["blob"])
+            bucket.multiparts[multipart.id] = multipart
+            self._blobs[_Mark(bucket_name, upload=multipart.id)] = {str(p["blob"]) for p in document["parts"]}
+            count += 1
+        return count
+
     def _remove_unreferenced_blobs(self) -> None:
         """Blobs and temporary files written for a request that a crash cut short, before a
         manifest named them."""
@@ -303,7 +389,8 @@ class S3Persistence:
             for path in blob_dir.iterdir():
                 if bucket is None or (bucket, path.name) not in referenced:
                     path.unlink()
-        for temporary in (*self.root.glob("buckets/.tmp-*"), *self.root.glob("objects/*/.tmp-*")):
+        areas = ("buckets/.tmp-*", "objects/*/.tmp-*", "uploads/*/.tmp-*")
+        for temporary in (path for pattern in areas for path in self.root.glob(pattern)):
             temporary.unlink()
 
 

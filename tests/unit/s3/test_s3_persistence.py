@@ -200,3 +200,38 @@ def test_a_moto_reset_by_another_service_reloads_the_state_from_disk(serve: Serv
         BackendDict.reset()
         assert client.get_object(Bucket="landing", Key="k")["Body"].read() == b"kept"
         assert service.bucket_names() == ["landing"]
+
+
+def test_a_multipart_upload_in_progress_survives_a_restart(serve: Served, tmp_path: Path) -> None:
+    """An upload's parts are kept until it is completed or aborted ("Uploading and copying objects
+    using multipart upload", https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html)."""
+    first_part, last_part = b"p" * (5 * 1024 * 1024), b"tail"
+    with serve() as (_, client):
+        upload_id = client.create_multipart_upload(Bucket="landing", Key="mp.bin", Metadata={"m": "1"})[
+            "UploadId"
+        ]
+        etag_one = client.upload_part(
+            Bucket="landing", Key="mp.bin", UploadId=upload_id, PartNumber=1, Body=first_part
+        )["ETag"]
+        aborted = client.create_multipart_upload(Bucket="landing", Key="aborted.bin")["UploadId"]
+        client.upload_part(Bucket="landing", Key="aborted.bin", UploadId=aborted, PartNumber=1, Body=b"x")
+    with serve() as (_, client):
+        uploads = client.list_multipart_uploads(Bucket="landing")["Uploads"]
+        assert sorted((u["Key"], u["UploadId"]) for u in uploads) == sorted(
+            [("mp.bin", upload_id), ("aborted.bin", aborted)]
+        )
+        client.abort_multipart_upload(Bucket="landing", Key="aborted.bin", UploadId=aborted)
+        etag_two = client.upload_part(
+            Bucket="landing", Key="mp.bin", UploadId=upload_id, PartNumber=2, Body=last_part
+        )["ETag"]
+        parts = [{"PartNumber": 1, "ETag": etag_one}, {"PartNumber": 2, "ETag": etag_two}]
+        done = client.complete_multipart_upload(
+            Bucket="landing", Key="mp.bin", UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    with serve() as (_, client):
+        got = client.get_object(Bucket="landing", Key="mp.bin")
+        assert (got["ETag"], got["Metadata"]) == (done["ETag"], {"m": "1"})
+        assert got["Body"].read() == first_part + last_part
+        assert client.list_multipart_uploads(Bucket="landing").get("Uploads", []) == []
+    (blob,) = (tmp_path / "s3" / "blobs" / "landing").iterdir()
+    assert blob.stat().st_size == len(first_part + last_part), "the parts' blobs went with the upload"
