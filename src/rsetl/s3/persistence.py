@@ -173,9 +173,11 @@ class S3Persistence:
         def write_through(*args: Any, **kwargs: Any) -> Any:
             bound = parameters.bind(*args, **kwargs)
             with self.recording():
-                result = method(*args, **kwargs)
-                self._pending().extend(mark(bound.arguments))
-            return result
+                try:
+                    return method(*args, **kwargs)
+                finally:
+                    # A call that fails part-way may have changed the key all the same.
+                    self._pending().extend(mark(bound.arguments))
 
         return write_through
 
