@@ -64,6 +64,10 @@ def clear_stale_handles(pgdata: Path) -> None:
             pgdata, POSTMASTER_FILE, postmaster,
         )  # fmt: skip
         (pgdata / POSTMASTER_FILE).unlink(missing_ok=True)
+    else:
+        deadline = time.monotonic() + _RESTART_ATTEMPTS * _RESTART_PAUSE
+        while not _release_dead_pid_file(pgdata) and time.monotonic() < deadline:
+            time.sleep(_RESTART_PAUSE)
 
 
 def postmaster_pid(pgdata: Path) -> int | None:
