@@ -63,13 +63,16 @@ class _Mark:
 
 
 class BlobFile:
-    """A read-only, seekable view of one blob file that moto uses as a key's value buffer.
+    """A read-only, seekable view of one blob file (or of `length` bytes from `start` in it, for a
+    part of a multipart object) that moto uses as a key's value buffer.
 
     It opens the file for each read, so a store of many objects holds no file descriptors.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, start: int = 0, length: int | None = None) -> None:
         self.path = path
+        self._start = start
+        self._length = length
         self._position = 0
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
@@ -78,18 +81,22 @@ class BlobFile:
         elif whence == os.SEEK_CUR:
             self._position += offset
         else:
-            self._position = self.path.stat().st_size + offset
+            self._position = self._size() + offset
         return self._position
 
     def tell(self) -> int:
         return self._position
 
     def read(self, size: int = -1) -> bytes:
+        left = max(0, self._size() - self._position)
         with self.path.open("rb") as file:
-            file.seek(self._position)
-            data = file.read(size)
+            file.seek(self._start + self._position)
+            data = file.read(left if size < 0 else min(size, left))
         self._position += len(data)
         return data
+
+    def _size(self) -> int:
+        return self._length if self._length is not None else self.path.stat().st_size - self._start
 
     def close(self) -> None:
         """Nothing to release; the blob file goes when no manifest names it."""
@@ -252,6 +259,8 @@ class S3Persistence:
                 continue
             if getattr(version, _BLOB_ATTRIBUTE, None) is None:
                 self._write_body(version, blob_dir)
+                if version.multipart is not None:
+                    _read_parts_from(version, blob_dir / getattr(version, _BLOB_ATTRIBUTE))
             records.append(_version_record(version, self._backend))
         if records:
             document = {"bucket": bucket_name, "key": key_name, "versions": records}
@@ -396,6 +405,47 @@ class S3Persistence:
             temporary.unlink()
 
 
+def _read_parts_from(version: FakeKey, path: Path) -> None:
+    """A completed multipart object's parts (kept for GetObject `partNumber`) read from its blob."""
+    assert version.multipart is not None
+    start = 0
+    for number in version.multipart.partlist:
+        part = version.multipart.parts[number]
+        with part.lock:
+            if not isinstance(part._value_buffer, BlobFile):
+                part._value_buffer.close()
+                part._value_buffer = BlobFile(path, start, part.size)  # type: ignore[assignment]
+        start += part.size
+
+
+def _parts_record(version: FakeKey) -> list[dict[str, Any]] | None:
+    if version.multipart is None:
+        return None
+    parts = version.multipart.parts
+    return [
+        {"number": n, "size": parts[n].size, "etag": parts[n].etag.strip('"')}
+        for n in version.multipart.partlist
+    ]
+
+
+def _load_parts(record: list[dict[str, Any]], key: FakeKey, path: Path) -> FakeMultipart:
+    multipart = FakeMultipart(
+        key.name, CaseInsensitiveDict(), account_id=key.account_id, region_name=key.region_name
+    )
+    start = 0
+    for part in record:
+        loaded = FakeKey(
+            part["number"], b"", account_id=key.account_id, region_name=key.region_name, etag=part["etag"]
+        )
+        loaded._value_buffer.close()
+        loaded._value_buffer = BlobFile(path, start, part["size"])  # type: ignore[assignment]
+        loaded.contentsize = part["size"]
+        multipart.parts[part["number"]] = loaded
+        multipart.partlist.append(part["number"])
+        start += part["size"]
+    return multipart
+
+
 def _version_record(version: FakeKey, backend: Any) -> dict[str, Any]:
     return {
         "type": "object",
@@ -421,6 +471,7 @@ def _version_record(version: FakeKey, backend: Any) -> dict[str, Any]:
         "expiry": version._expiry.isoformat() if version._expiry is not None else None,
         "acl": _acl_record(version.acl),
         "tags": backend.tagger.get_tag_dict_for_resource(version.arn),
+        "parts": _parts_record(version),
     }
 
 
@@ -453,6 +504,8 @@ def _load_version(record: dict[str, Any], name: str, bucket: Any, blob_dir: Path
     key._expiry = datetime.datetime.fromisoformat(record["expiry"]) if record["expiry"] else None
     key.acl = _load_acl(record["acl"])
     setattr(key, _BLOB_ATTRIBUTE, record["blob"])
+    if record.get("parts"):
+        key.multipart = _load_parts(record["parts"], key, blob_dir / record["blob"])
     if record["tags"]:
         backend.tagger.tag_resource(key.arn, [{"Key": k, "Value": v} for k, v in record["tags"].items()])
     return key

@@ -235,3 +235,30 @@ def test_a_multipart_upload_in_progress_survives_a_restart(serve: Served, tmp_pa
         assert client.list_multipart_uploads(Bucket="landing").get("Uploads", []) == []
     (blob,) = (tmp_path / "s3" / "blobs" / "landing").iterdir()
     assert blob.stat().st_size == len(first_part + last_part), "the parts' blobs went with the upload"
+
+
+def test_a_multipart_object_keeps_its_parts_across_a_restart(serve: Served) -> None:
+    """HeadObject with `partNumber` describes one part of a multipart object, and
+    `x-amz-mp-parts-count` counts them (HeadObject, "partNumber",
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html)."""
+    first, last = b"a" * (5 * 1024 * 1024), b"the last part"
+    with serve() as (_, client):
+        upload_id = client.create_multipart_upload(Bucket="landing", Key="parts.bin")["UploadId"]
+        parts = [
+            {
+                "PartNumber": n,
+                "ETag": client.upload_part(
+                    Bucket="landing", Key="parts.bin", UploadId=upload_id, PartNumber=n, Body=body
+                )["ETag"],
+            }
+            for n, body in ((1, first), (2, last))
+        ]
+        client.complete_multipart_upload(
+            Bucket="landing", Key="parts.bin", UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+        before = client.head_object(Bucket="landing", Key="parts.bin", PartNumber=2)
+    assert (before["ContentLength"], before["PartsCount"]) == (len(last), 2)
+    with serve() as (_, client):
+        after = client.head_object(Bucket="landing", Key="parts.bin", PartNumber=2)
+        assert (after["ContentLength"], after["PartsCount"], after["ETag"]) == (len(last), 2, before["ETag"])
+        assert client.get_object(Bucket="landing", Key="parts.bin")["Body"].read() == first + last
