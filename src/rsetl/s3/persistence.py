@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from moto.s3.models import FakeAcl, FakeDeleteMarker, FakeGrant, FakeGrantee, FakeKey, FakeMultipart
+from moto.s3.utils import CaseInsensitiveDict
 from moto.utilities.utils import LowercaseDict
-from requests.structures import CaseInsensitiveDict
 
 logger = logging.getLogger(__name__)
 
