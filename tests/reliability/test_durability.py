@@ -185,6 +185,13 @@ def test_acknowledged_objects_survive_kill_9_with_their_etags_bytes_and_metadata
     assert orphaned_postmaster is not None and not _alive(orphaned_postmaster), (
         "the killed runtime's PostgreSQL was stopped by the next start, not left running"
     )
+    second = subprocess.run(
+        [str(RSETL), "local", "--state-dir", str(again.state_dir), "up", "--port", str(_free_port()),
+         "--project-dir", str(PROJECT_DIR)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert second.returncode == 2, second.stderr
+    assert f"another `rsetl local up` (pid {again.process.pid}) serves" in second.stderr, second.stderr
     assert again.terminate() == 0
     serving = postmaster_pid((again.state_dir / "postgres" / "pgdata").resolve())
     assert serving is None or not _alive(serving), (

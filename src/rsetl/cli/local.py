@@ -18,6 +18,7 @@ from rich.table import Table
 from rsetl.cli.client import LocalClients
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
+from rsetl.runtime.state import StateDirInUse, hold_state_dir
 from rsetl.template import parse_parameter_overrides
 
 console = Console()
@@ -58,6 +59,11 @@ def up(
     what is left, and exits; what the runtime notices while it runs (a PostgreSQL restart) is logged.
     """
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        held = hold_state_dir(state_dir)
+    except StateDirInUse as in_use:
+        errors.print(f"rsetl: {escape(str(in_use))}", soft_wrap=True)
+        return 2
     options = RuntimeOptions(
         project_dir=project_dir,
         state_dir=state_dir,
@@ -94,6 +100,7 @@ def up(
     finally:
         errors.print("[dim]stopping[/dim]")
         runtime.stop()
+        held.close()
     return 0
 
 
