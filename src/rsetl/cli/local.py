@@ -59,11 +59,6 @@ def up(
     what is left, and exits; what the runtime notices while it runs (a PostgreSQL restart) is logged.
     """
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        held = hold_state_dir(state_dir)
-    except StateDirInUse as in_use:
-        errors.print(f"rsetl: {escape(str(in_use))}", soft_wrap=True)
-        return 2
     options = RuntimeOptions(
         project_dir=project_dir,
         state_dir=state_dir,
@@ -76,6 +71,11 @@ def up(
         stop_grace_seconds=stop_grace_seconds,
     )
     runtime = LocalRuntime(options)
+    try:
+        held = hold_state_dir(state_dir)
+    except StateDirInUse as in_use:
+        errors.print(f"rsetl: {escape(str(in_use))}", soft_wrap=True)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
