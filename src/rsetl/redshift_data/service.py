@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ from rsetl.redshift_data.users import DatabaseAuth, DatabaseLogin, DatabaseUsers
 from rsetl.redshift_sql import referenced_parameters
 
 logger = logging.getLogger(__name__)
+_CANCEL_WAIT_SECONDS = 10.0
+"""How long a shutdown keeps cancelling a statement that has not ended yet."""
 
 T = TypeVar("T")
 
@@ -129,6 +132,22 @@ class RedshiftDataService(JsonService):
         for session in sessions:
             session.close()
         self._pool.close()
+
+    def stop_statements(self, grace_seconds: float) -> tuple[int, int]:
+        """Give the statements whose SQL is still running `grace_seconds` (real time) to end, then
+        cancel the rest (they end ABORTED); returns (ended within the grace, cancelled)."""
+        running = [stmt for stmt in self.statements() if not stmt.work_done.is_set()]
+        deadline = time.monotonic() + grace_seconds
+        for stmt in running:
+            stmt.work_done.wait(max(0.0, deadline - time.monotonic()))
+        left = [stmt for stmt in running if not stmt.work_done.is_set()]
+        for stmt in left:
+            # A cancel sent just before the query reaches the server is lost: repeat until it ends.
+            cancel_deadline = time.monotonic() + _CANCEL_WAIT_SECONDS
+            while not stmt.work_done.is_set() and time.monotonic() < cancel_deadline:
+                self._executor.cancel(stmt)
+                stmt.work_done.wait(0.05)
+        return len(running) - len(left), len(left)
 
     def close_idle_connections(self) -> None:
         """Drop pooled connections, so later statements take a changed database isolation level."""

@@ -83,6 +83,8 @@ class RuntimeOptions:
     """The `dev` database's Redshift isolation level: SNAPSHOT (the default of new provisioned
     clusters and Serverless workgroups) or SERIALIZABLE, as `ALTER DATABASE dev ISOLATION LEVEL`
     sets it."""
+    stop_grace_seconds: float = 10.0
+    """On stop, how long running Data API statements may go on before they are cancelled."""
     lambda_prewarm: int = 2
     """Workers started per function at start-up (provisioned concurrency, locally)."""
     lambda_concurrency: int | None = field(default_factory=lambda: max(2, os.cpu_count() or 2))
@@ -116,7 +118,7 @@ class LocalRuntime:
             clock=self.clock, account_id=self.template.account_id, region=self.template.region
         )
         self.scheduler = Scheduler(self.events)
-        self.s3 = S3Service(event_sink=self.events.publish)
+        self.s3 = S3Service(event_sink=self.events.publish, state_dir=options.state_dir / "s3")
         self.sqs = SqsService(self.template.account_id, self.template.region)
         self.async_lambda: AsyncInvoker | None = None
         self.applied_sql: list[AppliedFile] = []
@@ -361,14 +363,24 @@ class LocalRuntime:
         return write_endpoint(self.options.state_dir, info)
 
     def stop(self) -> None:
-        """Stop serving and shut every service down, PostgreSQL last."""
-        clear_endpoint(self.options.state_dir)
+        """Stop accepting work, let running statements end (bounded), then shut down, PostgreSQL last.
+
+        The endpoint file goes once the port is closed, so a client that finds it can connect.
+        """
         self.scheduler.stop()
         if self.server is not None:
             self.server.stop()
+        clear_endpoint(self.options.state_dir)
         self.events.close()
         if self.async_lambda is not None:
             self.async_lambda.close()
+        if self.redshift_data is not None:
+            ended, cancelled = self.redshift_data.stop_statements(self.options.stop_grace_seconds)
+            if ended or cancelled:
+                logger.warning(
+                    "stopping: %d running statement(s) ended within the %g s grace, %d cancelled",
+                    ended, self.options.stop_grace_seconds, cancelled,
+                )  # fmt: skip
         if self.lambdas is not None:
             self.lambdas.close()
         if self.redshift_data is not None:

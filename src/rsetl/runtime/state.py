@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 DEFAULT_STATE_DIR = Path(".rsetl") / "local"
 ENDPOINT_FILE = "endpoint.json"
+LOCK_FILE = "up.lock"
 
 
 class NoRuntimeRunning(Exception):
     """No `rsetl local up` serves this state directory."""
+
+
+class StateDirInUse(Exception):
+    """Another `rsetl local up` serves this state directory."""
+
+
+def hold_state_dir(state_dir: Path) -> IO[str]:
+    """Lock `state_dir` for this process until the returned file is closed or the process ends.
+
+    Two runtimes on one directory would both write its objects and share its PostgreSQL. The lock
+    is the kernel's (flock), so a runtime killed with `kill -9` leaves no stale lock behind.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = (state_dir / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise StateDirInUse(
+            f"another `rsetl local up` (pid {holder}) serves {state_dir}: "
+            "stop it, or pass another --state-dir"
+        ) from None
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
 
 
 @dataclass(frozen=True)

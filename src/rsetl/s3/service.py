@@ -12,6 +12,8 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
@@ -25,6 +27,7 @@ from rsetl.awsproto.wsgi import call_wsgi
 from rsetl.objectstore import StoredObject
 from rsetl.s3.notifications import object_event_entry
 from rsetl.s3.permissions import S3Target, required_permissions
+from rsetl.s3.persistence import S3Persistence
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +40,8 @@ class S3Service:
 
     signing_name = "s3"
 
-    def __init__(self, event_sink: EventSink | None = None) -> None:
+    def __init__(self, event_sink: EventSink | None = None, *, state_dir: Path | None = None) -> None:
+        """`state_dir` keeps the buckets and objects (loaded from it now); None keeps them in memory."""
         # moto keeps S3 in process-wide state with one global bucket namespace: a new local S3
         # starts empty, so one process runs one local S3 at a time.
         s3_backends.reset()
@@ -46,10 +50,22 @@ class S3Service:
         self._event_sink = event_sink
         self._notifying: set[str] = set()
         self._lock = threading.Lock()
+        self._persistence = S3Persistence(state_dir) if state_dir is not None else None
 
     @property
     def _backend(self) -> Any:
-        return s3_backends[self._moto_account]["aws"]
+        backend = s3_backends[self._moto_account]["aws"]
+        if self._persistence is not None:
+            self._persistence.attach(backend)
+        return backend
+
+    def _written_through(self) -> AbstractContextManager[None]:
+        """moto's app inside this changes the loaded backend, and each change is on disk when it ends
+        (so before the answer is sent)."""
+        if self._persistence is None:
+            return nullcontext()
+        self._backend  # noqa: B018 - loads and wraps the backend moto's app is about to use
+        return self._persistence.recording()
 
     def set_event_sink(self, sink: EventSink) -> None:
         self._event_sink = sink
@@ -75,7 +91,8 @@ class S3Service:
                 return self.error_response(AwsError("AccessDenied", message, 403), context)
         if request.method == "PUT" and request.header("x-amz-copy-source"):
             self._check_copy_source_conditions(request)
-        status, headers, body = call_wsgi(self._app, request, self._moto_account)
+        with self._written_through():
+            status, headers, body = call_wsgi(self._app, request, self._moto_account)
         if status == 404 and (b"NoSuchKey" in body or request.method == "HEAD"):
             hidden = self._hidden_missing_key(request, context)
             if hidden is not None:

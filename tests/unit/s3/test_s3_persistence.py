@@ -1,0 +1,264 @@
+"""Local S3 keeps its buckets and objects in the state directory: a new S3Service on the same
+directory (a restart) serves what the old one acknowledged, with the same ETags and metadata.
+
+Amazon S3 stores an object durably before it answers the PUT or copy ("Data protection in Amazon S3",
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/DataDurability.html; PutObject, "never adds
+partial objects", https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html), and a versioned
+bucket keeps every version and delete marker ("Retaining multiple versions of objects with S3
+Versioning", https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from rsetl.awsproto import LocalServer, Router
+from rsetl.s3 import S3Service
+
+Served = Callable[[], AbstractContextManager[tuple[S3Service, Any]]]
+
+
+@pytest.fixture
+def published() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture
+def serve(tmp_path: Path, published: list[dict[str, Any]]) -> Served:
+    """Start a local S3 on the state directory (as `rsetl local up` does) and give a client."""
+
+    @contextmanager
+    def started() -> Iterator[tuple[S3Service, Any]]:
+        service = S3Service(event_sink=published.extend, state_dir=tmp_path / "s3")
+        service.create_bucket("landing", eventbridge=True)
+        router = Router()
+        router.register(service, fallback=True)
+        with LocalServer(router) as server:
+            client = boto3.client(
+                "s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="test",
+                aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}),
+            )  # fmt: skip
+            yield service, client
+
+    return started
+
+
+def test_objects_survive_a_restart_with_etag_bytes_and_metadata(serve: Served, published) -> None:
+    with serve() as (_, client):
+        put = client.put_object(
+            Bucket="landing", Key="sales/2026/a b ü.csv", Body=b"x,y\n1,2\n", ContentType="text/csv",
+            Metadata={"source": "pos"}, Tagging="team=etl",
+        )  # fmt: skip
+        before = client.head_object(Bucket="landing", Key="sales/2026/a b ü.csv")
+    published.clear()
+    with serve() as (_, client):
+        got = client.get_object(Bucket="landing", Key="sales/2026/a b ü.csv")
+        assert got["Body"].read() == b"x,y\n1,2\n"
+        assert got["ETag"] == put["ETag"]
+        assert got["ContentType"] == "text/csv"
+        assert got["Metadata"] == {"source": "pos"}
+        assert got["LastModified"] == before["LastModified"]
+        tags = client.get_object_tagging(Bucket="landing", Key="sales/2026/a b ü.csv")["TagSet"]
+        assert tags == [{"Key": "team", "Value": "etl"}]
+        listed = client.list_objects_v2(Bucket="landing")["Contents"]
+        assert [(o["Key"], o["ETag"], o["Size"]) for o in listed] == [
+            ("sales/2026/a b ü.csv", put["ETag"], 8)
+        ]
+    assert published == [], "objects loaded at start-up were not created again: no Object Created event"
+
+
+def test_deletes_and_copies_survive_a_restart(serve: Served) -> None:
+    with serve() as (_, client):
+        client.put_object(Bucket="landing", Key="a.csv", Body=b"1")
+        client.put_object(Bucket="landing", Key="b.csv", Body=b"2")
+        client.copy_object(
+            Bucket="landing", Key="copy/a.csv", CopySource={"Bucket": "landing", "Key": "a.csv"}
+        )
+        client.delete_object(Bucket="landing", Key="a.csv")
+        client.delete_objects(Bucket="landing", Delete={"Objects": [{"Key": "b.csv"}]})
+        client.put_object(Bucket="landing", Key="c.csv", Body=b"old")
+        client.put_object(Bucket="landing", Key="c.csv", Body=b"new")
+    with serve() as (_, client):
+        keys = [o["Key"] for o in client.list_objects_v2(Bucket="landing")["Contents"]]
+        assert keys == ["c.csv", "copy/a.csv"]
+        assert client.get_object(Bucket="landing", Key="copy/a.csv")["Body"].read() == b"1"
+        assert client.get_object(Bucket="landing", Key="c.csv")["Body"].read() == b"new"
+
+
+def test_blobs_of_replaced_and_deleted_objects_are_removed(serve: Served, tmp_path: Path) -> None:
+    with serve() as (_, client):
+        for body in (b"one", b"two", b"three"):
+            client.put_object(Bucket="landing", Key="k.csv", Body=body)
+        client.put_object(Bucket="landing", Key="gone.csv", Body=b"x")
+        client.delete_object(Bucket="landing", Key="gone.csv")
+    blobs = list((tmp_path / "s3" / "blobs" / "landing").iterdir())
+    assert [blob.read_bytes() for blob in blobs] == [b"three"]
+
+
+def test_multipart_upload_survives_a_restart(serve: Served) -> None:
+    part_size = 5 * 1024 * 1024
+    parts_bytes = [b"a" * part_size, b"b" * 1000]
+    with serve() as (_, client):
+        upload_id = client.create_multipart_upload(Bucket="landing", Key="big.csv", ContentType="text/csv")[
+            "UploadId"
+        ]
+        parts = [
+            {
+                "PartNumber": n,
+                "ETag": client.upload_part(
+                    Bucket="landing", Key="big.csv", UploadId=upload_id, PartNumber=n, Body=body
+                )["ETag"],
+            }
+            for n, body in enumerate(parts_bytes, start=1)
+        ]
+        done = client.complete_multipart_upload(
+            Bucket="landing", Key="big.csv", UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    with serve() as (_, client):
+        got = client.get_object(Bucket="landing", Key="big.csv")
+        assert got["ETag"] == done["ETag"] and done["ETag"].endswith('-2"')
+        assert got["Body"].read() == b"".join(parts_bytes)
+        assert got["ContentType"] == "text/csv"
+
+
+def test_versions_and_delete_markers_survive_a_restart(serve: Served) -> None:
+    with serve() as (_, client):
+        client.create_bucket(Bucket="versioned")
+        client.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
+        first = client.put_object(Bucket="versioned", Key="k", Body=b"v1")["VersionId"]
+        second = client.put_object(Bucket="versioned", Key="k", Body=b"v2")["VersionId"]
+        marker = client.delete_object(Bucket="versioned", Key="k")["VersionId"]
+    with serve() as (_, client):
+        assert client.get_bucket_versioning(Bucket="versioned")["Status"] == "Enabled"
+        listed = client.list_object_versions(Bucket="versioned")
+        assert sorted(v["VersionId"] for v in listed["Versions"]) == sorted([first, second])
+        assert [m["VersionId"] for m in listed["DeleteMarkers"]] == [marker]
+        with pytest.raises(ClientError) as missing:
+            client.get_object(Bucket="versioned", Key="k")
+        assert missing.value.response["Error"]["Code"] == "NoSuchKey"
+        assert client.get_object(Bucket="versioned", Key="k", VersionId=first)["Body"].read() == b"v1"
+        client.delete_object(Bucket="versioned", Key="k", VersionId=marker)
+        assert client.get_object(Bucket="versioned", Key="k")["Body"].read() == b"v2"
+
+
+def test_a_deleted_bucket_stays_deleted(serve: Served, tmp_path: Path) -> None:
+    with serve() as (_, client):
+        client.create_bucket(Bucket="scratch")
+        client.put_object(Bucket="scratch", Key="k", Body=b"1")
+        client.delete_object(Bucket="scratch", Key="k")
+        client.delete_bucket(Bucket="scratch")
+    with serve() as (service, _):
+        assert service.bucket_names() == ["landing"]
+    assert not (tmp_path / "s3" / "buckets" / "scratch.json").exists()
+
+
+def test_unload_writes_through_the_object_store_view(serve: Served, tmp_path: Path) -> None:
+    with serve() as (service, _):
+        service.put_object("landing", "unload/part_000", b"1|2\n")
+    with serve() as (service, _):
+        assert service.get_object("landing", "unload/part_000").body == b"1|2\n"
+
+
+def test_a_blob_left_by_a_cut_short_write_is_removed_at_start(serve: Served, tmp_path: Path) -> None:
+    with serve() as (_, client):
+        client.put_object(Bucket="landing", Key="k", Body=b"kept")
+    orphan = tmp_path / "s3" / "blobs" / "landing" / "0123456789abcdef"
+    orphan.write_bytes(b"written before a crash, never named by a manifest")
+    half_written = tmp_path / "s3" / "objects" / "landing" / ".tmp-cut-short"
+    half_written.write_bytes(b'{"bucket": "landing", "ke')
+    with serve() as (_, client):
+        assert client.get_object(Bucket="landing", Key="k")["Body"].read() == b"kept"
+        assert [o["Key"] for o in client.list_objects_v2(Bucket="landing")["Contents"]] == ["k"]
+    assert not orphan.exists() and not half_written.exists()
+
+
+def test_manifest_is_readable_json_naming_the_key(serve: Served, tmp_path: Path) -> None:
+    with serve() as (_, client):
+        client.put_object(Bucket="landing", Key="dir/k.csv", Body=b"1", Metadata={"a": "b"})
+    (manifest,) = (tmp_path / "s3" / "objects" / "landing").glob("*.json")
+    document = json.loads(manifest.read_text())
+    assert document["key"] == "dir/k.csv"
+    assert document["versions"][0]["metadata"]["x-amz-meta-a"] == "b"
+
+
+def test_a_moto_reset_by_another_service_reloads_the_state_from_disk(serve: Served) -> None:
+    """Every moto service that starts afresh resets all of moto (the local SQS does); S3's state,
+    which is on disk, is loaded again rather than lost."""
+    from moto.core.base_backend import BackendDict
+
+    with serve() as (service, client):
+        client.put_object(Bucket="landing", Key="k", Body=b"kept")
+        BackendDict.reset()
+        assert client.get_object(Bucket="landing", Key="k")["Body"].read() == b"kept"
+        assert service.bucket_names() == ["landing"]
+
+
+def test_a_multipart_upload_in_progress_survives_a_restart(serve: Served, tmp_path: Path) -> None:
+    """An upload's parts are kept until it is completed or aborted ("Uploading and copying objects
+    using multipart upload", https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html)."""
+    first_part, last_part = b"p" * (5 * 1024 * 1024), b"tail"
+    with serve() as (_, client):
+        upload_id = client.create_multipart_upload(Bucket="landing", Key="mp.bin", Metadata={"m": "1"})[
+            "UploadId"
+        ]
+        etag_one = client.upload_part(
+            Bucket="landing", Key="mp.bin", UploadId=upload_id, PartNumber=1, Body=first_part
+        )["ETag"]
+        aborted = client.create_multipart_upload(Bucket="landing", Key="aborted.bin")["UploadId"]
+        client.upload_part(Bucket="landing", Key="aborted.bin", UploadId=aborted, PartNumber=1, Body=b"x")
+    with serve() as (_, client):
+        uploads = client.list_multipart_uploads(Bucket="landing")["Uploads"]
+        assert sorted((u["Key"], u["UploadId"]) for u in uploads) == sorted(
+            [("mp.bin", upload_id), ("aborted.bin", aborted)]
+        )
+        client.abort_multipart_upload(Bucket="landing", Key="aborted.bin", UploadId=aborted)
+        etag_two = client.upload_part(
+            Bucket="landing", Key="mp.bin", UploadId=upload_id, PartNumber=2, Body=last_part
+        )["ETag"]
+        parts = [{"PartNumber": 1, "ETag": etag_one}, {"PartNumber": 2, "ETag": etag_two}]
+        done = client.complete_multipart_upload(
+            Bucket="landing", Key="mp.bin", UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    with serve() as (_, client):
+        got = client.get_object(Bucket="landing", Key="mp.bin")
+        assert (got["ETag"], got["Metadata"]) == (done["ETag"], {"m": "1"})
+        assert got["Body"].read() == first_part + last_part
+        assert client.list_multipart_uploads(Bucket="landing").get("Uploads", []) == []
+    (blob,) = (tmp_path / "s3" / "blobs" / "landing").iterdir()
+    assert blob.stat().st_size == len(first_part + last_part), "the parts' blobs went with the upload"
+
+
+def test_a_multipart_object_keeps_its_parts_across_a_restart(serve: Served) -> None:
+    """HeadObject with `partNumber` describes one part of a multipart object, and
+    `x-amz-mp-parts-count` counts them (HeadObject, "partNumber",
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html)."""
+    first, last = b"a" * (5 * 1024 * 1024), b"the last part"
+    with serve() as (_, client):
+        upload_id = client.create_multipart_upload(Bucket="landing", Key="parts.bin")["UploadId"]
+        parts = [
+            {
+                "PartNumber": n,
+                "ETag": client.upload_part(
+                    Bucket="landing", Key="parts.bin", UploadId=upload_id, PartNumber=n, Body=body
+                )["ETag"],
+            }
+            for n, body in ((1, first), (2, last))
+        ]
+        client.complete_multipart_upload(
+            Bucket="landing", Key="parts.bin", UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+        before = client.head_object(Bucket="landing", Key="parts.bin", PartNumber=2)
+    assert (before["ContentLength"], before["PartsCount"]) == (len(last), 2)
+    with serve() as (_, client):
+        after = client.head_object(Bucket="landing", Key="parts.bin", PartNumber=2)
+        assert (after["ContentLength"], after["PartsCount"], after["ETag"]) == (len(last), 2, before["ETag"])
+        assert client.get_object(Bucket="landing", Key="parts.bin")["Body"].read() == first + last
