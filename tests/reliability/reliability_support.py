@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,21 @@ def upload(runtime: LocalRuntime, key: str, body: bytes) -> Upload:
     bucket = landing_bucket(runtime)
     response = aws_client(runtime, "s3").put_object(Bucket=bucket, Key=key, Body=body)
     return Upload(bucket, key, response["ETag"].strip('"'))
+
+
+def upload_concurrently(runtime: LocalRuntime, bodies: dict[str, bytes]) -> None:
+    """Upload every key at once, one thread each, as a burst of producers would."""
+    threads = [threading.Thread(target=upload, args=(runtime, key, body)) for key, body in bodies.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def run_pipeline_arn(runtime: LocalRuntime) -> str:
+    """The RunPipeline state machine's ARN (the target of every trigger rule)."""
+    (machine,) = runtime.template.of_type("AWS::StepFunctions::StateMachine")
+    return str(machine.arn)
 
 
 def md5(body: bytes) -> str:

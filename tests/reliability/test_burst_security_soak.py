@@ -17,10 +17,12 @@ from reliability_support import (
     executions_for,
     function_name,
     query,
+    run_pipeline_arn,
     sales_csv,
     scalar,
     settle,
     upload,
+    upload_concurrently,
 )
 
 from rsetl.runtime import LocalRuntime
@@ -29,11 +31,6 @@ BURST_FILES = int(os.environ.get("RSETL_BURST_FILES", "200"))
 BURST_DUPLICATES = BURST_FILES // 5
 RATE = 10.0
 SUBMITS = ("ExecuteStatement", "BatchExecuteStatement")
-
-
-def run_pipeline_arn(runtime: LocalRuntime) -> str:
-    (machine,) = runtime.template.of_type("AWS::StepFunctions::StateMachine")
-    return str(machine.arn)
 
 
 @pytest.mark.slow
@@ -45,14 +42,7 @@ def test_burst_with_duplicates_under_a_rate_limit_loads_each_file_once(runtime: 
     runtime.events.dispatcher.faults.duplicate(run_pipeline_arn(runtime), times=BURST_DUPLICATES)
     before = {s.id for s in data_api.statements()}
     keys = [f"sales/2026/11/07/burst-{n:04d}.csv" for n in range(BURST_FILES)]
-    threads = [
-        threading.Thread(target=upload, args=(runtime, key, sales_csv(f"burst-{n}", 3)))
-        for n, key in enumerate(keys)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    upload_concurrently(runtime, {key: sales_csv(f"burst-{n}", 3) for n, key in enumerate(keys)})
     settle(runtime, timeout=900)
     loaded = dict(
         (key, (n, rows))

@@ -9,6 +9,7 @@ from reliability_support import (
     fact_rows,
     ledger,
     pipeline_events,
+    run_pipeline_arn,
     sales_csv,
     scalar,
     settle,
@@ -19,11 +20,6 @@ from reliability_support import (
 from rsetl.runtime import LocalRuntime
 
 ROWS = 20
-
-
-def run_pipeline_arn(runtime: LocalRuntime) -> str:
-    (machine,) = runtime.template.of_type("AWS::StepFunctions::StateMachine")
-    return str(machine.arn)
 
 
 def assert_loaded_once(runtime: LocalRuntime, key: str) -> None:

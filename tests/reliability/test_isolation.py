@@ -12,7 +12,6 @@ different files under SERIALIZABLE fail with error 1023, quarantining a valid fi
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator
 
@@ -22,10 +21,11 @@ from reliability_support import (
     executions_for,
     landing_bucket,
     query,
+    run_pipeline_arn,
     sales_csv,
     scalar,
     settle,
-    upload,
+    upload_concurrently,
 )
 
 from rsetl.runtime import LocalRuntime
@@ -50,11 +50,6 @@ def isolation_level(request: pytest.FixtureRequest, runtime: LocalRuntime) -> It
     runtime.lambdas.max_workers_per_function = before[1]
 
 
-def _run_pipeline_arn(runtime: LocalRuntime) -> str:
-    (machine,) = runtime.template.of_type("AWS::StepFunctions::StateMachine")
-    return str(machine.arn)
-
-
 @pytest.mark.slow
 def test_concurrent_ingests_and_duplicate_deliveries_load_every_file_exactly_once(
     runtime: LocalRuntime, isolation_level: str
@@ -62,19 +57,12 @@ def test_concurrent_ingests_and_duplicate_deliveries_load_every_file_exactly_onc
     assert scalar(runtime, "SELECT current_setting('default_transaction_isolation')") == (
         "repeatable read" if isolation_level == "SNAPSHOT" else "serializable"
     )
-    runtime.events.dispatcher.faults.duplicate(_run_pipeline_arn(runtime), times=DUPLICATES)
+    runtime.events.dispatcher.faults.duplicate(run_pipeline_arn(runtime), times=DUPLICATES)
     prefix = f"sales/2026/11/09/{isolation_level.lower()}-"
     assert runtime.redshift_data is not None
     runtime.redshift_data.faults.simulate_duration(prefix, LOAD_SECONDS)
     keys = [f"{prefix}{n:03d}.csv" for n in range(FILES)]
-    threads = [
-        threading.Thread(target=upload, args=(runtime, key, sales_csv(f"{isolation_level}-{n}", 3)))
-        for n, key in enumerate(keys)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    upload_concurrently(runtime, {key: sales_csv(f"{isolation_level}-{n}", 3) for n, key in enumerate(keys)})
     settle(runtime, timeout=900)
 
     ledger = Counter(

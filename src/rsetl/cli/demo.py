@@ -15,9 +15,9 @@ from typing import Any
 import boto3
 from rich.console import Console, Group
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 
+from rsetl.cli.local import print_startup_problems
 from rsetl.clock import VirtualClock
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
@@ -81,14 +81,7 @@ def run_demo(
         runtime.start(lambda line: status.update(f"starting the local runtime: {line}"))
     report.phases.append(("start-up", time.monotonic() - started))
     try:
-        for line in runtime.report.not_emulated:
-            console.print(f"[yellow]not emulated locally:[/yellow] {line}")
-        assert runtime.lambdas is not None
-        for warning in runtime.lambdas.warnings:
-            console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
-        for name, error in runtime.function_errors.items():
-            detail = escape(f"{error['errorType']}: {error['errorMessage']}")
-            console.print(f"[red]function {name} cannot start:[/red] {detail}", soft_wrap=True)
+        print_startup_problems(runtime, console)
         landing = _landing_bucket(runtime)
         s3 = _client(runtime, "s3")
         reference = [manifest["reference"]["stores"]["key"], manifest["reference"]["products"]["key"]]

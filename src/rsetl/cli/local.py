@@ -162,14 +162,7 @@ def up(
         raise
     try:
         runtime.write_endpoint()
-        for missing in runtime.report.not_emulated:
-            errors.print(f"[yellow]not emulated locally:[/yellow] {missing}")
-        assert runtime.lambdas is not None
-        for warning in runtime.lambdas.warnings:
-            errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
-        for name, error in runtime.function_errors.items():
-            detail = escape(f"{error['errorType']}: {error['errorMessage']}")
-            errors.print(f"[red]function {name} cannot start:[/red] {detail}", soft_wrap=True)
+        print_startup_problems(runtime, errors)
         created = ", ".join(
             f"{len(ids)} {kind.split('::')[-1]}" for kind, ids in runtime.report.created.items()
         )
@@ -182,6 +175,19 @@ def up(
         runtime.stop()
         held.close()
     return 0
+
+
+def print_startup_problems(runtime: LocalRuntime, out: Console) -> None:
+    """What start-up found that AWS would do differently: resources it cannot run, warnings (a
+    Runtime other than the local interpreter), and functions whose handler cannot be imported."""
+    for missing in runtime.report.not_emulated:
+        out.print(f"[yellow]not emulated locally:[/yellow] {escape(missing)}")
+    assert runtime.lambdas is not None
+    for warning in runtime.lambdas.warnings:
+        out.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True)
+    for name, error in runtime.function_errors.items():
+        detail = escape(f"{error['errorType']}: {error['errorMessage']}")
+        out.print(f"[red]function {name} cannot start:[/red] {detail}", soft_wrap=True)
 
 
 def put(clients: LocalClients, file: Path, uri: str) -> int:
