@@ -245,7 +245,7 @@ def test_a_second_up_on_the_same_state_dir_is_refused(up: Up) -> None:
     second = rsetl(up.state_dir, "up", "--port", "0", "--project-dir", str(PROJECT_DIR))
 
     assert second.returncode == 2
-    assert f"already serves {up.state_dir} at {up.url}: stop it first" in second.stderr
+    assert f"another `rsetl local up` (pid {up.process.pid}) serves {up.state_dir}" in second.stderr
 
 
 def test_up_stops_cleanly_on_sigterm_with_postgresql(up: Up) -> None:

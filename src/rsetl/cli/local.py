@@ -21,7 +21,7 @@ from rsetl.awsproto import DEFAULT_CREDENTIALS
 from rsetl.cli.client import LocalClients
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
-from rsetl.runtime.state import NoRuntimeRunning, StateDirInUse, hold_state_dir, read_endpoint
+from rsetl.runtime.state import StateDirInUse, hold_state_dir
 from rsetl.template import parse_parameter_overrides
 
 console = Console()
@@ -93,17 +93,9 @@ def _credentials_file_pairs(path: Path) -> list[tuple[str, str, str]]:
 
 
 def _refuse_unusable_state_dir(state_dir: Path) -> None:
-    """Refuse a state dir that is a file or that another `up` serves."""
+    """Refuse a state dir that is a file (another `up` on it is refused by its lock)."""
     if state_dir.exists() and not state_dir.is_dir():
         raise UsageError(f"--state-dir {state_dir} is a file, not a folder")
-    try:
-        info = read_endpoint(state_dir)
-    except NoRuntimeRunning:
-        pass
-    else:
-        raise UsageError(
-            f"a local runtime (pid {info.pid}) already serves {state_dir} at {info.url}: stop it first"
-        )
 
 
 def _make_state_dir(state_dir: Path) -> None:

@@ -19,7 +19,7 @@ from rsetl.cli.local import (
     parse_s3_uri,
 )
 from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
-from rsetl.runtime.state import write_endpoint
+from rsetl.runtime.state import hold_state_dir, write_endpoint
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 
@@ -280,10 +280,17 @@ def test_up_on_a_port_in_use_says_so_before_starting_postgresql(
     assert not (state_dir / "postgres").exists()
 
 
-def test_up_refuses_a_state_dir_another_up_serves(endpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["local", "up", "--state-dir", str(endpoint), "--project-dir", str(PROJECT_DIR)]) == 2
+def test_up_refuses_a_state_dir_another_up_serves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    held = hold_state_dir(tmp_path)  # as the running `up` holds it
+    try:
+        code = main(["local", "up", "--state-dir", str(tmp_path), "--project-dir", str(PROJECT_DIR)])
+    finally:
+        held.close()
 
-    assert f"already serves {endpoint} at http://127.0.0.1:9: stop it first" in capsys.readouterr().err
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"another `rsetl local up` (pid {os.getpid()}) serves {tmp_path}" in err
+    assert not (tmp_path / "postgres").exists()
 
 
 @pytest.mark.parametrize("verb", [["up"], ["executions"]], ids=lambda c: c[0])
