@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import psutil
 import pytest
 from botocore.config import Config
 from reliability_support import PROJECT_DIR, aws_client
 
 from rsetl.postgres import PostgresServer
-from rsetl.postgres.supervisor import is_postmaster_of, postmaster_pid
+from rsetl.postgres.supervisor import is_postmaster_of, postmaster_pid, process_running
 from rsetl.runtime import LocalRuntime
 
 PART = 5 * 1024 * 1024
@@ -112,13 +111,6 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -182,7 +174,7 @@ def test_acknowledged_objects_survive_kill_9_with_their_etags_bytes_and_metadata
     assert got["Body"].read() == big_body
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
     assert "reference/deleted.txt" not in keys
-    assert orphaned_postmaster is not None and not _alive(orphaned_postmaster), (
+    assert orphaned_postmaster is not None and not process_running(orphaned_postmaster), (
         "the killed runtime's PostgreSQL was stopped by the next start, not left running"
     )
     second = subprocess.run(
@@ -194,7 +186,7 @@ def test_acknowledged_objects_survive_kill_9_with_their_etags_bytes_and_metadata
     assert f"another `rsetl local up` (pid {again.process.pid}) serves" in second.stderr, second.stderr
     assert again.terminate() == 0
     serving = postmaster_pid((again.state_dir / "postgres" / "pgdata").resolve())
-    assert serving is None or not _alive(serving), (
+    assert serving is None or not process_running(serving), (
         "after a kill -9 and a restart, stop stops PostgreSQL again"
     )
 

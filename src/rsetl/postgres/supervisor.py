@@ -40,7 +40,7 @@ def clear_stale_handles(pgdata: Path) -> None:
         handles = [int(pid) for pid in json.loads(handles_path.read_text())]
     except (FileNotFoundError, ValueError, TypeError):
         handles = []
-    alive = [pid for pid in handles if _running(pid)]
+    alive = [pid for pid in handles if process_running(pid)]
     if alive != handles:
         logger.warning(
             "PostgreSQL in %s: forgetting handle(s) of stopped process(es) %s",
@@ -58,7 +58,7 @@ def clear_stale_handles(pgdata: Path) -> None:
             pgdata, postmaster,
         )  # fmt: skip
         _stop_orphan(pgdata, postmaster)
-    elif _running(postmaster):
+    elif process_running(postmaster):
         logger.warning(
             "PostgreSQL in %s: %s names pid %d, now another process; removing it",
             pgdata, POSTMASTER_FILE, postmaster,
@@ -134,7 +134,8 @@ def _release_dead_pid_file(pgdata: Path) -> bool:
     return True
 
 
-def _running(pid: int) -> bool:
+def process_running(pid: int) -> bool:
+    """Whether `pid` is a live process (a killed one its parent has not reaped yet is not)."""
     try:
         return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
@@ -170,7 +171,7 @@ class Watchdog:
     def _watch(self) -> None:
         while not self._stopping.wait(self._interval):
             pid = self._embedded.get_pid()
-            if _running(pid):
+            if process_running(pid):
                 continue
             self._on_event(f"PostgreSQL (pid {pid}) in {self._embedded.pgdata} has stopped; restarting it")
             self._restart()

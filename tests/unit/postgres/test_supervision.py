@@ -12,12 +12,17 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import psycopg
 import pytest
 
 from rsetl.postgres import PostgresServer
-from rsetl.postgres.supervisor import HANDLES_FILE, POSTMASTER_FILE, is_postmaster_of, postmaster_pid
+from rsetl.postgres.supervisor import (
+    HANDLES_FILE,
+    POSTMASTER_FILE,
+    is_postmaster_of,
+    postmaster_pid,
+    process_running,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -40,13 +45,6 @@ def _wait_for(condition, timeout: float = 60.0) -> bool:
             return True
         time.sleep(0.1)
     return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_a_killed_postmaster_is_restarted_and_new_connections_work(state_root: Path) -> None:
@@ -79,14 +77,16 @@ def test_after_a_killed_runtime_the_next_one_owns_and_stops_its_server(state_roo
 
     server = PostgresServer.start(state)
     try:
-        assert not _alive(orphan), "the orphaned postmaster was stopped, not reused"
+        assert not process_running(orphan), "the orphaned postmaster was stopped, not reused"
         assert json.loads((pgdata / HANDLES_FILE).read_text()) == [os.getpid()]
         with server.connect() as conn:
             assert conn.execute("SELECT v FROM kept").fetchall() == [("before the crash",)]
         serving = postmaster_pid(pgdata)
     finally:
         server.stop()
-    assert serving is not None and _wait_for(lambda: not _alive(serving)), "stop left PostgreSQL running"
+    assert serving is not None and _wait_for(lambda: not process_running(serving)), (
+        "stop left PostgreSQL running"
+    )
 
 
 def test_a_pid_file_naming_another_process_does_not_block_the_start(state_root: Path) -> None:
