@@ -26,10 +26,20 @@ from rsetl.stepfunctions.exceptions import ExecutionStopped, ExecutionTimedOut, 
 from rsetl.stepfunctions.history import HISTORY_EVENT_LIMIT, History
 from rsetl.stepfunctions.integrations import IntegrationRegistry, TaskRequest
 from rsetl.stepfunctions.intrinsics import evaluate_intrinsic
-from rsetl.stepfunctions.paths import PathNotFound, apply_result_path, read_path, render_payload_template
+from rsetl.stepfunctions.paths import (
+    PathNotFound,
+    apply_result_path,
+    missing_field_path,
+    read_path,
+    render_payload_template,
+)
 from rsetl.stepfunctions.tokens import TaskTokens
 
 PAYLOAD_LIMIT_BYTES = 256 * 1024
+# AWS's wait limit: a delay of 2^31 seconds or more is "Wait state delay is too long."
+MAX_WAIT_SECONDS = 2**31 - 1
+_LOCATED_PREFIX = "An error occurred while executing the state"
+_LOCATED_ERRORS = frozenset({errors.RUNTIME, errors.QUERY_EVALUATION_ERROR})
 INLINE_MAP_MAX_CONCURRENCY = 40
 JSONATA = "JSONata"
 JSONPATH = "JSONPath"
@@ -43,6 +53,15 @@ def timestamp_text(moment: datetime) -> str:
 def dumps(value: Any) -> str:
     """JSON text of a state's data, as history events carry it."""
     return json.dumps(value, separators=(",", ":"))
+
+
+def _runtime_error(cause: str) -> StatesError:
+    return StatesError(errors.RUNTIME, cause)
+
+
+def _shown(value: Any) -> str:
+    """A value quoted in a cause: a string as itself, anything else as compact JSON."""
+    return value if isinstance(value, str) else dumps(value)
 
 
 @dataclass
@@ -233,24 +252,39 @@ class _Run:
             name = following
 
     def context(
-        self, state_name: str, entered: datetime, retry_count: int, frame: _Frame, token: str | None = None
+        self,
+        state_name: str,
+        entered: datetime,
+        retry_count: int | None,
+        frame: _Frame,
+        token: str | None = None,
     ) -> dict[str, Any]:
-        """The context object (`$$` / `$states.context`)."""
+        """The context object (`$$` / `$states.context`), holding only what AWS puts there.
+
+        "Accessing execution data from the Context object in Step Functions"
+        (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html):
+        `State.RetryCount` only in a Task state, `Task` only while a task token exists, `Map` only
+        inside a Map iteration.
+        """
         execution = self.execution
         assert execution.start_date is not None
+        state: dict[str, Any] = {"Name": state_name, "EnteredTime": timestamp_text(entered)}
+        if retry_count is not None:
+            state["RetryCount"] = retry_count
         context: dict[str, Any] = {
             "Execution": {
                 "Id": execution.arn,
                 "Input": execution.input,
+                "StartTime": timestamp_text(execution.start_date),
                 "Name": execution.name,
                 "RoleArn": execution.role_arn,
-                "StartTime": timestamp_text(execution.start_date),
                 "RedriveCount": 0,
             },
-            "State": {"EnteredTime": timestamp_text(entered), "Name": state_name, "RetryCount": retry_count},
             "StateMachine": {"Id": execution.state_machine_arn, "Name": execution.state_machine_name},
-            "Task": {"Token": token} if token else {},
+            "State": state,
         }
+        if token:
+            context["Task"] = {"Token": token}
         if frame.map_item is not None:
             context["Map"] = {"Item": frame.map_item}
         return context
@@ -280,11 +314,7 @@ class _Run:
         try:
             output, following = handler()
         except StatesError as exc:
-            if exc.error == errors.RUNTIME and not exc.cause.startswith("An error occurred while executing"):
-                exc.cause = (
-                    f"An error occurred while executing the state '{name}' (entered at the event id "
-                    f"#{entered_id}). {exc.cause}"
-                )
+            step.record_failure(exc)
             raise
         self._check_size(output, name)
         exited: dict[str, Any] = {
@@ -332,18 +362,37 @@ class _State:
     def variables(self) -> dict[str, Any]:
         return self.frame.variables
 
+    def record_failure(self, exc: StatesError) -> StatesError:
+        """Name this state in the cause of the errors it raised itself, as AWS does, and record a failed
+        JSONata evaluation as an EvaluationFailed event (once, in the state that raised it).
+
+        The text is AWS's: "An error occurred while executing the state 'X' (entered at the event
+        id #N). ..." ("Handling errors in Step Functions workflows",
+        https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+        """
+        if exc.error in _LOCATED_ERRORS and not exc.cause.startswith(_LOCATED_PREFIX):
+            exc.cause = (
+                f"{_LOCATED_PREFIX} '{self.name}' (entered at the event id #{self.entered_id}). {exc.cause}"
+            )
+        if isinstance(exc, query.QueryEvaluationError) and not exc.recorded:
+            details = {"error": exc.error, "cause": exc.cause, "state": self.name}
+            if exc.location is not None:
+                details["location"] = exc.location
+            self.run.history.add("EvaluationFailed", details)
+            exc.recorded = True
+        return exc
+
     def context(self) -> dict[str, Any]:
-        return self.run.context(self.name, self.entered_at, self.retry_count, self.frame, self.token)
+        retry_count = self.retry_count if self.state.get("Type") == "Task" else None
+        return self.run.context(self.name, self.entered_at, retry_count, self.frame, self.token)
 
     def bindings(self, **states: Any) -> dict[str, Any]:
         return {**self.variables, "states": {"input": self.raw_input, "context": self.context(), **states}}
 
-    def runtime_path_error(self, field_name: str, path: str, data: Any) -> StatesError:
-        return StatesError(
-            errors.RUNTIME,
-            f"Invalid path '{path}' : No results for path: {path} "
-            f"in the {field_name} of input '{dumps(data)}'",
-        )
+    @staticmethod
+    def runtime_path_error(path: str, missing: PathNotFound) -> StatesError:
+        """A reference path (InputPath, OutputPath, ItemsPath, TimeoutSecondsPath...) selecting nothing."""
+        return StatesError(errors.RUNTIME, f"Invalid path '{path}' : {missing.reason}")
 
     def path(self, field_name: str, data: Any) -> Any:
         """InputPath / OutputPath: `$` by default, null yields {}."""
@@ -354,16 +403,27 @@ class _State:
             return {}
         try:
             return read_path(path, data, self.context(), self.variables)
-        except PathNotFound:
-            raise self.runtime_path_error(field_name, path, data) from None
+        except PathNotFound as exc:
+            raise self.runtime_path_error(path, exc) from None
 
     def template(self, field_name: str, data: Any) -> Any:
         return render_payload_template(
             self.state[field_name], data, self.context(), self.variables, evaluate_intrinsic, field_name
         )
 
-    def value_or_path(self, field_name: str, data: Any, default: Any = None) -> Any:
-        """A field given directly, as `<field>Path`, or (JSONata) as an expression."""
+    def value_or_path(
+        self,
+        field_name: str,
+        data: Any,
+        default: Any = None,
+        *,
+        missing: Callable[[str, PathNotFound], StatesError] | None = None,
+    ) -> Any:
+        """A field given directly, as `<field>Path`, or (JSONata) as an expression.
+
+        `missing` builds the error for a `<field>Path` that selects nothing (by default AWS's
+        "Invalid path" States.Runtime).
+        """
         if field_name in self.state:
             value = self.state[field_name]
             if self.jsonata and query.is_expression(value):
@@ -376,8 +436,8 @@ class _State:
                 return evaluate_intrinsic(path, data, self.context(), self.variables)
             try:
                 return read_path(path, data, self.context(), self.variables)
-            except PathNotFound:
-                raise self.runtime_path_error(path_field, path, data) from None
+            except PathNotFound as exc:
+                raise (missing or self.runtime_path_error)(path, exc) from None
         return default
 
     def jsonata_output(self, default: Any, **states: Any) -> Any:
@@ -454,25 +514,24 @@ class _State:
         return self.path("OutputPath", self.path("InputPath", self.raw_input)), None
 
     def run_fail(self) -> tuple[Any, str | None]:
-        error = self.value_or_path("Error", self.raw_input, default="")
-        cause = self.value_or_path("Cause", self.raw_input, default="")
+        data = self.raw_input
+        error = self.value_or_path(
+            "Error", data, default="", missing=lambda path, _: missing_field_path(path, "ErrorPath", data)
+        )
+        cause = self.value_or_path(
+            "Cause", data, default="", missing=lambda path, _: missing_field_path(path, "CausePath", data)
+        )
         raise StatesError(str(error) if error is not None else "", str(cause) if cause is not None else "")
 
     def run_wait(self) -> tuple[Any, str | None]:
         effective = self.raw_input if self.jsonata else self.path("InputPath", self.raw_input)
-        seconds = self.value_or_path("Seconds", effective)
-        stamp = self.value_or_path("Timestamp", effective)
-        if seconds is not None:
-            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-                raise StatesError(
-                    errors.RUNTIME, f"Wait Seconds must be a non-negative integer, got {seconds!r}"
-                )
-            self.run.sleep(float(seconds))
-        elif stamp is not None:
-            moment = parse_timestamp(stamp) if isinstance(stamp, str) else None
-            if moment is None:
-                raise StatesError(errors.RUNTIME, f"Wait Timestamp is not an RFC 3339 timestamp: {stamp!r}")
-            self.run.sleep((moment - self.run.clock.now()).total_seconds())
+        if "Seconds" in self.state or "SecondsPath" in self.state:
+            self.run.sleep(self.wait_seconds(effective))
+        elif "Timestamp" in self.state or "TimestampPath" in self.state:
+            delay = (self.wait_timestamp(effective) - self.run.clock.now()).total_seconds()
+            if delay > MAX_WAIT_SECONDS:
+                raise StatesError(errors.RUNTIME, "Wait state delay is too long.")
+            self.run.sleep(delay)
         else:
             raise StatesError(
                 errors.RUNTIME, "Wait state needs Seconds, SecondsPath, Timestamp or TimestampPath"
@@ -486,17 +545,81 @@ class _State:
         self.commit_assignments()
         return output, self.following()
 
+    def wait_seconds(self, data: Any) -> int:
+        """Seconds or SecondsPath as AWS checks them: a non-negative integer ("Wait workflow state",
+        https://docs.aws.amazon.com/step-functions/latest/dg/state-wait.html)."""
+        path = self.state.get("SecondsPath")
+        seconds = self.value_or_path(
+            "Seconds",
+            data,
+            missing=lambda shown, _: StatesError(
+                errors.RUNTIME, f"The SecondsPath parameter does not reference an input value: {shown}"
+            ),
+        )
+        whole = isinstance(seconds, int) and not isinstance(seconds, bool)
+        if path is not None:
+            if not whole:
+                raise StatesError(
+                    errors.RUNTIME,
+                    f"The SecondsPath parameter cannot be parsed as a long value: {path} == {_shown(seconds)}",
+                )
+            if seconds < 0:
+                raise StatesError(
+                    errors.RUNTIME,
+                    f"The SecondsPath parameter references a negative value: {path} == {_shown(seconds)}",
+                )
+        elif not whole or seconds < 0:
+            raise self.field_error(
+                "Seconds", f"The Seconds field must be a non-negative integer, got: {_shown(seconds)}"
+            )
+        return int(seconds)
+
+    def wait_timestamp(self, data: Any) -> datetime:
+        """Timestamp or TimestampPath: RFC 3339 with an uppercase `T` and `Z`, fractional seconds of
+        any length ("Wait workflow state")."""
+        path = self.state.get("TimestampPath")
+        stamp = self.value_or_path(
+            "Timestamp",
+            data,
+            missing=lambda shown, _: StatesError(
+                errors.RUNTIME, f"The TimestampPath parameter does not reference an input value: {shown}"
+            ),
+        )
+        moment = parse_timestamp(stamp) if isinstance(stamp, str) and stamp.endswith("Z") else None
+        if moment is not None:
+            return moment
+        if path is not None:
+            raise StatesError(
+                errors.RUNTIME,
+                "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time "
+                f"format string: {path} == {_shown(stamp)}",
+            )
+        raise self.field_error(
+            "Timestamp",
+            "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: "
+            f"{_shown(stamp)}",
+        )
+
+    def field_error(self, field_name: str, cause: str) -> StatesError:
+        """A field's value AWS refuses at run time: States.QueryEvaluationError in a JSONata state."""
+        if self.jsonata:
+            return query.QueryEvaluationError(cause, field_name)
+        return StatesError(errors.RUNTIME, cause)
+
     def run_choice(self) -> tuple[Any, str | None]:
         effective = self.raw_input if self.jsonata else self.path("InputPath", self.raw_input)
         chosen: Mapping[str, Any] | None = None
         for rule in self.state.get("Choices", []):
             if self.jsonata:
-                matched = query.evaluate(rule.get("Condition", "{% false %}"), self.bindings(), "Condition")
+                # A Condition may also be a JSON boolean written as it is ("Choice workflow state").
+                condition = rule.get("Condition", False)
+                matched = query.evaluate(condition, self.bindings(), "Condition")
                 if not isinstance(matched, bool):
-                    raise StatesError(
-                        errors.QUERY_EVALUATION_ERROR,
-                        f"The Condition of a Choice rule in state '{self.name}' returned {matched!r}, "
-                        f"not a boolean",
+                    raise query.QueryEvaluationError(
+                        f"The JSONata expression '{query.expression_text(condition)}' specified for the field "
+                        f"'Condition' returned an unexpected result type. Expected 'boolean', but was "
+                        f"'{query.json_type(matched)}' for value: {dumps(matched)}",
+                        "Condition",
                     )
             else:
                 matched = evaluate_rule(rule, effective, self.context(), self.variables)
@@ -535,7 +658,7 @@ class _State:
             try:
                 return attempt(), self.following()
             except StatesError as exc:
-                failure = exc
+                failure = self.record_failure(exc)
             retrier_index = next(
                 (i for i, r in enumerate(retriers) if errors.error_matches(failure.error, r["ErrorEquals"])),
                 None,
@@ -815,23 +938,27 @@ class _State:
         return self.with_error_handling(self.map_attempt)
 
     def map_items(self, effective: Any) -> list[Any]:
-        if self.jsonata:
-            items = self.state.get("Items", "{% $states.input %}")
-            if query.is_expression(items):
-                items = query.evaluate(items, self.bindings(), "Items")
-        elif "ItemsPath" in self.state:
+        """The items to iterate over; anything but an array fails as AWS words it ("Map state")."""
+        if self.jsonata and query.is_expression(self.state.get("Items")):
+            items = query.evaluate(self.state["Items"], self.bindings(), "Items")
+            if not isinstance(items, list):
+                raise query.QueryEvaluationError(
+                    f"The JSONata expression '{query.expression_text(self.state['Items'])}' specified for "
+                    f"the field 'Items' returned an unexpected result type. Expected 'array', but was "
+                    f"'{query.json_type(items)}' for value: {dumps(items)}",
+                    "Items",
+                )
+            return items
+        if not self.jsonata and "ItemsPath" in self.state:
             try:
                 items = read_path(self.state["ItemsPath"], effective, self.context(), self.variables)
-            except PathNotFound:
-                raise self.runtime_path_error("ItemsPath", self.state["ItemsPath"], effective) from None
+            except PathNotFound as exc:
+                raise self.runtime_path_error(self.state["ItemsPath"], exc) from None
         else:
             items = self.state.get("Items", effective)
         if not isinstance(items, list):
-            raise StatesError(
-                errors.RUNTIME,
-                f"The Map state '{self.name}' needs an array of items, "
-                f"got {type(items).__name__}: {dumps(items)}",
-            )
+            error = query.QueryEvaluationError if self.jsonata else _runtime_error
+            raise error(f"Map state input must be an array but was: {dumps(items)}")
         return items
 
     def item_input(self, selector_field: str | None, effective: Any, item: dict[str, Any]) -> Any:
@@ -849,28 +976,61 @@ class _State:
     def tolerance(self, total: int, effective: Any) -> int | None:
         processor = self.state.get("ItemProcessor", {})
         distributed = processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
-        count = self.value_or_path("ToleratedFailureCount", effective)
-        percentage = self.value_or_path("ToleratedFailurePercentage", effective)
+        count = self.map_number("ToleratedFailureCount", effective, integer=True)
+        percentage = self.map_number("ToleratedFailurePercentage", effective, integer=False)
         if count is None and percentage is None:
             return 0 if distributed else None
         limits = []
         if count is not None:
+            if count < 0:
+                raise self.field_error("ToleratedFailureCount", "ToleratedFailureCount cannot be negative.")
             limits.append(int(count))
         if percentage is not None:
+            if not 0 <= percentage <= 100:
+                raise self.field_error(
+                    "ToleratedFailurePercentage", "ToleratedFailurePercentage must be between 0 and 100."
+                )
             limits.append(int(total * float(percentage) / 100))
         return min(limits)
+
+    def map_number(self, field_name: str, effective: Any, *, integer: bool) -> int | float | None:
+        """A Map setting given directly, by `<field>Path` or as an expression, checked as AWS checks it:
+        'The ToleratedFailureCountPath field refers to value "x" which is not a valid integer: $.x'."""
+        value = self.value_or_path(field_name, effective)
+        if value is None and f"{field_name}Path" not in self.state:
+            return None
+        valid = not isinstance(value, bool) and isinstance(value, int if integer else int | float)
+        if valid:
+            return value  # type: ignore[no-any-return]
+        kind = "integer" if integer else "float"
+        path_field = f"{field_name}Path"
+        if path_field in self.state:
+            raise StatesError(
+                errors.RUNTIME,
+                f'The {path_field} field refers to value "{_shown(value)}" which is not a valid {kind}: '
+                f"{self.state[path_field]}",
+            )
+        raise self.field_error(field_name, f'The {field_name} field value "{_shown(value)}" is not a valid {kind}')
 
     def map_attempt(self) -> Any:
         run = self.run
         effective = self.raw_input if self.jsonata else self.path("InputPath", self.raw_input)
-        items = self.map_items(effective)
         processor = self.state.get("ItemProcessor") or self.state.get("Iterator")
         if not isinstance(processor, dict):
             raise StatesError(errors.RUNTIME, f"Map state '{self.name}' has no ItemProcessor")
         selector = next((f for f in ("ItemSelector", "Parameters") if f in self.state), None)
-        tolerated = self.tolerance(len(items), effective)
-        max_concurrency = int(self.value_or_path("MaxConcurrency", effective, default=0) or 0)
-        limit = min(max_concurrency or INLINE_MAP_MAX_CONCURRENCY, INLINE_MAP_MAX_CONCURRENCY)
+        try:
+            items = self.map_items(effective)
+            tolerated = self.tolerance(len(items), effective)
+            max_concurrency = self.map_number("MaxConcurrency", effective, integer=True) or 0
+            if max_concurrency < 0:
+                raise self.field_error("MaxConcurrency", "MaxConcurrency cannot be negative.")
+        except StatesError as exc:
+            # AWS records the failure, then MapStateFailed, before the execution fails.
+            self.record_failure(exc)
+            run.history.add("MapStateFailed")
+            raise
+        limit = min(int(max_concurrency) or INLINE_MAP_MAX_CONCURRENCY, INLINE_MAP_MAX_CONCURRENCY)
         run.history.add("MapStateStarted", {"length": len(items)})
         failed: list[StatesError] = []
 

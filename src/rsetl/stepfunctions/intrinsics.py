@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import random
 import uuid
 from collections.abc import Callable, Mapping
@@ -210,10 +211,7 @@ def _format(template: str, *values: Any) -> str:
         elif template.startswith("{}", index):
             if position >= len(values):
                 raise _fail("States.Format", "the number of arguments does not match the number of '{}'")
-            value = values[position]
-            if isinstance(value, dict | list):
-                raise _fail("States.Format", "arguments must be strings, numbers, booleans or null")
-            out.append(value if isinstance(value, str) else json.dumps(value))
+            out.append(_format_value(values[position]))
             position += 1
             index += 2
         else:
@@ -224,9 +222,25 @@ def _format(template: str, *values: Any) -> str:
     return "".join(out)
 
 
+def _format_value(value: Any) -> str:
+    """A States.Format argument as AWS renders it: JSON scalars as JSON, a string as itself, objects
+    and arrays as `{key=value, ...}` and `[a, b]` (what AWS shows for `{"Arg1": 1, "Arg2": []}` is
+    `{Arg1=1, Arg2=[]}`)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={_format_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_format_value(item) for item in value) + "]"
+    return json.dumps(value)
+
+
 def _string_to_json(text: str) -> Any:
     if not isinstance(text, str):
         raise _fail("States.StringToJson", "the argument must be a string")
+    if not text.strip():
+        # AWS parses an empty or blank string to null.
+        return None
     try:
         return json.loads(text)
     except ValueError as exc:
@@ -333,17 +347,25 @@ def _json_merge(first: Any, second: Any, deep: Any) -> dict[str, Any]:
     return {**first, **second}
 
 
+def _rounded(function: str, value: Any, what: str) -> int:
+    """A number rounded half up, as AWS rounds the arguments of the math intrinsics:
+    States.MathAdd(1.5, -1.5) is 2 + -1 = 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(function, f"{what} must be a number, got {json.dumps(value)}")
+    return math.floor(value + 0.5)
+
+
 def _math_random(start: Any, end: Any, seed: Any = None) -> int:
-    low = _integer("States.MathRandom", start, "start")
-    high = _integer("States.MathRandom", end, "end")
+    low = _rounded("States.MathRandom", start, "start")
+    high = _rounded("States.MathRandom", end, "end")
     if high <= low:
         raise _fail("States.MathRandom", "end must be greater than start")
-    generator = random.Random(_integer("States.MathRandom", seed, "seed")) if seed is not None else random
+    generator = random.Random(_rounded("States.MathRandom", seed, "seed")) if seed is not None else random
     return generator.randrange(low, high)
 
 
 def _math_add(first: Any, second: Any) -> int:
-    return _integer("States.MathAdd", first, "the first value") + _integer(
+    return _rounded("States.MathAdd", first, "the first value") + _rounded(
         "States.MathAdd", second, "the second value"
     )
 

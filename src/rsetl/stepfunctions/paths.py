@@ -25,11 +25,72 @@ _INDEFINITE = re.compile(r"\*|\.\.|\[\?|\[[^\]]*[:,][^\]]*\]")
 
 
 class PathNotFound(LookupError):
-    """A path selected nothing in the data it was applied to."""
+    """A path selected nothing in the data it was applied to.
 
-    def __init__(self, path: str) -> None:
+    `reason` is what AWS's path engine says, e.g. "No results for path: $['a']".
+    """
+
+    def __init__(self, path: str, reason: str = "") -> None:
         super().__init__(path)
         self.path = path
+        self.reason = reason or f"No results for path: {path}"
+
+
+# One step of a definite path: `.name`, `['name']` / `["name"]` or `[index]`.
+_STEP = re.compile(
+    r"""\.(?P<dotted>[^.\[\]*'"()?@,: ]+)"""
+    r"""|\['(?P<single>(?:\\'|[^'])*)'\]"""
+    r"""|\["(?P<double>(?:\\"|[^"])*)"\]"""
+    r"""|\[(?P<index>-?\d+)\]"""
+)
+
+
+def _definite_steps(path: str) -> list[str | int] | None:
+    """The steps of a path made only of names and indexes (`$.a['b'][0]`); None for any other path.
+
+    Inside a quoted name only the quote itself is escaped (`\\'`); any other backslash stays,
+    as AWS reads `$['Test\\"Name']` as the field `Test\\"Name`.
+    """
+    if not path.startswith("$"):
+        return None
+    steps: list[str | int] = []
+    position = 1
+    while position < len(path):
+        match = _STEP.match(path, position)
+        if match is None:
+            return None
+        if match.group("index") is not None:
+            steps.append(int(match.group("index")))
+        elif match.group("single") is not None:
+            steps.append(match.group("single").replace("\\'", "'"))
+        elif match.group("double") is not None:
+            steps.append(match.group("double").replace('\\"', '"'))
+        else:
+            steps.append(match.group("dotted"))
+        position = match.end()
+    return steps
+
+
+def _normalized(steps: list[str | int]) -> str:
+    return "$" + "".join(f"[{step}]" if isinstance(step, int) else f"['{step}']" for step in steps)
+
+
+def _walk(steps: list[str | int], data: Any, shown: str) -> Any:
+    """Follow definite steps; a missing leaf is "No results", a missing parent "Missing property"."""
+    value = data
+    for position, step in enumerate(steps):
+        last = position == len(steps) - 1
+        if isinstance(step, int):
+            if not isinstance(value, list) or not -len(value) <= step < len(value):
+                raise PathNotFound(shown, f"No results for path: {_normalized(steps)}")
+            value = value[step]
+        elif isinstance(value, dict) and step in value:
+            value = value[step]
+        elif isinstance(value, dict) and not last:
+            raise PathNotFound(shown, f"Missing property in path {_normalized(steps[: position + 1])}")
+        else:
+            raise PathNotFound(shown, f"No results for path: {_normalized(steps)}")
+    return value
 
 
 @lru_cache(maxsize=4096)
@@ -67,6 +128,9 @@ def read_path(
 def _select(path: str, data: Any, shown: str) -> Any:
     if path == "$":
         return data
+    steps = _definite_steps(path)
+    if steps is not None:
+        return _walk(steps, data, shown)
     matches = [match.value for match in compile_path(path).find(data)]
     if _INDEFINITE.search(path):
         return matches
@@ -89,7 +153,7 @@ def render_payload_template(
     """Fill a Parameters / ResultSelector / ItemSelector template.
 
     Keys ending in `.$` take their value from a path or an intrinsic function call;
-    a path that selects nothing is States.ParameterPathFailure, as on AWS.
+    a path that selects nothing fails the execution (States.Runtime), as on AWS.
     """
     if isinstance(template, dict):
         rendered: dict[str, Any] = {}
@@ -131,12 +195,19 @@ def _dynamic_value(
     try:
         return copy.deepcopy(read_path(value, data, context, variables))
     except PathNotFound as exc:
-        shown = context if value.startswith("$$") else data
-        raise StatesError(
-            "States.ParameterPathFailure",
-            f"The JSONPath '{exc.path}' specified for the field '{key}' could not be found in the input "
-            f"'{_compact(shown)}'",
-        ) from None
+        raise missing_field_path(exc.path, key, data) from None
+
+
+def missing_field_path(path: str, field: str, data: Any) -> StatesError:
+    """A path in a payload template, ErrorPath or CausePath that selects nothing.
+
+    AWS fails the execution with States.Runtime, quoting the state's input even for `$$` paths.
+    """
+    return StatesError(
+        "States.Runtime",
+        f"The JSONPath '{path}' specified for the field '{field}' could not be found in the input "
+        f"'{_compact(data)}'",
+    )
 
 
 def apply_result_path(state_input: Any, result: Any, result_path: str | None, *, absent: bool) -> Any:

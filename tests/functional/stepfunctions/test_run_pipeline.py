@@ -99,7 +99,8 @@ class StubFunctions:
         }
 
     def CancelStatement(self, event: dict[str, Any]) -> dict[str, Any]:
-        return {"cause": "cancelled"}
+        # The shape the real handler returns for one statement (etl_common.runs.cancel_step).
+        return {"cancelled": True, "cause": "cancelled"}
 
     def EmitEvent(self, event: dict[str, Any]) -> dict[str, Any]:
         self.emitted.append(event)

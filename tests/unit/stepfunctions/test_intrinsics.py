@@ -41,7 +41,7 @@ def test_base64_input_limit() -> None:
         ("States.Array(1) trailing", "unexpected text after the closing parenthesis"),
         ("States.Array(nope)", "unexpected argument 'nope'"),
         ("States.ArrayLength($.missing)", "Invalid path '$.missing'"),
-        ("States.MathAdd(1.5, 1)", "the first value must be an integer, got 1.5"),
+        ("States.MathAdd('1', 1)", 'the first value must be a number, got "1"'),
     ],
 )
 def test_bad_calls_are_intrinsic_failures_that_say_why(expression: str, message: str) -> None:
