@@ -561,7 +561,8 @@ class _State:
             if not whole:
                 raise StatesError(
                     errors.RUNTIME,
-                    f"The SecondsPath parameter cannot be parsed as a long value: {path} == {_shown(seconds)}",
+                    "The SecondsPath parameter cannot be parsed as a long value: "
+                    f"{path} == {_shown(seconds)}",
                 )
             if seconds < 0:
                 raise StatesError(
@@ -616,8 +617,8 @@ class _State:
                 matched = query.evaluate(condition, self.bindings(), "Condition")
                 if not isinstance(matched, bool):
                     raise query.QueryEvaluationError(
-                        f"The JSONata expression '{query.expression_text(condition)}' specified for the field "
-                        f"'Condition' returned an unexpected result type. Expected 'boolean', but was "
+                        f"The JSONata expression '{query.expression_text(condition)}' specified for the "
+                        f"field 'Condition' returned an unexpected result type. Expected 'boolean', but was "
                         f"'{query.json_type(matched)}' for value: {dumps(matched)}",
                         "Condition",
                     )
@@ -1001,7 +1002,7 @@ class _State:
             return None
         valid = not isinstance(value, bool) and isinstance(value, int if integer else int | float)
         if valid:
-            return value  # type: ignore[no-any-return]
+            return value
         kind = "integer" if integer else "float"
         path_field = f"{field_name}Path"
         if path_field in self.state:
@@ -1010,7 +1011,9 @@ class _State:
                 f'The {path_field} field refers to value "{_shown(value)}" which is not a valid {kind}: '
                 f"{self.state[path_field]}",
             )
-        raise self.field_error(field_name, f'The {field_name} field value "{_shown(value)}" is not a valid {kind}')
+        raise self.field_error(
+            field_name, f'The {field_name} field value "{_shown(value)}" is not a valid {kind}'
+        )
 
     def map_attempt(self) -> Any:
         run = self.run

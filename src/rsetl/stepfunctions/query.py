@@ -86,7 +86,8 @@ def evaluate(expression: Any, bindings: Mapping[str, Any], field: str) -> Any:
         ) from None
     if result is None:
         raise QueryEvaluationError(
-            f"The JSONata expression '{body}' specified for the field '{field}' returned nothing (undefined).",
+            f"The JSONata expression '{body}' specified for the field '{field}' returned nothing "
+            "(undefined).",
             field,
         )
     value = jsonata_utils.Utils.convert_nulls(result)
