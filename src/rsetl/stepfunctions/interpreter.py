@@ -950,6 +950,8 @@ class _State:
                     "Items",
                 )
             return items
+        if self.jsonata and isinstance(self.state.get("Items"), list):
+            return query.render(self.state["Items"], self.bindings(), "Items")
         if not self.jsonata and "ItemsPath" in self.state:
             try:
                 items = read_path(self.state["ItemsPath"], effective, self.context(), self.variables)
