@@ -196,8 +196,9 @@ class _Run:
         if status == "SUCCEEDED":
             details: dict[str, Any] = {"output": dumps(output), "outputDetails": {"truncated": False}}
         else:
-            details = {"error": error, "cause": cause}
-            execution.error, execution.cause = error, cause
+            # A Fail state without Error or Cause leaves them out, as AWS does (null, not "").
+            details = {key: value for key, value in (("error", error), ("cause", cause)) if value}
+            execution.error, execution.cause = error or None, cause or None
         self.history.add(event, details, closing=True)
         execution.status = status
         execution.stop_date = self.clock.now()
