@@ -55,6 +55,18 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def _number(value: Any, *, integer: bool) -> int | float | None:
+    """`value` as an integer (or, unless `integer`, any number), also from a string; None if it is not."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
+        return None
+    return value
+
+
 def _runtime_error(cause: str) -> StatesError:
     return StatesError(errors.RUNTIME, cause)
 
@@ -999,13 +1011,16 @@ class _State:
 
     def map_number(self, field_name: str, effective: Any, *, integer: bool) -> int | float | None:
         """A Map setting given directly, by `<field>Path` or as an expression, checked as AWS checks it:
-        'The ToleratedFailureCountPath field refers to value "x" which is not a valid integer: $.x'."""
+        'The ToleratedFailureCountPath field refers to value "x" which is not a valid integer: $.x'.
+
+        AWS also reads a string holding the number ("1"); a fraction is not an integer.
+        """
         value = self.value_or_path(field_name, effective)
         if value is None and f"{field_name}Path" not in self.state:
             return None
-        valid = not isinstance(value, bool) and isinstance(value, int if integer else int | float)
-        if valid:
-            return value
+        number = _number(value, integer=integer)
+        if number is not None:
+            return number
         kind = "integer" if integer else "float"
         path_field = f"{field_name}Path"
         if path_field in self.state:
