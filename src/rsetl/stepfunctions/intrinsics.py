@@ -22,6 +22,7 @@ from rsetl.stepfunctions.paths import PathNotFound, read_path
 _FAILURE = "States.IntrinsicFailure"
 _MAX_ARRAY_RANGE = 1000
 _MAX_BASE64_INPUT = 10_000
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _HASH_ALGORITHMS = {
     "MD5": "md5",
     "SHA-1": "sha1",
@@ -365,9 +366,14 @@ def _math_random(start: Any, end: Any, seed: Any = None) -> int:
 
 
 def _math_add(first: Any, second: Any) -> int:
-    return _rounded("States.MathAdd", first, "the first value") + _rounded(
-        "States.MathAdd", second, "the second value"
+    values = (
+        _rounded("States.MathAdd", first, "the first value"),
+        _rounded("States.MathAdd", second, "the second value"),
     )
+    # "You must specify integer values in the range of -2147483648 and 2147483647" (Intrinsic functions).
+    if not all(_INT32_MIN <= value <= _INT32_MAX for value in values):
+        raise _fail("States.MathAdd", f"the values must be between {_INT32_MIN} and {_INT32_MAX}")
+    return sum(values)
 
 
 def _string_split(text: Any, delimiters: Any) -> list[str]:

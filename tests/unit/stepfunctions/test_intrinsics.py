@@ -42,6 +42,7 @@ def test_base64_input_limit() -> None:
         ("States.Array(nope)", "unexpected argument 'nope'"),
         ("States.ArrayLength($.missing)", "Invalid path '$.missing'"),
         ("States.MathAdd('1', 1)", 'the first value must be a number, got "1"'),
+        ("States.MathAdd(2147483648, 1)", "the values must be between -2147483648 and 2147483647"),
     ],
 )
 def test_bad_calls_are_intrinsic_failures_that_say_why(expression: str, message: str) -> None:
