@@ -26,16 +26,18 @@ TIMEOUT = "States.Timeout"
 _NOT_MATCHED_BY_WILDCARDS = frozenset({DATA_LIMIT_EXCEEDED, RUNTIME})
 
 
-def error_matches(error: str, error_equals: Iterable[str]) -> bool:
+def error_matches(error: str, error_equals: Iterable[str], *, heartbeat: bool = False) -> bool:
     """True when a Retrier's or Catcher's ErrorEquals list matches `error`.
 
     States.TaskFailed matches any error except States.Timeout; neither wildcard matches
-    the terminal errors; States.Runtime is never caught or retried.
+    the terminal errors; States.Runtime is never caught or retried. A missed heartbeat is
+    States.Timeout that States.HeartbeatTimeout also matches ("only available inside the
+    Catch and Retry fields", "Handling errors").
     """
     if error == RUNTIME:
         return False
     for name in error_equals:
-        if name == error:
+        if name == error or (heartbeat and name == HEARTBEAT_TIMEOUT):
             return True
         if error in _NOT_MATCHED_BY_WILDCARDS:
             continue

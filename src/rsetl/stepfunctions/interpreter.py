@@ -100,6 +100,14 @@ class Execution:
     stop_cause: str = ""
 
 
+class _HeartbeatTimedOut(StatesError):
+    """A task missed its heartbeat. AWS reports States.Timeout with no cause; Retry and Catch match
+    it as States.HeartbeatTimeout too ("Handling errors in Step Functions workflows")."""
+
+    def __init__(self) -> None:
+        super().__init__(errors.TIMEOUT)
+
+
 class _BranchCancelled(Exception):
     """A sibling branch failed; this branch stops at its next state boundary."""
 
@@ -673,8 +681,13 @@ class _State:
                 return attempt(), self.following()
             except StatesError as exc:
                 failure = self.record_failure(exc)
+            heartbeat = isinstance(failure, _HeartbeatTimedOut)
             retrier_index = next(
-                (i for i, r in enumerate(retriers) if errors.error_matches(failure.error, r["ErrorEquals"])),
+                (
+                    i
+                    for i, r in enumerate(retriers)
+                    if errors.error_matches(failure.error, r["ErrorEquals"], heartbeat=heartbeat)
+                ),
                 None,
             )
             if retrier_index is not None:
@@ -686,7 +699,7 @@ class _State:
                     self.assigned = {}
                     continue
             for catcher in self.state.get("Catch", []):
-                if errors.error_matches(failure.error, catcher["ErrorEquals"]):
+                if errors.error_matches(failure.error, catcher["ErrorEquals"], heartbeat=heartbeat):
                     return self.caught(catcher, failure), catcher["Next"]
             raise failure
 
@@ -799,9 +812,13 @@ class _State:
                 remaining = None if timeout is None else timeout - (run.clock.monotonic() - started)
                 result = self.wait_for_token(waiter, remaining, heartbeat)
         except StatesError as exc:
-            timed_out = exc.error in (errors.TIMEOUT, errors.HEARTBEAT_TIMEOUT)
-            event = f"{prefix}TimedOut" if timed_out else f"{prefix}Failed"
-            run.history.add(event, {**ident, "error": exc.error, "cause": exc.cause})
+            event = f"{prefix}TimedOut" if exc.error == errors.TIMEOUT else f"{prefix}Failed"
+            failed = (
+                {**ident, "error": exc.error, "cause": exc.cause}
+                if exc.cause
+                else {**ident, "error": exc.error}
+            )
+            run.history.add(event, failed)
             raise
         run.history.add(
             f"{prefix}Succeeded", {**ident, "output": dumps(result), "outputDetails": {"truncated": False}}
@@ -824,7 +841,8 @@ class _State:
 
         threading.Thread(target=call, name=f"task-{self.name}", daemon=True).start()
         if not self.run.clock.wait(finished, timeout):
-            raise StatesError(errors.TIMEOUT, f"Task '{self.name}' timed out after {int(timeout)} seconds")
+            # AWS gives a timed-out task no cause.
+            raise StatesError(errors.TIMEOUT)
         if "error" in outcome:
             raise outcome["error"]
         return outcome["result"]
@@ -857,13 +875,9 @@ class _State:
             kind, window = min(windows, key=lambda item: item[1]) if windows else ("", 3600.0)
             if windows and window <= 0:
                 if kind == "heartbeat":
-                    raise StatesError(
-                        errors.HEARTBEAT_TIMEOUT, f"No heartbeat for the task in state '{self.name}'"
-                    )
+                    raise _HeartbeatTimedOut()
                 if kind == "timeout":
-                    raise StatesError(
-                        errors.TIMEOUT, f"Task '{self.name}' timed out waiting for its task token"
-                    )
+                    raise StatesError(errors.TIMEOUT)
                 raise ExecutionTimedOut()
             beats = waiter.heartbeats
             if clock.wait(waiter.changed, window):
@@ -1075,8 +1089,7 @@ class _State:
                     if len(failed) > tolerated:
                         raise StatesError(
                             errors.EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                            f"The Map state '{self.name}' failed: {len(failed)} items failed, "
-                            f"more than the tolerated {tolerated}",
+                            "The specified tolerated failure threshold was exceeded",
                         ) from None
                     return exc.to_output()
                 run.history.add("MapIterationSucceeded", iteration)

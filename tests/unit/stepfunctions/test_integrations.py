@@ -213,7 +213,8 @@ def test_heartbeat_timeout_and_task_timeout() -> None:
     engine, _, _ = callback_engine(RealClock())
     task = {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken", "End": True}
     beat = engine.create_state_machine("hb", machine({"T": {**task, "HeartbeatSeconds": 1}}))
-    assert engine.start_execution(beat.arn, {}, "hb", wait=True).error == "States.HeartbeatTimeout"
+    missed = engine.start_execution(beat.arn, {}, "hb", wait=True)
+    assert (missed.error, missed.cause) == ("States.Timeout", None)
     slow = engine.create_state_machine("to", machine({"T": {**task, "TimeoutSeconds": 1}}))
     execution = engine.start_execution(slow.arn, {}, "to", wait=True)
     assert execution.error == "States.Timeout"
@@ -222,6 +223,29 @@ def test_heartbeat_timeout_and_task_timeout() -> None:
         "TaskTimedOut",
         "ExecutionFailed",
     ]
+
+
+def test_a_missed_heartbeat_is_caught_as_heartbeat_timeout_and_reads_as_timeout() -> None:
+    """'Handling errors in Step Functions workflows': States.HeartbeatTimeout is only available inside
+    Retry and Catch; the task fails with States.Timeout and no cause, as AWS records it."""
+    engine, _, _ = callback_engine(RealClock())
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken",
+        "HeartbeatSeconds": 1,
+        "Catch": [
+            {"ErrorEquals": ["States.TaskFailed"], "Next": "Wrong"},
+            {"ErrorEquals": ["States.HeartbeatTimeout"], "Next": "Caught"},
+        ],
+        "End": True,
+    }
+    states = {"T": task, "Wrong": {"Type": "Fail", "Error": "Wrong"}, "Caught": {"Type": "Pass", "End": True}}
+    execution = engine.start_execution(
+        engine.create_state_machine("hbc", machine(states)).arn, {}, "c", wait=True
+    )
+    assert execution.output == {"Error": "States.Timeout", "Cause": ""}
+    timed_out = next(e for e in execution.history.events if e["type"] == "TaskTimedOut")
+    assert "cause" not in timed_out["taskTimedOutEventDetails"]
 
 
 def test_parallel_branches_run_concurrently_on_the_real_clock() -> None:
