@@ -10,14 +10,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from rsetl.clock import Clock
-from rsetl.redshift_data.config import Limits
+from rsetl.redshift_data.config import STATEMENT_WORKERS, Limits
 from rsetl.redshift_data.connections import ConnectionPool, Session, error_text
-from rsetl.redshift_data.results import ResultSet
+from rsetl.redshift_data.results import ResultTooLarge, ResultWriter
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
 from rsetl.redshift_data.users import LoginError
@@ -41,7 +42,11 @@ class _BatchFailed(Exception):
 
 
 class StatementExecutor:
-    """Owns the worker threads and the connection pool; reports each finished statement."""
+    """Owns the worker threads and the connection pool; reports each finished statement.
+
+    At most `workers` statements run at once; later ones wait SUBMITTED for a free worker.
+    Results larger than `Limits.result_memory_bytes` are written to files in `results_dir`.
+    """
 
     def __init__(
         self,
@@ -50,9 +55,13 @@ class StatementExecutor:
         clock: Clock,
         limits: Limits,
         on_done: Callable[[Statement], None],
-        workers: int = 16,
+        results_dir: Path,
+        workers: int = STATEMENT_WORKERS,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"statement workers must be at least 1, not {workers}")
         self._runner = runner
+        self._results_dir = results_dir
         self._pool = pool
         self._clock = clock
         self._limits = limits
@@ -198,8 +207,7 @@ class StatementExecutor:
         if statement.fault is not None:
             statement.fault = dataclasses.replace(statement.fault, duration=None)
         for sub in statement.subs:
-            sub.result = None
-            sub.has_result_set = False
+            sub.drop_result()
             self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR)
         return statement.subs[-1]
 
@@ -228,28 +236,37 @@ class StatementExecutor:
         sub.redshift_query_id = self._next_query_id()
         started = self._clock.monotonic()
         sub.updated_at = self._clock.now()
+        result_format = statement.request.get("ResultFormat") or "JSON"
+        writer = ResultWriter(self._results_dir / sub.id, result_format, self._limits)
         try:
-            outcome = self._runner.run(conn, sub.sql, _used_by(sub.sql, parameters))
+            outcome = self._runner.run(conn, sub.sql, _used_by(sub.sql, parameters), writer)
         except psycopg.errors.QueryCanceled as error:
+            writer.discard()
             if statement.cancel_requested:
                 self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR, started)
             else:
                 self._end_sub(sub, Status.FAILED, error_text(error), started)
             return
         except psycopg.Error as error:
+            writer.discard()
             self._end_sub(sub, Status.FAILED, error_text(error), started)
             return
         except RedshiftSqlError as error:
             # Unsupported constructs, bad parameters, COPY/UNLOAD failures: the message says which.
+            writer.discard()
             self._end_sub(sub, Status.FAILED, f"ERROR: {error.message}", started)
             return
+        except ResultTooLarge as error:
+            writer.discard()
+            self._end_sub(sub, Status.FAILED, str(error), started)
+            return
         if outcome.columns is not None:
-            rows = outcome.rows or []
-            sub.result = ResultSet.build(outcome.columns, rows, self._limits.result_page_bytes)
+            sub.result = writer.finish(outcome.columns)
             sub.has_result_set = True
-            sub.result_rows = len(rows)
+            sub.result_rows = sub.result.total_rows
             sub.result_size = sub.result.size
         else:
+            writer.discard()
             sub.result_rows = max(outcome.rows_affected, 0)
             sub.result_size = 0
         self._end_sub(sub, Status.FINISHED, None, started)
