@@ -70,10 +70,9 @@ def measure(rows: int, in_memory: bool) -> dict[str, float]:
             started = time.perf_counter()
             sql = f"SELECT g AS id, repeat('x', 110) AS pad FROM generate_series(1, {rows}) g"
             statement = client.execute_statement(Sql=sql, **TARGET)["Id"]
-            while (described := client.describe_statement(Id=statement, WaitTimeSeconds=30))["Status"] not in (
-                "FINISHED", "FAILED", "ABORTED",
-            ):  # fmt: skip
-                pass
+            described = client.describe_statement(Id=statement, WaitTimeSeconds=30)
+            while described["Status"] not in ("FINISHED", "FAILED", "ABORTED"):
+                described = client.describe_statement(Id=statement, WaitTimeSeconds=30)
             seconds = time.perf_counter() - started
             done.set()
             sampler.join()

@@ -26,7 +26,6 @@ from rsetl.runtime.state import StateDirInUse, hold_state_dir
 from rsetl.template import parse_parameter_overrides
 
 
-
 class PipeConsole(Console):
     """A console whose closed pipe reaches `main` as BrokenPipeError (rich would exit with 1)."""
 

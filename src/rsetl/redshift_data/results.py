@@ -10,9 +10,9 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from rsetl.redshift_data.config import Limits
@@ -148,16 +148,19 @@ class ResultWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
-        return ResultSet(
+        # The result takes the buffer over (no copy of what may be megabytes); the writer is done.
+        result = ResultSet(
             columns=[column_metadata(column) for column in columns],
             csv_format=self._csv,
             total_rows=self._rows,
             size=self._offset,
             pages=self._pages,
             end=self._offset,
-            data=None if spilled else bytes(self._buffer),
+            data=None if spilled else self._buffer,
             path=self._path if spilled else None,
         )
+        self._buffer = bytearray()
+        return result
 
     def discard(self) -> None:
         """Drop what was written (the statement failed or returned no rows)."""
@@ -199,7 +202,7 @@ class ResultWriter:
         return line.encode(), sum(len(text.encode()) for text in texts)
 
 
-_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote = json.encoder.encode_basestring
 """JSON string quoting (the C accelerator where the interpreter has it)."""
 
 
@@ -216,7 +219,7 @@ class ResultSet:
     size: int
     pages: list[tuple[int, int]]
     end: int
-    data: bytes | None
+    data: bytearray | None
     path: Path | None
 
     def page(self, token: str | None, statement_id: str) -> tuple[int, str | None]:
@@ -251,7 +254,7 @@ class ResultSet:
         start = self.pages[index][1]
         end = self.pages[index + 1][1] if index + 1 < len(self.pages) else self.end
         if self.data is not None:
-            return self.data[start:end]
+            return bytes(self.data[start:end])
         assert self.path is not None
         with self.path.open("rb") as spilled:
             spilled.seek(start)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import closing
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 
@@ -114,8 +114,12 @@ def _streamed(
     count = 0
     batch: list[Any] = []
     started = False
-    # Closed explicitly: a sink's error must not leave the query running on the connection.
-    with cursor, closing(cursor.stream(sql if values else sql.encode(), list(values) or None, size=size)) as rows:
+    # Closed explicitly: a sink's error must not leave the query running on the connection
+    # (psycopg's stream is a generator, which cancels its query when closed).
+    stream = cast(
+        Generator[Any], cursor.stream(sql if values else sql.encode(), list(values) or None, size=size)
+    )
+    with cursor, closing(stream) as rows:
         for row in rows:
             if not started:
                 sink.begin([redshift_type(column.type_code) for column in cursor.description or []])

@@ -30,9 +30,9 @@ from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
 from rsetl.redshift_data import (
     ADMIN_USER,
+    STATEMENT_WORKERS,
     DatabaseAuth,
     DatabaseLogin,
-    STATEMENT_WORKERS,
     RedshiftDataService,
     local_workgroup_id,
 )

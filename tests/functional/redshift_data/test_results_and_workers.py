@@ -65,7 +65,7 @@ def test_a_large_result_is_served_page_by_page_from_its_file(
 def test_a_result_file_is_deleted_when_the_result_expires(
     make_endpoint: Callable[..., Any], make_client: Callable[..., Any]
 ) -> None:
-    """"Query results are stored for 24 hours" ("Considerations when calling the Amazon Redshift
+    """ "Query results are stored for 24 hours" ("Considerations when calling the Amazon Redshift
     Data API", https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html): after that the
     statement is gone and so is its file."""
     clock = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
@@ -85,7 +85,9 @@ def test_a_result_file_is_deleted_when_the_result_expires(
     assert _code(error) == "ResourceNotFoundException"
 
 
-def test_result_files_of_an_earlier_service_are_deleted_at_start(postgres: PostgresServer, tmp_path: Path) -> None:
+def test_result_files_of_an_earlier_service_are_deleted_at_start(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
     """Statements do not outlive their service, so the files it left behind (a `kill -9`) go at the
     next start; a service without a results folder owns a temporary one and deletes it on close."""
     results_dir = tmp_path / "redshift-data" / "results"
@@ -107,7 +109,7 @@ def test_result_files_of_an_earlier_service_are_deleted_at_start(postgres: Postg
 def test_results_past_the_data_api_size_limits_fail_their_statement(
     make_endpoint: Callable[..., Any], make_client: Callable[..., Any]
 ) -> None:
-    """"Troubleshooting issues for Amazon Redshift Data API"
+    """ "Troubleshooting issues for Amazon Redshift Data API"
     (https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-troubleshooting.html): "Packet for
     query is too large" past "64 KB per row", "Database response exceeded size limit" past "500 MB
     in the result set returned by the database" (here the limit is lowered to 100,000 bytes)."""
@@ -167,7 +169,7 @@ def test_past_the_worker_limit_statements_wait_submitted(
 def test_the_active_statement_quota_refuses_the_501st_with_aws_error(
     make_endpoint: Callable[..., Any], make_client: Callable[..., Any]
 ) -> None:
-    """"The maximum number of active queries (STARTED and SUBMITTED queries) per Amazon Redshift
+    """ "The maximum number of active queries (STARTED and SUBMITTED queries) per Amazon Redshift
     cluster is 500" ("Considerations when calling the Amazon Redshift Data API",
     https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html); past it ExecuteStatement fails
     with ActiveStatementsExceededException (botocore's `redshift-data` model). Statements waiting

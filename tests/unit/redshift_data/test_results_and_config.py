@@ -86,7 +86,9 @@ def all_pages(result: ResultSet, statement_id: str = "stmt-1") -> list[int]:
 
 def test_result_pages_cover_every_row_once(tmp_path: Path) -> None:
     rows = [(n, f"row {n}") for n in range(1000)]
-    result = build([column("id", "int4"), column("label", "varchar")], rows, tmp_path / "r", result_page_bytes=1000)
+    result = build(
+        [column("id", "int4"), column("label", "varchar")], rows, tmp_path / "r", result_page_bytes=1000
+    )
     pages = all_pages(result)
     seen = [record[0]["longValue"] for index in pages for record in result.records(index)]
     assert seen == list(range(1000))
@@ -98,13 +100,23 @@ def test_result_pages_cover_every_row_once(tmp_path: Path) -> None:
 def test_a_result_past_the_memory_threshold_is_served_from_its_file(tmp_path: Path) -> None:
     """Rows past `result_memory_bytes` go to the spill file; every page, JSON or CSV, reads back
     exactly, blobs and NULLs included."""
-    rows = [(n, f"row {n}, \"quoted\"\nline", bytes([n % 256, 0]), None) for n in range(2000)]
-    columns = [column("id", "int4"), column("label", "varchar"), column("raw", "varbyte"), column("z", "int4")]
+    rows = [(n, f'row {n}, "quoted"\nline', bytes([n % 256, 0]), None) for n in range(2000)]
+    columns = [
+        column("id", "int4"),
+        column("label", "varchar"),
+        column("raw", "varbyte"),
+        column("z", "int4"),
+    ]
     spilled = build(columns, rows, tmp_path / "json", result_page_bytes=4096, result_memory_bytes=10_000)
-    assert spilled.data is None and spilled.path == tmp_path / "json" and spilled.path.stat().st_size == spilled.size
+    assert (
+        spilled.data is None
+        and spilled.path == tmp_path / "json"
+        and spilled.path.stat().st_size == spilled.size
+    )
     records = [record for index in all_pages(spilled) for record in spilled.records(index)]
     assert records == [
-        [{"longValue": n}, {"stringValue": label}, {"blobValue": raw}, {"isNull": True}] for n, label, raw, _ in rows
+        [{"longValue": n}, {"stringValue": label}, {"blobValue": raw}, {"isNull": True}]
+        for n, label, raw, _ in rows
     ]
     as_csv = build(columns, rows, tmp_path / "csv", "CSV", result_page_bytes=4096, result_memory_bytes=10_000)
     assert as_csv.data is None
@@ -117,19 +129,19 @@ def test_a_result_past_the_memory_threshold_is_served_from_its_file(tmp_path: Pa
 
 
 def test_a_row_or_a_result_past_the_data_api_limits_is_refused(tmp_path: Path) -> None:
-    """"Troubleshooting issues for Amazon Redshift Data API"
+    """ "Troubleshooting issues for Amazon Redshift Data API"
     (https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-troubleshooting.html): "The Data API
     size limit is 64 KB per row" ("Packet for query is too large") and "The Data API limit is 500 MB
     in the result set returned by the database" ("Database response exceeded size limit")."""
     writer = ResultWriter(tmp_path / "r", "JSON", Limits())
     writer.begin(["varchar"])
     writer.add([("x" * 64_000,)])
-    with pytest.raises(ResultTooLarge, match="^Packet for query is too large$"):
+    with pytest.raises(ResultTooLarge, match=r"^Packet for query is too large$"):
         writer.add([("x" * 64_001,)])
     small = ResultWriter(tmp_path / "s", "JSON", Limits(max_result_bytes=1000, result_memory_bytes=100))
     small.begin(["varchar"])
     small.add([("x" * 500,), ("y" * 500,)])
-    with pytest.raises(ResultTooLarge, match="^Database response exceeded size limit$"):
+    with pytest.raises(ResultTooLarge, match=r"^Database response exceeded size limit$"):
         small.add([("z",)])
     small.discard()
     assert not (tmp_path / "s").exists()
