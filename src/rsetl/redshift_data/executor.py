@@ -124,6 +124,7 @@ class StatementExecutor:
             self._finish(statement, Status.FAILED, str(error))
             return
         dirty = False
+        ending: tuple[Status, str | None]
         try:
             with statement.lock:
                 statement.connection = conn
@@ -133,17 +134,17 @@ class StatementExecutor:
                 cancelled = statement.cancel_requested
             fault = statement.fault
             if cancelled:
-                self._finish(statement, Status.ABORTED, _ABORTED_ERROR)
+                ending = (Status.ABORTED, _ABORTED_ERROR)
             elif fault is not None and fault.status is not None:
                 for sub in statement.subs:
                     self._end_sub(sub, Status.ABORTED if fault.status == "ABORTED" else Status.FAILED)
-                self._finish(statement, Status(fault.status), fault.error or _ABORTED_ERROR)
+                ending = (Status(fault.status), fault.error or _ABORTED_ERROR)
             else:
                 dirty = any(_SESSION_STATE.search(sub.sql) for sub in statement.subs)
                 changes_isolation = any(_ISOLATION_CHANGE.search(sub.sql) for sub in statement.subs)
                 if changes_isolation:
                     self._pool.close()
-                self._run_subs(statement, conn)
+                ending = self._run_subs(statement, conn)
                 if changes_isolation:
                     self._pool.close()
                     conn.close()
@@ -152,6 +153,9 @@ class StatementExecutor:
                 statement.connection = None
             if session is None:
                 self._pool.release(statement.database, statement.login, conn, dirty)
+        # Only now, with its connection back in the pool: a caller that sees the statement end
+        # and changes the database's isolation level finds no backend of it left behind.
+        self._finish(statement, *ending)
 
     def _connection(self, statement: Statement, session: Session | None) -> psycopg.Connection[Any]:
         if session is None:
@@ -160,7 +164,8 @@ class StatementExecutor:
             session.connection = self._pool.acquire(session.database, session.login)
         return session.connection
 
-    def _run_subs(self, statement: Statement, conn: psycopg.Connection[Any]) -> None:
+    def _run_subs(self, statement: Statement, conn: psycopg.Connection[Any]) -> tuple[Status, str | None]:
+        """Run the statement's SQL; its final status and error."""
         parameters = {p["name"]: p["value"] for p in statement.request.get("Parameters") or []} or None
         auto_commit = statement.is_batch and statement.request.get("ExecutionMode") == "AUTO_COMMIT"
         # A simulated duration keeps the transaction open until its end, so a cancel meanwhile
@@ -185,9 +190,8 @@ class StatementExecutor:
             failed = statement.subs[-1]
             self._end_sub(failed, Status.FAILED, error_text(error))
         if failed is None:
-            self._finish(statement, Status.FINISHED, None)
-        else:
-            self._finish(statement, failed.status, failed.error)
+            return Status.FINISHED, None
+        return failed.status, failed.error
 
     def _hold_until_simulated_end(self, statement: Statement) -> bool:
         """Wait (transaction open) for the simulated end on the clock; False when cancelled first.
