@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from rsetl.redshift_data.config import Limits
-from rsetl.redshift_data.exceptions import ValidationException
+from rsetl.redshift_data.exceptions import ResourceNotFoundException, ValidationException
 from rsetl.redshift_data.runner import Column
 
+NO_RESULT = "Query does not have result. Please check query status with DescribeStatement."
+"""ResourceNotFoundException's message for a statement without a result (or whose result expired)."""
 _EXACT_NUMERIC = ("numeric", "decimal")
 """Types whose integers are strings in a `Field`, so no digit is lost."""
 
@@ -151,11 +153,9 @@ class ResultWriter:
         # The result takes the buffer over (no copy of what may be megabytes); the writer is done.
         result = ResultSet(
             columns=[column_metadata(column) for column in columns],
-            csv_format=self._csv,
             total_rows=self._rows,
             size=self._offset,
             pages=self._pages,
-            end=self._offset,
             data=None if spilled else self._buffer,
             path=self._path if spilled else None,
         )
@@ -210,15 +210,13 @@ _quote = json.encoder.encode_basestring
 class ResultSet:
     """A finished statement's encoded rows in pages: in memory (`data`) or in a file (`path`).
 
-    `pages` holds each page's first row and byte offset.
+    `size` is the encoded bytes of every row; `pages` holds each page's first row and byte offset.
     """
 
     columns: list[dict[str, Any]]
-    csv_format: bool
     total_rows: int
     size: int
     pages: list[tuple[int, int]]
-    end: int
     data: bytearray | None
     path: Path | None
 
@@ -252,13 +250,17 @@ class ResultSet:
 
     def _read(self, index: int) -> bytes:
         start = self.pages[index][1]
-        end = self.pages[index + 1][1] if index + 1 < len(self.pages) else self.end
+        end = self.pages[index + 1][1] if index + 1 < len(self.pages) else self.size
         if self.data is not None:
             return bytes(self.data[start:end])
         assert self.path is not None
-        with self.path.open("rb") as spilled:
-            spilled.seek(start)
-            return spilled.read(end - start)
+        try:
+            with self.path.open("rb") as spilled:
+                spilled.seek(start)
+                return spilled.read(end - start)
+        except FileNotFoundError:
+            # The result expired (and its file went) while this request was on its way.
+            raise ResourceNotFoundException(NO_RESULT) from None
 
 
 def _decode_field(field: dict[str, Any]) -> dict[str, Any]:

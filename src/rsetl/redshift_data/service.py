@@ -35,6 +35,7 @@ from rsetl.redshift_data.exceptions import (
     ValidationException,
 )
 from rsetl.redshift_data.executor import StatementExecutor
+from rsetl.redshift_data.results import NO_RESULT
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
 from rsetl.redshift_data.users import DatabaseAuth, DatabaseLogin, DatabaseUsers, LoginError
@@ -47,7 +48,6 @@ _CANCEL_WAIT_SECONDS = 10.0
 T = TypeVar("T")
 
 DEFAULT_DATABASE = "dev"
-_NO_RESULT = "Query does not have result. Please check query status with DescribeStatement."
 _TOKEN_FIELDS = ("ClientToken", "WaitTimeSeconds")
 _STATEMENT_FILTERS = ("Database", "ClusterIdentifier", "WorkgroupName")
 _STATEMENT_ACTIONS = {
@@ -665,7 +665,7 @@ class RedshiftDataService(JsonService):
                 f"The statement's ResultFormat is {stored_format}; retrieve its result with {operation}."
             )
         if stmt.shown_status(self.clock.now()) != Status.FINISHED or sub.result is None:
-            raise ResourceNotFoundException(_NO_RESULT)
+            raise ResourceNotFoundException(NO_RESULT)
         return sub
 
     def _wait(self, stmt: Statement, seconds: int | None) -> None:

@@ -126,6 +126,9 @@ def test_a_result_past_the_memory_threshold_is_served_from_its_file(tmp_path: Pa
     assert parsed[1:] == [[str(n), label, raw.hex(), ""] for n, label, raw, _ in rows]
     spilled.discard()
     assert not (tmp_path / "json").exists()
+    with pytest.raises(AwsError) as expired:
+        spilled.records(0)
+    assert expired.value.code == "ResourceNotFoundException", "a read racing the expiry"
 
 
 def test_a_row_or_a_result_past_the_data_api_limits_is_refused(tmp_path: Path) -> None:
