@@ -254,6 +254,7 @@ def test_output_into_a_closed_pipe_ends_quietly_with_the_sigpipe_code(up: Up) ->
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=180) == 141, stderr
     assert stderr == "", "no traceback, no BrokenPipeError, no message"
+    assert (up.state_dir / "redshift-data" / "results").is_dir(), "large results go to the state dir"
 
 
 def test_a_second_up_on_the_same_state_dir_is_refused(up: Up) -> None:
