@@ -58,8 +58,6 @@ class StatementExecutor:
         results_dir: Path,
         workers: int = STATEMENT_WORKERS,
     ) -> None:
-        if workers < 1:
-            raise ValueError(f"statement workers must be at least 1, not {workers}")
         self._runner = runner
         self._results_dir = results_dir
         self._pool = pool

@@ -102,6 +102,8 @@ class RedshiftDataService(JsonService):
         workgroup_ids: Mapping[str, str] | None = None,
         results_dir: Path | None = None,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"statement workers must be at least 1, not {workers}")
         self.clock: Clock = clock or RealClock()
         self.auth = auth or DatabaseAuth()
         self.workgroup_ids = dict(workgroup_ids or {})
