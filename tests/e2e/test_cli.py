@@ -241,6 +241,22 @@ def test_query_results_print_as_they_are_even_with_brackets(up: Up) -> None:
     assert "[/red]x[bold]" in query.stdout and "[b]" in query.stdout
 
 
+def test_output_into_a_closed_pipe_ends_quietly_with_the_sigpipe_code(up: Up) -> None:
+    """`rsetl local sql ... | head`: once the reader is gone the command stops with no traceback
+    and exit code 141 (128 + SIGPIPE), as a command SIGPIPE ends does. The reader closes its end
+    before the command writes, so the first write already meets the closed pipe."""
+    env = {**os.environ, "COLUMNS": "250"}
+    command = [str(RSETL), "local", "sql", "--state-dir", str(up.state_dir),
+               "SELECT g AS n FROM generate_series(1, 2000) g"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=180) == 141, stderr
+    assert stderr == "", "no traceback, no BrokenPipeError, no message"
+    assert (up.state_dir / "redshift-data" / "results").is_dir(), "large results go to the state dir"
+
+
 def test_a_second_up_on_the_same_state_dir_is_refused(up: Up) -> None:
     second = rsetl(up.state_dir, "up", "--port", "0", "--project-dir", str(PROJECT_DIR))
 

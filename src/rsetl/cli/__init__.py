@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from rsetl import __version__
 from rsetl.awsproto import PortUnavailable
 from rsetl.lambdas import LambdaRuntimeError
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresError
+from rsetl.redshift_data import STATEMENT_WORKERS
 from rsetl.runtime.state import DEFAULT_STATE_DIR, NoRuntimeRunning
 from rsetl.template import TemplateError
 
@@ -70,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--stop-grace-seconds", type=float, default=10.0,
         help="on SIGTERM or Ctrl-C, how long running SQL statements may go on before they are cancelled",
     )  # fmt: skip
+    up.add_argument(
+        "--statement-workers", type=_positive, default=STATEMENT_WORKERS, metavar="N",
+        help=f"Data API statements that run at once; later ones wait SUBMITTED (default {STATEMENT_WORKERS})",
+    )  # fmt: skip
     _isolation_option(up)
 
     demo = verb("demo", "run the demo pipeline end to end on fresh local state")
@@ -122,7 +129,8 @@ def _isolation_option(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; its failure is one `rsetl: ...` line on stderr and the documented exit code
-    (0 success, 1 run or statement failed or the endpoint answered an error, 2 usage or no runtime)."""
+    (0 success, 1 run or statement failed or the endpoint answered an error, 2 usage or no runtime,
+    141 the reader of its output went away, as for a command SIGPIPE ended)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     before, after = args.state_dir, getattr(args, "verb_state_dir", None)
@@ -145,6 +153,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rsetl: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """`rsetl local ... | head`: the reader closed the pipe. Stop quietly with the code of a command
+    SIGPIPE ended (128 + 13); what is left in stdout's buffer goes to /dev/null, so the flush at
+    exit does not fail again (Python's "Note on SIGPIPE",
+    https://docs.python.org/3/library/signal.html#note-on-sigpipe). SIGPIPE itself stays ignored,
+    so a client hanging up on `up`'s sockets cannot kill it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 def _run(args: argparse.Namespace, chosen_state_dir: Path | None) -> int:
@@ -161,6 +183,7 @@ def _run(args: argparse.Namespace, chosen_state_dir: Path | None) -> int:
                 args.config_env,
                 credentials=local.parse_credentials(args.credentials, args.credentials_file),
                 stop_grace_seconds=args.stop_grace_seconds,
+                statement_workers=args.statement_workers,
             )  # fmt: skip
         case "demo":
             from rsetl.cli.demo import run_demo

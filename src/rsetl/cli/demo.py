@@ -17,12 +17,12 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from rsetl.cli.local import print_startup_problems
+from rsetl.cli.local import PipeConsole, print_startup_problems
 from rsetl.clock import VirtualClock
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 
-console = Console(width=max(Console().width, 110))
+console = PipeConsole(width=max(Console().width, 110))
 
 DEMO_START = datetime(2026, 11, 6, 22, 0, tzinfo=UTC)
 """Virtual time the demo starts at: the evening after the last good sales day, before the nightly run."""

@@ -20,12 +20,22 @@ from rich.table import Table
 from rsetl.awsproto import DEFAULT_CREDENTIALS
 from rsetl.cli.client import LocalClients
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
+from rsetl.redshift_data import STATEMENT_WORKERS
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 from rsetl.runtime.state import StateDirInUse, hold_state_dir
 from rsetl.template import parse_parameter_overrides
 
-console = Console()
-errors = Console(stderr=True)
+
+class PipeConsole(Console):
+    """A console whose closed pipe reaches `main` as BrokenPipeError (rich would exit with 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+console = PipeConsole()
+errors = PipeConsole(stderr=True)
 
 TERMINAL_STATUSES = {"FINISHED", "FAILED", "ABORTED"}
 
@@ -116,6 +126,7 @@ def up(
     config_env: str = "local",
     credentials: dict[str, str] | None = None,
     stop_grace_seconds: float = 10.0,
+    statement_workers: int = STATEMENT_WORKERS,
 ) -> int:
     """Serve the local endpoint until SIGINT or SIGTERM; parameters failing their checks stop it first.
 
@@ -135,6 +146,7 @@ def up(
         config_env=config_env,
         credentials=credentials or dict(DEFAULT_CREDENTIALS),
         stop_grace_seconds=stop_grace_seconds,
+        statement_workers=statement_workers,
     )
     runtime = LocalRuntime(options)
     _make_state_dir(state_dir)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rsetl.redshift_data.config import Faults, Limits
+from rsetl.redshift_data.config import STATEMENT_WORKERS, Faults, Limits
 from rsetl.redshift_data.events import DETAIL_TYPE, SOURCE, EventSink
 from rsetl.redshift_data.exceptions import (
     ActiveSessionsExceededException,
@@ -24,6 +24,7 @@ __all__ = [
     "ADMIN_USER",
     "DETAIL_TYPE",
     "SOURCE",
+    "STATEMENT_WORKERS",
     "ActiveSessionsExceededException",
     "ActiveStatementsExceededException",
     "DatabaseAuth",

@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from rsetl.clock import Clock
 
 DAY_SECONDS = 24 * 60 * 60
+STATEMENT_WORKERS = 50
+"""Statements that run at once by default (the rest wait SUBMITTED): as many as the 50 query slots
+Redshift allows across all manual WLM queues ("Quotas and limits in Amazon Redshift",
+https://docs.aws.amazon.com/redshift/latest/mgmt/amazon-redshift-limits.html), so short statements
+run beside long ones, and half of the embedded PostgreSQL's 100 connections (sessions, catalog
+calls and the runtime's own connections take the rest)."""
 
 
 @dataclass
@@ -25,6 +31,16 @@ class Limits:
     """AWS says "100 KB": the stricter reading (100,000 bytes, as the pipeline specs' limit), so a
     text the local Data API accepts is never one AWS refuses."""
     result_page_bytes: int = 100 * 1024 * 1024
+    max_result_bytes: int = 500_000_000
+    """"The Data API limit is 500 MB in the result set returned by the database"; a larger result
+    fails its statement with `Database response exceeded size limit` ("Troubleshooting issues for
+    Amazon Redshift Data API", https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-troubleshooting.html).
+    Counted as the values' text, in bytes, and read strictly (10**6 bytes a MB)."""
+    max_result_row_bytes: int = 64_000
+    """"64 KB per row in the result set"; a larger row fails with `Packet for query is too large`
+    (same page), read strictly as 64,000 bytes."""
+    result_memory_bytes: int = 4 * 1024 * 1024
+    """Not an AWS quota: a result larger than this (encoded) is kept in a file, not in memory."""
     result_ttl_seconds: float = DAY_SECONDS
     max_statement_seconds: float = DAY_SECONDS
     requests_per_second: dict[str, float] = field(default_factory=dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +63,9 @@ class ConnectionPool:
         self._max_idle = max_idle_per_key
         self._idle: dict[tuple[str, str], list[psycopg.Connection[Any]]] = {}
         self._lock = threading.Lock()
+        self._generation = 0
+        self._born: weakref.WeakKeyDictionary[psycopg.Connection[Any], int] = weakref.WeakKeyDictionary()
+        """The pool generation each connection was opened in (see `close`)."""
 
     def acquire(self, database: str, login: DatabaseLogin) -> psycopg.Connection[Any]:
         """An idle or new connection to `database` as `login`; raises LoginError or psycopg errors."""
@@ -71,7 +75,10 @@ class ConnectionPool:
                 idle = self._idle.get(key)
                 conn = idle.pop() if idle else None
             if conn is None:
-                return connect(self.users.conninfo(database, login))
+                conn = connect(self.users.conninfo(database, login))
+                with self._lock:
+                    self._born[conn] = self._generation
+                return conn
             try:
                 # A pooled connection may have died with its server (restart, terminated backend).
                 conn.execute("SELECT 1")
@@ -82,8 +89,14 @@ class ConnectionPool:
     def release(
         self, database: str, login: DatabaseLogin, conn: psycopg.Connection[Any], dirty: bool
     ) -> None:
-        """Return `conn`; `dirty` when the statement may have left session state behind."""
-        if conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        """Return `conn`; `dirty` when the statement may have left session state behind.
+
+        A connection handed out before the last `close` is closed, not kept: it may hold the
+        isolation level the close was for, and it would keep a backend on its database.
+        """
+        with self._lock:
+            stale = self._born.get(conn) != self._generation
+        if stale or conn.closed or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             conn.close()
             return
         if dirty:
@@ -103,11 +116,12 @@ class ConnectionPool:
         """Close every idle connection: after a database's isolation level changed, and at shutdown.
 
         A connection takes its database's isolation level when it opens, so the next statements
-        must run on new connections.
+        must run on new connections; those in use now are closed when they are released.
         """
         with self._lock:
             idle = [conn for conns in self._idle.values() for conn in conns]
             self._idle.clear()
+            self._generation += 1
         for conn in idle:
             conn.close()
 

@@ -10,14 +10,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from rsetl.clock import Clock
-from rsetl.redshift_data.config import Limits
+from rsetl.redshift_data.config import STATEMENT_WORKERS, Limits
 from rsetl.redshift_data.connections import ConnectionPool, Session, error_text
-from rsetl.redshift_data.results import ResultSet
+from rsetl.redshift_data.results import ResultTooLarge, ResultWriter
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
 from rsetl.redshift_data.users import LoginError
@@ -41,7 +42,11 @@ class _BatchFailed(Exception):
 
 
 class StatementExecutor:
-    """Owns the worker threads and the connection pool; reports each finished statement."""
+    """Owns the worker threads and the connection pool; reports each finished statement.
+
+    At most `workers` statements run at once; later ones wait SUBMITTED for a free worker.
+    Results larger than `Limits.result_memory_bytes` are written to files in `results_dir`.
+    """
 
     def __init__(
         self,
@@ -50,9 +55,11 @@ class StatementExecutor:
         clock: Clock,
         limits: Limits,
         on_done: Callable[[Statement], None],
-        workers: int = 16,
+        results_dir: Path,
+        workers: int = STATEMENT_WORKERS,
     ) -> None:
         self._runner = runner
+        self._results_dir = results_dir
         self._pool = pool
         self._clock = clock
         self._limits = limits
@@ -115,6 +122,7 @@ class StatementExecutor:
             self._finish(statement, Status.FAILED, str(error))
             return
         dirty = False
+        ending: tuple[Status, str | None]
         try:
             with statement.lock:
                 statement.connection = conn
@@ -124,17 +132,17 @@ class StatementExecutor:
                 cancelled = statement.cancel_requested
             fault = statement.fault
             if cancelled:
-                self._finish(statement, Status.ABORTED, _ABORTED_ERROR)
+                ending = (Status.ABORTED, _ABORTED_ERROR)
             elif fault is not None and fault.status is not None:
                 for sub in statement.subs:
                     self._end_sub(sub, Status.ABORTED if fault.status == "ABORTED" else Status.FAILED)
-                self._finish(statement, Status(fault.status), fault.error or _ABORTED_ERROR)
+                ending = (Status(fault.status), fault.error or _ABORTED_ERROR)
             else:
                 dirty = any(_SESSION_STATE.search(sub.sql) for sub in statement.subs)
                 changes_isolation = any(_ISOLATION_CHANGE.search(sub.sql) for sub in statement.subs)
                 if changes_isolation:
                     self._pool.close()
-                self._run_subs(statement, conn)
+                ending = self._run_subs(statement, conn)
                 if changes_isolation:
                     self._pool.close()
                     conn.close()
@@ -143,6 +151,9 @@ class StatementExecutor:
                 statement.connection = None
             if session is None:
                 self._pool.release(statement.database, statement.login, conn, dirty)
+        # Only now, with its connection back in the pool: a caller that sees the statement end
+        # and changes the database's isolation level finds no backend of it left behind.
+        self._finish(statement, *ending)
 
     def _connection(self, statement: Statement, session: Session | None) -> psycopg.Connection[Any]:
         if session is None:
@@ -151,7 +162,8 @@ class StatementExecutor:
             session.connection = self._pool.acquire(session.database, session.login)
         return session.connection
 
-    def _run_subs(self, statement: Statement, conn: psycopg.Connection[Any]) -> None:
+    def _run_subs(self, statement: Statement, conn: psycopg.Connection[Any]) -> tuple[Status, str | None]:
+        """Run the statement's SQL; its final status and error."""
         parameters = {p["name"]: p["value"] for p in statement.request.get("Parameters") or []} or None
         auto_commit = statement.is_batch and statement.request.get("ExecutionMode") == "AUTO_COMMIT"
         # A simulated duration keeps the transaction open until its end, so a cancel meanwhile
@@ -176,9 +188,8 @@ class StatementExecutor:
             failed = statement.subs[-1]
             self._end_sub(failed, Status.FAILED, error_text(error))
         if failed is None:
-            self._finish(statement, Status.FINISHED, None)
-        else:
-            self._finish(statement, failed.status, failed.error)
+            return Status.FINISHED, None
+        return failed.status, failed.error
 
     def _hold_until_simulated_end(self, statement: Statement) -> bool:
         """Wait (transaction open) for the simulated end on the clock; False when cancelled first.
@@ -198,8 +209,7 @@ class StatementExecutor:
         if statement.fault is not None:
             statement.fault = dataclasses.replace(statement.fault, duration=None)
         for sub in statement.subs:
-            sub.result = None
-            sub.has_result_set = False
+            sub.drop_result()
             self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR)
         return statement.subs[-1]
 
@@ -228,28 +238,37 @@ class StatementExecutor:
         sub.redshift_query_id = self._next_query_id()
         started = self._clock.monotonic()
         sub.updated_at = self._clock.now()
+        result_format = statement.request.get("ResultFormat") or "JSON"
+        writer = ResultWriter(self._results_dir / sub.id, result_format, self._limits)
         try:
-            outcome = self._runner.run(conn, sub.sql, _used_by(sub.sql, parameters))
+            outcome = self._runner.run(conn, sub.sql, _used_by(sub.sql, parameters), writer)
         except psycopg.errors.QueryCanceled as error:
+            writer.discard()
             if statement.cancel_requested:
                 self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR, started)
             else:
                 self._end_sub(sub, Status.FAILED, error_text(error), started)
             return
         except psycopg.Error as error:
+            writer.discard()
             self._end_sub(sub, Status.FAILED, error_text(error), started)
             return
         except RedshiftSqlError as error:
             # Unsupported constructs, bad parameters, COPY/UNLOAD failures: the message says which.
+            writer.discard()
             self._end_sub(sub, Status.FAILED, f"ERROR: {error.message}", started)
             return
+        except ResultTooLarge as error:
+            writer.discard()
+            self._end_sub(sub, Status.FAILED, str(error), started)
+            return
         if outcome.columns is not None:
-            rows = outcome.rows or []
-            sub.result = ResultSet.build(outcome.columns, rows, self._limits.result_page_bytes)
+            sub.result = writer.finish(outcome.columns)
             sub.has_result_set = True
-            sub.result_rows = len(rows)
+            sub.result_rows = sub.result.total_rows
             sub.result_size = sub.result.size
         else:
+            writer.discard()
             sub.result_rows = max(outcome.rows_affected, 0)
             sub.result_size = 0
         self._end_sub(sub, Status.FINISHED, None, started)

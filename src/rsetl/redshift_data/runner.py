@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 import psycopg
 
+from rsetl.redshift_sql import RowSink
+
 
 class Column(Protocol):
     """One result column as the SQL layer describes it (`rsetl.redshift_sql.ColumnInfo`)."""
@@ -66,8 +68,13 @@ class Outcome(Protocol):
 
 
 class SqlRunner(Protocol):
-    """Runs one Redshift-dialect statement on a connection, binding `:name` parameters."""
+    """Runs one Redshift-dialect statement on a connection, binding `:name` parameters; rows go
+    to `sink` as they stream from the database, not into the outcome."""
 
     def run(
-        self, conn: psycopg.Connection[Any], sql: str, parameters: Mapping[str, str] | None = None
+        self,
+        conn: psycopg.Connection[Any],
+        sql: str,
+        parameters: Mapping[str, str] | None = None,
+        sink: RowSink | None = None,
     ) -> Outcome: ...

@@ -7,12 +7,15 @@ import dataclasses
 import itertools
 import json
 import logging
+import shutil
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -20,7 +23,7 @@ import psycopg
 from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, DropConnection, JsonService, RequestContext
 from rsetl.clock import Clock, RealClock
 from rsetl.redshift_data import catalog
-from rsetl.redshift_data.config import Faults, Limits, RateLimiter
+from rsetl.redshift_data.config import STATEMENT_WORKERS, Faults, Limits, RateLimiter
 from rsetl.redshift_data.connections import ConnectionPool, ConnInfo, Session, error_text
 from rsetl.redshift_data.events import EventSink, status_change_entry
 from rsetl.redshift_data.exceptions import (
@@ -32,6 +35,7 @@ from rsetl.redshift_data.exceptions import (
     ValidationException,
 )
 from rsetl.redshift_data.executor import StatementExecutor
+from rsetl.redshift_data.results import NO_RESULT
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
 from rsetl.redshift_data.users import DatabaseAuth, DatabaseLogin, DatabaseUsers, LoginError
@@ -44,7 +48,6 @@ _CANCEL_WAIT_SECONDS = 10.0
 T = TypeVar("T")
 
 DEFAULT_DATABASE = "dev"
-_NO_RESULT = "Query does not have result. Please check query status with DescribeStatement."
 _TOKEN_FIELDS = ("ClientToken", "WaitTimeSeconds")
 _STATEMENT_FILTERS = ("Database", "ClusterIdentifier", "WorkgroupName")
 _STATEMENT_ACTIONS = {
@@ -77,6 +80,9 @@ class RedshiftDataService(JsonService):
     keep-alive, rate limits) is read from `clock`. `limits` and `faults` may be changed while
     the service runs. `event_sink` receives the events of statements submitted `WithEvent`.
     `auth` maps each request to the database user its SQL runs as (`users.DatabaseAuth`).
+    At most `workers` statements run at once. Large results are kept in files in `results_dir`
+    (a temporary folder the service owns when not given) until they expire; files left there by
+    an earlier service are deleted at start, as their statements are gone.
     """
 
     service_name = "redshift-data"
@@ -91,10 +97,13 @@ class RedshiftDataService(JsonService):
         faults: Faults | None = None,
         event_sink: EventSink | None = None,
         auth: DatabaseAuth | None = None,
-        workers: int = 16,
+        workers: int = STATEMENT_WORKERS,
         sweep_interval: float = 1.0,
         workgroup_ids: Mapping[str, str] | None = None,
+        results_dir: Path | None = None,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"statement workers must be at least 1, not {workers}")
         self.clock: Clock = clock or RealClock()
         self.auth = auth or DatabaseAuth()
         self.workgroup_ids = dict(workgroup_ids or {})
@@ -104,8 +113,11 @@ class RedshiftDataService(JsonService):
         self.event_sink = event_sink
         self.users = DatabaseUsers(conninfo, self.auth.admin_user)
         self._pool = ConnectionPool(self.users)
+        self._owned_results_dir = results_dir is None
+        self.results_dir = results_dir or Path(tempfile.mkdtemp(prefix="rsetl-redshift-data-results-"))
+        _clear_results(self.results_dir)
         self._executor = StatementExecutor(
-            runner, self._pool, self.clock, self.limits, self._statement_done, workers
+            runner, self._pool, self.clock, self.limits, self._statement_done, self.results_dir, workers
         )
         self._rates = RateLimiter(self.clock)
         self._lock = threading.Lock()
@@ -132,6 +144,8 @@ class RedshiftDataService(JsonService):
         for session in sessions:
             session.close()
         self._pool.close()
+        if self._owned_results_dir:
+            shutil.rmtree(self.results_dir, ignore_errors=True)
 
     def stop_statements(self, grace_seconds: float) -> tuple[int, int]:
         """Give the statements whose SQL is still running `grace_seconds` (real time) to end, then
@@ -171,8 +185,7 @@ class RedshiftDataService(JsonService):
         ttl = timedelta(seconds=self.limits.result_ttl_seconds)
         with self._lock:
             expired = {sid for sid, stmt in self._statements.items() if _expired(stmt, now, ttl)}
-            for sid in expired:
-                del self._statements[sid]
+            gone = [self._statements.pop(sid) for sid in expired]
             if expired:
                 self._tokens = {key: ref for key, ref in self._tokens.items() if ref[1] not in expired}
             pending = [
@@ -182,9 +195,12 @@ class RedshiftDataService(JsonService):
             closing = [s for s in self._sessions.values() if _session_due(s, now)]
             for session in closing:
                 session.closed = True
-            gone = [sid for sid, s in self._sessions.items() if s.closed and now - s.updated_at >= ttl]
-            for sid in gone:
+            stale = [sid for sid, s in self._sessions.items() if s.closed and now - s.updated_at >= ttl]
+            for sid in stale:
                 del self._sessions[sid]
+        for stmt in gone:
+            for sub in stmt.subs:
+                sub.drop_result()
         for session in closing:
             session.close()
         for stmt in overdue:
@@ -314,22 +330,22 @@ class RedshiftDataService(JsonService):
     def get_statement_result(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         sub = self._result_of(params, context, "JSON", "GetStatementResult")
         assert sub.result is not None
-        start, end, following = sub.result.page(params.get("NextToken"), sub.id)
+        index, following = sub.result.page(params.get("NextToken"), sub.id)
         return {
-            "Records": sub.result.records(start, end),
+            "Records": sub.result.records(index),
             "ColumnMetadata": sub.result.columns,
-            "TotalNumRows": len(sub.result.rows),
+            "TotalNumRows": sub.result.total_rows,
             "NextToken": following,
         }
 
     def get_statement_result_v2(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         sub = self._result_of(params, context, "CSV", "GetStatementResultV2")
         assert sub.result is not None
-        start, end, following = sub.result.page(params.get("NextToken"), sub.id)
+        index, following = sub.result.page(params.get("NextToken"), sub.id)
         return {
-            "Records": [{"CSVRecords": sub.result.csv(start, end)}],
+            "Records": [{"CSVRecords": sub.result.csv(index)}],
             "ColumnMetadata": sub.result.columns,
-            "TotalNumRows": len(sub.result.rows),
+            "TotalNumRows": sub.result.total_rows,
             "ResultFormat": "CSV",
             "NextToken": following,
         }
@@ -651,7 +667,7 @@ class RedshiftDataService(JsonService):
                 f"The statement's ResultFormat is {stored_format}; retrieve its result with {operation}."
             )
         if stmt.shown_status(self.clock.now()) != Status.FINISHED or sub.result is None:
-            raise ResourceNotFoundException(_NO_RESULT)
+            raise ResourceNotFoundException(NO_RESULT)
         return sub
 
     def _wait(self, stmt: Statement, seconds: int | None) -> None:
@@ -686,8 +702,7 @@ class RedshiftDataService(JsonService):
             stmt.updated_at = now
             for sub in stmt.subs:
                 sub.status = Status.ABORTED
-                sub.result = None
-                sub.has_result_set = False
+                sub.drop_result()
 
     def _maybe_emit(self, stmt: Statement) -> None:
         if self.event_sink is None or not stmt.request.get("WithEvent"):
@@ -736,6 +751,14 @@ class RedshiftDataService(JsonService):
             yield conn
         finally:
             self._pool.release(database, login, conn, dirty=False)
+
+
+def _clear_results(results_dir: Path) -> None:
+    """Delete the result files of statements a previous service ran: none of them survives it."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for path in results_dir.iterdir():
+        if path.is_file():
+            path.unlink(missing_ok=True)
 
 
 def _check_target(params: dict[str, Any]) -> None:

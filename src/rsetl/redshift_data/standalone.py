@@ -10,7 +10,7 @@ from rsetl.awsproto import DEFAULT_CREDENTIALS, IdentityLookup, LocalServer, Rou
 from rsetl.clock import Clock
 from rsetl.objectstore import MemoryObjectStore, ObjectStore
 from rsetl.postgres import PostgresServer
-from rsetl.redshift_data.config import Faults, Limits
+from rsetl.redshift_data.config import STATEMENT_WORKERS, Faults, Limits
 from rsetl.redshift_data.events import EventSink
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.service import DEFAULT_DATABASE, RedshiftDataService
@@ -31,7 +31,11 @@ class Postgres(Protocol):
 
 
 class LocalRedshiftData:
-    """A running Data API endpoint: `url` for `endpoint_url`, `service` for limits and faults."""
+    """A running Data API endpoint: `url` for `endpoint_url`, `service` for limits and faults.
+
+    `workers`: statements that run at once. Large results go to a temporary folder the service
+    owns and deletes when it stops.
+    """
 
     def __init__(
         self,
@@ -45,7 +49,7 @@ class LocalRedshiftData:
         faults: Faults | None = None,
         event_sink: EventSink | None = None,
         auth: DatabaseAuth | None = None,
-        workers: int = 16,
+        workers: int = STATEMENT_WORKERS,
         owns_postgres: bool = False,
         identities: IdentityLookup | None = None,
     ) -> None:

@@ -47,6 +47,13 @@ class SubStatement:
     redshift_query_id: int = 0
     result: ResultSet | None = None
 
+    def drop_result(self) -> None:
+        """Forget the result (its statement was aborted, or it expired), deleting its file."""
+        if self.result is not None:
+            self.result.discard()
+        self.result = None
+        self.has_result_set = False
+
     def describe(self, shown: Status | str) -> dict[str, Any]:
         final = shown in (Status.FINISHED, Status.FAILED, Status.ABORTED)
         return {

@@ -14,6 +14,7 @@ from rsetl.redshift_sql.exceptions import (
 from rsetl.redshift_sql.lexer import bind_parameters, referenced_parameters, split_statements
 from rsetl.redshift_sql.results import ColumnInfo, StatementOutcome
 from rsetl.redshift_sql.runner import RedshiftSqlRunner
+from rsetl.redshift_sql.streaming import RowSink
 from rsetl.redshift_sql.translate import Translation, translate
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ParameterError",
     "RedshiftSqlError",
     "RedshiftSqlRunner",
+    "RowSink",
     "S3AccessError",
     "StatementOutcome",
     "Translation",

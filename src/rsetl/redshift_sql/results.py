@@ -33,6 +33,8 @@ _TYPES: dict[int, tuple[str, int]] = {
     1700: ("numeric", 0),
     3802: ("super", 0),
 }
+_OTHER_TYPE = ("varchar", 0)
+"""Types without a Redshift counterpart read as text."""
 _SIGNED = {"int2", "int4", "int8", "float4", "float8", "numeric", "interval"}
 _CASE_SENSITIVE = {"varchar", "bpchar", "char", "name", "super"}
 
@@ -65,6 +67,11 @@ class StatementOutcome:
     rows_affected: int = 0
 
 
+def redshift_type(type_oid: int) -> str:
+    """The Redshift type name of a PostgreSQL type OID."""
+    return _TYPES.get(type_oid, _OTHER_TYPE)[0]
+
+
 def describe_columns(cursor: psycopg.Cursor[Any]) -> list[ColumnInfo]:
     """Column metadata of the cursor's current result, with source tables looked up where known."""
     description = cursor.description or []
@@ -78,7 +85,7 @@ def describe_columns(cursor: psycopg.Cursor[Any]) -> list[ColumnInfo]:
     origins = _lookup_origins(cursor.connection, set(sources.values())) if sources else {}
     columns = []
     for index, column in enumerate(description):
-        type_name, default_precision = _TYPES.get(column.type_code, ("varchar", 0))
+        type_name, default_precision = _TYPES.get(column.type_code, _OTHER_TYPE)
         precision, scale, length = default_precision, 0, 0
         if type_name == "numeric":
             precision, scale = column.precision or 0, column.scale or 0

@@ -30,6 +30,7 @@ from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
 from rsetl.redshift_data import (
     ADMIN_USER,
+    STATEMENT_WORKERS,
     DatabaseAuth,
     DatabaseLogin,
     RedshiftDataService,
@@ -85,6 +86,8 @@ class RuntimeOptions:
     sets it."""
     stop_grace_seconds: float = 10.0
     """On stop, how long running Data API statements may go on before they are cancelled."""
+    statement_workers: int = STATEMENT_WORKERS
+    """Data API statements that run at once; later ones wait SUBMITTED for a free worker."""
     lambda_prewarm: int = 2
     """Workers started per function at start-up (provisioned concurrency, locally)."""
     lambda_concurrency: int | None = field(default_factory=lambda: max(2, os.cpu_count() or 2))
@@ -151,7 +154,8 @@ class LocalRuntime:
         self.redshift_data = RedshiftDataService(
             self.postgres.conninfo, self.sql_runner, clock=self.clock,
             event_sink=self._publish_one, auth=self._database_auth(),
-            workgroup_ids=_workgroup_ids(template),
+            workgroup_ids=_workgroup_ids(template), workers=options.statement_workers,
+            results_dir=options.state_dir / "redshift-data" / "results",
         )  # fmt: skip
         users = self.redshift_data.users
         if options.apply_sql:

@@ -20,6 +20,9 @@ import pytest
 
 from rsetl.clock import VirtualClock
 from rsetl.postgres import PostgresServer
+from rsetl.redshift_data import ADMIN_USER
+from rsetl.redshift_data.connections import ConnectionPool
+from rsetl.redshift_data.users import DatabaseUsers
 
 HOUR = 3600
 SERIALIZATION_FAILURE = "ERROR: 1023 DETAIL: Serializable isolation violation on table"
@@ -204,3 +207,20 @@ def test_a_level_change_reaches_statements_on_pooled_connections(
     )
     assert client.describe_statement(Id=altered["Id"])["Status"] == "FINISHED"
     assert level_of_next_statement() == "serializable"
+
+
+def test_a_connection_in_use_when_the_pool_closes_is_closed_when_released(postgres: PostgresServer) -> None:
+    """A level change closes the pool; a connection a statement still held then opened with the old
+    level, so it is closed when released instead of being reused (or left on the database)."""
+    users = DatabaseUsers(postgres.conninfo, ADMIN_USER)
+    pool = ConnectionPool(users)
+    login = users.admin()
+    in_use = pool.acquire("dev", login)
+    pool.close()
+    pool.release("dev", login, in_use, dirty=False)
+    assert in_use.closed
+    fresh = pool.acquire("dev", login)
+    pool.release("dev", login, fresh, dirty=False)
+    assert not fresh.closed
+    assert pool.acquire("dev", login) is fresh
+    pool.close()

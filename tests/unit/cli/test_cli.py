@@ -18,6 +18,7 @@ from rsetl.cli.local import (
     parse_database_secrets,
     parse_s3_uri,
 )
+from rsetl.redshift_data import STATEMENT_WORKERS
 from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
 from rsetl.runtime.state import hold_state_dir, write_endpoint
 
@@ -63,6 +64,17 @@ def test_the_demo_takes_a_state_dir_and_otherwise_uses_its_own() -> None:
 def test_up_defaults_to_port_4566() -> None:
     parsed = build_parser().parse_args(["local", "up"])
     assert (parsed.port, parsed.database_url, parsed.parameter_overrides) == (4566, None, [])
+
+
+def test_up_takes_the_number_of_statement_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--statement-workers N` reaches `RuntimeOptions.statement_workers`; the default is the service's."""
+    seen: list[int] = []
+    monkeypatch.setattr(
+        "rsetl.cli.local.up", lambda *args, **kwargs: seen.append(kwargs["statement_workers"]) or 0
+    )
+    assert main(["local", "up", "--statement-workers", "8"]) == 0
+    assert main(["local", "up"]) == 0
+    assert seen == [8, STATEMENT_WORKERS]
 
 
 def test_up_reads_the_local_config_env_by_default() -> None:
@@ -246,7 +258,13 @@ def test_two_different_state_dirs_are_a_usage_error(capsys: pytest.CaptureFixtur
 
 @pytest.mark.parametrize(
     "arguments",
-    [["up", "--port", "70000"], ["up", "--port", "-1"], ["up", "--port", "http"], ["events", "--limit", "0"]],
+    [
+        ["up", "--port", "70000"],
+        ["up", "--port", "-1"],
+        ["up", "--port", "http"],
+        ["events", "--limit", "0"],
+        ["up", "--statement-workers", "0"],
+    ],
 )
 def test_out_of_range_numbers_are_usage_errors(
     arguments: list[str], capsys: pytest.CaptureFixture[str]

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rsetl.awsproto import AwsError
 from rsetl.clock import VirtualClock
-from rsetl.redshift_data import DatabaseLogin, Faults
+from rsetl.redshift_data import DatabaseLogin, Faults, Limits
 from rsetl.redshift_data.config import RateLimiter
 from rsetl.redshift_data.connections import error_text
 from rsetl.redshift_data.events import status_change_entry
-from rsetl.redshift_data.results import ResultSet, to_field, to_text
+from rsetl.redshift_data.results import ResultSet, ResultTooLarge, ResultWriter, to_field, to_text
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
 from rsetl.redshift_sql import ColumnInfo
 
@@ -56,27 +59,100 @@ def test_timestamps_as_redshift_prints_them() -> None:
     )
 
 
-def test_result_pages_cover_every_row_once() -> None:
-    rows = [(n, f"row {n}") for n in range(1000)]
-    result = ResultSet.build([column("id", "int4"), column("label", "varchar")], rows, page_bytes=1000)
-    seen: list[int] = []
+def build(
+    columns: list[ColumnInfo],
+    rows: list[tuple[Any, ...]],
+    spill_path: Path,
+    result_format: str = "JSON",
+    **limits: int,
+) -> ResultSet:
+    """A result as the executor builds it: rows streamed into a writer in chunks of 7."""
+    writer = ResultWriter(spill_path, result_format, Limits(**limits))
+    writer.begin([column.redshift_type for column in columns])
+    for start in range(0, len(rows), 7):
+        writer.add(rows[start : start + 7])
+    return writer.finish(columns)
+
+
+def all_pages(result: ResultSet, statement_id: str = "stmt-1") -> list[int]:
+    indexes: list[int] = []
     token: str | None = None
-    pages = 0
     while True:
-        start, end, token = result.page(token, "stmt-1")
-        seen.extend(row[0] for row in rows[start:end])
-        assert len(result.records(start, end)) == end - start
-        pages += 1
+        index, token = result.page(token, statement_id)
+        indexes.append(index)
         if token is None:
-            break
+            return indexes
+
+
+def test_result_pages_cover_every_row_once(tmp_path: Path) -> None:
+    rows = [(n, f"row {n}") for n in range(1000)]
+    result = build(
+        [column("id", "int4"), column("label", "varchar")], rows, tmp_path / "r", result_page_bytes=1000
+    )
+    pages = all_pages(result)
+    seen = [record[0]["longValue"] for index in pages for record in result.records(index)]
     assert seen == list(range(1000))
-    assert pages == len(result.page_starts) > 10
-    assert result.size > 1000 * 10
+    assert len(pages) == len(result.pages) > 10
+    assert result.total_rows == 1000 and result.size > 1000 * 10
+    assert result.data is not None and not (tmp_path / "r").exists()
 
 
-def test_tokens_belong_to_their_statement() -> None:
-    result = ResultSet.build([column("id", "int4")], [(n,) for n in range(100)], page_bytes=100)
-    _, _, token = result.page(None, "stmt-1")
+def test_a_result_past_the_memory_threshold_is_served_from_its_file(tmp_path: Path) -> None:
+    """Rows past `result_memory_bytes` go to the spill file; every page, JSON or CSV, reads back
+    exactly, blobs and NULLs included."""
+    rows = [(n, f'row {n}, "quoted"\nline', bytes([n % 256, 0]), None) for n in range(2000)]
+    columns = [
+        column("id", "int4"),
+        column("label", "varchar"),
+        column("raw", "varbyte"),
+        column("z", "int4"),
+    ]
+    spilled = build(columns, rows, tmp_path / "json", result_page_bytes=4096, result_memory_bytes=10_000)
+    assert (
+        spilled.data is None
+        and spilled.path == tmp_path / "json"
+        and spilled.path.stat().st_size == spilled.size
+    )
+    records = [record for index in all_pages(spilled) for record in spilled.records(index)]
+    assert records == [
+        [{"longValue": n}, {"stringValue": label}, {"blobValue": raw}, {"isNull": True}]
+        for n, label, raw, _ in rows
+    ]
+    as_csv = build(columns, rows, tmp_path / "csv", "CSV", result_page_bytes=4096, result_memory_bytes=10_000)
+    assert as_csv.data is None
+    text = "".join(as_csv.csv(index) for index in all_pages(as_csv))
+    parsed = list(csv.reader(io.StringIO(text)))
+    assert parsed[0] == ["id", "label", "raw", "z"]
+    assert parsed[1:] == [[str(n), label, raw.hex(), ""] for n, label, raw, _ in rows]
+    spilled.discard()
+    assert not (tmp_path / "json").exists()
+    with pytest.raises(AwsError) as expired:
+        spilled.records(0)
+    assert expired.value.code == "ResourceNotFoundException", "a read racing the expiry"
+
+
+def test_a_row_or_a_result_past_the_data_api_limits_is_refused(tmp_path: Path) -> None:
+    """ "Troubleshooting issues for Amazon Redshift Data API"
+    (https://docs.aws.amazon.com/redshift/latest/mgmt/data-api-troubleshooting.html): "The Data API
+    size limit is 64 KB per row" ("Packet for query is too large") and "The Data API limit is 500 MB
+    in the result set returned by the database" ("Database response exceeded size limit")."""
+    writer = ResultWriter(tmp_path / "r", "JSON", Limits())
+    writer.begin(["varchar"])
+    writer.add([("x" * 64_000,)])
+    with pytest.raises(ResultTooLarge, match=r"^Packet for query is too large$"):
+        writer.add([("x" * 64_001,)])
+    small = ResultWriter(tmp_path / "s", "JSON", Limits(max_result_bytes=1000, result_memory_bytes=100))
+    small.begin(["varchar"])
+    small.add([("x" * 500,), ("y" * 500,)])
+    with pytest.raises(ResultTooLarge, match=r"^Database response exceeded size limit$"):
+        small.add([("z",)])
+    small.discard()
+    assert not (tmp_path / "s").exists()
+
+
+def test_tokens_belong_to_their_statement(tmp_path: Path) -> None:
+    result = build([column("id", "int4")], [(n,) for n in range(100)], tmp_path / "r", result_page_bytes=100)
+    _, token = result.page(None, "stmt-1")
     assert token is not None
     with pytest.raises(AwsError) as error:
         result.page(token, "stmt-2")
@@ -85,15 +161,16 @@ def test_tokens_belong_to_their_statement() -> None:
         result.page("%%%", "stmt-1")
 
 
-def test_empty_result_has_one_empty_page() -> None:
-    result = ResultSet.build([column("id", "int4")], [], page_bytes=100)
-    assert result.page(None, "s") == (0, 0, None)
-    assert result.csv(0, 0) == "id\n"
+def test_empty_result_has_one_empty_page(tmp_path: Path) -> None:
+    result = build([column("id", "int4")], [], tmp_path / "r", result_page_bytes=100)
+    assert result.page(None, "s") == (0, None)
+    assert result.records(0) == []
+    assert result.csv(0) == "id\n"
 
 
-def test_column_metadata_names() -> None:
+def test_column_metadata_names(tmp_path: Path) -> None:
     price = column("price", "numeric", precision=10, scale=2, nullable=0, schema_name="sales", table_name="t")
-    metadata = ResultSet.build([price], [], 100).columns[0]
+    metadata = build([price], [], tmp_path / "r").columns[0]
     assert metadata["typeName"] == "numeric"
     assert (metadata["precision"], metadata["scale"], metadata["nullable"]) == (10, 2, 0)
     assert (metadata["schemaName"], metadata["tableName"], metadata["label"]) == ("sales", "t", "price")
