@@ -255,7 +255,8 @@ class _AsgiApp:
         body = bytearray()
         while True:
             try:
-                message = await asyncio.wait_for(receive(), self._limits.body_timeout)
+                async with asyncio.timeout(self._limits.body_timeout):
+                    message = await receive()
             except TimeoutError:
                 self._refusals["body timeout"] += 1
                 refusal = admitted.refuse(AwsError("RequestTimeout", _REQUEST_TIMEOUT, 400))
