@@ -23,7 +23,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
-        response = self.server.router.dispatch(AwsRequest(self.command, url.path, url.query, self.headers, body))
+        response = self.server.router.dispatch(
+            AwsRequest(self.command, url.path, url.query, self.headers, body)
+        )
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)

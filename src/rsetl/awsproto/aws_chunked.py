@@ -69,7 +69,13 @@ class ChunkSigning:
 
     def trailer_signature(self, previous: str, trailer: bytes) -> str:
         text = "\n".join(
-            ["AWS4-HMAC-SHA256-TRAILER", self.timestamp, self.scope, previous, hashlib.sha256(trailer).hexdigest()]
+            [
+                "AWS4-HMAC-SHA256-TRAILER",
+                self.timestamp,
+                self.scope,
+                previous,
+                hashlib.sha256(trailer).hexdigest(),
+            ]
         )
         return hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()
 
@@ -183,7 +189,9 @@ def _trailers(tail: bytes, form: str, signing: ChunkSigning | None, previous: st
         canonical += f"{name}:{value.strip()}\n".encode()
     if form == SIGNED_TRAILER:
         assert signing is not None
-        if not signature or not hmac.compare_digest(signing.trailer_signature(previous, canonical), signature):
+        if not signature or not hmac.compare_digest(
+            signing.trailer_signature(previous, canonical), signature
+        ):
             raise _chunk_mismatch()
     elif signature:
         raise _bad_trailer()

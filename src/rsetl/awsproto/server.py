@@ -150,7 +150,7 @@ class _HardenedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         # The transport, for a service's injected fault that hangs up without answering (_hang_up).
-        self.scope["extensions"] = {_TRANSPORT: self.transport}  # type: ignore[typeddict-unknown-key]
+        self.scope["extensions"] = {_TRANSPORT: {"transport": self.transport}}
         self._header_bytes = 0
         self._arm_header_timer()
 
@@ -174,8 +174,8 @@ class _HardenedProtocol(HttpToolsProtocol):
         if self._header_bytes > self.limits.max_header_bytes:
             self._refuse(
                 "header section too large",
-                f"Your request header section exceeds the maximum allowed size ({self.limits.max_header_bytes} "
-                "bytes).",
+                "Your request header section exceeds the maximum allowed size "
+                f"({self.limits.max_header_bytes} bytes).",
             )
             raise _HeaderTooLarge
 
@@ -192,7 +192,9 @@ class _HardenedProtocol(HttpToolsProtocol):
         self._header_timer = None
         if not self.transport.is_closing():
             self.refusals["header timeout"] += 1
-            logger.debug("%s: no complete request headers in %ss; closing", self.client, self.limits.header_timeout)
+            logger.debug(
+                "%s: no complete request headers in %ss; closing", self.client, self.limits.header_timeout
+            )
             self.transport.close()
 
     def _refuse(self, kind: str, message: str) -> None:
@@ -276,7 +278,9 @@ class _AsgiApp:
 
 
 async def _respond(send: Any, response: AwsResponse, method: str, *, close: bool) -> None:
-    headers = [(name.encode("latin-1"), str(value).encode("latin-1")) for name, value in response.headers.items()]
+    headers = [
+        (name.encode("latin-1"), str(value).encode("latin-1")) for name, value in response.headers.items()
+    ]
     if not any(name.lower() == "content-length" for name in response.headers):
         headers.append((b"content-length", str(len(response.body)).encode()))
     if close:
@@ -288,7 +292,7 @@ async def _respond(send: Any, response: AwsResponse, method: str, *, close: bool
 
 async def _hang_up(scope: Any, receive: Any) -> None:
     """Close the connection with no response (a fault a service injects), then wait until it is gone."""
-    scope["extensions"][_TRANSPORT].close()
+    scope["extensions"][_TRANSPORT]["transport"].close()
     while (await receive())["type"] != "http.disconnect":
         pass
 
@@ -317,6 +321,7 @@ class LocalServer:
             http=protocol,
             ws="none",
             lifespan="off",
+            loop="asyncio",
             interface="asgi3",
             log_config=None,
             access_log=False,
@@ -344,7 +349,7 @@ class LocalServer:
         return self
 
     def stop(self) -> None:
-        """Stop accepting, let in-flight requests end (bounded by `stop_grace`); the port is closed on return."""
+        """Stop accepting, let in-flight requests end (within `stop_grace`); the port is closed on return."""
         if self._thread.is_alive():
             self._server.should_exit = True
             self._thread.join(timeout=self.limits.stop_grace + 5)

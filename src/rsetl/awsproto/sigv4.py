@@ -565,7 +565,12 @@ def _s3_body(
     headers = Message()
     for name, value in request.headers.items():
         lowered = name.lower()
-        if lowered in ("content-length", "x-amz-decoded-content-length", "x-amz-trailer", "x-amz-content-sha256"):
+        if lowered in (
+            "content-length",
+            "x-amz-decoded-content-length",
+            "x-amz-trailer",
+            "x-amz-content-sha256",
+        ):
             continue
         if lowered == "content-encoding":
             codings = [c.strip() for c in str(value).split(",") if c.strip().lower() != "aws-chunked"]

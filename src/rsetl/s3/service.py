@@ -290,7 +290,9 @@ def bucket_name_error(request: AwsRequest) -> AwsError | None:
     )
     if valid:
         return None
-    return AwsError("InvalidBucketName", "The specified bucket is not valid.", 400, details={"BucketName": name})
+    return AwsError(
+        "InvalidBucketName", "The specified bucket is not valid.", 400, details={"BucketName": name}
+    )
 
 
 def malformed_xml_error(request: AwsRequest) -> AwsError | None:
