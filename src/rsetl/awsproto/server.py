@@ -15,7 +15,9 @@ Added here, in a subclass of uvicorn's protocol, because neither has them:
   (uvicorn arms no timer before the first response, and any byte disarms its keep-alive timer, so a
   silent or slowloris connection was held forever);
 - a cap on the request line and headers (llhttp parses a 10 MB header);
-- a body idle timeout and the services' body limits, refused before the body is read;
+- a body idle timeout and the services' body limits, refused before the body is read (a body up to
+  MAX_DISCARD is then read and dropped before the answer, so a client still sending it reads the
+  refusal rather than a connection reset);
 - refusals counted by kind and logged at debug, not a warning (or traceback) per bad client.
 
 Every accepted connection gets TCP_NODELAY, so keep-alive responses do not wait ~40 ms for Nagle's
@@ -47,6 +49,8 @@ logger = logging.getLogger(__name__)
 logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
 
 LOOPBACK = "127.0.0.1"
+MAX_DISCARD = 64 * 1024 * 1024
+"""Largest body read and dropped to answer a request refused by its head; a larger one is not read."""
 _TRANSPORT = "rsetl.transport"
 _REQUEST_TIMEOUT = (
     "Your socket connection to the server was not read from or written to within the timeout period. "
@@ -230,12 +234,14 @@ class _AsgiApp:
         declared = headers.get("Content-Length")
         has_body = "Transfer-Encoding" in headers or (declared is not None and declared != "0")
         if isinstance(admitted, AwsResponse):
-            self._refused_unread(has_body, "refused by its head (signature, routing)")
-            await _respond(send, admitted, head.method, close=has_body)
+            if has_body:
+                self._refusals["refused by its head (signature, routing) before its body was read"] += 1
+            await self._refuse_unread(receive, send, headers, has_body, admitted, head.method)
             return
         if declared is not None and int(declared) > admitted.max_body:
             self._refusals["body over the limit"] += 1
-            await _respond(send, admitted.body_too_large(int(declared)), head.method, close=True)
+            refusal = admitted.body_too_large(int(declared))
+            await self._refuse_unread(receive, send, headers, has_body, refusal, head.method)
             return
         body = await self._read_body(receive, send, admitted, head.method) if has_body else b""
         if body is None:
@@ -248,9 +254,37 @@ class _AsgiApp:
             return
         await _respond(send, response, head.method, close=False)
 
-    def _refused_unread(self, has_body: bool, kind: str) -> None:
-        if has_body:
-            self._refusals[f"{kind} before its body was read"] += 1
+    async def _refuse_unread(
+        self, receive: Any, send: Any, headers: Message, has_body: bool, refusal: AwsResponse, method: str
+    ) -> None:
+        """Answer a request refused before its body was read.
+
+        A client that sends its body without waiting (no `Expect: 100-continue`) reads nothing until
+        it has sent it, and a connection closed under it is reset: so a body up to MAX_DISCARD is read
+        and dropped first, never held; a larger one, or one the client waits to send, is not read and
+        the connection is closed after the answer.
+        """
+        declared = headers.get("Content-Length")
+        waits = headers.get("Expect", "").lower() == "100-continue"
+        discard = has_body and not waits and (declared is None or int(declared) <= MAX_DISCARD)
+        if discard and not await self._discard_body(receive):
+            return
+        await _respond(send, refusal, method, close=has_body and not discard)
+
+    async def _discard_body(self, receive: Any) -> bool:
+        """Read the body and drop it, within the body timeout per read; False once the client is gone."""
+        dropped = 0
+        while True:
+            try:
+                async with asyncio.timeout(self._limits.body_timeout):
+                    message = await receive()
+            except TimeoutError:
+                return True
+            if message["type"] == "http.disconnect":
+                return False
+            dropped += len(message.get("body", b""))
+            if not message.get("more_body", False) or dropped > MAX_DISCARD:
+                return True
 
     async def _read_body(self, receive: Any, send: Any, admitted: Admission, method: str) -> bytes | None:
         """The body, or None once the request is answered or gone (stalled, too large, disconnected)."""
@@ -284,7 +318,6 @@ async def _respond(send: Any, response: AwsResponse, method: str, *, close: bool
     if not any(name.lower() == "content-length" for name in response.headers):
         headers.append((b"content-length", str(len(response.body)).encode()))
     if close:
-        # The body was not read: the connection cannot carry another request.
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if method == "HEAD" else response.body})

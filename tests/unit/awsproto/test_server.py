@@ -346,6 +346,28 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(server: LocalServer,
     assert (status, b"<Code>EntityTooLarge</Code>" in body, headers["connection"]) == (400, True, "close")
 
 
+def test_a_refused_json_body_is_discarded_and_the_connection_carries_on(
+    server: LocalServer, connect: Any
+) -> None:
+    """A 7 MB body to a JSON service (6 MiB limit) is answered 413 SerializationException from its
+    Content-Length; the body, still arriving, is discarded, so the client reads the answer (not a
+    connection reset) and its next request on the connection is answered."""
+    body = b'{"Sql": "' + b"a" * (7 * 1024 * 1024) + b'"}'
+    request = AWSRequest(
+        "POST", f"http://127.0.0.1:{server.port}/", data=body,
+        headers={"X-Amz-Target": "RedshiftData.ListStatements", "Content-Type": "application/x-amz-json-1.1"},
+    )  # fmt: skip
+    SigV4Auth(CREDENTIALS, "redshift-data", "us-east-1").add_auth(request)
+    lines = ["POST / HTTP/1.1", f"Host: 127.0.0.1:{server.port}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    connection = connect()
+    connection.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body + _get(server.port, "none"))
+
+    status, _, answer = connection.response()
+    assert (status, json.loads(answer)["__type"]) == (413, "SerializationException")
+    assert connection.response()[0] == 404
+
+
 def test_a_bad_signature_is_refused_before_a_large_body_is_read(server: LocalServer, connect: Any) -> None:
     """S3 signs the payload's claimed hash in the head, so a wrong signature is answered before the
     body: an unauthenticated client cannot make the server buffer 100 MiB."""
