@@ -4,7 +4,8 @@
 2. the local Data API's overhead over psycopg (bench/data_api_overhead.py);
 3. COPY throughput vs psycopg COPY (bench/copy_throughput.py);
 4. end to end: the demo chain through the runtime vs its SQL through psycopg;
-5. the AWS cost per run of 1's counts.
+5. the AWS cost per run of 1's counts;
+6. the endpoint's HTTP server (uvicorn) against the former http.server front (bench/server_latency.py).
 
 Figures go to bench/results/ (JSON and PNG plots).
 """
@@ -129,6 +130,7 @@ def summary_table(
     overhead: anchors.AnchorResult | None,
     copy: anchors.AnchorResult | None,
     e2e: dict[str, end_to_end.EndToEnd],
+    server: anchors.AnchorResult | None = None,
 ) -> Table:
     table = Table(title="Summary: targets")
     for column in ("benchmark", "figure", "target", ""):
@@ -144,7 +146,7 @@ def summary_table(
             f"events <= {targets.max_history_events or '-'}, latency <= {targets.max_latency:g} s",
             _ok(not targets.misses(ours)),
         )
-    for anchor in (overhead, copy):
+    for anchor in (overhead, copy, server):
         if anchor is not None:
             if not anchor.verdicts:
                 table.add_row(anchor.name, "no verdict found in its output", "", _ok(False))
@@ -172,7 +174,9 @@ def _timed(console: Console, title: str, action: Callable[[], T]) -> T:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--skip", action="append", default=[], choices=["waiting", "overhead", "copy", "e2e"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["waiting", "overhead", "copy", "e2e", "server"]
+    )
     parser.add_argument("--copy-rows", type=int, default=200_000)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -189,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         if "copy" in args.skip
         else _timed(console, "3. COPY throughput", lambda: anchors.copy(rows=args.copy_rows))
     )
+    server = None if "server" in args.skip else _timed(console, "6. HTTP server latency", anchors.server)
     e2e: dict[str, end_to_end.EndToEnd] = {}
     if "e2e" not in args.skip:
         for label, warm in E2E_RUNS.items():
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
     prices = Prices()
     costs = cost_rows(runs, prices)
-    for anchor in (overhead, copy):
+    for anchor in (overhead, copy, server):
         if anchor is not None:
             console.print(f"\n[bold]{anchor.name}[/bold] (its own output)\n{anchor.output.rstrip()}")
     console.print()
@@ -214,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, seconds in result.phases.items()
         )
         console.print(f"4. end to end, {label}, real seconds per phase (runtime vs psycopg): {phases}")
-    console.print(summary_table(runs, overhead, copy, e2e))
+    console.print(summary_table(runs, overhead, copy, e2e, server))
     total = time.perf_counter() - started
     console.print(f"all benchmarks: {total:.0f} s; figures in {args.results}")
     figures = {
@@ -223,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "cost": {"prices": prices.__dict__, "source": PRICES_SOURCE, "runs": costs},
         "data_api_overhead": overhead.to_json() if overhead else None,
         "copy_throughput": copy.to_json() if copy else None,
+        "server_latency": server.to_json() if server else None,
         "end_to_end": {label: result.to_json() for label, result in e2e.items()},
     }
     (args.results / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")

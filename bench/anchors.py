@@ -1,4 +1,5 @@
-"""The other benchmarks' figures (bench/data_api_overhead.py, bench/copy_throughput.py), run in this process.
+"""The other benchmarks' figures (bench/data_api_overhead.py, bench/copy_throughput.py,
+bench/server_latency.py), run in this process.
 
 They print their figures; their output is captured whole and the headline figures are read
 from it, so the summary quotes exactly what they measured.
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench import copy_throughput, data_api_overhead
+from bench import copy_throughput, data_api_overhead, server_latency
 
 _VERDICT = re.compile(r"^(?P<claim>.+?):\s*(?P<verdict>holds|MISSED)\s*$")
 _COPY_RATIO = re.compile(
@@ -74,3 +75,9 @@ def copy(rows: int = 200_000, repeat: int = 3) -> AnchorResult:
         result.ratio = parsed[0]
         result.verdicts = [(f"COPY rows/s >= {copy_throughput.TARGET_RATIO} x psycopg", parsed[1])]
     return result
+
+
+def server() -> AnchorResult:
+    """bench/server_latency.py's measurement (uvicorn against the former http.server front)."""
+    output = _captured(server_latency.main, ["server_latency"])
+    return AnchorResult("HTTP server latency", output, parse_overhead(output))

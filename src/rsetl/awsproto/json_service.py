@@ -40,6 +40,7 @@ class JsonService:
     """
 
     service_name: ClassVar[str]
+    max_request_body: ClassVar[int] = MAX_JSON_BODY
 
     @cached_property
     def model(self) -> ServiceModel:
@@ -62,7 +63,10 @@ class JsonService:
         try:
             operation, method = self._resolve(request.header("X-Amz-Target"))
             params = self._parse_body(request.body)
-            validate_input(operation.input_shape, params)
+            try:
+                validate_input(operation.input_shape, params)
+            except RecursionError:
+                raise _too_deep() from None
             self.authorize_operation(operation.name, params, context)
             result = method(params, context) or {}
             body = json.dumps(serialize_output(operation.output_shape, result), default=_json_default)
@@ -119,3 +123,9 @@ class JsonService:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError) as error:
             raise AwsError("SerializationException", f"Request body is not valid JSON: {error}") from None
+        except RecursionError:
+            raise _too_deep() from None
+
+
+def _too_deep() -> AwsError:
+    return AwsError("SerializationException", "Request body is not valid JSON: it is nested too deeply.")

@@ -17,12 +17,14 @@ from botocore.exceptions import DataNotFoundError
 
 from rsetl.awsproto.errors import AwsError, DropConnection
 from rsetl.awsproto.messages import Authorizer, AwsRequest, AwsResponse, RequestContext
-from rsetl.awsproto.sigv4 import SigV4Verifier, credential_scope_service
+from rsetl.awsproto.sigv4 import PendingSignature, SignedIdentity, SigV4Verifier, credential_scope_service
 
 logger = logging.getLogger(__name__)
 
 LOCAL_ACCOUNT_ID = "000000000000"
 LOCAL_REGION = "us-east-1"
+DEFAULT_MAX_BODY = 6 * 1024 * 1024
+"""Largest request body of a service that names no `max_request_body` of its own."""
 
 
 class Service(Protocol):
@@ -84,40 +86,36 @@ class Router:
             self._fallback = service
 
     def dispatch(self, request: AwsRequest) -> AwsResponse:
-        """Answer one request; raises only :class:`DropConnection`, for the server to hang up."""
+        """Answer one request whose body is read; raises only :class:`DropConnection`."""
+        admitted = self.admit(request)
+        return admitted if isinstance(admitted, AwsResponse) else admitted.complete(request)
+
+    def admit(self, head: AwsRequest) -> Admission | AwsResponse:
+        """Route a request by its head and check all of its signature that the head proves, before its
+        body is read: an :class:`Admission` to read the body for, or the refusal to answer at once."""
         request_id = str(uuid.uuid4())
-        service = self._route(request)
+        service = self._route(head)
         anonymous = RequestContext(request_id, "", self.account_id, self.default_region)
         if service is None:
-            return self._not_emulated(request, request_id)
+            return self._not_emulated(head, request_id)
         try:
-            identity = self.verifier.verify(request, service.signing_name, self.default_region)
+            pending = self.verifier.verify_head(head, service.signing_name, self.default_region)
         except AwsError as error:
             return service.error_response(error, anonymous)
+        return Admission(self, service, pending, anonymous)
+
+    def _context(self, identity: SignedIdentity, request_id: str) -> RequestContext:
         caller = self.identities(identity.access_key) if self.identities is not None else None
-        context = (
-            RequestContext(request_id, identity.access_key, self.account_id, identity.region)
-            if caller is None
-            else RequestContext(
-                request_id,
-                caller.principal,
-                self.account_id,
-                identity.region,
-                role_name=caller.role_name,
-                authorizer=caller.authorizer,
-            )
+        if caller is None:
+            return RequestContext(request_id, identity.access_key, self.account_id, identity.region)
+        return RequestContext(
+            request_id,
+            caller.principal,
+            self.account_id,
+            identity.region,
+            role_name=caller.role_name,
+            authorizer=caller.authorizer,
         )
-        try:
-            return service.handle(request, context)
-        except AwsError as error:
-            return service.error_response(error, context)
-        except DropConnection:
-            raise
-        except Exception:
-            logger.exception("unhandled error in %s", service.signing_name)
-            return service.error_response(
-                AwsError("InternalServerException", "The local service failed; see its log.", 500), context
-            )
 
     def _route(self, request: AwsRequest) -> Service | None:
         target = request.header("X-Amz-Target")
@@ -148,6 +146,61 @@ class Router:
             f"<Message>{escape(message)}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
         return AwsResponse(400, body, {**headers, "Content-Type": "text/xml"})
+
+
+class Admission:
+    """A request the router accepted by its head: read at most :attr:`max_body` bytes, then
+    :meth:`complete` it (or :meth:`refuse` it, when the body cannot be read)."""
+
+    def __init__(
+        self, router: Router, service: Service, pending: PendingSignature, anonymous: RequestContext
+    ) -> None:
+        self._router = router
+        self._service = service
+        self._pending = pending
+        self._anonymous = anonymous
+
+    @property
+    def max_body(self) -> int:
+        """The largest body the service takes (S3 objects are the large ones)."""
+        return int(getattr(self._service, "max_request_body", DEFAULT_MAX_BODY))
+
+    def body_too_large(self, size: int) -> AwsResponse:
+        """The service's refusal of a body over :attr:`max_body`, answered without reading it."""
+        if self._service.signing_name == "s3":
+            error = AwsError(
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed object size.",
+                400,
+                details={"ProposedSize": str(size), "MaxSizeAllowed": str(self.max_body)},
+            )
+        else:
+            error = AwsError("SerializationException", f"Request body exceeds {self.max_body} bytes.", 413)
+        return self.refuse(error)
+
+    def refuse(self, error: AwsError) -> AwsResponse:
+        return self._service.error_response(error, self._anonymous)
+
+    def complete(self, request: AwsRequest) -> AwsResponse:
+        """Check the body against the signature, then let the service answer; raises only
+        :class:`DropConnection`."""
+        try:
+            request = self._pending.complete(request)
+        except AwsError as error:
+            return self.refuse(error)
+        context = self._router._context(self._pending.identity, self._anonymous.request_id)
+        service = self._service
+        try:
+            return service.handle(request, context)
+        except AwsError as error:
+            return service.error_response(error, context)
+        except DropConnection:
+            raise
+        except Exception:
+            logger.exception("unhandled error in %s", service.signing_name)
+            return service.error_response(
+                AwsError("InternalServerException", "The local service failed; see its log.", 500), context
+            )
 
 
 def _signed_service(request: AwsRequest) -> str | None:

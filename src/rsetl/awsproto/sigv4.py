@@ -3,7 +3,8 @@
 Checked as AWS checks them: the signature, the credential scope's region and service against the
 service that answers, `host` among the signed headers, the request time within 15 minutes of the
 server's (the `X-Amz-Date` header, else `Date` in RFC 1123, RFC 850 or asctime form), and for S3 the
-`X-Amz-Content-SHA256` payload hash and presigned URLs (query-string authentication, with expiry).
+`X-Amz-Content-SHA256` payload hash (and aws-chunked bodies' chunk signatures, in
+:mod:`rsetl.awsproto.aws_chunked`) and presigned URLs (query-string authentication, with expiry).
 S3 is answered with S3's error codes, the JSON services with theirs.
 
 The server's time is the wall clock, also when the runtime runs on a virtual clock: clients sign
@@ -16,10 +17,12 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 from urllib.parse import parse_qsl, quote, unquote
 
+from rsetl.awsproto import aws_chunked
 from rsetl.awsproto.errors import AwsError
 from rsetl.awsproto.messages import AwsRequest
 
@@ -81,6 +84,24 @@ def credential_scope_service(request: AwsRequest) -> str | None:
 
 
 @dataclass(frozen=True)
+class PendingSignature:
+    """A signature checked as far as the request's head allows."""
+
+    identity: SignedIdentity
+    """Who signed; to be trusted only once :meth:`complete` has returned."""
+    _complete: Callable[[AwsRequest], AwsRequest]
+
+    def complete(self, request: AwsRequest) -> AwsRequest:
+        """Check `request`'s body (its hash, or its aws-chunked signatures and checksum); the request
+        as the service should see it (an aws-chunked body decoded)."""
+        return self._complete(request)
+
+
+def _as_is(request: AwsRequest) -> AwsRequest:
+    return request
+
+
+@dataclass(frozen=True)
 class _Scope:
     access_key: str
     date: str
@@ -105,10 +126,22 @@ class SigV4Verifier:
     def verify(
         self, request: AwsRequest, service: str | None = None, region: str | None = None
     ) -> SignedIdentity:
-        """The signer's identity, or the AWS error of a missing or wrong signature.
+        """The signer's identity, or the AWS error of a missing or wrong signature (head and body)."""
+        pending = self.verify_head(request, service, region)
+        pending.complete(request)
+        return pending.identity
 
-        `service` and `region` are those of the endpoint that answers: a signature scoped to
-        others is refused. Without them the scope is taken as it is signed.
+    def verify_head(
+        self, request: AwsRequest, service: str | None = None, region: str | None = None
+    ) -> PendingSignature:
+        """Everything the request's head proves, before its body is read; the body is checked by
+        :meth:`PendingSignature.complete`.
+
+        S3 signs the claimed payload hash (`x-amz-content-sha256`), so its signature is checked here and
+        a bad one is refused before a large body is buffered; the JSON services sign the body's hash,
+        so theirs is checked once the (small) body is in. `service` and `region` are those of the
+        endpoint that answers: a signature scoped to others is refused. Without them the scope is
+        taken as it is signed.
         """
         query_auth = "X-Amz-Algorithm" in _query_names(request)
         authorization = request.header("Authorization")
@@ -132,7 +165,7 @@ class SigV4Verifier:
                     "sign the Authorization header.",
                     400,
                 )
-            return verify_presigned(request, self._credentials, region, self._now())
+            return PendingSignature(verify_presigned(request, self._credentials, region, self._now()), _as_is)
         if s3 and not authorization and {"AWSAccessKeyId", "Signature"} <= _query_names(request):
             raise AwsError(
                 "AccessDenied",
@@ -154,7 +187,7 @@ class SigV4Verifier:
             )
         scope = _parse_scope(match.group("credential"), s3)
         _check_scope(scope, service, region, s3, query=False)
-        secret = self._secret(scope.access_key, s3)
+        key = _signing_key(self._secret(scope.access_key, s3), scope)
         signed_headers = match.group("signed").split(";")
         _check_signed_headers(request, signed_headers, s3)
         signed_at = _request_time(request, s3)
@@ -166,15 +199,28 @@ class SigV4Verifier:
                 s3_detail="Invalid credential date. Date is not the same as X-Amz-Date.",
             )
         _check_skew(signed_at, self._now(), s3)
-        payload_hash = _claimed_payload_hash(request) if s3 else hashlib.sha256(request.body).hexdigest()
-        canonical = _canonical_request(request, signed_headers, scope.service, payload_hash)
-        string_to_sign = _string_to_sign(signed_at, scope, canonical)
-        expected = _signature(secret, scope, string_to_sign)
-        if not hmac.compare_digest(expected, match.group("signature")):
-            raise _signature_mismatch(s3, scope.access_key, string_to_sign, canonical)
-        if s3:
-            _check_payload_hash(request, payload_hash)
-        return SignedIdentity(access_key=scope.access_key, region=scope.region, service=scope.service)
+        identity = SignedIdentity(access_key=scope.access_key, region=scope.region, service=scope.service)
+        signature = match.group("signature")
+
+        def check(payload_hash: str, signed: AwsRequest) -> None:
+            canonical = _canonical_request(signed, signed_headers, scope.service, payload_hash)
+            string_to_sign = _string_to_sign(signed_at, scope, canonical)
+            expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, signature):
+                raise _signature_mismatch(s3, scope.access_key, string_to_sign, canonical)
+
+        if not s3:
+
+            def check_body_hash(full: AwsRequest) -> AwsRequest:
+                check(hashlib.sha256(full.body).hexdigest(), full)
+                return full
+
+            return PendingSignature(identity, check_body_hash)
+        claimed = _claimed_payload_hash(request)
+        trailers = _check_streaming_head(request, claimed)
+        check(claimed, request)
+        signing = aws_chunked.ChunkSigning(key, f"{signed_at:{_ISO_BASIC}}", scope.text, signature)
+        return PendingSignature(identity, lambda full: _s3_body(full, claimed, signing, trailers))
 
     def _secret(self, access_key: str, s3: bool) -> str:
         secret = self._credentials.get(access_key)
@@ -455,25 +501,24 @@ def _check_skew(signed_at: datetime, now: datetime, s3: bool) -> None:
 
 
 def _claimed_payload_hash(request: AwsRequest) -> str:
-    """S3's `x-amz-content-sha256`: required, a SHA-256 in hex or `UNSIGNED-PAYLOAD`.
+    """S3's `x-amz-content-sha256`: required, a SHA-256 in hex, `UNSIGNED-PAYLOAD` or a streaming form.
 
-    The streaming (aws-chunked) forms are refused: the local endpoint does not verify chunk signatures.
+    The streaming forms served are :data:`aws_chunked.FORMS`; SigV4a's ECDSA forms are refused.
     """
     claimed = request.header("X-Amz-Content-SHA256")
     if not claimed:
         raise AwsError(
             "InvalidRequest", "Missing required header for this request: x-amz-content-sha256", 400
         )
-    if claimed.startswith(STREAMING_PREFIX):
+    if claimed.startswith(STREAMING_PREFIX) and claimed not in aws_chunked.FORMS:
         raise AwsError(
             "NotImplemented",
             f"A header you provided implies functionality that is not implemented: x-amz-content-sha256 "
-            f"{claimed} (aws-chunked uploads are not served locally; send the body with its SHA-256 or "
-            f"{UNSIGNED_PAYLOAD})",
+            f"{claimed} (the local endpoint serves {', '.join(aws_chunked.FORMS)})",
             501,
             details={"Header": "x-amz-content-sha256"},
         )
-    if claimed != UNSIGNED_PAYLOAD and not _SHA256_RE.match(claimed):
+    if claimed not in aws_chunked.FORMS and claimed != UNSIGNED_PAYLOAD and not _SHA256_RE.match(claimed):
         raise AwsError(
             "InvalidArgument",
             "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, or a valid "
@@ -482,6 +527,62 @@ def _claimed_payload_hash(request: AwsRequest) -> str:
             details={"ArgumentName": "x-amz-content-sha256", "ArgumentValue": claimed},
         )
     return claimed
+
+
+def _check_streaming_head(request: AwsRequest, claimed: str) -> list[str]:
+    """A streaming upload's headers ("For all requests, you must include the
+    x-amz-decoded-content-length header"); returns the declared `x-amz-trailer` names."""
+    if claimed not in aws_chunked.FORMS:
+        return []
+    decoded = request.header("x-amz-decoded-content-length")
+    if not decoded.isdigit():
+        raise AwsError(
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.",
+            411,
+            details={"Header": "x-amz-decoded-content-length"},
+        )
+    return aws_chunked.check_declared_trailers(request.header("x-amz-trailer"), claimed)
+
+
+def _s3_body(
+    request: AwsRequest, claimed: str, signing: aws_chunked.ChunkSigning, trailers: list[str]
+) -> AwsRequest:
+    """The request with its body checked against the signed claim; an aws-chunked body decoded, the
+    request then reads as a plain PUT of the object bytes (its trailing checksum as a header)."""
+    if claimed not in aws_chunked.FORMS:
+        _check_payload_hash(request, claimed)
+        return request
+    decoded = aws_chunked.decode(
+        request.body, claimed, None if claimed == aws_chunked.UNSIGNED_TRAILER else signing, trailers
+    )
+    if len(decoded.payload) != int(request.header("x-amz-decoded-content-length")):
+        raise AwsError(
+            "IncompleteBody",
+            "You did not provide the number of bytes specified by the x-amz-decoded-content-length header.",
+            400,
+        )
+    headers = Message()
+    for name, value in request.headers.items():
+        lowered = name.lower()
+        if lowered in (
+            "content-length",
+            "x-amz-decoded-content-length",
+            "x-amz-trailer",
+            "x-amz-content-sha256",
+        ):
+            continue
+        if lowered == "content-encoding":
+            codings = [c.strip() for c in str(value).split(",") if c.strip().lower() != "aws-chunked"]
+            if codings:
+                headers["Content-Encoding"] = ", ".join(codings)
+            continue
+        headers[name] = value
+    headers["Content-Length"] = str(len(decoded.payload))
+    headers["x-amz-content-sha256"] = hashlib.sha256(decoded.payload).hexdigest()
+    for name, value in decoded.trailers.items():
+        headers[name] = value
+    return replace(request, headers=headers, body=decoded.payload)
 
 
 def _check_payload_hash(request: AwsRequest, claimed: str) -> None:
@@ -536,8 +637,12 @@ def _string_to_sign(signed_at: datetime, scope: _Scope, canonical: str) -> str:
     )
 
 
-def _signature(secret: str, scope: _Scope, string_to_sign: str) -> str:
+def _signing_key(secret: str, scope: _Scope) -> bytes:
     key = ("AWS4" + secret).encode()
     for part in (scope.date, scope.region, scope.service, "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return key
+
+
+def _signature(secret: str, scope: _Scope, string_to_sign: str) -> str:
+    return hmac.new(_signing_key(secret, scope), string_to_sign.encode(), hashlib.sha256).hexdigest()

@@ -43,7 +43,13 @@ def call_wsgi(app: WsgiApp, request: AwsRequest, account_id: str) -> tuple[int, 
     }
     for name, value in request.headers.items():
         key = "HTTP_" + name.upper().replace("-", "_")
-        if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_X_MOTO_ACCOUNT_ID"):
+        # The server has decoded any chunked framing: the body is CONTENT_LENGTH bytes.
+        if key not in (
+            "HTTP_CONTENT_TYPE",
+            "HTTP_CONTENT_LENGTH",
+            "HTTP_TRANSFER_ENCODING",
+            "HTTP_X_MOTO_ACCOUNT_ID",
+        ):
             environ[key] = str(value)
     captured: dict[str, Any] = {}
     written = io.BytesIO()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import threading
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -31,6 +33,16 @@ from rsetl.s3.persistence import S3Persistence
 
 logger = logging.getLogger(__name__)
 
+MAX_OBJECT_BODY = 512 * 1024 * 1024
+"""Largest request body the local S3 reads (refused, before reading, with EntityTooLarge); AWS takes
+5 GB in one PUT, a local development endpoint far less."""
+_IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+_XML_SUBRESOURCES = ("tagging", "acl", "retention", "legal-hold", "restore", "select")
+"""Object subresources whose request body is XML (a bucket-level body is XML but for `policy`)."""
+
 EventSink = Callable[[list[dict[str, Any]]], object]
 """Receives PutEvents-style entries (the local EventBridge's `publish`)."""
 
@@ -39,6 +51,7 @@ class S3Service:
     """Local S3 on the shared port: every request no other service claims lands here."""
 
     signing_name = "s3"
+    max_request_body = MAX_OBJECT_BODY
 
     def __init__(self, event_sink: EventSink | None = None, *, state_dir: Path | None = None) -> None:
         """`state_dir` keeps the buckets and objects (loaded from it now); None keeps them in memory."""
@@ -82,9 +95,9 @@ class S3Service:
         return sorted(self._backend.buckets)
 
     def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse:
-        digest_error = content_md5_error(request)
-        if digest_error is not None:
-            return self.error_response(digest_error, context)
+        wire_error = content_md5_error(request) or bucket_name_error(request) or malformed_xml_error(request)
+        if wire_error is not None:
+            return self.error_response(wire_error, context)
         for needed in required_permissions(request):
             message = context.denial(needed.action, needed.resource, needed.keys)
             if message is not None:
@@ -257,6 +270,56 @@ def content_md5_error(request: AwsRequest) -> AwsError | None:
             details={"ExpectedDigest": claimed, "CalculatedDigest": base64.b64encode(computed).decode()},
         )
     return None
+
+
+def bucket_name_error(request: AwsRequest) -> AwsError | None:
+    """CreateBucket's check of the general purpose bucket naming rules (Amazon S3 User Guide, "General
+    purpose bucket naming rules", https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html):
+    3 to 63 lowercase letters, digits, dots and hyphens, a letter or digit at each end, no two adjacent
+    dots, not an IP address, none of the reserved prefixes and suffixes; else `InvalidBucketName`."""
+    target = S3Target.of(request)
+    if request.method != "PUT" or not target.bucket or target.key or request.raw_query:
+        return None
+    name = target.bucket
+    valid = (
+        _BUCKET_NAME.match(name) is not None
+        and ".." not in name
+        and not _IP_ADDRESS.match(name)
+        and not name.startswith(_RESERVED_PREFIXES)
+        and not name.endswith(_RESERVED_SUFFIXES)
+    )
+    if valid:
+        return None
+    return AwsError(
+        "InvalidBucketName", "The specified bucket is not valid.", 400, details={"BucketName": name}
+    )
+
+
+def malformed_xml_error(request: AwsRequest) -> AwsError | None:
+    """`MalformedXML` (400) for an XML request body that does not parse ("Error responses",
+    https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList), rather than the
+    parser's exception surfacing as a 500."""
+    if not request.body.strip() or not _carries_xml(request):
+        return None
+    try:
+        ElementTree.fromstring(request.body)
+    except ElementTree.ParseError:
+        return AwsError(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema",
+            400,
+        )
+    return None
+
+
+def _carries_xml(request: AwsRequest) -> bool:
+    target = S3Target.of(request)
+    query = request.query
+    if not target.key:
+        return "policy" not in query
+    if request.method == "POST" and "uploadId" in query:
+        return True  # CompleteMultipartUpload
+    return any(name in query for name in _XML_SUBRESOURCES)
 
 
 def _is_subresource(query: dict[str, list[str]]) -> bool:

@@ -240,18 +240,17 @@ def test_s3_requires_the_payload_hash_header(monkeypatch: pytest.MonkeyPatch) ->
     )
 
 
-def test_aws_chunked_uploads_are_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    """STREAMING-AWS4-HMAC-SHA256-PAYLOAD (S3 API Reference, "Signature Calculations for the
-    Authorization Header: Transferring Payload in Multiple Chunks",
-    https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html) is not served locally: S3's
-    NotImplemented, naming the header, rather than storing the chunk framing as the object."""
+def test_sigv4a_streaming_uploads_are_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SigV4a's STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD (S3 API Reference, "Authenticating Requests:
+    Using the Authorization Header", https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-auth-using-authorization-header.html)
+    is not served locally: S3's NotImplemented naming the header, rather than storing the framing."""
     request = _s3_put(monkeypatch)
-    request.headers.replace_header("X-Amz-Content-SHA256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+    request.headers.replace_header("X-Amz-Content-SHA256", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD")
 
     error = _refusal(lambda: _verifier().verify(request, "s3", "us-east-1"))
 
     assert (error.code, error.status) == ("NotImplemented", 501)
-    assert "aws-chunked uploads are not served locally" in error.message
+    assert "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" in error.message
 
 
 @pytest.mark.parametrize(
