@@ -25,7 +25,7 @@ import psutil
 from botocore.config import Config
 
 ROWS = 1_000_000
-TARGET = {"ClusterIdentifier": "bench", "Database": "dev"}
+TARGET: dict[str, Any] = {"ClusterIdentifier": "bench", "Database": "dev"}
 MB = 1024 * 1024
 
 

@@ -40,7 +40,7 @@ BUCKET = "bench"
 OBJECT = b"x" * 1024
 TARGET = {"ClusterIdentifier": "bench", "Database": "dev"}
 PER_KIND = 10
-TIGHT = {"header_timeout": 0.5, "body_timeout": 0.5, "max_connections": 8}
+TIGHT: dict[str, Any] = {"header_timeout": 0.5, "body_timeout": 0.5, "max_connections": 8}
 
 
 def _serve(state_dir: str, pipe: Connection) -> None:
@@ -60,7 +60,7 @@ def _serve(state_dir: str, pipe: Connection) -> None:
     router.register(data_api.service)
     router.register(s3, fallback=True)
     new, old = LocalServer(router).start(), StdlibServer(router).start()
-    tight = LocalServer(router, limits=ServerLimits(**TIGHT)).start()  # type: ignore[arg-type]
+    tight = LocalServer(router, limits=ServerLimits(**TIGHT)).start()
     pipe.send((new.url, old.url, tight.port))
     with contextlib.suppress(EOFError):
         pipe.recv()
@@ -71,7 +71,7 @@ def _serve(state_dir: str, pipe: Connection) -> None:
     data_api.stop()
 
 
-def _client(service: str, url: str) -> Any:
+def _client(service: Any, url: str) -> Any:
     return boto3.client(
         service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
         aws_secret_access_key="test", config=Config(retries={"total_max_attempts": 1}),

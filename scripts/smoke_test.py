@@ -62,7 +62,7 @@ class Stack:
 
     def __init__(self, name: str, region: str | None, endpoint_url: str | None) -> None:
         session = boto3.session.Session(region_name=region)
-        self._client: Callable[[str], Any] = lambda service: session.client(
+        self._client: Callable[[Any], Any] = lambda service: session.client(
             service, endpoint_url=endpoint_url
         )
         (described,) = self.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
