@@ -22,10 +22,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# mypy checks every Python folder: src (pyproject's `packages`); bench, scripts, tests and the layer, with
+# the layer importable as the functions and tests import it; each function alone, as every one is `app`.
+LAYER := layers/etl_common/python
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests functions layers bench scripts
 	$(BIN)/ruff format --check src tests functions layers bench scripts
 	$(BIN)/mypy
+	MYPYPATH=$(LAYER) $(BIN)/mypy --explicit-package-bases bench scripts tests $(LAYER)
+	for function in functions/*/; do MYPYPATH=$(LAYER) $(BIN)/mypy $$function || exit 1; done
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rsetl.lambdas import LambdaFault
 
 if TYPE_CHECKING:
-    from conftest import E2E
+    from tests.e2e.conftest import E2E
 
 
 def test_a_quarantine_failing_three_times_leaves_its_invocation_record_in_the_failure_queue(

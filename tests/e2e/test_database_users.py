@@ -13,7 +13,7 @@ from rsetl.awsproto import RequestContext
 from rsetl.redshift_data import DatabaseLogin
 
 if TYPE_CHECKING:
-    from conftest import E2E
+    from tests.e2e.conftest import E2E
 
 
 def test_sql_is_applied_by_the_admin_who_owns_the_views_and_their_refresh_procedures(e2e: E2E) -> None:
@@ -27,7 +27,9 @@ def test_sql_is_applied_by_the_admin_who_owns_the_views_and_their_refresh_proced
 
 
 def test_the_function_roles_log_in_with_the_database_roles_their_tags_name(e2e: E2E) -> None:
-    template, auth = e2e.runtime.template, e2e.runtime.redshift_data.auth  # type: ignore[union-attr]
+    redshift_data = e2e.runtime.redshift_data
+    assert redshift_data is not None, "a started runtime serves the Data API"
+    template, auth = e2e.runtime.template, redshift_data.auth
     request = {"WorkgroupName": template.parameters["WorkgroupName"], "Database": "dev"}
     expected = {"StatementRole": ("rsetl_pipeline",), "QuarantineRole": ("rsetl_quarantine",)}
     for logical_id, db_roles in expected.items():

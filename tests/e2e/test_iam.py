@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
-    from conftest import E2E
+    from tests.e2e.conftest import E2E
 
 
 def test_a_call_the_role_does_not_allow_is_denied_and_logged_in_the_functions_log(e2e: E2E) -> None:

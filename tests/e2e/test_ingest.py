@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import E2E
+    from tests.e2e.conftest import E2E
 
 
 def _lines(order_date: str, prefix: str, stores: list[str], skus: list[str]) -> list[list[Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conftest import E2E
+    from tests.e2e.conftest import E2E
 
 
 def test_a_sales_file_with_empty_and_blank_keys_is_rejected_and_loads_nothing(

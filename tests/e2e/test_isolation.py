@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conftest import E2E
+    from tests.e2e.conftest import E2E
 
 ROWS = [["ISO-1", 1, "2026-02-01 10:00:00", "ST001", "SKU-100001", "C1", 1, "2.50", "0.00", "USD"]]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conftest import E2E
+    from tests.e2e.conftest import E2E
 
 AWS_CLI = Path(sys.executable).with_name("aws")
 

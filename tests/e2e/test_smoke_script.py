@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import E2E
+    from tests.e2e.conftest import E2E
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "smoke_test.py"
 

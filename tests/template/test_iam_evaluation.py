@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rsetl.iam import LocalIam, Principal, ServiceCaller, evaluate
+from rsetl.iam import Caller, LocalIam, Principal, ServiceCaller, evaluate
 from rsetl.redshift_data import local_workgroup_id
 from rsetl.template import LocalTemplate, load_template
 
@@ -24,7 +24,7 @@ def serverless() -> tuple[LocalTemplate, LocalIam]:
     return _iam(WorkgroupName="default-workgroup", WorkgroupId=local_workgroup_id("default-workgroup"))
 
 
-def _caller(template: LocalTemplate, iam: LocalIam, function_logical_id: str):  # type: ignore[no-untyped-def]
+def _caller(template: LocalTemplate, iam: LocalIam, function_logical_id: str) -> Caller:
     return iam.function_caller(template.resources[function_logical_id])
 
 

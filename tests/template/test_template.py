@@ -267,7 +267,7 @@ def test_a_stopped_or_timed_out_run_has_its_running_statements_cancelled(resourc
     https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html
     """
     arn = "arn:aws:states:us-east-1:123456789012:execution:rsetl-run-pipeline:run-1"
-    event = {
+    event: dict[str, Any] = {
         "version": "0", "id": "e-1", "detail-type": "Step Functions Execution Status Change",
         "source": "aws.states", "account": "123456789012", "time": "2026-11-07T02:00:00Z",
         "region": "us-east-1", "resources": [arn],

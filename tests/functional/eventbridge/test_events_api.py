@@ -44,7 +44,7 @@ def events(bridge: EventBridge) -> Iterator[Any]:
 def _error(call: Any, **kwargs: Any) -> dict[str, str]:
     with pytest.raises(ClientError) as caught:
         call(**kwargs)
-    return dict(caught.value.response["Error"])
+    return {key: str(value) for key, value in caught.value.response["Error"].items()}
 
 
 def test_rules_targets_and_put_events_through_boto3(events: Any, bridge: EventBridge) -> None:
@@ -113,7 +113,10 @@ def test_test_event_pattern_through_boto3(events: Any) -> None:
         "detail-type": "Object Created",
         "detail": {"object": {"key": "sales/2026/03/01/a.csv"}},
     }
-    pattern = {"source": ["aws.s3"], "detail": {"object": {"key": [{"wildcard": "sales/*.csv"}]}}}
+    pattern: dict[str, Any] = {
+        "source": ["aws.s3"],
+        "detail": {"object": {"key": [{"wildcard": "sales/*.csv"}]}},
+    }
     assert (
         events.test_event_pattern(EventPattern=json.dumps(pattern), Event=json.dumps(event))["Result"] is True
     )

@@ -68,6 +68,7 @@ def test_unhandled_exception_becomes_the_task_error(runtime: LambdaRuntime) -> N
     task = {"Type": "Task", "Resource": ARN.format("worker"), "End": True}
     execution = run(runtime, {"T": task}, {"fail": "bad rows in file"})
     assert execution.error == "PipelineError"
+    assert execution.cause is not None, "a failed execution has a cause"
     cause = json.loads(execution.cause)
     assert cause["errorMessage"] == "bad rows in file" and cause["stackTrace"]
 
@@ -82,5 +83,6 @@ def test_function_timeout_is_sandbox_timedout_and_retried(runtime: LambdaRuntime
     }
     execution = run(runtime, {"T": task}, {"n": 1, "sleep": 5})
     assert execution.error == "Sandbox.Timedout"
+    assert execution.cause is not None, "a failed execution has a cause"
     assert "Task timed out after 0.50 seconds" in execution.cause
     assert runtime.invocations["worker"] == 2

@@ -122,8 +122,9 @@ def test_client_side_validation_still_applies_with_the_default_config(endpoint: 
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
+    without_sql: dict[str, Any] = {"Database": "dev"}
     with pytest.raises(ParamValidationError):
-        client.execute_statement(Database="dev")
+        client.execute_statement(**without_sql)
 
 
 def test_service_errors_keep_their_code(endpoint: str) -> None:

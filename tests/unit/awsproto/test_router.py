@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -25,7 +25,11 @@ def endpoint() -> Iterator[str]:
         yield server.url
 
 
-def _client(name: str, url: str, **config: Any) -> Any:
+RoutedService = Literal["s3", "sqs", "sns", "lambda", "route53"]
+"""The services these tests call; boto3's stubs type a client by its service's literal name."""
+
+
+def _client(name: RoutedService, url: str, **config: Any) -> Any:
     return boto3.client(
         name, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
         aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}, **config),

@@ -6,6 +6,7 @@ import os
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,9 +70,12 @@ def test_up_defaults_to_port_4566() -> None:
 def test_up_takes_the_number_of_statement_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     """`--statement-workers N` reaches `RuntimeOptions.statement_workers`; the default is the service's."""
     seen: list[int] = []
-    monkeypatch.setattr(
-        "rsetl.cli.local.up", lambda *args, **kwargs: seen.append(kwargs["statement_workers"]) or 0
-    )
+
+    def up(*args: Any, **kwargs: Any) -> int:
+        seen.append(kwargs["statement_workers"])
+        return 0
+
+    monkeypatch.setattr("rsetl.cli.local.up", up)
     assert main(["local", "up", "--statement-workers", "8"]) == 0
     assert main(["local", "up"]) == 0
     assert seen == [8, STATEMENT_WORKERS]

@@ -277,14 +277,11 @@ def test_the_entry_size_counts_utf8_bytes_of_source_detail_type_detail_resources
     overhead = 1 + 1 + 14 + 2 + len('{"x":""}')
     room = 256 * 1024 - overhead
     # "é" is two UTF-8 bytes: the limit is on bytes, not characters.
-    fits = {
-        **fixed,
-        "Detail": '{"x":"' + "é" * (room // 2) + "a" * (room % 2) + '"}',
-        "EventBusName": "b" * 200,
-    }
+    detail = '{"x":"' + "é" * (room // 2) + "a" * (room % 2) + '"}'
+    fits = {**fixed, "Detail": detail, "EventBusName": "b" * 200}
     assert bridge.put_events([fits])["FailedEntryCount"] == 1  # no bus "bbb...": the size check passed
     with pytest.raises(ValidationException, match="over the limit"):
-        bridge.put_events([{**fits, "Detail": fits["Detail"].replace('"}', 'a"}')}])
+        bridge.put_events([{**fits, "Detail": detail.replace('"}', 'a"}')}])
 
 
 def test_rule_and_bus_management(bridge: EventBridge) -> None:

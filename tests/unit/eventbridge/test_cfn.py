@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ def test_schedule_from_properties_fires(bridge: EventBridge) -> None:
     payloads: list[str] = []
     bridge.invoker.register(SFN_ARN, payloads.append)
     scheduler = Scheduler(bridge)
-    properties = {
+    properties: dict[str, Any] = {
         "ScheduleExpression": "cron(0 2 * * ? *)",
         "ScheduleExpressionTimezone": "UTC",
         "FlexibleTimeWindow": {"Mode": "OFF"},

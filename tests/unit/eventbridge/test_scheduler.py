@@ -21,8 +21,8 @@ SFN_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:NightlySnapshot"
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def _utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -16,6 +16,9 @@ from botocore.stub import Stubber
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "layers" / "etl_common" / "python"))
+
+StubbedService = Literal["redshift-data", "events", "s3"]
+"""The services the handlers call; boto3's stubs type a client by its service's literal name."""
 
 
 @dataclass
@@ -75,11 +78,11 @@ def load_handler() -> Callable[[str], ModuleType]:
 
 
 @pytest.fixture
-def stubbed() -> Iterator[Callable[[str], tuple[Any, Stubber]]]:
+def stubbed() -> Iterator[Callable[[StubbedService], tuple[Any, Stubber]]]:
     """A real boto3 client of a service with a Stubber activated on it (asserted empty at the end)."""
     stubbers: list[Stubber] = []
 
-    def make(service: str) -> tuple[Any, Stubber]:
+    def make(service: StubbedService) -> tuple[Any, Stubber]:
         client = boto3.client(
             service, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
         )
@@ -97,16 +100,16 @@ def stubbed() -> Iterator[Callable[[str], tuple[Any, Stubber]]]:
 @pytest.fixture
 def stubbed_handler(
     load_handler: Callable[[str], ModuleType],
-    stubbed: Callable[[str], tuple[Any, Stubber]],
+    stubbed: Callable[[StubbedService], tuple[Any, Stubber]],
     monkeypatch: pytest.MonkeyPatch,
-) -> Callable[[str, str, str], ModuleType]:
+) -> Callable[[str, str, StubbedService], ModuleType]:
     """A handler module whose client accessor returns a stubbed client (its Stubber as `.stubber`)."""
 
-    def make(function: str, accessor: str, service: str) -> ModuleType:
+    def make(function: str, accessor: str, service: StubbedService) -> ModuleType:
         module = load_handler(function)
         client, stubber = stubbed(service)
         monkeypatch.setattr(module, accessor, lambda: client)
-        module.stubber = stubber
+        vars(module)["stubber"] = stubber
         return module
 
     return make

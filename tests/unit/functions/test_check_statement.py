@@ -72,7 +72,8 @@ def test_every_running_status_keeps_polling(app, context, status: str) -> None:
     [("FAILED", "FAILED"), ("ABORTED", "ABORTED"), ("ALL", "UNKNOWN_STATUS"), ("", "UNKNOWN_STATUS")],
 )
 def test_ending_statuses_stop_with_a_cause(app, context, status: str, error_type: str) -> None:
-    long_poll(app, status, **({"Error": "ERROR: boom"} if status == "FAILED" else {}))
+    failure: dict[str, Any] = {"Error": "ERROR: boom"} if status == "FAILED" else {}
+    long_poll(app, status, **failure)
     result = check(app, context, now="2024-03-02T01:00:40Z")
     assert json.loads(result["cause"])["error_type"] == error_type
 

@@ -12,7 +12,7 @@ from etl_common import TRANSIENT_ERRORS, InputError, UnsafeValueError
 
 STATEMENT_ID = "d9b6c0c9-0747-4bf4-b142-e8883122f766"
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:RunPipeline:exec-1"
-RUN = {
+RUN: dict[str, Any] = {
     "pipeline": "ingest_sales",
     "execution_name": "exec-1",
     "execution_arn": EXECUTION_ARN,

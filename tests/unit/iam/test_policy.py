@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rsetl.iam import Decision, PolicyDocument, PolicyError, Principal, evaluate
+from rsetl.iam.policy import RequestKeys
 
 
 def _policy(*statements: dict[str, object], version: str = "2012-10-17") -> PolicyDocument:
@@ -72,7 +73,7 @@ def test_an_absent_key_fails_a_condition_unless_it_is_negated_if_exists_or_null(
     a negated operator, for `...IfExists` and for `Null: true`
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html)."""
 
-    def allowed(condition: dict[str, object], keys: dict[str, object]) -> bool:
+    def allowed(condition: dict[str, object], keys: RequestKeys) -> bool:
         policy = _policy(
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*", "Condition": condition}
         )

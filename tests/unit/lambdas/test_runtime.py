@@ -68,7 +68,6 @@ def functions(tmp_path: Path) -> list[FunctionConfig]:
         """,
     )
     write(tmp_path / "fn_broken" / "app.py", "import not_a_module_anywhere\n")
-    common = {"environment": {"PIPELINES_DIR": "/opt"}}
     return [
         FunctionConfig(
             name="fn-a",
@@ -77,7 +76,7 @@ def functions(tmp_path: Path) -> list[FunctionConfig]:
             layers=(LayerConfig(tmp_path / "layer1"), LayerConfig(tmp_path / "layer2")),
             timeout_seconds=5,
             memory_mb=256,
-            **common,
+            environment={"PIPELINES_DIR": "/opt"},
         ),
         FunctionConfig(name="fn-b", arn=ARN.format("fn-b"), code_dir=tmp_path / "fn_b"),
         FunctionConfig(name="fn-broken", arn=ARN.format("fn-broken"), code_dir=tmp_path / "fn_broken"),

@@ -64,10 +64,13 @@ def build(
     rows: list[tuple[Any, ...]],
     spill_path: Path,
     result_format: str = "JSON",
-    **limits: int,
+    *,
+    result_page_bytes: int = Limits.result_page_bytes,
+    result_memory_bytes: int = Limits.result_memory_bytes,
 ) -> ResultSet:
     """A result as the executor builds it: rows streamed into a writer in chunks of 7."""
-    writer = ResultWriter(spill_path, result_format, Limits(**limits))
+    limits = Limits(result_page_bytes=result_page_bytes, result_memory_bytes=result_memory_bytes)
+    writer = ResultWriter(spill_path, result_format, limits)
     writer.begin([column.redshift_type for column in columns])
     for start in range(0, len(rows), 7):
         writer.add(rows[start : start + 7])

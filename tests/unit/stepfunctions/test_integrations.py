@@ -193,6 +193,7 @@ def test_start_execution_sync_runs_the_child_to_its_end() -> None:
     assert done.output == {"out": {"x": 1}, "status": "SUCCEEDED"}
     failed = engine.start_execution(parent.arn, {"arn": failing.arn}, "p2", wait=True)
     assert failed.error == "States.TaskFailed"
+    assert failed.cause is not None, "a failed execution has a cause"
     assert json.loads(failed.cause)["Error"] == "Child"
 
 
