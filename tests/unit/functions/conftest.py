@@ -109,7 +109,7 @@ def stubbed_handler(
         module = load_handler(function)
         client, stubber = stubbed(service)
         monkeypatch.setattr(module, accessor, lambda: client)
-        vars(module)["stubber"] = stubber
+        vars(module)["stubber"] = stubber  # a new attribute: ModuleType declares none to assign
         return module
 
     return make
