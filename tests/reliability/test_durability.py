@@ -490,9 +490,10 @@ def _report(figures: Figures) -> None:
 
 def test_one_kill_9_mid_ingest_leaves_every_file_loaded_once_or_quarantined(launcher) -> None:
     """An event accepted before the kill is delivered after the restart, an execution RUNNING at the
-    kill is started again: EventBridge delivers at least once ("Amazon EventBridge event delivery",
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html), and the ledger makes a
-    second run of a loaded file a no-op."""
+    kill is started again: EventBridge retries a delivery until it succeeds or its retry policy runs out
+    ("How EventBridge retries delivering events",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html), and the ledger
+    makes a second run of a loaded file a no-op."""
     _report(_ingest_under_kill_9(launcher, crashes=1, files=8, seed=int(os.environ.get("RSETL_SEED", "7"))))
 
 

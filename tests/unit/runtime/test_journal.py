@@ -3,8 +3,9 @@
 What a restart must keep is what the Step Functions and EventBridge APIs show: DescribeExecution's
 status, input, output, error, cause and dates ("DescribeExecution",
 https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html),
-GetExecutionHistory's events, and the events a bus accepted, which EventBridge delivers at least once
-("Amazon EventBridge targets", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html).
+GetExecutionHistory's events, and the events a bus accepted, whose delivery EventBridge retries until it
+succeeds or the retry policy runs out ("How EventBridge retries delivering events",
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html).
 """
 
 from __future__ import annotations
