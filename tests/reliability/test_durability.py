@@ -143,7 +143,7 @@ def launcher(tmp_path: Path) -> Iterator[Callable[..., Up]]:
     pgdata = (tmp_path / "state" / "postgres" / "pgdata").resolve()
     orphan = postmaster_pid(pgdata)
     if orphan is not None and is_postmaster_of(orphan, pgdata):
-        os.kill(orphan, signal.SIGTERM)
+        os.kill(orphan, signal.SIGINT)  # a fast shutdown: it ends the sessions a kill left running
 
 
 def _landing(up: Up) -> str:
@@ -385,6 +385,52 @@ def test_executions_and_events_are_shown_after_a_clean_restart_and_after_kill_9(
     assert after_kill.report("restarted") == [] and after_kill.report("redelivered") == []
 
 
+def test_an_execution_running_at_kill_9_is_aborted_and_started_again_and_loads_once(launcher) -> None:
+    """A load held behind a lock on the ledger is RUNNING when `up` is killed: the next `up` says so,
+    ends it ABORTED (its cause names the new run, as a StopExecution's error and cause are kept,
+    "StopExecution", https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html)
+    and starts it again from its input; the file is loaded once."""
+    up = launcher()
+    bucket = _landing(up)
+    data = up.client("redshift-data")
+    target = {"WorkgroupName": "default-workgroup", "Database": "dev"}
+    holder = data.batch_execute_statement(
+        Sqls=["LOCK etl.load_ledger", "SELECT pg_sleep(600)"], **target
+    )["Id"]  # fmt: skip
+    assert _wait_for(lambda: data.describe_statement(Id=holder)["Status"] == "STARTED")
+    key = "sales/2026/11/06/held-at-kill.csv"
+    up.client("s3").put_object(Bucket=bucket, Key=key, Body=sales_csv("held-at-kill", ROWS))
+    clients = LocalClients.for_state_dir(up.state_dir)
+    sfn = clients.client("stepfunctions")
+    machine = clients.pipeline_machine_arn()
+
+    def running() -> list[dict[str, Any]]:
+        return list(sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"])
+
+    assert _wait_for(lambda: len(running()) == 1)
+    time.sleep(2.0)  # into the poll loop, its statement waiting for the lock
+    (held,) = running()
+    up.kill()
+
+    again = launcher()
+    (line,) = again.report("restarted")
+    assert held["executionArn"] in line and f"started again as {held['executionArn']}-restart-1" in line
+    _settle(again)
+    sfn = LocalClients.for_state_dir(again.state_dir).client("stepfunctions")
+    old = sfn.describe_execution(executionArn=held["executionArn"])
+    assert (old["status"], old["error"]) == ("ABORTED", "rsetl.RuntimeStopped")
+    assert f"{held['executionArn']}-restart-1" in old["cause"]
+    new = sfn.describe_execution(executionArn=f"{held['executionArn']}-restart-1")
+    assert (new["status"], new["input"]) == ("SUCCEEDED", old["input"])
+    listed = _rsetl(again.state_dir, "executions")
+    assert f"{held['name']}-restart-1" in listed.stdout and "ABORTED" in listed.stdout, listed.stdout
+    loaded = _rsetl(
+        again.state_dir, "sql",
+        f"SELECT status || ':' || rows_loaded FROM etl.load_ledger WHERE object_key = '{key}'",
+    )  # fmt: skip
+    assert [line.split()[1] for line in loaded.stdout.splitlines() if ":" in line] == [f"LOADED:{ROWS}"]
+
+
 @dataclass
 class Figures:
     crashes: int = 0
@@ -440,7 +486,7 @@ def _ingest_under_kill_9(launcher: Callable[..., Up], crashes: int, files: int, 
 
         uploader = threading.Thread(target=upload)
         uploader.start()
-        time.sleep(rng.uniform(0.3, 5.0))
+        time.sleep(rng.uniform(0.2, 2.5))
         figures.in_flight.append(_unfinished(up))
         up.kill()
         uploader.join(60)
