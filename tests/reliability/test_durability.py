@@ -385,8 +385,9 @@ def test_executions_and_events_are_shown_after_a_clean_restart_and_after_kill_9(
     assert after_kill.report("restarted") == [] and after_kill.report("redelivered") == []
 
 
-def test_an_execution_running_at_kill_9_is_aborted_and_started_again_and_loads_once(launcher) -> None:
-    """A load held behind a lock on the ledger is RUNNING when `up` is killed: the next `up` says so,
+@pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
+def test_an_execution_running_at_a_stop_is_aborted_and_started_again_and_loads_once(launcher, stop) -> None:
+    """A load held behind a lock on the ledger is RUNNING when `up` stops: the next `up` says so,
     ends it ABORTED (its cause names the new run, as a StopExecution's error and cause are kept,
     "StopExecution", https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html)
     and starts it again from its input; the file is loaded once."""
@@ -410,7 +411,10 @@ def test_an_execution_running_at_kill_9_is_aborted_and_started_again_and_loads_o
     assert _wait_for(lambda: len(running()) == 1)
     time.sleep(2.0)  # into the poll loop, its statement waiting for the lock
     (held,) = running()
-    up.kill()
+    if stop == "SIGTERM":
+        assert up.terminate() == 0, "".join(up.stderr)
+    else:
+        up.kill()
 
     again = launcher()
     (line,) = again.report("restarted")

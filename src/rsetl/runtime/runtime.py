@@ -384,12 +384,18 @@ class LocalRuntime:
     def stop(self) -> None:
         """Stop accepting work, let running statements end (bounded), then shut down, PostgreSQL last.
 
-        The endpoint file goes once the port is closed, so a client that finds it can connect.
+        The endpoint file goes once the port is closed, so a client that finds it can connect. The
+        journal closes then too: executions running and deliveries not ended are restarted and made
+        again by the next start.
         """
         self.scheduler.stop()
         if self.server is not None:
             self.server.stop()
         clear_endpoint(self.options.state_dir)
+        if self.journal is not None:
+            # What is cut short from here on (executions, deliveries) stays unfinished in the journal,
+            # so the next start finishes it, as after a crash; none is recorded as failed by the stop.
+            self.journal.close()
         self.events.close()
         if self.async_lambda is not None:
             self.async_lambda.close()
@@ -406,8 +412,6 @@ class LocalRuntime:
             self.redshift_data.close()
         if self.postgres is not None:
             self.postgres.stop()
-        if self.journal is not None:
-            self.journal.close()
 
     def __enter__(self) -> LocalRuntime:
         return self.start()

@@ -17,8 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
+from rsetl.awsproto import LocalServer, Router
 from rsetl.clock import VirtualClock
 from rsetl.eventbridge import EventBridge, Scheduler
 from rsetl.journal import (
@@ -28,6 +30,7 @@ from rsetl.journal import (
     Journal,
     ScheduleFire,
 )
+from rsetl.s3 import S3Service
 from rsetl.stepfunctions import StepFunctionsEngine
 from rsetl.stepfunctions.engine import RUNTIME_STOPPED
 
@@ -308,3 +311,37 @@ def test_a_rate_keeps_the_anchor_of_its_first_run(path: Path) -> None:
     second = _scheduled(Journal(path), later, delivered)
     second.run_until(START + timedelta(hours=1, minutes=30))
     assert [json.loads(p)["time"] for p in delivered] == ["2026-11-06T23:00:00Z"]
+
+
+def test_an_s3_notification_is_journaled_before_the_put_is_answered(path: Path, tmp_path: Path) -> None:
+    """S3 sends "Object Created" for every stored object ("Using EventBridge",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html): the event and its delivery
+    are committed before the PUT's answer, so a crash after the answer cannot lose them."""
+    gate = threading.Event()
+    bridge = EventBridge(clock=VirtualClock(START))
+    bridge.invoker.register(TARGET, lambda payload: gate.wait(10))
+    bridge.keep_in(Journal(path))
+    bridge.put_rule("uploads", event_pattern={"source": ["aws.s3"], "detail-type": ["Object Created"]})
+    bridge.put_targets("uploads", [{"Id": "t", "Arn": TARGET}])
+    service = S3Service(event_sink=bridge.publish, state_dir=tmp_path / "s3")
+    service.create_bucket("landing", eventbridge=True)
+    router = Router()
+    router.register(service, fallback=True)
+    try:
+        with LocalServer(router) as server:
+            s3 = boto3.client(
+                "s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="test",
+                aws_secret_access_key="test",
+            )  # fmt: skip
+            etag = s3.put_object(Bucket="landing", Key="sales/a.csv", Body=b"a\n")["ETag"].strip('"')
+            reader = sqlite3.connect(path)
+            ((event,),) = reader.execute("SELECT event FROM events").fetchall()
+            assert json.loads(event)["detail"]["object"] == {
+                **json.loads(event)["detail"]["object"],
+                "key": "sales/a.csv",
+                "etag": etag,
+            }
+            assert reader.execute("SELECT count(*) FROM deliveries").fetchone() == (1,)
+    finally:
+        gate.set()
+        bridge.close()
