@@ -249,7 +249,8 @@ class Scheduler:
                 anchor = fired.anchor
                 after = max(now, fired.last_fire or now)
             elif self._journal is not None:
-                self._journal.save_schedule_fire(arn, ScheduleFire(expression, anchor, None))
+                with self._journal.transaction():
+                    self._journal.save_schedule_fire(arn, ScheduleFire(expression, anchor, None))
             self._due[key] = _Due(None, anchor, arn, expression)
             self._due[key].next_fire = self._following(key, after, first=fired is None)
 

@@ -113,9 +113,11 @@ def _engine(journal: Journal, status_events: list[dict[str, Any]] | None = None)
 
 
 def test_finished_executions_and_their_histories_are_loaded_by_the_next_engine(path: Path) -> None:
-    first = _engine(Journal(path))
+    journal = Journal(path)
+    first = _engine(journal)
     succeeded = first.start_execution(first.machine_arn("pass"), {"file": "a.csv"}, "ok", wait=True)
     failed = first.start_execution(first.machine_arn("fail"), {"file": "b.csv"}, "ko", wait=True)
+    journal.close()  # a stop: the last group of progress is committed
 
     second = _engine(Journal(path))
     loaded = second.execution(succeeded.arn)
@@ -180,6 +182,7 @@ def test_an_execution_running_at_a_crash_is_aborted_and_started_again_from_its_i
     ]
     assert [detail["executionArn"] for detail in aborted] == [old_arn]
     assert engine.restart_interrupted() == [], "each interrupted execution is restarted once"
+    journal.close()
 
     reloaded = _engine(Journal(path))
     assert reloaded.describe(reloaded.execution(old_arn))["status"] == "ABORTED"
@@ -236,11 +239,15 @@ def test_an_accepted_event_and_its_delivery_are_journaled_before_put_events_answ
 
 
 def test_a_delivery_unfinished_at_a_crash_is_made_again_by_the_next_start(path: Path) -> None:
-    gate = threading.Event()
-    crashed = _bridge(Journal(path), lambda payload: gate.wait(10))
+    gate, attempted = threading.Event(), threading.Event()
+    crashed_journal = Journal(path)
+    crashed = _bridge(crashed_journal, lambda payload: attempted.set() or gate.wait(10))
     (entry,) = crashed.put_events([ENTRY])["Entries"]
+    assert attempted.wait(10)
+    crashed_journal.close()  # the runtime stops during the attempt: its delivery has not ended
     delivered: list[str] = []
-    restarted = _bridge(Journal(path), delivered.append)
+    restarted_journal = Journal(path)
+    restarted = _bridge(restarted_journal, delivered.append)
     try:
         assert [record.event_id for record in restarted.events()] == [entry["EventId"]]
         (redelivered,) = restarted.redeliver_unfinished()
@@ -251,6 +258,7 @@ def test_a_delivery_unfinished_at_a_crash_is_made_again_by_the_next_start(path: 
         assert (record.status, record.redeliveries, record.attempts) == ("SUCCEEDED", 1, 2)
         assert redelivered is record
         assert restarted.redeliver_unfinished() == []
+        restarted_journal.close()
         again = _bridge(Journal(path), delivered.append)
         assert again.redeliver_unfinished() == [], "a delivery that ended is not made again"
         assert again.deliveries()[0].redeliveries == 1
