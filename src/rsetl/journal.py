@@ -131,6 +131,7 @@ class Journal:
         self._lock = threading.RLock()
         self._depth = 0
         self._closed = False
+        self._progress = True
         self._stop = threading.Event()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -151,6 +152,12 @@ class Journal:
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> Journal:
         return cls(state_dir / JOURNAL_FILE)
+
+    def acknowledgements_only(self) -> None:
+        """From now on write only transactions (what precedes an acknowledgement), no progress."""
+        with self._lock:
+            self._commit_group()
+            self._progress = False
 
     def close(self) -> None:
         """Close the database. Writes after this are not made: they come from work the stopping
@@ -192,7 +199,7 @@ class Journal:
     def _write(self, sql: str, parameters: tuple[Any, ...]) -> None:
         """Write now; outside a transaction, the group commit makes it durable shortly."""
         with self._lock:
-            if self._closed:
+            if self._closed or (not self._progress and self._depth == 0):
                 return
             if not self._db.in_transaction:
                 self._db.execute("BEGIN")

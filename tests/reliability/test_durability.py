@@ -417,7 +417,9 @@ def test_an_execution_running_at_a_stop_is_aborted_and_started_again_and_loads_o
         up.kill()
 
     again = launcher()
-    (line,) = again.report("restarted")
+    restarted = again.report("restarted")
+    assert len(restarted) == 1, "".join(up.stderr + ["---\n"] + again.stderr)
+    (line,) = restarted
     assert held["executionArn"] in line and f"started again as {held['executionArn']}-restart-1" in line
     _settle(again)
     sfn = LocalClients.for_state_dir(again.state_dir).client("stepfunctions")

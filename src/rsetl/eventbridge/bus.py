@@ -161,11 +161,12 @@ class EventBridge:
         An accepted event and its deliveries are written (durably) before PutEvents answers; the
         deliveries that had not ended wait for :meth:`redeliver_unfinished`.
         """
+        loaded = [
+            PutEventRecord(row.id, row.bus, row.event, row.received_at, row.matched_rules)
+            for row in journal.events()
+        ]
         with self._lock:
-            self._events.extend(
-                PutEventRecord(row.id, row.bus, row.event, row.received_at, row.matched_rules)
-                for row in journal.events()
-            )
+            self._events.extend(loaded)
             self._journal = journal
         self.dispatcher.keep_in(journal)
 

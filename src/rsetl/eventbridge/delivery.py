@@ -354,8 +354,9 @@ class Dispatcher:
 
         The ones that had not ended wait for :meth:`redeliver_unfinished`.
         """
+        rows = journal.deliveries()
         with self._lock:
-            for row in journal.deliveries():
+            for row in rows:
                 delivery = Delivery.from_journal(row.delivery)
                 progress = dict(row.record)
                 for moment in ("created_at", "finished_at"):

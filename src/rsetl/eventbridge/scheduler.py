@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rsetl.eventbridge.bus import EventBridge, format_time
+from rsetl.eventbridge.bus import EventBridge, Rule, format_time
 from rsetl.eventbridge.delivery import Delivery
 from rsetl.eventbridge.exceptions import (
     ResourceAlreadyExistsException,
@@ -174,13 +174,17 @@ class Scheduler:
                 fire_time, key = min(due)
                 entry = self._due[key]
                 entry.next_fire = self._following(key, fire_time)
+            due_now = self._resolve(key)
+            if due_now is None:
+                continue
+            # Locks are taken before the journal's, never inside it.
             with self.bridge.journaled():
                 # The fire and its event commit together: a crash leaves both or neither.
                 if self._journal is not None:
                     self._journal.save_schedule_fire(
                         entry.arn, ScheduleFire(entry.expression, entry.anchor, fire_time)
                     )
-                self._fire(key, fire_time)
+                self._fire(due_now, fire_time)
             fired += 1
 
     def run_until(self, moment: datetime) -> int:
@@ -269,18 +273,21 @@ class Scheduler:
             return None
         return fire
 
-    def _fire(self, key: tuple[Any, ...], fire_time: datetime) -> None:
+    def _resolve(self, key: tuple[Any, ...]) -> Rule | Schedule | None:
+        """The scheduled rule or schedule a due key stands for (None once it is gone)."""
         if key[0] == "rule":
             try:
-                rule = self.bridge.describe_rule(key[2], key[1])
+                return self.bridge.describe_rule(key[2], key[1])
             except ResourceNotFoundException:
-                return
-            self.bridge.fire_scheduled_rule(rule, fire_time)
-            return
+                return None
         with self._lock:
-            schedule = self._schedules.get((key[1], key[2]))
-        if schedule is not None:
-            self._deliver_schedule(schedule, fire_time)
+            return self._schedules.get((key[1], key[2]))
+
+    def _fire(self, fired: Rule | Schedule, fire_time: datetime) -> None:
+        if isinstance(fired, Rule):
+            self.bridge.fire_scheduled_rule(fired, fire_time)
+        else:
+            self._deliver_schedule(fired, fire_time)
 
     def _deliver_schedule(self, schedule: Schedule, fire_time: datetime) -> None:
         target = schedule.target

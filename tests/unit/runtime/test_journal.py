@@ -353,3 +353,13 @@ def test_an_s3_notification_is_journaled_before_the_put_is_answered(path: Path, 
     finally:
         gate.set()
         bridge.close()
+
+
+def test_a_stopping_journal_writes_acknowledgements_but_no_progress(path: Path) -> None:
+    journal = Journal(path)
+    journal.acknowledgements_only()
+    journal.add_event(EventRow("progress", "default", START, {}, ()))
+    with journal.transaction():
+        journal.add_event(EventRow("acknowledged", "default", START, {}, ()))
+    journal.close()
+    assert [row.id for row in Journal(path).events()] == ["acknowledged"]
