@@ -49,6 +49,7 @@ class Up:
     grace: float = 10.0
     process: subprocess.Popen[str] | None = None
     stderr: list[str] = field(default_factory=list)
+    stderr_reader: threading.Thread | None = None
 
     def start(self) -> Up:
         command = [
@@ -58,7 +59,8 @@ class Up:
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready = threading.Event()
         threading.Thread(target=self._read_stdout, args=(ready,), daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self.stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self.stderr_reader.start()
         assert ready.wait(STARTUP_TIMEOUT), f"`rsetl local up` not ready: {''.join(self.stderr)}"
         assert self.process.poll() is None, "".join(self.stderr)
         return self
@@ -101,7 +103,12 @@ class Up:
             self.process.wait(60)
 
     def report(self, kind: str) -> list[str]:
-        """The start-up report's lines of one kind (`restarted`, `redelivered`) on stderr."""
+        """The start-up report's lines of one kind (`restarted`, `redelivered`) on stderr: all of them
+        once the process has ended, those read so far while it runs (stderr is read apart from the
+        ready line on stdout)."""
+        assert self.process is not None and self.stderr_reader is not None
+        if self.process.poll() is not None:
+            self.stderr_reader.join(60)
         return [line for line in self.stderr if line.startswith(f"{kind}: ")]
 
 
@@ -382,6 +389,7 @@ def test_executions_and_events_are_shown_after_a_clean_restart_and_after_kill_9(
     again.kill()
     after_kill = launcher()
     assert shown(after_kill) == before, "and after kill -9"
+    assert after_kill.terminate() == 0
     assert after_kill.report("restarted") == [] and after_kill.report("redelivered") == []
 
 
@@ -417,9 +425,8 @@ def test_an_execution_running_at_a_stop_is_aborted_and_started_again_and_loads_o
         up.kill()
 
     again = launcher()
-    restarted = again.report("restarted")
-    assert len(restarted) == 1, "".join(up.stderr + ["---\n"] + again.stderr)
-    (line,) = restarted
+    assert _wait_for(lambda: len(again.report("restarted")) == 1), "".join(again.stderr)
+    (line,) = again.report("restarted")
     assert held["executionArn"] in line and f"started again as {held['executionArn']}-restart-1" in line
     _settle(again)
     sfn = LocalClients.for_state_dir(again.state_dir).client("stepfunctions")
@@ -476,8 +483,6 @@ def _ingest_under_kill_9(launcher: Callable[..., Up], crashes: int, files: int, 
                 s3.put_object(Bucket=bucket, Key=key, Body=bodies[key])
                 unanswered.remove(key)
             _settle(up)
-            figures.restarted += len(up.report("restarted"))
-            figures.redelivered += len(up.report("redelivered"))
             break
         share = unanswered[: max(1, len(unanswered) // (crashes - crash))]
 
@@ -501,6 +506,8 @@ def _ingest_under_kill_9(launcher: Callable[..., Up], crashes: int, files: int, 
     listed = up.client("s3").list_objects_v2(Bucket=bucket, Prefix="quarantine/").get("Contents", [])
     quarantined = {obj["Key"].removeprefix("quarantine/") for obj in listed}
     assert up.terminate() == 0, "".join(up.stderr)
+    figures.restarted += len(up.report("restarted"))
+    figures.redelivered += len(up.report("redelivered"))
     server = PostgresServer.start(up.state_dir / "postgres")
     try:
         with server.connect() as conn:
