@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[^\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
 _NAME_LIMIT = 80
+_RESTART_SUFFIX = re.compile(r"-restart-\d+$")
 RUNTIME_STOPPED = "rsetl.RuntimeStopped"
 """The error of an execution that was RUNNING when the local runtime stopped (it is not an AWS error:
 on AWS the service does not stop under a running execution)."""
@@ -268,20 +269,19 @@ class StepFunctionsEngine:
         for execution in interrupted:
             with self._lock:
                 machine = self.machines.get(execution.state_machine_arn)
-            new_name = self._restart_name(execution.name) if machine is not None else None
             new_arn = None
-            if machine is not None and new_name is not None:
+            cause = (
+                "The local runtime stopped while this execution was RUNNING; its state machine no "
+                "longer exists, so it was not started again."
+            )
+            if machine is not None:
+                new_name = self._restart_name(execution.name)
                 new_arn = (
                     f"arn:aws:states:{self.region}:{self.account_id}:execution:{machine.name}:{new_name}"
                 )
                 cause = (
                     "The local runtime stopped while this execution was RUNNING; it was started again "
                     f"from its input as {new_arn}."
-                )
-            else:
-                cause = (
-                    "The local runtime stopped while this execution was RUNNING; its state machine no "
-                    "longer exists, so it was not started again."
                 )
             execution.error, execution.cause = RUNTIME_STOPPED, cause
             execution.history.add(
@@ -291,17 +291,17 @@ class StepFunctionsEngine:
             execution.stop_date = self.clock.now()
             self._ended(execution)
             execution.done.set()
-            if new_name is not None and machine is not None:
+            if machine is not None:
                 self.start_execution(machine.arn, execution.input, new_name)
             restarts.append(Restart(execution.arn, new_arn))
         return restarts
 
     def _restart_name(self, name: str) -> str:
         """`<name>-restart-<n>`, the first n not taken (the name cut to fit AWS's 80 characters)."""
+        base = _RESTART_SUFFIX.sub("", name)
         number = 1
         while True:
             suffix = f"-restart-{number}"
-            base = name.rsplit("-restart-", 1)[0] if "-restart-" in name else name
             candidate = base[: _NAME_LIMIT - len(suffix)] + suffix
             with self._lock:
                 taken = any(e.name == candidate for e in self.executions.values())
