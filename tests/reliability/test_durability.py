@@ -24,9 +24,12 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from reliability_support import PROJECT_DIR, aws_client
+from reliability_support import PROJECT_DIR, aws_client, sales_csv
 
+from rsetl.cli.client import LocalClients
+from rsetl.eventbridge.delivery import FINISHED_STATUSES
 from rsetl.postgres import PostgresServer
 from rsetl.postgres.supervisor import is_postmaster_of, postmaster_pid, process_running
 from rsetl.runtime import LocalRuntime
@@ -47,6 +50,7 @@ class Up:
     grace: float = 10.0
     process: subprocess.Popen[str] | None = None
     stderr: list[str] = field(default_factory=list)
+    stderr_reader: threading.Thread | None = None
 
     def start(self) -> Up:
         command = [
@@ -56,7 +60,8 @@ class Up:
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready = threading.Event()
         threading.Thread(target=self._read_stdout, args=(ready,), daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self.stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self.stderr_reader.start()
         assert ready.wait(STARTUP_TIMEOUT), f"`rsetl local up` not ready: {''.join(self.stderr)}"
         assert self.process.poll() is None, "".join(self.stderr)
         return self
@@ -76,7 +81,7 @@ class Up:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self, service: str) -> Any:
+    def client(self, service: Any) -> Any:
         return boto3.session.Session().client(
             service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="test",
             aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}, connect_timeout=5),
@@ -97,6 +102,15 @@ class Up:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(60)
+
+    def report(self, kind: str) -> list[str]:
+        """The start-up report's lines of one kind (`restarted`, `redelivered`) on stderr: all of them
+        once the process has ended, those read so far while it runs (stderr is read apart from the
+        ready line on stdout)."""
+        assert self.process is not None and self.stderr_reader is not None
+        if self.process.poll() is not None:
+            self.stderr_reader.join(60)
+        return [line for line in self.stderr if line.startswith(f"{kind}: ")]
 
 
 def _free_port() -> int:
@@ -137,7 +151,7 @@ def launcher(tmp_path: Path) -> Iterator[Callable[..., Up]]:
     pgdata = (tmp_path / "state" / "postgres" / "pgdata").resolve()
     orphan = postmaster_pid(pgdata)
     if orphan is not None and is_postmaster_of(orphan, pgdata):
-        os.kill(orphan, signal.SIGTERM)
+        os.kill(orphan, signal.SIGINT)  # a fast shutdown: it ends the sessions a kill left running
 
 
 def _landing(up: Up) -> str:
@@ -156,7 +170,7 @@ def test_acknowledged_objects_survive_kill_9_with_their_etags_bytes_and_metadata
     big_body = os.urandom(6 * 1024 * 1024)
     s3.upload_fileobj(
         _Reader(big_body), bucket, "reference/big.bin",
-        Config=boto3.s3.transfer.TransferConfig(multipart_threshold=PART, multipart_chunksize=PART),
+        Config=TransferConfig(multipart_threshold=PART, multipart_chunksize=PART),
     )  # fmt: skip
     big_etag = s3.head_object(Bucket=bucket, Key="reference/big.bin")["ETag"]
     s3.put_object(Bucket=bucket, Key="reference/deleted.txt", Body=b"gone")
@@ -297,14 +311,254 @@ def test_a_killed_postmaster_is_restarted_and_the_data_api_carries_on(runtime: L
     target = {"WorkgroupName": "default-workgroup", "Database": "dev"}
     warm = data.execute_statement(Sql="SELECT 1", WaitTimeSeconds=30, **target)
     assert data.describe_statement(Id=warm["Id"])["Status"] == "FINISHED"
-    restarts = runtime.postgres.watchdog.restarts
+    assert runtime.postgres is not None and runtime.postgres.watchdog is not None, "up supervises PostgreSQL"
+    watchdog = runtime.postgres.watchdog
+    restarts = watchdog.restarts
     pgdata = (runtime.options.state_dir / "postgres" / "pgdata").resolve()
     first = postmaster_pid(pgdata)
     assert first is not None
     os.kill(first, signal.SIGKILL)
-    assert _wait_for(lambda: runtime.postgres.watchdog.restarts == restarts + 1), (
-        "PostgreSQL was not restarted"
-    )
+    assert _wait_for(lambda: watchdog.restarts == restarts + 1), "PostgreSQL was not restarted"
     after = data.execute_statement(Sql="SELECT count(*) FROM etl.load_ledger", WaitTimeSeconds=30, **target)
     described = data.describe_statement(Id=after["Id"])
     assert described["Status"] == "FINISHED", described.get("Error")
+
+
+def _rsetl(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """One `rsetl local` client command, with a wide terminal so tables are not cut."""
+    return subprocess.run(
+        [str(RSETL), "local", *args[:1], "--state-dir", str(state_dir), *args[1:]],
+        capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"}, timeout=180, check=False,
+    )  # fmt: skip
+
+
+def _unfinished(up: Up) -> int:
+    """Executions RUNNING plus deliveries not ended (a function invoked asynchronously included)."""
+    clients = LocalClients.for_state_dir(up.state_dir)
+    sfn = clients.client("stepfunctions")
+    running = sum(
+        len(sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"])
+        for arn in clients.info.state_machines.values()
+    )
+    deliveries = [d for event in clients.admin("ListEvents")["Events"] for d in event["deliveries"]]
+    return running + sum(d["status"] not in FINISHED_STATUSES for d in deliveries)
+
+
+def _settle(up: Up, timeout: float = 600.0) -> None:
+    quiet = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        quiet = quiet + 1 if _unfinished(up) == 0 else 0
+        if quiet >= 3:
+            return
+        time.sleep(1.0)
+    raise AssertionError(f"work still under way after {timeout:.0f} s: {''.join(up.stderr[-20:])}")
+
+
+STORES = "store_id,store_name,city,region,opened_on\nDURABLE1,Kept Store,Springfield,MIDWEST,2020-01-02\n"
+
+
+def test_executions_and_events_are_shown_after_a_clean_restart_and_after_kill_9(launcher, tmp_path) -> None:
+    """`executions`, `execution NAME` and `events` show the runs and events of before a SIGTERM and a
+    `kill -9`, as Step Functions keeps a Standard execution's history for 90 days ("Step Functions
+    service quotas", https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)."""
+    up = launcher()
+    stores = tmp_path / "stores.csv"
+    stores.write_text(STORES)
+    bucket = _landing(up)
+    key = "reference/stores/durable_stores.csv"
+    assert _rsetl(up.state_dir, "put", str(stores), f"s3://{bucket}/{key}").returncode == 0
+    started = _rsetl(up.state_dir, "start", "refresh_sales_views", "--name", "before-restart", "--wait")
+    assert "SUCCEEDED" in started.stdout, started.stdout + started.stderr
+    _settle(up)
+
+    def shown(up: Up) -> tuple[str, str, str]:
+        listed = _rsetl(up.state_dir, "executions")
+        history = _rsetl(up.state_dir, "execution", "before-restart")
+        events = _rsetl(up.state_dir, "events", "--limit", "1000")
+        for result in (listed, history, events):
+            assert result.returncode == 0, result.stdout + result.stderr
+        return listed.stdout, history.stdout, events.stdout
+
+    before = shown(up)
+    assert "before-restart" in before[0] and "ingest_stores" in before[0]
+    assert "PrepareRun" in before[1] and "EmitPipelineSucceeded" in before[1]
+    assert key in before[2] and "Pipeline Succeeded" in before[2]
+    assert up.terminate() == 0
+    again = launcher()
+    assert shown(again) == before, "the same runs, histories and events after a clean restart"
+    again.kill()
+    after_kill = launcher()
+    assert shown(after_kill) == before, "and after kill -9"
+    assert after_kill.terminate() == 0
+    assert after_kill.report("restarted") == [] and after_kill.report("redelivered") == []
+
+
+@pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
+def test_an_execution_running_at_a_stop_is_aborted_and_started_again_and_loads_once(launcher, stop) -> None:
+    """A load held behind a lock on the ledger is RUNNING when `up` stops: the next `up` says so,
+    ends it ABORTED (its cause names the new run, as a StopExecution's error and cause are kept,
+    "StopExecution", https://docs.aws.amazon.com/step-functions/latest/apireference/API_StopExecution.html)
+    and starts it again from its input; the file is loaded once."""
+    up = launcher()
+    bucket = _landing(up)
+    data = up.client("redshift-data")
+    target = {"WorkgroupName": "default-workgroup", "Database": "dev"}
+    holder = data.batch_execute_statement(
+        Sqls=["LOCK etl.load_ledger", "SELECT pg_sleep(600)"], **target
+    )["Id"]  # fmt: skip
+    assert _wait_for(lambda: data.describe_statement(Id=holder)["Status"] == "STARTED")
+    key = "sales/2026/11/06/held-at-kill.csv"
+    up.client("s3").put_object(Bucket=bucket, Key=key, Body=sales_csv("held-at-kill", ROWS))
+    clients = LocalClients.for_state_dir(up.state_dir)
+    sfn = clients.client("stepfunctions")
+    machine = clients.pipeline_machine_arn()
+
+    def running() -> list[dict[str, Any]]:
+        return list(sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"])
+
+    assert _wait_for(lambda: len(running()) == 1)
+    time.sleep(2.0)  # into the poll loop, its statement waiting for the lock
+    (held,) = running()
+    if stop == "SIGTERM":
+        assert up.terminate() == 0, "".join(up.stderr)
+    else:
+        up.kill()
+
+    again = launcher()
+    assert _wait_for(lambda: len(again.report("restarted")) == 1), "".join(again.stderr)
+    (line,) = again.report("restarted")
+    assert held["executionArn"] in line and f"started again as {held['executionArn']}-restart-1" in line
+    _settle(again)
+    sfn = LocalClients.for_state_dir(again.state_dir).client("stepfunctions")
+    old = sfn.describe_execution(executionArn=held["executionArn"])
+    assert (old["status"], old["error"]) == ("ABORTED", "rsetl.RuntimeStopped")
+    assert f"{held['executionArn']}-restart-1" in old["cause"]
+    new = sfn.describe_execution(executionArn=f"{held['executionArn']}-restart-1")
+    assert (new["status"], new["input"]) == ("SUCCEEDED", old["input"])
+    listed = _rsetl(again.state_dir, "executions")
+    assert f"{held['name']}-restart-1" in listed.stdout and "ABORTED" in listed.stdout, listed.stdout
+    loaded = _rsetl(
+        again.state_dir, "sql",
+        f"SELECT status || ':' || rows_loaded FROM etl.load_ledger WHERE object_key = '{key}'",
+    )  # fmt: skip
+    assert [line.split()[1] for line in loaded.stdout.splitlines() if ":" in line] == [f"LOADED:{ROWS}"]
+
+
+@dataclass
+class Figures:
+    crashes: int = 0
+    files: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    lost: list[str] = field(default_factory=list)
+    restarted: int = 0
+    redelivered: int = 0
+    in_flight: list[int] = field(default_factory=list)
+    """Executions running and deliveries not ended just before each kill."""
+
+
+ROWS = 5
+
+
+def _ingest_under_kill_9(launcher: Callable[..., Up], crashes: int, files: int, seed: int) -> Figures:
+    """Upload `files` sales files (one in eight bad) while `rsetl local up` is killed `crashes` times
+    at random points (during uploads, executions or deliveries), then check every file's end."""
+    rng = random.Random(seed)
+    bodies = {
+        f"sales/2026/11/06/kill-{seed}-{n:03d}.csv": sales_csv(
+            f"kill-{seed}-{n}", ROWS, bad_rows=int(n % 8 == 7)
+        )
+        for n in range(files)
+    }
+    unanswered = list(bodies)
+    figures = Figures(crashes=crashes, files=files)
+    bucket = ""
+    for crash in range(crashes + 1):
+        up = launcher()
+        bucket = bucket or _landing(up)
+        s3 = up.client("s3")
+        if crash == crashes:
+            # An upload the kill left unanswered is uploaded again, as a client retries a PUT.
+            for key in list(unanswered):
+                s3.put_object(Bucket=bucket, Key=key, Body=bodies[key])
+                unanswered.remove(key)
+            _settle(up)
+            break
+        share = unanswered[: max(1, len(unanswered) // (crashes - crash))]
+
+        def upload(keys: list[str] = share, s3: Any = s3, bucket: str = bucket) -> None:
+            for key in keys:
+                try:
+                    s3.put_object(Bucket=bucket, Key=key, Body=bodies[key])
+                except Exception:
+                    return
+                unanswered.remove(key)
+                time.sleep(rng.uniform(0.0, 0.2))
+
+        uploader = threading.Thread(target=upload)
+        uploader.start()
+        time.sleep(rng.uniform(0.2, 2.5))
+        figures.in_flight.append(_unfinished(up))
+        up.kill()
+        uploader.join(60)
+        figures.restarted += len(up.report("restarted"))
+        figures.redelivered += len(up.report("redelivered"))
+    listed = up.client("s3").list_objects_v2(Bucket=bucket, Prefix="quarantine/").get("Contents", [])
+    quarantined = {obj["Key"].removeprefix("quarantine/") for obj in listed}
+    assert up.terminate() == 0, "".join(up.stderr)
+    figures.restarted += len(up.report("restarted"))
+    figures.redelivered += len(up.report("redelivered"))
+    server = PostgresServer.start(up.state_dir / "postgres")
+    try:
+        with server.connect() as conn:
+            ledger = conn.execute(
+                "SELECT object_key, status, count(*) FROM etl.load_ledger GROUP BY 1, 2"
+            ).fetchall()
+            facts = conn.execute(
+                "SELECT source_key, count(*), count(DISTINCT (order_id, line_number)) FROM sales.fact_sales"
+                " GROUP BY 1"
+            ).fetchall()
+    finally:
+        server.stop()
+    statuses: dict[str, dict[str, int]] = {}
+    for key, status, count in ledger:
+        statuses.setdefault(key, {})[status] = count
+    rows = {source.removeprefix(f"s3://{bucket}/"): (count, distinct) for source, count, distinct in facts}
+    for key, body in bodies.items():
+        seen = statuses.get(key, {})
+        bad = b",-1," in body
+        if seen.get("LOADED") == 1 and rows.get(key) == (ROWS, ROWS) and not bad:
+            figures.loaded += 1
+        elif seen.get("FAILED") and "LOADED" not in seen and key not in rows and key in quarantined:
+            figures.quarantined += 1
+        else:
+            figures.lost.append(f"{key}: ledger {seen}, fact rows {rows.get(key)}, bad={bad}")
+    return figures
+
+
+def _report(figures: Figures) -> None:
+    print(
+        f"\ncrashes injected: {figures.crashes}, files uploaded: {figures.files}, loaded once: "
+        f"{figures.loaded}, quarantined: {figures.quarantined}, lost: {len(figures.lost)}, executions "
+        f"restarted: {figures.restarted}, deliveries redelivered: {figures.redelivered}, in flight at "
+        f"each kill: {figures.in_flight}"
+    )
+    assert figures.lost == [], "files neither loaded once nor quarantined:\n" + "\n".join(figures.lost)
+    assert figures.loaded + figures.quarantined == figures.files
+
+
+def test_one_kill_9_mid_ingest_leaves_every_file_loaded_once_or_quarantined(launcher) -> None:
+    """An event accepted before the kill is delivered after the restart, an execution RUNNING at the
+    kill is started again: EventBridge retries a delivery until it succeeds or its retry policy runs out
+    ("How EventBridge retries delivering events",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html), and the ledger
+    makes a second run of a loaded file a no-op."""
+    _report(_ingest_under_kill_9(launcher, crashes=1, files=8, seed=int(os.environ.get("RSETL_SEED", "7"))))
+
+
+@pytest.mark.slow
+def test_files_under_random_kill_9_end_loaded_once_or_quarantined(launcher) -> None:
+    """`RSETL_CRASHES` kills (3 by default) at seeded random points over 32 files (`RSETL_SEED`)."""
+    crashes = int(os.environ.get("RSETL_CRASHES", "3"))
+    _report(_ingest_under_kill_9(launcher, crashes, files=32, seed=int(os.environ.get("RSETL_SEED", "11"))))

@@ -183,7 +183,21 @@ def up(
 
 def print_startup_problems(runtime: LocalRuntime, out: Console) -> None:
     """What start-up found that AWS would do differently: resources it cannot run, warnings (a
-    Runtime other than the local interpreter), and functions whose handler cannot be imported."""
+    Runtime other than the local interpreter), functions whose handler cannot be imported, and what
+    the last run left unfinished (executions restarted, deliveries made again)."""
+    for restart in runtime.recovery.restarted:
+        again = f"started again as {restart.restarted_as}" if restart.restarted_as else "not restarted"
+        out.print(
+            f"[yellow]restarted:[/yellow] {escape(restart.interrupted)} was RUNNING when the runtime "
+            f"stopped; {escape(again)}",
+            soft_wrap=True,
+        )
+    for delivery in runtime.recovery.redelivered:
+        out.print(
+            f"[yellow]redelivered:[/yellow] event {escape(delivery.event_id)} ({escape(delivery.source)}) to "
+            f"{escape(delivery.target_arn)}: its delivery had not ended when the runtime stopped",
+            soft_wrap=True,
+        )
     for missing in runtime.report.not_emulated:
         out.print(f"[yellow]not emulated locally:[/yellow] {escape(missing)}")
     assert runtime.lambdas is not None
@@ -310,6 +324,8 @@ def events(clients: LocalClients, limit: int) -> int:
 def delivery_text(delivery: dict[str, Any]) -> str:
     """`STATUS (attempts)`, and for an asynchronously invoked function what became of the event."""
     text = f"{delivery['status']} ({delivery['attempts']})"
+    if delivery.get("redeliveries"):
+        text += f", redelivered {delivery['redeliveries']}x after a stop"
     invocation = delivery.get("invocation")
     if invocation and invocation["status"] != "SUCCEEDED":
         where = f" to {invocation['destination']}" if invocation.get("destination") else ""

@@ -12,6 +12,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,7 @@ from rsetl.eventbridge.exceptions import (
 from rsetl.eventbridge.pattern import EventPattern
 from rsetl.eventbridge.schedule import ScheduleExpression
 from rsetl.eventbridge.transform import RuleContext, render_target_input, validate_target_input
+from rsetl.journal import EventRow, Journal
 
 __all__ = ["EventBridge", "EventBus", "PutEventRecord", "Rule", "format_time"]
 
@@ -150,7 +152,31 @@ class EventBridge:
         self._buses: dict[str, EventBus] = {}
         self._rules: dict[tuple[str, str], Rule] = {}
         self._events: list[PutEventRecord] = []
+        self._journal: Journal | None = None
         self._create_bus(DEFAULT_BUS, None)
+
+    def keep_in(self, journal: Journal) -> None:
+        """Load the events and deliveries `journal` holds, and journal every later one in it.
+
+        An accepted event and its deliveries are written (durably) before PutEvents answers; the
+        deliveries that had not ended wait for :meth:`redeliver_unfinished`.
+        """
+        loaded = [
+            PutEventRecord(row.id, row.bus, row.event, row.received_at, row.matched_rules)
+            for row in journal.events()
+        ]
+        with self._lock:
+            self._events.extend(loaded)
+            self._journal = journal
+        self.dispatcher.keep_in(journal)
+
+    def redeliver_unfinished(self) -> list[DeliveryRecord]:
+        """Make again the journaled deliveries the last run had not ended (at least once, as on AWS)."""
+        return self.dispatcher.redeliver_unfinished()
+
+    def journaled(self) -> AbstractContextManager[None]:
+        """Writes inside commit together, durably, when it ends (nothing without a journal)."""
+        return self._journal.transaction() if self._journal is not None else nullcontext()
 
     # ----- ARNs and names
 
@@ -348,7 +374,8 @@ class EventBridge:
             )
         if sum(_entry_size(entry) for entry in entries) > MAX_REQUEST_BYTES:
             raise ValidationException("Total size of the entries in the request is over the limit.")
-        results = [self._put_entry(entry, trusted) for entry in entries]
+        with self.journaled():
+            results = [self._put_entry(entry, trusted) for entry in entries]
         return {"FailedEntryCount": sum("ErrorCode" in result for result in results), "Entries": results}
 
     def publish(self, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -397,9 +424,19 @@ class EventBridge:
                 event["id"], bus_name, event, received_at, tuple(rule.arn for rule in matched)
             )
             self._events.append(record)
-        for rule in matched:
-            self.deliver_to_rule_targets(rule, event, received_at)
+        with self.journaled():
+            self._journal_event(record)
+            for rule in matched:
+                self.deliver_to_rule_targets(rule, event, received_at)
         return record
+
+    def _journal_event(self, record: PutEventRecord) -> None:
+        if self._journal is not None:
+            self._journal.add_event(
+                EventRow(
+                    record.event_id, record.bus_name, record.received_at, record.event, record.matched_rules
+                )
+            )
 
     def fire_scheduled_rule(self, rule: Rule, fire_time: datetime) -> PutEventRecord:
         """Send a scheduled rule's "Scheduled Event" to its targets (the scheduler calls this)."""
@@ -417,7 +454,9 @@ class EventBridge:
         record = PutEventRecord(event["id"], rule.bus_name, event, fire_time, (rule.arn,))
         with self._lock:
             self._events.append(record)
-        self.deliver_to_rule_targets(rule, event, fire_time)
+        with self.journaled():
+            self._journal_event(record)
+            self.deliver_to_rule_targets(rule, event, fire_time)
         return record
 
     def deliver_to_rule_targets(self, rule: Rule, event: dict[str, Any], received_at: datetime) -> None:

@@ -11,11 +11,12 @@ import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol, TypeGuard
 
 from rsetl.clock import Clock
+from rsetl.journal import DeliveryRow, Journal
 
 __all__ = [
     "AsyncOutcome",
@@ -243,6 +244,26 @@ class DeliveryRecord:
     dead_letter_arn: str | None = None
     invocation: dict[str, Any] | None = None
     """For a target invoked asynchronously: its status, attempts, errors and destination."""
+    redeliveries: int = 0
+    """How many times a start-up made this delivery again because the runtime stopped before it ended."""
+
+    def progress(self) -> dict[str, Any]:
+        """What changes as the delivery goes on, as the journal keeps it."""
+        return {
+            "status": self.status,
+            "attempts": self.attempts,
+            "errors": list(self.errors),
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "dead_letter_arn": self.dead_letter_arn,
+            "invocation": self.invocation,
+            "redeliveries": self.redeliveries,
+        }
+
+
+FINISHED_STATUSES = frozenset({"SUCCEEDED", "FAILED", "DEAD_LETTERED", "TARGET_FAILED"})
+"""A delivery in another status (PENDING, INVOKED with its function's outcome unknown, CANCELLED by a
+stop) had not ended when the runtime stopped; the next start-up makes it again."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +285,14 @@ class Delivery:
     payload_for_attempt: Callable[[int], str] | None = None
     role_arn: str | None = None
     """The target's RoleArn: the role EventBridge (or the scheduler) assumes to call it."""
+
+    def journaled(self) -> dict[str, Any]:
+        """Every field but `payload_for_attempt` (a redelivery sends `payload` at each attempt)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "payload_for_attempt"}
+
+    @classmethod
+    def from_journal(cls, values: dict[str, Any]) -> Delivery:
+        return cls(**{**values, "event_time": datetime.fromisoformat(values["event_time"])})
 
     @classmethod
     def retry_settings(cls, target: dict[str, Any]) -> dict[str, Any]:
@@ -317,9 +346,57 @@ class Dispatcher:
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
         self._closed = threading.Event()
+        self._journal: Journal | None = None
+        self._unfinished: list[tuple[Delivery, DeliveryRecord]] = []
+
+    def keep_in(self, journal: Journal) -> None:
+        """Load the deliveries `journal` holds and write every later one through to it.
+
+        The ones that had not ended wait for :meth:`redeliver_unfinished`.
+        """
+        rows = journal.deliveries()
+        with self._lock:
+            for row in rows:
+                delivery = Delivery.from_journal(row.delivery)
+                progress = dict(row.record)
+                for moment in ("created_at", "finished_at"):
+                    if progress[moment] is not None:
+                        progress[moment] = datetime.fromisoformat(progress[moment])
+                record = DeliveryRecord(
+                    delivery_id=row.delivery_id,
+                    event_id=delivery.event_id,
+                    source=delivery.source,
+                    target_id=delivery.target_id,
+                    target_arn=delivery.target_arn,
+                    payload=delivery.payload,
+                    rule_arn=delivery.rule_arn,
+                    schedule_arn=delivery.schedule_arn,
+                    **progress,
+                )
+                self._records.append(record)
+                if record.status not in FINISHED_STATUSES:
+                    self._unfinished.append((delivery, record))
+            self._journal = journal
+
+    def redeliver_unfinished(self) -> list[DeliveryRecord]:
+        """Queue again each journaled delivery that had not ended when the runtime stopped."""
+        with self._lock:
+            unfinished, self._unfinished = self._unfinished, []
+        for delivery, record in unfinished:
+            with self._lock:
+                record.status = "PENDING"
+                record.finished_at = None
+                record.redeliveries += 1
+                self._in_flight += 1
+            self._save(record)
+            self._pool.submit(self._run, delivery, record)
+        return [record for _, record in unfinished]
 
     def submit(self, delivery: Delivery) -> None:
-        """Queue `delivery` (twice when a duplicate fault is armed for its target)."""
+        """Queue `delivery` (twice when a duplicate fault is armed for its target).
+
+        With a journal, the delivery is written (durably) before it is queued.
+        """
         copies = 2 if self.faults.take_duplicate(delivery.target_arn) else 1
         for _ in range(copies):
             with self._lock:
@@ -336,7 +413,21 @@ class Dispatcher:
                 )
                 self._records.append(record)
                 self._in_flight += 1
+            if self._journal is not None:
+                with self._journal.transaction():
+                    self._journal.add_delivery(
+                        DeliveryRow(
+                            record.delivery_id, record.event_id, delivery.journaled(), record.progress()
+                        )
+                    )
             self._pool.submit(self._run, delivery, record)
+
+    def _save(self, record: DeliveryRecord) -> None:
+        if self._journal is None:
+            return
+        with self._lock:
+            progress = record.progress()
+        self._journal.update_delivery(record.delivery_id, progress)
 
     def records(self) -> list[DeliveryRecord]:
         with self._lock:
@@ -371,6 +462,7 @@ class Dispatcher:
             with self._lock:
                 record.attempts += 1
                 record.errors.append(f"{denied[0]}: {denied[1]}")
+            self._save(record)
             self._give_up(delivery, record, denied, None, 0)
             return
         retries = 0
@@ -402,6 +494,7 @@ class Dispatcher:
     ) -> tuple[tuple[str, str] | None, object]:
         with self._lock:
             record.attempts += 1
+        self._save(record)
         try:
             fault = self.faults.take_failure(delivery.target_arn)
             if fault is not None:
@@ -411,6 +504,7 @@ class Dispatcher:
             code = str(getattr(exc, "code", None) or type(exc).__name__)
             with self._lock:
                 record.errors.append(f"{code}: {exc}")
+            self._save(record)
             return (code, str(exc)), None
         return None, outcome
 
@@ -473,6 +567,7 @@ class Dispatcher:
         with self._lock:
             record.status = status
             record.finished_at = self.clock.now()
+        self._save(record)
 
     def _sleep(self, seconds: float) -> None:
         # Sleep in slices so that shutdown is not held up by a long backoff on the real clock.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rsetl.eventbridge.bus import EventBridge, format_time
+from rsetl.eventbridge.bus import EventBridge, Rule, format_time
 from rsetl.eventbridge.delivery import Delivery
 from rsetl.eventbridge.exceptions import (
     ResourceAlreadyExistsException,
@@ -22,6 +22,7 @@ from rsetl.eventbridge.exceptions import (
     ValidationException,
 )
 from rsetl.eventbridge.schedule import ScheduleExpression
+from rsetl.journal import Journal, ScheduleFire
 
 __all__ = ["Schedule", "Scheduler"]
 
@@ -51,19 +52,30 @@ class Schedule:
 class _Due:
     next_fire: datetime | None
     anchor: datetime
+    arn: str
+    expression: str
 
 
 class Scheduler:
     """Fires the schedules of one :class:`EventBridge` on its clock."""
 
     def __init__(self, bridge: EventBridge) -> None:
+        """With :meth:`keep_in`, each fire is journaled with its event, and a restart goes on from
+        the last instant fired: no instant fires twice, and a rate keeps its first anchor."""
         self.bridge = bridge
         self.clock = bridge.clock
+        self._journal: Journal | None = None
         self._schedules: dict[tuple[str, str], Schedule] = {}
         self._due: dict[tuple[Any, ...], _Due] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def keep_in(self, journal: Journal) -> None:
+        """Journal each schedule's anchor and last fire in `journal`, and resume from what it holds."""
+        with self._lock:
+            self._journal = journal
+            self._due.clear()
 
     # ----- EventBridge Scheduler schedules
 
@@ -160,8 +172,19 @@ class Scheduler:
                 if not due:
                     return fired
                 fire_time, key = min(due)
-                self._due[key].next_fire = self._following(key, fire_time)
-            self._fire(key, fire_time)
+                entry = self._due[key]
+                entry.next_fire = self._following(key, fire_time)
+            due_now = self._resolve(key)
+            if due_now is None:
+                continue
+            # Locks are taken before the journal's, never inside it.
+            with self.bridge.journaled():
+                # The fire and its event commit together: a crash leaves both or neither.
+                if self._journal is not None:
+                    self._journal.save_schedule_fire(
+                        entry.arn, ScheduleFire(entry.expression, entry.anchor, fire_time)
+                    )
+                self._fire(due_now, fire_time)
             fired += 1
 
     def run_until(self, moment: datetime) -> int:
@@ -207,23 +230,33 @@ class Scheduler:
     def _sync(self) -> None:
         """Track the enabled scheduled rules and schedules; forget removed or changed ones."""
         now = self.clock.now()
-        wanted: dict[tuple[Any, ...], datetime] = {}
+        wanted: dict[tuple[Any, ...], tuple[datetime, str, str]] = {}
+        key: tuple[Any, ...]
         for rule in self.bridge.rules():
             if rule.schedule is not None and rule.enabled:
-                wanted[("rule", rule.bus_name, rule.name, rule.schedule.text, rule.created)] = (
-                    rule.created or now
-                )
+                key = ("rule", rule.bus_name, rule.name, rule.schedule.text, rule.created)
+                wanted[key] = (rule.created or now, rule.arn, rule.schedule.text)
         for schedule in self._schedules.values():
             if schedule.state == "ENABLED":
                 key = ("schedule", schedule.group_name, schedule.name, schedule.created)
-                wanted[key] = schedule.start_date or schedule.created or now
+                anchor = schedule.start_date or schedule.created or now
+                wanted[key] = (anchor, schedule.arn, schedule.expression.text)
         for key in list(self._due):
             if key not in wanted:
                 del self._due[key]
-        for key, anchor in wanted.items():
-            if key not in self._due:
-                self._due[key] = _Due(None, anchor)
-                self._due[key].next_fire = self._following(key, max(now, anchor), first=True)
+        for key, (anchor, arn, expression) in wanted.items():
+            if key in self._due:
+                continue
+            after = max(now, anchor)
+            fired = self._journal.schedule_fire(arn) if self._journal is not None else None
+            if fired is not None and fired.expression == expression:
+                anchor = fired.anchor
+                after = max(now, fired.last_fire or now)
+            elif self._journal is not None:
+                with self._journal.transaction():
+                    self._journal.save_schedule_fire(arn, ScheduleFire(expression, anchor, None))
+            self._due[key] = _Due(None, anchor, arn, expression)
+            self._due[key].next_fire = self._following(key, after, first=fired is None)
 
     def _following(self, key: tuple[Any, ...], after: datetime, *, first: bool = False) -> datetime | None:
         due = self._due[key]
@@ -240,18 +273,21 @@ class Scheduler:
             return None
         return fire
 
-    def _fire(self, key: tuple[Any, ...], fire_time: datetime) -> None:
+    def _resolve(self, key: tuple[Any, ...]) -> Rule | Schedule | None:
+        """The scheduled rule or schedule a due key stands for (None once it is gone)."""
         if key[0] == "rule":
             try:
-                rule = self.bridge.describe_rule(key[2], key[1])
+                return self.bridge.describe_rule(key[2], key[1])
             except ResourceNotFoundException:
-                return
-            self.bridge.fire_scheduled_rule(rule, fire_time)
-            return
+                return None
         with self._lock:
-            schedule = self._schedules.get((key[1], key[2]))
-        if schedule is not None:
-            self._deliver_schedule(schedule, fire_time)
+            return self._schedules.get((key[1], key[2]))
+
+    def _fire(self, fired: Rule | Schedule, fire_time: datetime) -> None:
+        if isinstance(fired, Rule):
+            self.bridge.fire_scheduled_rule(fired, fire_time)
+        else:
+            self._deliver_schedule(fired, fire_time)
 
     def _deliver_schedule(self, schedule: Schedule, fire_time: datetime) -> None:
         target = schedule.target

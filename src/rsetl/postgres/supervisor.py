@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import subprocess
 import threading
 import time
@@ -102,11 +103,19 @@ def _stop_orphan(pgdata: Path, pid: int) -> None:
 
 
 def _terminate(pid: int) -> None:
+    """Stop a postmaster as `pg_ctl -m fast` does: SIGINT, PostgreSQL's fast shutdown, which ends its
+    sessions (SIGTERM is the smart shutdown: it waits for every session, a 600 s statement included),
+    then SIGQUIT, the immediate shutdown ("Shutting Down the Server",
+    https://www.postgresql.org/docs/current/server-shutdown.html)."""
     try:
         process = psutil.Process(pid)
-        process.terminate()
-        process.wait(10)
-    except psutil.TimeoutExpired:
+        for signum, grace in ((signal.SIGINT, 60), (signal.SIGQUIT, 10)):
+            process.send_signal(signum)
+            try:
+                process.wait(grace)
+                return
+            except psutil.TimeoutExpired:
+                continue
         process.kill()
     except psutil.NoSuchProcess:
         pass

@@ -43,6 +43,7 @@ class AdminService:
                     "attempts": record.attempts,
                     "errors": record.errors,
                     "invocation": record.invocation,
+                    "redeliveries": record.redeliveries,
                 }
             )
         return [

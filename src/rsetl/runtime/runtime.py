@@ -24,7 +24,9 @@ from rsetl.awsproto import (
 from rsetl.clock import Clock, RealClock
 from rsetl.cloudformation import CloudFormationService
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
+from rsetl.eventbridge.delivery import DeliveryRecord
 from rsetl.iam import Caller, LocalIam
+from rsetl.journal import Journal
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LayerConfig
 from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
@@ -56,6 +58,7 @@ from rsetl.runtime.wiring import (
 from rsetl.s3 import S3Service
 from rsetl.sqs import SqsService
 from rsetl.stepfunctions import StepFunctionsEngine
+from rsetl.stepfunctions.engine import Restart
 from rsetl.stepfunctions.service import StatesService
 from rsetl.template import LocalTemplate, load_template
 
@@ -97,6 +100,16 @@ class RuntimeOptions:
     """
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """What start-up found unfinished in the journal of the last run, and did about it."""
+
+    restarted: list[Restart] = field(default_factory=list)
+    """Executions that were RUNNING: each ended ABORTED and started again from its input."""
+    redelivered: list[DeliveryRecord] = field(default_factory=list)
+    """Deliveries that had not ended: each made again."""
+
+
 class LocalRuntime:
     """Starts PostgreSQL and the local services, wires the template into them, serves one port."""
 
@@ -125,6 +138,8 @@ class LocalRuntime:
         self.sqs = SqsService(self.template.account_id, self.template.region)
         self.async_lambda: AsyncInvoker | None = None
         self.applied_sql: list[AppliedFile] = []
+        self.journal: Journal | None = None
+        self.recovery = Recovery()
         self.function_errors: dict[str, dict[str, Any]] = {}
         """Init errors of functions whose handler cannot be imported, by function name (at start)."""
 
@@ -143,6 +158,9 @@ class LocalRuntime:
             )
         ensure_port_free(options.port)
         options.state_dir.mkdir(parents=True, exist_ok=True)
+        self.journal = Journal.in_state_dir(options.state_dir)
+        self.events.keep_in(self.journal)
+        self.scheduler.keep_in(self.journal)
         say("starting PostgreSQL")
         self.postgres = (
             PostgresServer.from_url(options.database_url)
@@ -181,7 +199,7 @@ class LocalRuntime:
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,
             task_credentials=self._task_credentials, endpoint_url=self.url, region=template.region,
-            account_id=template.account_id, status_events=self._publish_one,
+            account_id=template.account_id, status_events=self._publish_one, journal=self.journal,
         )  # fmt: skip
         self.access = InProcessAccess(self.iam, self.stepfunctions)
         self.events.dispatcher.authorizer = self.access.delivery
@@ -196,6 +214,7 @@ class LocalRuntime:
         say("wiring template.yaml")
         self._wire()
         self.server.start()
+        self.recovery = Recovery(self.stepfunctions.restart_interrupted(), self.events.redeliver_unfinished())
         if isinstance(self.clock, RealClock):
             self.scheduler.start()
         return self
@@ -369,12 +388,23 @@ class LocalRuntime:
     def stop(self) -> None:
         """Stop accepting work, let running statements end (bounded), then shut down, PostgreSQL last.
 
-        The endpoint file goes once the port is closed, so a client that finds it can connect.
+        The endpoint file goes once the port is closed, so a client that finds it can connect. The
+        journal closes then too: executions running and deliveries not ended are restarted and made
+        again by the next start.
         """
         self.scheduler.stop()
+        if self.journal is not None:
+            # An execution that fails from now on fails because of the stop (its functions can no
+            # longer reach the endpoint): it stays RUNNING in the journal and the next start runs it
+            # again. What the draining port still acknowledges (events, starts) is journaled.
+            self.journal.acknowledgements_only()
         if self.server is not None:
             self.server.stop()
         clear_endpoint(self.options.state_dir)
+        if self.journal is not None:
+            # What is cut short from here on (executions, deliveries) stays unfinished in the journal,
+            # so the next start finishes it, as after a crash; none is recorded as failed by the stop.
+            self.journal.close()
         self.events.close()
         if self.async_lambda is not None:
             self.async_lambda.close()

@@ -10,7 +10,8 @@ notifications (nothing new was created).
 
 Layout under the root (`<state dir>/s3`)::
 
-    buckets/<bucket>.json            name, region, creation date, versioning, notification configuration
+    buckets/<bucket>.json            name, region, creation date, versioning, and the bucket's settings:
+                                     notification configuration, policy, lifecycle, CORS, tags, encryption
     objects/<bucket>/<sha256>.json   one key: every version (oldest first) or delete marker
     uploads/<bucket>/<sha256>.json   one multipart upload in progress: its key, metadata and parts
     blobs/<bucket>/<uuid>            one version's bytes
@@ -21,6 +22,7 @@ blob file (moto reads a body whole for each GET, as it did from its own buffer).
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
 import json
@@ -51,6 +53,29 @@ _BLOB_ATTRIBUTE = "_rsetl_blob"
 
 # A bucket name that is safe as a directory name as it is; any other is stored under its hash.
 _PLAIN_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+_BUCKET_SETTINGS: dict[str, tuple[str, str | None]] = {
+    "put_bucket_notification_configuration": ("notification_configuration", "notification_config"),
+    "put_bucket_policy": ("policy", "policy"),
+    "delete_bucket_policy": ("policy", None),
+    "put_bucket_lifecycle": ("lifecycle", "rules"),
+    "delete_bucket_lifecycle": ("lifecycle", None),
+    "put_bucket_cors": ("cors", "cors_rules"),
+    "delete_bucket_cors": ("cors", None),
+    "put_bucket_tagging": ("tagging", "tags"),
+    "delete_bucket_tagging": ("tagging", None),
+    "put_bucket_encryption": ("encryption", "encryption"),
+    "delete_bucket_encryption": ("encryption", None),
+}
+"""moto's bucket setting calls: the setting each one changes and the argument that holds its new
+value (None: the call deletes it). A setting is kept as the call's argument and given back to the
+same call at start-up."""
+_RESTORE_SETTING = {
+    setting: method for method, (setting, argument) in _BUCKET_SETTINGS.items() if argument is not None
+}
+_TEXT_SETTINGS = frozenset({"policy"})
+"""Settings moto holds as bytes (a policy document), kept as UTF-8 text."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +136,7 @@ class S3Persistence:
         self._locks_guard = threading.Lock()
         self._locks: dict[_Mark, threading.Lock] = {}
         self._blobs: dict[_Mark, set[str]] = {}
-        self._notification_configs: dict[str, Any] = {}
+        self._settings: dict[str, dict[str, Any]] = {}
         self._backend: Any = None
         self._attach_lock = threading.Lock()
 
@@ -135,7 +160,7 @@ class S3Persistence:
     def _attach(self, backend: Any) -> None:
         self._backend = backend
         self._blobs.clear()
-        self._notification_configs.clear()
+        self._settings.clear()
         for name in ("buckets", "objects", "uploads", "blobs"):
             _make_dir(self.root / name)
         self._restore()
@@ -143,7 +168,6 @@ class S3Persistence:
             "create_bucket": lambda a: [_Mark(a["bucket_name"])],
             "delete_bucket": lambda a: [_Mark(a["bucket_name"])],
             "put_bucket_versioning": lambda a: [_Mark(a["bucket_name"])],
-            "put_bucket_notification_configuration": self._notification_mark,
             "put_object": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
             "delete_object": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
             "put_object_acl": lambda a: [_Mark(a["bucket_name"], a["key_name"])],
@@ -169,10 +193,28 @@ class S3Persistence:
         backend.create_multipart_upload = create_multipart_upload
         for name, mark in marks.items():
             setattr(backend, name, self._wrap(getattr(backend, name), mark))
+        for name, (setting, argument) in _BUCKET_SETTINGS.items():
+            setattr(backend, name, self._wrap_setting(getattr(backend, name), setting, argument))
 
-    def _notification_mark(self, arguments: dict[str, Any]) -> list[_Mark]:
-        self._notification_configs[arguments["bucket_name"]] = arguments["notification_config"]
-        return [_Mark(arguments["bucket_name"])]
+    def _wrap_setting(self, method: Callable[..., Any], setting: str, argument: str | None) -> Any:
+        """A bucket setting is kept once moto has taken it (a call it refuses changes nothing)."""
+        parameters = signature(method)
+
+        def write_through(*args: Any, **kwargs: Any) -> Any:
+            bound = parameters.bind(*args, **kwargs)
+            bucket = str(bound.arguments["bucket_name"])
+            with self.recording():
+                result = method(*args, **kwargs)
+                settings = self._settings.setdefault(bucket, {})
+                if argument is None:
+                    settings.pop(setting, None)
+                else:
+                    value = bound.arguments[argument]
+                    settings[setting] = value.decode() if setting in _TEXT_SETTINGS else copy.deepcopy(value)
+                self._pending().append(_Mark(bucket))
+            return result
+
+        return write_through
 
     def _wrap(self, method: Callable[..., Any], mark: Callable[[dict[str, Any]], list[_Mark]]) -> Any:
         parameters = signature(method)
@@ -235,14 +277,14 @@ class S3Persistence:
             _fsync_dir(record_path.parent)
             for area in ("objects", "uploads", "blobs"):
                 shutil.rmtree(self.root / area / _bucket_dir(name), ignore_errors=True)
-            self._notification_configs.pop(name, None)
+            self._settings.pop(name, None)
             return
         record = {
             "name": name,
             "region": bucket.region_name,
             "creation_date": bucket.creation_date.isoformat(),
             "versioning": bucket.versioning_status,
-            "notification_configuration": self._notification_configs.get(name),
+            "settings": self._settings.get(name, {}),
         }
         _write_atomically(record_path, json.dumps(record, indent=1).encode())
 
@@ -336,9 +378,13 @@ class S3Persistence:
             bucket.creation_date = datetime.datetime.fromisoformat(record["creation_date"])
             if record["versioning"]:
                 backend.put_bucket_versioning(name, record["versioning"])
-            if record["notification_configuration"] is not None:
-                self._notification_configs[name] = record["notification_configuration"]
-                backend.put_bucket_notification_configuration(name, record["notification_configuration"])
+            settings = dict(record.get("settings") or {})
+            if record.get("notification_configuration") is not None:  # the layout before settings
+                settings.setdefault("notification_configuration", record["notification_configuration"])
+            for setting, value in settings.items():
+                given = value.encode() if setting in _TEXT_SETTINGS else copy.deepcopy(value)
+                getattr(backend, _RESTORE_SETTING[setting])(name, given)
+            self._settings[name] = settings
             restored = self._restore_keys(name)
             uploads = self._restore_uploads(name)
             logger.info(

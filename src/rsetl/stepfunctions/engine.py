@@ -7,15 +7,16 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from rsetl.clock import Clock
+from rsetl.journal import ExecutionRow, Journal
 from rsetl.stepfunctions.definition import load_definition
 from rsetl.stepfunctions.exceptions import StepFunctionsError
-from rsetl.stepfunctions.history import HISTORY_EVENT_LIMIT
+from rsetl.stepfunctions.history import HISTORY_EVENT_LIMIT, History
 from rsetl.stepfunctions.integrations import (
     AwsSdkIntegration,
     EventsIntegration,
@@ -32,6 +33,11 @@ from rsetl.stepfunctions.tokens import TaskTokens
 logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[^\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
+_NAME_LIMIT = 80
+_RESTART_SUFFIX = re.compile(r"-restart-\d+$")
+RUNTIME_STOPPED = "rsetl.RuntimeStopped"
+"""The error of an execution that was RUNNING when the local runtime stopped (it is not an AWS error:
+on AWS the service does not stop under a running execution)."""
 
 
 class StateMachineNotFound(StepFunctionsError):
@@ -52,6 +58,15 @@ class ExecutionAlreadyExists(StepFunctionsError):
 
 class InvalidName(StepFunctionsError):
     """A state machine or execution name breaks AWS's naming rules."""
+
+
+@dataclass(frozen=True)
+class Restart:
+    """An execution found RUNNING in the journal at start-up, and the execution that took its place."""
+
+    interrupted: str
+    restarted_as: str | None
+    """None when its state machine no longer exists."""
 
 
 @dataclass
@@ -93,8 +108,12 @@ class StepFunctionsEngine:
         history_limit: int = HISTORY_EVENT_LIMIT,
         concurrent_branches: bool | None = None,
         status_events: Callable[[dict[str, Any]], object] | None = None,
+        journal: Journal | None = None,
     ) -> None:
+        """With a `journal`, executions and their histories are written through to it, and the ones
+        it holds are loaded now (see :meth:`restart_interrupted` for those that were RUNNING)."""
         self.clock = clock
+        self._journal = journal
         self._status_events = status_events
         self.region = region
         self.account_id = account_id
@@ -110,11 +129,14 @@ class StepFunctionsEngine:
             account_id=account_id,
             concurrent_branches=concurrent_branches,
             history_limit=history_limit,
-            on_end=self._publish_status,
+            on_end=self._ended,
         )
         self._lock = threading.Lock()
         self.machines: dict[str, StateMachine] = {}
         self.executions: dict[str, Execution] = {}
+        self._interrupted: list[Execution] = []
+        if journal is not None:
+            self._load(journal)
 
     # -- state machines --------------------------------------------------------------------
 
@@ -169,7 +191,7 @@ class StepFunctionsEngine:
             state_machine_name=machine.name,
             definition=machine.definition,
             input={} if input_value is None else input_value,
-            history=self.interpreter.new_history(),
+            history=self._new_history(arn),
             role_arn=machine.role_arn,
             start_date=self.clock.now(),
         )
@@ -177,6 +199,10 @@ class StepFunctionsEngine:
             if arn in self.executions:
                 raise ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
             self.executions[arn] = execution
+        if self._journal is not None:
+            # Journaled before StartExecution answers: a crash from here on restarts it.
+            with self._journal.transaction():
+                self._journal.save_execution(_row(execution))
         self._publish_status(execution)
         if wait:
             self.interpreter.run(execution)
@@ -185,6 +211,103 @@ class StepFunctionsEngine:
                 target=self.interpreter.run, args=(execution,), name=f"sfn-{name}", daemon=True
             ).start()
         return execution
+
+    def _new_history(self, arn: str, events: Iterable[dict[str, Any]] = ()) -> History:
+        """An execution's history; with a journal, each event is written through as it is added."""
+        journal = self._journal
+        if journal is None:
+            return History(self.clock, self.interpreter.history_limit, events=events)
+
+        def write_through(event: dict[str, Any]) -> None:
+            journal.add_history_event(arn, event)
+
+        return History(self.clock, self.interpreter.history_limit, on_add=write_through, events=events)
+
+    def _ended(self, execution: Execution) -> None:
+        if self._journal is not None:
+            self._journal.save_execution(_row(execution))
+        self._publish_status(execution)
+
+    def _load(self, journal: Journal) -> None:
+        histories = journal.histories()
+        for row in journal.executions():
+            machine_name = row.state_machine_arn.rpartition(":")[2]
+            execution = Execution(
+                arn=row.arn,
+                name=row.name,
+                state_machine_arn=row.state_machine_arn,
+                state_machine_name=machine_name,
+                definition={},
+                input=json.loads(row.input),
+                history=self._new_history(row.arn, histories.get(row.arn, ())),
+                role_arn=row.role_arn,
+                status=row.status,
+                start_date=row.start_date,
+                stop_date=row.stop_date,
+                output=None if row.output is None else json.loads(row.output),
+                error=row.error,
+                cause=row.cause,
+            )
+            if execution.status == "RUNNING":
+                self._interrupted.append(execution)
+            else:
+                execution.done.set()
+            self.executions[row.arn] = execution
+
+    def restart_interrupted(self) -> list[Restart]:
+        """End each execution the journal held as RUNNING, and start it again from its input.
+
+        The interrupted one ends ABORTED (error `rsetl.RuntimeStopped`, its cause naming the new
+        execution), as a StopExecution would end it, and sends its status change event; the new one
+        is a new execution of the same state machine with the same input, named after the old one.
+        Its Data API ClientTokens are new (they derive from the execution's name), so every step is
+        submitted again; the product's load ledger makes a load that had committed a no-op.
+        """
+        with self._lock:
+            interrupted, self._interrupted = self._interrupted, []
+        restarts = []
+        for execution in interrupted:
+            with self._lock:
+                machine = self.machines.get(execution.state_machine_arn)
+            new_arn = None
+            cause = (
+                "The local runtime stopped while this execution was RUNNING; its state machine no "
+                "longer exists, so it was not started again."
+            )
+            if machine is not None:
+                new_name = self._restart_name(execution.name)
+                new_arn = (
+                    f"arn:aws:states:{self.region}:{self.account_id}:execution:{machine.name}:{new_name}"
+                )
+                cause = (
+                    "The local runtime stopped while this execution was RUNNING; it was started again "
+                    f"from its input as {new_arn}."
+                )
+            execution.error, execution.cause = RUNTIME_STOPPED, cause
+            execution.history.add(
+                "ExecutionAborted", {"error": RUNTIME_STOPPED, "cause": cause}, closing=True
+            )
+            execution.status = "ABORTED"
+            execution.stop_date = self.clock.now()
+            self._ended(execution)
+            execution.done.set()
+            if machine is not None:
+                self.start_execution(machine.arn, execution.input, new_name)
+            restarts.append(Restart(execution.arn, new_arn))
+        return restarts
+
+    def _restart_name(self, name: str) -> str:
+        """`<name>-restart-<n>`, the first n not taken (the name cut to fit AWS's 80 characters)."""
+        base = _RESTART_SUFFIX.sub("", name)
+        number = 1
+        while True:
+            suffix = f"-restart-{number}"
+            candidate = base[: _NAME_LIMIT - len(suffix)] + suffix
+            with self._lock:
+                taken = any(e.name == candidate for e in self.executions.values())
+            if not taken:
+                return candidate
+            number += 1
 
     def _publish_status(self, execution: Execution) -> None:
         """A "Step Functions Execution Status Change" event, as Standard workflows send to the default bus.
@@ -288,6 +411,23 @@ class StepFunctionsEngine:
 
     def send_task_heartbeat(self, token: str) -> None:
         self.tokens.heartbeat(token)
+
+
+def _row(execution: Execution) -> ExecutionRow:
+    assert execution.start_date is not None
+    return ExecutionRow(
+        arn=execution.arn,
+        name=execution.name,
+        state_machine_arn=execution.state_machine_arn,
+        role_arn=execution.role_arn,
+        status=execution.status,
+        input=json.dumps(execution.input),
+        output=json.dumps(execution.output) if execution.status == "SUCCEEDED" else None,
+        error=execution.error,
+        cause=execution.cause,
+        start_date=execution.start_date,
+        stop_date=execution.stop_date,
+    )
 
 
 def default_integrations(

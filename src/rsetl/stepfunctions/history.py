@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -48,13 +49,25 @@ class ExecutionStats:
 
 
 class History:
-    """The ordered, thread-safe event list of one execution, bounded as on AWS."""
+    """The ordered, thread-safe event list of one execution, bounded as on AWS.
 
-    def __init__(self, clock: Clock, limit: int = HISTORY_EVENT_LIMIT) -> None:
+    `on_add` hears each event as it is appended (the journal writes it through); `events` are the
+    events recorded before (an execution loaded from the journal).
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        limit: int = HISTORY_EVENT_LIMIT,
+        *,
+        on_add: Callable[[dict[str, Any]], None] | None = None,
+        events: Iterable[dict[str, Any]] = (),
+    ) -> None:
         self._clock = clock
         self._limit = limit
         self._lock = threading.Lock()
-        self.events: list[dict[str, Any]] = []
+        self._on_add = on_add
+        self.events: list[dict[str, Any]] = list(events)
         self.stats = ExecutionStats()
 
     def __len__(self) -> int:
@@ -90,6 +103,8 @@ class History:
             if key is not None and details is not None:
                 event[key] = details
             self.events.append(event)
+            if self._on_add is not None:
+                self._on_add(event)
             self.stats.events_by_type[event_type] += 1
             if event_type.endswith("StateEntered"):
                 self.stats.state_transitions += 1

@@ -6,9 +6,11 @@ import os
 import re
 import socket
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from rsetl.cli import build_parser, main
 from rsetl.cli.demo import run_demo
@@ -18,10 +20,14 @@ from rsetl.cli.local import (
     parse_credentials,
     parse_database_secrets,
     parse_s3_uri,
+    print_startup_problems,
 )
+from rsetl.eventbridge.delivery import DeliveryRecord
 from rsetl.redshift_data import STATEMENT_WORKERS
 from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
+from rsetl.runtime.runtime import Recovery
 from rsetl.runtime.state import hold_state_dir, write_endpoint
+from rsetl.stepfunctions.engine import Restart
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 
@@ -392,3 +398,29 @@ def test_bad_credentials_are_usage_errors(
         path.write_text(file_text)
     with pytest.raises(UsageError, match=re.escape(message)):
         parse_credentials(items, path)
+
+
+def test_a_delivery_made_again_after_a_stop_says_so() -> None:
+    made_again = {"status": "SUCCEEDED", "attempts": 2, "invocation": None, "redeliveries": 1}
+    assert delivery_text(made_again) == "SUCCEEDED (2), redelivered 1x after a stop"
+    assert delivery_text({**made_again, "redeliveries": 0}) == "SUCCEEDED (2)"
+
+
+def test_the_start_up_report_names_restarted_executions_and_redelivered_events() -> None:
+    old = "arn:aws:states:us-east-1:000000000000:execution:RunPipeline:run-1"
+    recovery = Recovery(
+        [Restart(old, f"{old}-restart-1"), Restart(f"{old}b", None)],
+        [DeliveryRecord(3, "event-9", "aws.s3", "t", "arn:aws:states:us-east-1:0:stateMachine:M", "{}")],
+    )
+    runtime = SimpleNamespace(
+        recovery=recovery, report=SimpleNamespace(not_emulated=[]), lambdas=SimpleNamespace(warnings=[]),
+        function_errors={},
+    )  # fmt: skip
+    out = Console(record=True, width=400)
+    print_startup_problems(runtime, out)  # type: ignore[arg-type]
+    assert out.export_text().splitlines() == [
+        f"restarted: {old} was RUNNING when the runtime stopped; started again as {old}-restart-1",
+        f"restarted: {old}b was RUNNING when the runtime stopped; not restarted",
+        "redelivered: event event-9 (aws.s3) to arn:aws:states:us-east-1:0:stateMachine:M: its delivery had "
+        "not ended when the runtime stopped",
+    ]

@@ -262,3 +262,53 @@ def test_a_multipart_object_keeps_its_parts_across_a_restart(serve: Served) -> N
         after = client.head_object(Bucket="landing", Key="parts.bin", PartNumber=2)
         assert (after["ContentLength"], after["PartsCount"], after["ETag"]) == (len(last), 2, before["ETag"])
         assert client.get_object(Bucket="landing", Key="parts.bin")["Body"].read() == first + last
+
+
+def test_bucket_settings_survive_a_restart_and_a_deleted_setting_stays_deleted(serve: Served) -> None:
+    """Policy, lifecycle, CORS, tags and default encryption are bucket subresources S3 keeps with the
+    bucket ("Bucket configuration options",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingBucket.html#bucket-config-options-intro)."""
+    policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::kept/x",
+                }
+            ],
+        }
+    )
+    lifecycle = {
+        "Rules": [
+            {"ID": "expire-tmp", "Filter": {"Prefix": "tmp/"}, "Status": "Enabled", "Expiration": {"Days": 7}}
+        ]
+    }
+    cors = {"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["https://example.com"]}]}
+    encryption = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    with serve() as (_, client):
+        client.create_bucket(Bucket="kept")
+        client.put_bucket_policy(Bucket="kept", Policy=policy)
+        client.put_bucket_lifecycle_configuration(Bucket="kept", LifecycleConfiguration=lifecycle)
+        client.put_bucket_cors(Bucket="kept", CORSConfiguration=cors)
+        client.put_bucket_tagging(Bucket="kept", Tagging={"TagSet": [{"Key": "team", "Value": "etl"}]})
+        client.put_bucket_encryption(Bucket="kept", ServerSideEncryptionConfiguration=encryption)
+        client.create_bucket(Bucket="cleared")
+        client.put_bucket_tagging(Bucket="cleared", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+        client.put_bucket_cors(Bucket="cleared", CORSConfiguration=cors)
+        client.delete_bucket_tagging(Bucket="cleared")
+        client.delete_bucket_cors(Bucket="cleared")
+    with serve() as (_, client):
+        assert json.loads(client.get_bucket_policy(Bucket="kept")["Policy"]) == json.loads(policy)
+        (rule,) = client.get_bucket_lifecycle_configuration(Bucket="kept")["Rules"]
+        assert (rule["ID"], rule["Expiration"], rule["Status"]) == ("expire-tmp", {"Days": 7}, "Enabled")
+        (cors_rule,) = client.get_bucket_cors(Bucket="kept")["CORSRules"]
+        assert cors_rule["AllowedOrigins"] == ["https://example.com"]
+        assert client.get_bucket_tagging(Bucket="kept")["TagSet"] == [{"Key": "team", "Value": "etl"}]
+        encrypted = client.get_bucket_encryption(Bucket="kept")["ServerSideEncryptionConfiguration"]
+        assert encrypted["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        for missing in (client.get_bucket_tagging, client.get_bucket_cors, client.get_bucket_policy):
+            with pytest.raises(ClientError):
+                missing(Bucket="cleared")
