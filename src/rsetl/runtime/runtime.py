@@ -27,6 +27,7 @@ from rsetl.eventbridge import EventBridge, EventsService, Scheduler
 from rsetl.iam import Caller, LocalIam
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LayerConfig
 from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker
+from rsetl.lambdas.runtime import DEFAULT_IDLE_SECONDS
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
 from rsetl.redshift_data import (
     ADMIN_USER,
@@ -85,8 +86,11 @@ class RuntimeOptions:
     sets it."""
     stop_grace_seconds: float = 10.0
     """On stop, how long running Data API statements may go on before they are cancelled."""
-    lambda_prewarm: int = 2
-    """Workers started per function at start-up (provisioned concurrency, locally)."""
+    lambda_prewarm: int = 0
+    """Workers started per function at start-up (provisioned concurrency, locally); by default
+    workers start on demand, as Lambda's execution environments do."""
+    lambda_idle_seconds: float | None = DEFAULT_IDLE_SECONDS
+    """How long a Lambda worker stays warm after its last invocation (None: until stop)."""
     lambda_concurrency: int | None = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     """Most workers per function at once; invocations past it wait for a free one (None: no cap).
 
@@ -170,6 +174,7 @@ class LocalRuntime:
             self._function_configs(), extra_environment=environment, region=template.region,
             work_dir=options.state_dir / "lambda", log_dir=options.state_dir / "logs",
             max_workers_per_function=options.lambda_concurrency, on_progress=say,
+            idle_seconds=options.lambda_idle_seconds,
         )  # fmt: skip
         self.lambdas.prewarm(options.lambda_prewarm)
         self.function_errors = self.lambdas.startup_errors()
