@@ -180,7 +180,9 @@ def main(rounds: int = ROUNDS) -> None:
 
     on_demand, prewarmed = MODES
     print(f"Local runtime start-up and idle memory ({rounds} rounds, interleaved; medians)")
-    print(f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores")
+    print(
+        f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores"
+    )
     print(f"{'':22}{on_demand:>14}{prewarmed:>20}{'ratio':>8}{'target':>10}")
     for kind, target in TARGETS.items():
         ours, before = median(on_demand, kind, "seconds"), median(prewarmed, kind, "seconds")
@@ -189,7 +191,10 @@ def main(rounds: int = ROUNDS) -> None:
             f"{'<= ' + format(target, 'g') + ' s':>10} {_verdict(ours <= target)}"
         )
     for field, name in (("rss_mb", "idle RSS, all procs"), ("pss_mb", "idle PSS, all procs")):
-        ours, before = median(on_demand, "existing state dir", field), median(prewarmed, "existing state dir", field)
+        ours, before = (
+            median(on_demand, "existing state dir", field),
+            median(prewarmed, "existing state dir", field),
+        )
         verdict = f"{'<= ' + format(MEMORY_TARGET_MB, 'g') + ' MB':>10} {_verdict(ours <= MEMORY_TARGET_MB)}"
         print(f"{name:22}{ours:>11.0f} MB{before:>17.0f} MB{before / ours:>7.1f}x{verdict}")
     processes = [median(label, "existing state dir", "processes") for label in MODES]
@@ -199,7 +204,9 @@ def main(rounds: int = ROUNDS) -> None:
     for name, (first, second) in cold.items():
         print(f"{name:34}{first:>9.0f}{second:>9.1f}")
     firsts = [first for first, _ in cold.values()]
-    print(f"{'median':34}{statistics.median(firsts):>9.0f}{statistics.median(s for _, s in cold.values()):>9.1f}")
+    print(
+        f"{'median':34}{statistics.median(firsts):>9.0f}{statistics.median(s for _, s in cold.values()):>9.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -234,6 +234,7 @@ class LambdaRuntime:
         self._functions: dict[str, _Function] = {}
         self.invocations: Counter[str] = Counter()
         self.faults = LambdaFaults()
+        self._checking: set[_Worker] = set()
         self.idle_seconds = idle_seconds
         self._closed = threading.Event()
         self._reaper: threading.Thread | None = None
@@ -430,38 +431,39 @@ class LambdaRuntime:
     def startup_errors(self, timeout: float = INIT_TIMEOUT_SECONDS) -> dict[str, dict[str, Any]]:
         """The init error of each function whose handler cannot be loaded, by function name.
 
-        A throwaway worker per function imports its handler (all side by side, each waited for up to
-        `timeout`): `Runtime.ImportModuleError` and `Runtime.HandlerNotFound` show at start-up
-        instead of at the first invocation. A function whose code, packages, layers, interpreter and
-        environment are those of its last clean check is not checked again; its first invocation
-        still runs the real init phase, as Lambda's does.
+        `Runtime.ImportModuleError` and `Runtime.HandlerNotFound` show at start-up instead of at the
+        first invocation; see :meth:`start_init_check`.
+        """
+        return self.start_init_check().errors(timeout)
+
+    def start_init_check(self) -> InitCheck:
+        """Start a throwaway worker per function to import its handler; the check's `errors()` waits.
+
+        A function whose code, packages, layers, interpreter and environment are those of its last
+        clean check is not checked again; its first invocation still runs the real init phase, as
+        Lambda's does.
         """
         with self._lock:
             functions = list(self._functions.values())
         passed = self._passed_checks()
         fingerprints = {f.config.name: self._fingerprint(f) for f in functions}
-        to_check = [f for f in functions if passed.get(f.config.name) != fingerprints[f.config.name]]
-        checks = [(function, self._start_worker(function)) for function in to_check]
-        errors: dict[str, dict[str, Any]] = {}
-        for function, worker in checks:
-            try:
-                if worker.wait_initialized(timeout) and worker.init_error is not None:
-                    errors[function.config.name] = worker.init_error
-                elif not worker.initialized and worker.closed_output:
-                    worker.process.wait()
-                    errors[function.config.name] = {
-                        "errorType": "Runtime.ExitError",
-                        "errorMessage": f"Runtime exited with error: exit status {worker.process.returncode}",
-                    }
-                elif worker.initialized:
-                    passed[function.config.name] = fingerprints[function.config.name]
-            finally:
-                worker.stop()
-        for name in errors:
-            passed.pop(name, None)
+        checks = [
+            (function, self._start_worker(function))
+            for function in functions
+            if passed.get(function.config.name) != fingerprints[function.config.name]
+        ]
+        with self._lock:
+            self._checking.update(worker for _, worker in checks)
+        return InitCheck(self, checks, passed, fingerprints)
+
+    def _end_init_check(self, worker: _Worker) -> None:
+        with self._lock:
+            self._checking.discard(worker)
+        worker.stop()
+
+    def _record_passed_checks(self, passed: dict[str, str]) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         (self.work_dir / _INIT_CHECKS_FILE).write_text(json.dumps(passed, indent=1, sort_keys=True))
-        return errors
 
     def _passed_checks(self) -> dict[str, str]:
         try:
@@ -562,6 +564,8 @@ class LambdaRuntime:
             self._reaper.join()
         with self._lock:
             workers = [w for f in self._functions.values() for w in (*f.idle, *f.busy)]
+            workers += self._checking
+            self._checking.clear()
             for function in self._functions.values():
                 function.idle.clear()
                 function.busy.clear()
@@ -577,6 +581,48 @@ class LambdaRuntime:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class InitCheck:
+    """Throwaway workers importing their functions' handlers, started by `start_init_check`."""
+
+    def __init__(
+        self,
+        runtime: LambdaRuntime,
+        checks: list[tuple[_Function, _Worker]],
+        passed: dict[str, str],
+        fingerprints: dict[str, str],
+    ) -> None:
+        self._runtime = runtime
+        self._checks = checks
+        self._passed = passed
+        self._fingerprints = fingerprints
+
+    def errors(self, timeout: float = INIT_TIMEOUT_SECONDS) -> dict[str, dict[str, Any]]:
+        """The init error of each function whose handler cannot be loaded, by function name.
+
+        Waits up to `timeout` for each worker's init phase, then stops it.
+        """
+        errors: dict[str, dict[str, Any]] = {}
+        for function, worker in self._checks:
+            name = function.config.name
+            try:
+                if worker.wait_initialized(timeout) and worker.init_error is not None:
+                    errors[name] = worker.init_error
+                elif not worker.initialized and worker.closed_output:
+                    worker.process.wait()
+                    errors[name] = {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"Runtime exited with error: exit status {worker.process.returncode}",
+                    }
+                elif worker.initialized:
+                    self._passed[name] = self._fingerprints[name]
+            finally:
+                self._runtime._end_init_check(worker)
+        for name in errors:
+            self._passed.pop(name, None)
+        self._runtime._record_passed_checks(self._passed)
+        return errors
 
 
 def _tree_stat(root: Path) -> list[tuple[str, int, int]]:

@@ -144,6 +144,20 @@ class LocalRuntime:
             )
         ensure_port_free(options.port)
         options.state_dir.mkdir(parents=True, exist_ok=True)
+        router = Router(
+            SigV4Verifier(self.iam.callers.secrets()), template.account_id, template.region, self._identity
+        )
+        self.server = LocalServer(router, options.port)
+        environment = local_aws_environment(self.url, template.region, self.access_key, self.secret_key)
+        self.lambdas = LambdaRuntime(
+            self._function_configs(), extra_environment=environment, region=template.region,
+            work_dir=options.state_dir / "lambda", log_dir=options.state_dir / "logs",
+            max_workers_per_function=options.lambda_concurrency, on_progress=say,
+            idle_seconds=options.lambda_idle_seconds,
+        )  # fmt: skip
+        self.lambdas.prewarm(options.lambda_prewarm)
+        # The handlers import while PostgreSQL starts and sql/ applies: both wait on other processes.
+        init_check = self.lambdas.start_init_check()
         say("starting PostgreSQL")
         self.postgres = (
             PostgresServer.from_url(options.database_url)
@@ -165,19 +179,7 @@ class LocalRuntime:
         for user in options.database_secrets.values():
             # A secret holds the credentials of a user that exists (the deployer created it).
             users.ensure(DatabaseLogin(user))
-        router = Router(
-            SigV4Verifier(self.iam.callers.secrets()), template.account_id, template.region, self._identity
-        )
-        self.server = LocalServer(router, options.port)
-        environment = local_aws_environment(self.url, template.region, self.access_key, self.secret_key)
-        self.lambdas = LambdaRuntime(
-            self._function_configs(), extra_environment=environment, region=template.region,
-            work_dir=options.state_dir / "lambda", log_dir=options.state_dir / "logs",
-            max_workers_per_function=options.lambda_concurrency, on_progress=say,
-            idle_seconds=options.lambda_idle_seconds,
-        )  # fmt: skip
-        self.lambdas.prewarm(options.lambda_prewarm)
-        self.function_errors = self.lambdas.startup_errors()
+        self.function_errors = init_check.errors()
         self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,

@@ -29,7 +29,6 @@ LOCAL_ARTIFACT_BUCKET = "rsetl-local-artifacts"
 """Stands for `sam package`'s bucket: local code paths ride through the transform as keys in it."""
 
 
-
 class _TemplateLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """A safe YAML loader that reads CloudFormation's short forms (`!Ref`, `!Sub`...) as the SAM CLI
     does; libyaml's when PyYAML has it (ten times faster on the template than the Python one)."""
@@ -60,7 +59,7 @@ def load_template(
     """
     path = path.resolve()
     try:
-        sam = yaml.load(path.read_text(), Loader=_TemplateLoader)  # noqa: S506 (a safe loader)
+        sam = yaml.load(path.read_text(), Loader=_TemplateLoader)
     except (OSError, yaml.YAMLError) as error:
         raise TemplateError(f"{path}: cannot read the template: {error}") from None
     if not isinstance(sam, dict) or "Resources" not in sam:

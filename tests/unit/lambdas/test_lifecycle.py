@@ -111,4 +111,3 @@ def test_a_failed_check_is_made_again(tmp_path: Path) -> None:
     for _ in range(2):
         with LambdaRuntime([config], work_dir=work) as rt:
             assert rt.startup_errors()["broken"]["errorType"] == "Runtime.ImportModuleError"
-
