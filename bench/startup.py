@@ -180,9 +180,8 @@ def main(rounds: int = ROUNDS) -> None:
 
     on_demand, prewarmed = MODES
     print(f"Local runtime start-up and idle memory ({rounds} rounds, interleaved; medians)")
-    print(
-        f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores"
-    )
+    cores = os.cpu_count()
+    print(f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {cores} cores")
     print(f"{'':22}{on_demand:>14}{prewarmed:>20}{'ratio':>8}{'target':>10}")
     for kind, target in TARGETS.items():
         ours, before = median(on_demand, kind, "seconds"), median(prewarmed, kind, "seconds")
@@ -203,10 +202,8 @@ def main(rounds: int = ROUNDS) -> None:
     print("First invocation of each function on demand (cold: its worker starts) vs the second (warm), ms")
     for name, (first, second) in cold.items():
         print(f"{name:34}{first:>9.0f}{second:>9.1f}")
-    firsts = [first for first, _ in cold.values()]
-    print(
-        f"{'median':34}{statistics.median(firsts):>9.0f}{statistics.median(s for _, s in cold.values()):>9.1f}"
-    )
+    first, second = (statistics.median(times) for times in zip(*cold.values(), strict=True))
+    print(f"{'median':34}{first:>9.0f}{second:>9.1f}")
 
 
 if __name__ == "__main__":
