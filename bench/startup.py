@@ -86,10 +86,11 @@ def _memory_kb(pid: int) -> tuple[int, int]:
 
 
 def _client(port: int) -> Any:
+    # The port is bound before the runtime serves on it: an early call waits for its answer.
     return boto3.client(
         "stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
         aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=10),
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=120),
     )  # fmt: skip
 
 
