@@ -33,8 +33,18 @@ from botocore.exceptions import EndpointConnectionError
 
 PROJECT = Path(__file__).resolve().parents[1]
 ROUNDS = 3
-MODES = {"on demand": 0, "prewarm 2 (before)": 2}
-"""Label -> Lambda workers started per function at start-up."""
+
+
+@dataclass(frozen=True)
+class Mode:
+    label: str
+    prewarm: int
+    """Lambda workers started per function at start-up."""
+    source: Path | None = None
+    """Another checkout's `src` to run instead of this one's (`--before-src`)."""
+
+
+MODES = [Mode("on demand", 0), Mode("prewarm 2", 2)]
 SETTLE_SECONDS = 2.0
 """After the first answer, how long to wait before reading memory (prewarmed workers finish init)."""
 TARGETS = {"existing state dir": 2.0, "fresh state dir": 4.0}
@@ -94,13 +104,18 @@ def _client(port: int) -> Any:
     )  # fmt: skip
 
 
-def _start(state_dir: Path, prewarm: int) -> Start:
+def _start(state_dir: Path, mode: Mode) -> Start:
     """Spawn the runtime, time it to its first answer, read its memory, stop it."""
     port = _free_port()
     client = _client(port)
-    command = [sys.executable, "-m", "bench.startup", "serve", str(state_dir), str(port), str(prewarm)]
+    command = [sys.executable, "-m", "bench.startup", "serve", str(state_dir), str(port), str(mode.prewarm)]
+    environment = dict(os.environ)
+    if mode.source is not None:
+        environment["PYTHONPATH"] = os.pathsep.join([str(PROJECT), str(mode.source)])
     started = time.monotonic()
-    child = subprocess.Popen(command, cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        command, cwd=PROJECT, env=environment, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
     try:
         while True:
             if child.poll() is not None:
@@ -160,45 +175,45 @@ def _verdict(ok: bool) -> str:
     return "pass" if ok else "MISS"
 
 
-def main(rounds: int = ROUNDS) -> None:
+def main(rounds: int = ROUNDS, before_src: Path | None = None) -> None:
+    modes = MODES + ([Mode(f"before ({before_src})", 2, before_src)] if before_src else [])
     load_before = os.getloadavg()
     base = Path(tempfile.mkdtemp(prefix="rsetl-bench-startup-"))
     results: dict[tuple[str, str], list[Start]] = {}
     try:
         for round_number in range(rounds):
-            for label, prewarm in MODES.items():
-                state_dir = base / f"{round_number}-{prewarm}"
-                results.setdefault((label, "fresh state dir"), []).append(_start(state_dir, prewarm))
-                results.setdefault((label, "existing state dir"), []).append(_start(state_dir, prewarm))
+            for index, mode in enumerate(modes):
+                state_dir = base / f"{round_number}-{index}"
+                for kind in ("fresh state dir", "existing state dir"):
+                    results.setdefault((mode.label, kind), []).append(_start(state_dir, mode))
                 shutil.rmtree(state_dir, ignore_errors=True)
         cold = cold_and_warm(base / "cold")
     finally:
         shutil.rmtree(base, ignore_errors=True)
     load_after = os.getloadavg()
 
-    def median(label: str, kind: str, field: str) -> float:
-        return statistics.median(getattr(start, field) for start in results[label, kind])
+    def medians(kind: str, field: str) -> list[float]:
+        return [statistics.median(getattr(s, field) for s in results[mode.label, kind]) for mode in modes]
 
-    on_demand, prewarmed = MODES
+    def row(name: str, values: list[float], unit: str, digits: int, target: float | None) -> None:
+        cells = "".join(f"{value:>{width - len(unit) - 1}.{digits}f} {unit}" for value, width in
+                        zip(values, widths, strict=True))  # fmt: skip
+        ratios = "".join(f"{value / values[0]:>9.1f}x" for value in values[1:])
+        verdict = "" if target is None else f"  target <= {target:g} {unit}: {_verdict(values[0] <= target)}"
+        print(f"{name:22}{cells}{ratios}{verdict}")
+
     print(f"Local runtime start-up and idle memory ({rounds} rounds, interleaved; medians)")
     cores = os.cpu_count()
     print(f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {cores} cores")
-    print(f"{'':22}{on_demand:>14}{prewarmed:>20}{'ratio':>8}{'target':>10}")
+    widths = [max(14, len(mode.label) + 2) for mode in modes]
+    header = "".join(f"{mode.label:>{width}}" for mode, width in zip(modes, widths, strict=True))
+    ratio_header = "".join(f"{'vs ' + str(i + 2):>10}" for i in range(len(modes) - 1))
+    print(f"{'':22}{header}{ratio_header}   (ratio: column n / column 1)")
     for kind, target in TARGETS.items():
-        ours, before = median(on_demand, kind, "seconds"), median(prewarmed, kind, "seconds")
-        print(
-            f"{'start-up, ' + kind.split()[0]:22}{ours:>12.2f} s{before:>18.2f} s{before / ours:>7.1f}x"
-            f"{'<= ' + format(target, 'g') + ' s':>10} {_verdict(ours <= target)}"
-        )
-    for field, name in (("rss_mb", "idle RSS, all procs"), ("pss_mb", "idle PSS, all procs")):
-        ours, before = (
-            median(on_demand, "existing state dir", field),
-            median(prewarmed, "existing state dir", field),
-        )
-        verdict = f"{'<= ' + format(MEMORY_TARGET_MB, 'g') + ' MB':>10} {_verdict(ours <= MEMORY_TARGET_MB)}"
-        print(f"{name:22}{ours:>11.0f} MB{before:>17.0f} MB{before / ours:>7.1f}x{verdict}")
-    processes = [median(label, "existing state dir", "processes") for label in MODES]
-    print(f"{'processes':22}{processes[0]:>14.0f}{processes[1]:>20.0f}")
+        row(f"start-up, {kind.split()[0]}", medians(kind, "seconds"), "s", 2, target)
+    row("idle RSS, all procs", medians("existing state dir", "rss_mb"), "MB", 0, MEMORY_TARGET_MB)
+    row("idle PSS, all procs", medians("existing state dir", "pss_mb"), "MB", 0, MEMORY_TARGET_MB)
+    row("processes", medians("existing state dir", "processes"), "", 0, None)
     print()
     print("First invocation of each function on demand (cold: its worker starts) vs the second (warm), ms")
     for name, (first, second) in cold.items():
@@ -215,8 +230,13 @@ if __name__ == "__main__":
     child.add_argument("port", type=int)
     child.add_argument("prewarm", type=int)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        help="also run another checkout's src (e.g. main's) with 2 workers prewarmed",
+    )
     arguments = parser.parse_args()
     if arguments.command == "serve":
         serve(arguments.state_dir, arguments.port, arguments.prewarm)
     else:
-        main(arguments.rounds)
+        main(arguments.rounds, arguments.before_src)
