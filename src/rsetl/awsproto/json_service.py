@@ -9,12 +9,12 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import Any, ClassVar
 
-import botocore.session
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
 
 from rsetl.awsproto.errors import AwsError
 from rsetl.awsproto.messages import AwsRequest, AwsResponse, RequestContext
+from rsetl.awsproto.models import service_model
 from rsetl.awsproto.shapes import serialize_output, validate_input
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _service_model(service_name: str) -> ServiceModel:
-    return botocore.session.get_session().get_service_model(service_name)
+    return service_model(service_name)
 
 
 class JsonService:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from rsetl.cache import user_cache_dir
 from rsetl.lambdas.exceptions import PackageInstallError
 
 CACHE_DIR_VARIABLE = "RSETL_LAMBDA_ENV_CACHE"
@@ -38,8 +39,7 @@ def default_cache_dir() -> Path:
     configured = os.environ.get(CACHE_DIR_VARIABLE)
     if configured:
         return Path(configured).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "rsetl" / "lambda-envs"
+    return user_cache_dir() / "lambda-envs"
 
 
 @dataclass(frozen=True)

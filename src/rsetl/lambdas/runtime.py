@@ -1,7 +1,9 @@
-"""The local Lambda runtime: warm worker processes per function, like Lambda's containers."""
+"""The local Lambda runtime: worker processes per function, started on demand and kept warm a while,
+like Lambda's execution environments."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -28,6 +30,12 @@ _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
 INIT_TIMEOUT_SECONDS = 10.0
 """Lambda's limit on a function's init phase (importing the handler's module)."""
+DEFAULT_IDLE_SECONDS = 300.0
+"""How long a worker stays warm after its last invocation. Lambda keeps an environment "for some
+time in anticipation of another function invocation" and does not say how long; 5 minutes is the
+commonly observed lower end."""
+_INIT_CHECKS_FILE = "init-checks.json"
+"""In the work folder: the fingerprints of the functions whose handler imported at the last check."""
 MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
 """Invoke: "For synchronous invocations, the maximum payload size is 6 MB" (request and response)."""
 MAX_SYNC_RESPONSE_BYTES = 6291556
@@ -100,6 +108,7 @@ class _Worker:
             text=False,
         )
         self._buffer = b""
+        self.idle_since = time.monotonic()
         self.closed_output = False
         self.initialized = False
         self.init_error: dict[str, Any] | None = None
@@ -177,7 +186,11 @@ class _Function:
 
 
 class LambdaRuntime:
-    """Invokes functions in warm worker processes: one per concurrent invocation of a function.
+    """Invokes functions in worker processes: one per concurrent invocation of a function.
+
+    As in Lambda's execution environment lifecycle, a worker starts (its init phase, bounded by
+    INIT_TIMEOUT_SECONDS) when an invocation finds none free, serves invocations one at a time, and
+    shuts down after `idle_seconds` without one (None: never).
 
     Each function runs with what `sam build` packages for it and nothing else: its code, the
     packages of its requirements.txt, its layers (with their requirements when they declare a
@@ -203,6 +216,7 @@ class LambdaRuntime:
         max_workers_per_function: int | None = None,
         packages: PackageCache | None = None,
         on_progress: Callable[[str], None] | None = None,
+        idle_seconds: float | None = DEFAULT_IDLE_SECONDS,
     ) -> None:
         self.region = region
         self.python = python
@@ -220,8 +234,33 @@ class LambdaRuntime:
         self._functions: dict[str, _Function] = {}
         self.invocations: Counter[str] = Counter()
         self.faults = LambdaFaults()
+        self._checking: set[_Worker] = set()
+        self.idle_seconds = idle_seconds
+        self._closed = threading.Event()
+        self._reaper: threading.Thread | None = None
+        if idle_seconds is not None:
+            self._reaper = threading.Thread(target=self._reap_idle, name="lambda-idle-reaper", daemon=True)
+            self._reaper.start()
         for config in functions:
             self.register(config)
+
+    def _reap_idle(self) -> None:
+        """Shut down workers idle for `idle_seconds` (Lambda's Shutdown phase of an unused environment)."""
+        assert self.idle_seconds is not None
+        interval = min(max(self.idle_seconds / 4, 0.05), 5.0)
+        while not self._closed.wait(interval):
+            cutoff = time.monotonic() - self.idle_seconds
+            with self._lock:
+                expired = [w for f in self._functions.values() for w in f.idle if w.idle_since <= cutoff]
+                for function in self._functions.values():
+                    function.idle = [w for w in function.idle if w.idle_since > cutoff]
+            for worker in expired:
+                worker.stop()
+
+    def worker_pids(self) -> list[int]:
+        """The process IDs of the running workers, idle or busy."""
+        with self._lock:
+            return [w.process.pid for f in self._functions.values() for w in (*f.idle, *f.busy)]
 
     def register(self, config: FunctionConfig) -> None:
         """Add a function: its packages are installed (or found cached) and its /opt folder built now.
@@ -392,33 +431,68 @@ class LambdaRuntime:
     def startup_errors(self, timeout: float = INIT_TIMEOUT_SECONDS) -> dict[str, dict[str, Any]]:
         """The init error of each function whose handler cannot be loaded, by function name.
 
-        Waits (up to `timeout` per function) for a worker of each function to import its handler,
-        starting one where none is warm: `Runtime.ImportModuleError` and `Runtime.HandlerNotFound`
-        show at start-up instead of at the first invocation.
+        `Runtime.ImportModuleError` and `Runtime.HandlerNotFound` show at start-up instead of at the
+        first invocation; see :meth:`start_init_check`.
+        """
+        return self.start_init_check().errors(timeout)
+
+    def start_init_check(self) -> InitCheck:
+        """Start a throwaway worker per function to import its handler; the check's `errors()` waits.
+
+        A function whose code, packages, layers, interpreter and environment are those of its last
+        clean check is not checked again; its first invocation still runs the real init phase, as
+        Lambda's does.
         """
         with self._lock:
             functions = list(self._functions.values())
-        errors: dict[str, dict[str, Any]] = {}
-        for function in functions:
-            worker = self._take_worker(function)
-            try:
-                if worker.wait_initialized(timeout) and worker.init_error is not None:
-                    errors[function.config.name] = worker.init_error
-                elif not worker.initialized and worker.closed_output:
-                    worker.process.wait()
-                    errors[function.config.name] = {
-                        "errorType": "Runtime.ExitError",
-                        "errorMessage": f"Runtime exited with error: exit status {worker.process.returncode}",
-                    }
-            finally:
-                with self._worker_freed:
-                    function.busy.discard(worker)
-                    if worker.alive():
-                        function.idle.append(worker)
-                    self._worker_freed.notify_all()
-                if not worker.alive():
-                    worker.stop()
-        return errors
+        passed = self._passed_checks()
+        fingerprints = {f.config.name: self._fingerprint(f) for f in functions}
+        checks = [
+            (function, self._start_worker(function))
+            for function in functions
+            if passed.get(function.config.name) != fingerprints[function.config.name]
+        ]
+        with self._lock:
+            self._checking.update(worker for _, worker in checks)
+        return InitCheck(self, checks, passed, fingerprints)
+
+    def _end_init_check(self, worker: _Worker) -> None:
+        with self._lock:
+            self._checking.discard(worker)
+        worker.stop()
+
+    def _record_passed_checks(self, passed: dict[str, str]) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        (self.work_dir / _INIT_CHECKS_FILE).write_text(json.dumps(passed, indent=1, sort_keys=True))
+
+    def _passed_checks(self) -> dict[str, str]:
+        try:
+            loaded = json.loads((self.work_dir / _INIT_CHECKS_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+
+    def _fingerprint(self, function: _Function) -> str:
+        """What a handler's import can depend on: its files, packages, layers, interpreter, environment.
+
+        The runtime's own endpoint variables (their port changes per start) stand as their names.
+        """
+        config = function.config
+        environment = {
+            key: "<endpoint>" if key in self.extra_environment and key not in config.environment else value
+            for key, value in function.environment.items()
+        }
+        trees = [Path(config.code_dir), *(Path(layer.content_dir) for layer in config.layers)]
+        files = [_tree_stat(tree) for tree in trees]
+        python = Path(self.python)
+        stamp = {
+            "handler": config.handler,
+            "packages": [str(path) for path in function.package_dirs],
+            "python": [str(python), python.stat().st_mtime_ns if python.exists() else None],
+            "environment": environment,
+            "files": files,
+        }
+        return hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()
 
     def _take_worker(self, function: _Function) -> _Worker:
         """An idle worker, a new one, or (at `max_workers_per_function`) the next one freed."""
@@ -446,6 +520,9 @@ class LambdaRuntime:
         config = function.config
         worker = self._take_worker(function)
         request_id = str(uuid.uuid4())
+        # A new worker's init phase has its own limit; the function's timeout counts from the Invoke.
+        # An init that overruns it goes on within the invocation, under the function's timeout.
+        worker.wait_initialized(INIT_TIMEOUT_SECONDS)
         deadline_ms = int((time.time() + config.timeout_seconds) * 1000)
         try:
             worker.send({"requestId": request_id, "payload": payload, "deadlineMs": deadline_ms})
@@ -455,6 +532,7 @@ class LambdaRuntime:
         with self._worker_freed:
             function.busy.discard(worker)
             if response is not None:
+                worker.idle_since = time.monotonic()
                 function.idle.append(worker)
             self._worker_freed.notify_all()
         if response is None:
@@ -481,8 +559,13 @@ class LambdaRuntime:
 
     def close(self) -> None:
         """Stop every worker and remove the runtime's scratch folders."""
+        self._closed.set()
+        if self._reaper is not None:
+            self._reaper.join()
         with self._lock:
             workers = [w for f in self._functions.values() for w in (*f.idle, *f.busy)]
+            workers += self._checking
+            self._checking.clear()
             for function in self._functions.values():
                 function.idle.clear()
                 function.busy.clear()
@@ -498,6 +581,63 @@ class LambdaRuntime:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class InitCheck:
+    """Throwaway workers importing their functions' handlers, started by `start_init_check`."""
+
+    def __init__(
+        self,
+        runtime: LambdaRuntime,
+        checks: list[tuple[_Function, _Worker]],
+        passed: dict[str, str],
+        fingerprints: dict[str, str],
+    ) -> None:
+        self._runtime = runtime
+        self._checks = checks
+        self._passed = passed
+        self._fingerprints = fingerprints
+
+    def errors(self, timeout: float = INIT_TIMEOUT_SECONDS) -> dict[str, dict[str, Any]]:
+        """The init error of each function whose handler cannot be loaded, by function name.
+
+        Waits up to `timeout` for each worker's init phase, then stops it.
+        """
+        errors: dict[str, dict[str, Any]] = {}
+        for function, worker in self._checks:
+            name = function.config.name
+            try:
+                if worker.wait_initialized(timeout) and worker.init_error is not None:
+                    errors[name] = worker.init_error
+                elif not worker.initialized and worker.closed_output:
+                    worker.process.wait()
+                    errors[name] = {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"Runtime exited with error: exit status {worker.process.returncode}",
+                    }
+                elif worker.initialized:
+                    self._passed[name] = self._fingerprints[name]
+            finally:
+                self._runtime._end_init_check(worker)
+        for name in errors:
+            self._passed.pop(name, None)
+        self._runtime._record_passed_checks(self._passed)
+        return errors
+
+
+def _tree_stat(root: Path) -> list[tuple[str, int, int]]:
+    """Every file under `root` (links followed) with its size and modification time."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            found.append((os.path.relpath(path, root), stat.st_size, stat.st_mtime_ns))
+    return found
 
 
 def _timed_out(request_id: str, config: FunctionConfig) -> InvokeResult:

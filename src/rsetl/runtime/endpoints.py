@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import botocore.session
+from rsetl.awsproto.models import service_model
 
 EMULATED_SERVICES = ("redshift-data", "events", "stepfunctions", "s3", "sqs")
 """botocore names of the services the local endpoint answers."""
@@ -10,7 +10,7 @@ EMULATED_SERVICES = ("redshift-data", "events", "stepfunctions", "s3", "sqs")
 
 def endpoint_variable(service_name: str) -> str:
     """The environment variable boto3 reads for one service's endpoint, from botocore's service id."""
-    service_id = botocore.session.get_session().get_service_model(service_name).service_id
+    service_id = service_model(service_name).service_id
     return "AWS_ENDPOINT_URL_" + str(service_id).upper().replace(" ", "_").replace("-", "_")
 
 

@@ -29,6 +29,7 @@ from rsetl.iam import Caller, LocalIam
 from rsetl.journal import Journal
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LayerConfig
 from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker
+from rsetl.lambdas.runtime import DEFAULT_IDLE_SECONDS
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
 from rsetl.redshift_data import (
     ADMIN_USER,
@@ -91,8 +92,11 @@ class RuntimeOptions:
     """On stop, how long running Data API statements may go on before they are cancelled."""
     statement_workers: int = STATEMENT_WORKERS
     """Data API statements that run at once; later ones wait SUBMITTED for a free worker."""
-    lambda_prewarm: int = 2
-    """Workers started per function at start-up (provisioned concurrency, locally)."""
+    lambda_prewarm: int = 0
+    """Workers started per function at start-up (provisioned concurrency, locally); by default
+    workers start on demand, as Lambda's execution environments do."""
+    lambda_idle_seconds: float | None = DEFAULT_IDLE_SECONDS
+    """How long a Lambda worker stays warm after its last invocation (None: until stop)."""
     lambda_concurrency: int | None = field(default_factory=lambda: max(2, os.cpu_count() or 2))
     """Most workers per function at once; invocations past it wait for a free one (None: no cap).
 
@@ -161,6 +165,20 @@ class LocalRuntime:
         self.journal = Journal.in_state_dir(options.state_dir)
         self.events.keep_in(self.journal)
         self.scheduler.keep_in(self.journal)
+        router = Router(
+            SigV4Verifier(self.iam.callers.secrets()), template.account_id, template.region, self._identity
+        )
+        self.server = LocalServer(router, options.port)
+        environment = local_aws_environment(self.url, template.region, self.access_key, self.secret_key)
+        self.lambdas = LambdaRuntime(
+            self._function_configs(), extra_environment=environment, region=template.region,
+            work_dir=options.state_dir / "lambda", log_dir=options.state_dir / "logs",
+            max_workers_per_function=options.lambda_concurrency, on_progress=say,
+            idle_seconds=options.lambda_idle_seconds,
+        )  # fmt: skip
+        self.lambdas.prewarm(options.lambda_prewarm)
+        # The handlers import while PostgreSQL starts and sql/ applies: both wait on other processes.
+        init_check = self.lambdas.start_init_check()
         say("starting PostgreSQL")
         self.postgres = (
             PostgresServer.from_url(options.database_url)
@@ -183,18 +201,7 @@ class LocalRuntime:
         for user in options.database_secrets.values():
             # A secret holds the credentials of a user that exists (the deployer created it).
             users.ensure(DatabaseLogin(user))
-        router = Router(
-            SigV4Verifier(self.iam.callers.secrets()), template.account_id, template.region, self._identity
-        )
-        self.server = LocalServer(router, options.port)
-        environment = local_aws_environment(self.url, template.region, self.access_key, self.secret_key)
-        self.lambdas = LambdaRuntime(
-            self._function_configs(), extra_environment=environment, region=template.region,
-            work_dir=options.state_dir / "lambda", log_dir=options.state_dir / "logs",
-            max_workers_per_function=options.lambda_concurrency, on_progress=say,
-        )  # fmt: skip
-        self.lambdas.prewarm(options.lambda_prewarm)
-        self.function_errors = self.lambdas.startup_errors()
+        self.function_errors = init_check.errors()
         self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,

@@ -10,8 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import botocore.session
-
+from rsetl.awsproto.models import service_model
 from rsetl.clock import Clock
 from rsetl.stepfunctions.exceptions import StatesError
 
@@ -20,7 +19,7 @@ HISTORY_EVENT_LIMIT = 25_000
 
 @lru_cache(maxsize=1)
 def _history_event_shape() -> tuple[frozenset[str], frozenset[str]]:
-    model = botocore.session.get_session().get_service_model("stepfunctions")
+    model = service_model("stepfunctions")
     event_types = frozenset(model.shape_for("HistoryEventType").metadata["enum"])
     detail_fields = frozenset(model.shape_for("HistoryEvent").members)  # type: ignore[attr-defined]
     return event_types, detail_fields

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import boto3
 import yaml
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.arn_generator import ArnGenerator
-from samtranslator.translator.translator import Translator
-from samtranslator.yaml_helper import yaml_parse
+from samtranslator import __version__ as SAM_TRANSLATOR_VERSION
+from samtranslator.yaml_helper import intrinsics_multi_constructor
 
+from rsetl.cache import user_cache_dir
 from rsetl.template.exceptions import TemplateError
 from rsetl.template.intrinsics import Resolver
 from rsetl.template.model import LocalResource, LocalTemplate
@@ -26,6 +27,14 @@ from rsetl.template.samconfig import samconfig_parameters
 
 LOCAL_ARTIFACT_BUCKET = "rsetl-local-artifacts"
 """Stands for `sam package`'s bucket: local code paths ride through the transform as keys in it."""
+
+
+class _TemplateLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A safe YAML loader that reads CloudFormation's short forms (`!Ref`, `!Sub`...) as the SAM CLI
+    does; libyaml's when PyYAML has it (ten times faster on the template than the Python one)."""
+
+
+_TemplateLoader.add_multi_constructor("!", intrinsics_multi_constructor)
 
 _LOCAL_URI_PROPERTIES = {
     "AWS::Serverless::Function": "CodeUri",
@@ -50,7 +59,7 @@ def load_template(
     """
     path = path.resolve()
     try:
-        sam = yaml_parse(path.read_text())
+        sam = yaml.load(path.read_text(), Loader=_TemplateLoader)
     except (OSError, yaml.YAMLError) as error:
         raise TemplateError(f"{path}: cannot read the template: {error}") from None
     if not isinstance(sam, dict) or "Resources" not in sam:
@@ -73,11 +82,8 @@ def load_template(
     except TemplateError as error:
         raise type(error)(f"{path}: {error}") from None
     local_paths, artifact_metadata = _inline_local_artifacts(sam, path.parent)
-    # The transform asks boto3 for the region unless told; locally the region is ours to give.
-    ArnGenerator.BOTO_SESSION_REGION_NAME = region
-    translator = Translator({}, Parser(), boto_session=boto3.session.Session(region_name=region))
     try:
-        cfn = translator.translate(sam, {**parameters, **pseudo}, get_managed_policy_map=dict)
+        cfn = _transformed(sam, {**parameters, **pseudo}, region)
     except Exception as error:
         raise TemplateError(f"{path}: the SAM transform failed: {error}") from None
     place = Place(stack, account_id, region)
@@ -101,6 +107,41 @@ def load_template(
         if not output.get("Condition") or resolver.condition(output["Condition"])
     }
     return template
+
+
+def _transformed(sam: dict[str, Any], parameters: dict[str, Any], region: str) -> dict[str, Any]:
+    """The SAM transform of `sam`, cached in the user's cache folder by its input and the translator's
+    version: the transform is a pure function of them, and it and its imports take a second or more."""
+    stamp = json.dumps([SAM_TRANSLATOR_VERSION, region, parameters, sam], sort_keys=True, default=repr)
+    cached = user_cache_dir() / "sam-transform" / f"{hashlib.sha256(stamp.encode()).hexdigest()}.json"
+    try:
+        found: dict[str, Any] = json.loads(cached.read_text())
+        return found
+    except (OSError, ValueError):
+        pass
+    cfn = _translate(sam, parameters, region)
+    text = json.dumps(cfn, sort_keys=True)
+    if json.loads(text) == cfn:  # only what JSON holds as it is
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=cached.parent, delete=False, suffix=".tmp") as scratch:
+            scratch.write(text)
+        os.replace(scratch.name, cached)
+    return cfn
+
+
+def _translate(sam: dict[str, Any], parameters: dict[str, Any], region: str) -> dict[str, Any]:
+    # Imported here: the translator and its models take most of a second to import, and a cached
+    # transform does not need them.
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.arn_generator import ArnGenerator
+    from samtranslator.translator.translator import Translator
+
+    # The transform asks boto3 for the region unless told; locally the region is ours to give.
+    ArnGenerator.BOTO_SESSION_REGION_NAME = region
+    translator = Translator({}, Parser(), boto_session=boto3.session.Session(region_name=region))
+    cfn: dict[str, Any] = translator.translate(sam, parameters, get_managed_policy_map=dict)
+    return cfn
 
 
 def _inline_local_artifacts(
