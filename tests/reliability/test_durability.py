@@ -104,7 +104,7 @@ class Up:
             self.process.wait(60)
 
     def report(self, kind: str) -> list[str]:
-        """The start-up report's lines of one kind (`restarted`, `redelivered`) on stderr: all of them
+        """The start-up report's lines of one kind (`restarted`, `redelivered`, `notified`) on stderr: all of them
         once the process has ended, those read so far while it runs (stderr is read apart from the
         ready line on stdout)."""
         assert self.process is not None and self.stderr_reader is not None
@@ -454,6 +454,10 @@ class Figures:
     lost: list[str] = field(default_factory=list)
     restarted: int = 0
     redelivered: int = 0
+    notified: int = 0
+    """S3 notifications a start sent for objects stored before a kill, their events not journaled."""
+    stored_unanswered: int = 0
+    """Uploads a kill left unanswered whose object was stored: not uploaded again."""
     in_flight: list[int] = field(default_factory=list)
     """Executions running and deliveries not ended just before each kill."""
 
@@ -478,11 +482,19 @@ def _ingest_under_kill_9(launcher: Callable[..., Up], crashes: int, files: int, 
         up = launcher()
         bucket = bucket or _landing(up)
         s3 = up.client("s3")
+        # An upload a kill left unanswered whose object was stored is not uploaded again: it must be
+        # loaded all the same, its event journaled before the kill or sent by this start's outbox.
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="sales/").get("Contents", [])
+        stored_keys = {obj["Key"] for obj in listed}
+        stored = [key for key in unanswered if key in stored_keys]
+        figures.stored_unanswered += len(stored)
+        for key in stored:
+            unanswered.remove(key)
         if crash == crashes:
-            # An upload the kill left unanswered is uploaded again, as a client retries a PUT.
+            # An upload the kill cut short before its object was stored is uploaded again, as a
+            # client retries a PUT.
             for key in list(unanswered):
                 s3.put_object(Bucket=bucket, Key=key, Body=bodies[key])
-                unanswered.remove(key)
             _settle(up)
             break
         share = unanswered[: max(1, len(unanswered) // (crashes - crash))]
@@ -502,13 +514,11 @@ def _ingest_under_kill_9(launcher: Callable[..., Up], crashes: int, files: int, 
         figures.in_flight.append(_unfinished(up))
         up.kill()
         uploader.join(60)
-        figures.restarted += len(up.report("restarted"))
-        figures.redelivered += len(up.report("redelivered"))
+        _count_recovery(figures, up)
     listed = up.client("s3").list_objects_v2(Bucket=bucket, Prefix="quarantine/").get("Contents", [])
     quarantined = {obj["Key"].removeprefix("quarantine/") for obj in listed}
     assert up.terminate() == 0, "".join(up.stderr)
-    figures.restarted += len(up.report("restarted"))
-    figures.redelivered += len(up.report("redelivered"))
+    _count_recovery(figures, up)
     server = PostgresServer.start(up.state_dir / "postgres")
     try:
         with server.connect() as conn:
@@ -537,12 +547,20 @@ def _ingest_under_kill_9(launcher: Callable[..., Up], crashes: int, files: int, 
     return figures
 
 
+def _count_recovery(figures: Figures, up: Up) -> None:
+    """What the start-up report of `up` (ended) says it restarted, redelivered and notified."""
+    figures.restarted += len(up.report("restarted"))
+    figures.redelivered += len(up.report("redelivered"))
+    figures.notified += sum(int(line.split()[1]) for line in up.report("notified"))
+
+
 def _report(figures: Figures) -> None:
     print(
         f"\ncrashes injected: {figures.crashes}, files uploaded: {figures.files}, loaded once: "
         f"{figures.loaded}, quarantined: {figures.quarantined}, lost: {len(figures.lost)}, executions "
-        f"restarted: {figures.restarted}, deliveries redelivered: {figures.redelivered}, in flight at "
-        f"each kill: {figures.in_flight}"
+        f"restarted: {figures.restarted}, deliveries redelivered: {figures.redelivered}, S3 notifications "
+        f"sent after a kill: {figures.notified}, stored but unanswered (not uploaded again): "
+        f"{figures.stored_unanswered}, in flight at each kill: {figures.in_flight}"
     )
     assert figures.lost == [], "files neither loaded once nor quarantined:\n" + "\n".join(figures.lost)
     assert figures.loaded + figures.quarantined == figures.files
