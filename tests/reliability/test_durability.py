@@ -104,9 +104,9 @@ class Up:
             self.process.wait(60)
 
     def report(self, kind: str) -> list[str]:
-        """The start-up report's lines of one kind (`restarted`, `redelivered`, `notified`) on stderr: all of them
-        once the process has ended, those read so far while it runs (stderr is read apart from the
-        ready line on stdout)."""
+        """The start-up report's lines of one kind (`restarted`, `redelivered`, `notified`) on stderr:
+        all of them once the process has ended, those read so far while it runs (stderr is read apart
+        from the ready line on stdout)."""
         assert self.process is not None and self.stderr_reader is not None
         if self.process.poll() is not None:
             self.stderr_reader.join(60)

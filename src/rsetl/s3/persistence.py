@@ -302,7 +302,9 @@ class S3Persistence:
 
     def pending_notifications(self) -> list[ObjectNotification]:
         """The notifications the manifests hold (those of the last run were never journaled)."""
-        return [notification for pending in list(self._outbox.values()) for notification in list(pending.values())]
+        return [
+            notification for pending in list(self._outbox.values()) for notification in list(pending.values())
+        ]
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -477,9 +479,7 @@ class S3Persistence:
                 else:
                     versions.append(_load_version(record, document["key"], bucket, blob_dir, self._backend))
             bucket.keys.setlist(document["key"], versions)
-            self._blobs[mark] = {
-                str(r["blob"]) for r in document["versions"] if "blob" in r
-            }
+            self._blobs[mark] = {str(r["blob"]) for r in document["versions"] if "blob" in r}
             count += 1
         return count
 

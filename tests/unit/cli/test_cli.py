@@ -26,8 +26,8 @@ from rsetl.eventbridge.delivery import DeliveryRecord
 from rsetl.redshift_data import STATEMENT_WORKERS
 from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
 from rsetl.runtime.runtime import Recovery
-from rsetl.s3.notifications import ObjectNotification
 from rsetl.runtime.state import hold_state_dir, write_endpoint
+from rsetl.s3.notifications import ObjectNotification
 from rsetl.stepfunctions.engine import Restart
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
