@@ -445,6 +445,73 @@ def test_an_execution_running_at_a_stop_is_aborted_and_started_again_and_loads_o
     assert [line.split()[1] for line in loaded.stdout.splitlines() if ":" in line] == [f"LOADED:{ROWS}"]
 
 
+STORED_NOT_JOURNALED = """
+import sys
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from rsetl.awsproto import LocalServer, Router
+from rsetl.s3 import S3Service
+
+
+def killed(entries):
+    raise RuntimeError("the runtime is killed before the event is journaled")
+
+
+state_dir, bucket, key, body = sys.argv[1:]
+service = S3Service(event_sink=killed, state_dir=Path(state_dir))
+service.create_bucket(bucket, eventbridge=True)
+router = Router()
+router.register(service, fallback=True)
+with LocalServer(router) as server:
+    s3 = boto3.client(
+        "s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="test",
+        aws_secret_access_key="test", config=Config(retries={"total_max_attempts": 1}),
+    )
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=Path(body).read_bytes())
+    except ClientError:
+        sys.exit(0)
+sys.exit("the PUT was answered")
+"""
+"""Stores one object in a stopped runtime's S3 as a `kill -9` between the object's write and its
+event's journal entry leaves it (a separate process: moto's S3 is one per process)."""
+
+
+def test_an_object_stored_but_not_notified_before_a_stop_is_notified_and_loaded_by_the_next_start(
+    launcher, tmp_path
+) -> None:
+    """S3's event notifications "are designed to be delivered at least once" ("Amazon S3 Event
+    Notifications", https://docs.aws.amazon.com/AmazonS3/latest/userguide/NotificationHowTo.html): the
+    next `up` sends the notification the S3 outbox kept, says so, and the file is loaded, once."""
+    up = launcher()
+    bucket = _landing(up)
+    assert up.terminate() == 0, "".join(up.stderr)
+    key = "sales/2026/11/06/stored-not-notified.csv"
+    body = tmp_path / "stored-not-notified.csv"
+    body.write_bytes(sales_csv("stored-not-notified", ROWS))
+    stored = subprocess.run(
+        [sys.executable, "-c", STORED_NOT_JOURNALED, str(up.state_dir / "s3"), bucket, key, str(body)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert stored.returncode == 0, stored.stdout + stored.stderr
+    again = launcher()
+    assert _wait_for(lambda: again.report("notified") != []), "".join(again.stderr)
+    (notified,) = again.report("notified")
+    assert notified.startswith("notified: 1 S3 notifications sent after a stop"), notified
+    assert f"s3://{bucket}/{key} (PutObject)" in notified, notified
+    _settle(again)
+    loaded = _rsetl(
+        again.state_dir, "sql",
+        f"SELECT status || ':' || rows_loaded FROM etl.load_ledger WHERE object_key = '{key}'",
+    )  # fmt: skip
+    assert [line.split()[1] for line in loaded.stdout.splitlines() if ":" in line] == [f"LOADED:{ROWS}"]
+    assert again.terminate() == 0, "".join(again.stderr)
+
+
 @dataclass
 class Figures:
     crashes: int = 0
