@@ -1,9 +1,8 @@
 """The S3 REST API served by moto in-process.
 
-Added here: EventBridge notifications to the local bus (moto would send them to its own bus), sent
-at least once through the persistence's outbox,
-CopyObject's source conditions (moto ignores them), and the :class:`~rsetl.objectstore.ObjectStore`
-view that COPY and UNLOAD use.
+Added here: EventBridge notifications to the local bus (moto would send them to its own bus), at
+least once through the persistence's outbox; CopyObject's source conditions (moto ignores them); and
+the :class:`~rsetl.objectstore.ObjectStore` view that COPY and UNLOAD use.
 """
 
 from __future__ import annotations
@@ -122,14 +121,12 @@ class S3Service:
     def send_pending_notifications(self) -> list[ObjectNotification]:
         """Send the notifications the state directory holds pending: requests of the last run whose
         object was stored but whose event was never journaled (it stopped in between). Each is sent
-        for the key's current version; called at start-up, once the event sink is wired."""
+        for the key's current version; called at start-up, once the event sink is wired. Gives those
+        sent (one whose key has no current version left is cleared unsent)."""
         if self._persistence is None or self._event_sink is None:
             return []
         self._backend  # noqa: B018 - loads the state, and with it the outbox
-        pending = self._persistence.pending_notifications()
-        for notification in pending:
-            self._send(notification)
-        return pending
+        return [n for n in self._persistence.pending_notifications() if self._send(n)]
 
     @staticmethod
     def _hidden_missing_key(request: AwsRequest, context: RequestContext) -> str | None:
@@ -204,15 +201,16 @@ class S3Service:
             return None
         return ObjectNotification(bucket, unquote(key), reason, context.request_id, context.account_id)
 
-    def _send(self, notification: ObjectNotification) -> None:
+    def _send(self, notification: ObjectNotification) -> bool:
         """Hand the notification's event to the sink (which journals it), then clear it from the
-        outbox; a stop in between leaves it pending, for the next start to send."""
+        outbox; a stop in between leaves it pending, for the next start to send. False: no event."""
         assert self._event_sink is not None
         entry = self._event_entry(notification)
         if entry is not None:
             self._event_sink([entry])
         if self._persistence is not None:
             self._persistence.clear_notification(notification)
+        return entry is not None
 
     def _event_entry(self, notification: ObjectNotification) -> dict[str, Any] | None:
         """The event of `notification`; a created object's size, ETag and version id are those of the

@@ -425,3 +425,25 @@ def test_notifications_pending_when_the_sink_fails_are_each_sent_for_the_current
     sent = _restarted(tmp_path / "s3", published)
     assert len(refused) >= 2 and sorted(n.request_id for n in sent) == sorted(refused)
     assert [_detail(e)["object"]["etag"] for e in published] == [current] * len(refused)
+
+
+def test_a_pending_creation_of_a_key_deleted_since_is_cleared_without_an_event(
+    serve: Served, tmp_path: Path, published
+) -> None:
+    """An "Object Created" is built from the key's current version; a key deleted since (its
+    "Object Deleted" sent) has none, so the start sends nothing for it, rather than an event naming an
+    object that is not there, and the manifest kept for the mark goes."""
+
+    def failing(entries: list[dict[str, Any]]) -> None:
+        raise OSError("journal unavailable")
+
+    with serve() as (service, client):
+        service.set_event_sink(failing)
+        with pytest.raises(ClientError, match="InternalServerException"):
+            client.put_object(Bucket="landing", Key="sales/replaced.csv", Body=b"1")
+        service.set_event_sink(published.extend)
+        client.delete_object(Bucket="landing", Key="sales/replaced.csv")
+    assert [e["DetailType"] for e in published] == ["Object Deleted"]
+    published.clear()
+    assert _restarted(tmp_path / "s3", published) == [] and published == []
+    assert list((tmp_path / "s3" / "objects" / "landing").glob("*.json")) == []
