@@ -104,9 +104,9 @@ class Up:
             self.process.wait(60)
 
     def report(self, kind: str) -> list[str]:
-        """The start-up report's lines of one kind (`restarted`, `redelivered`) on stderr: all of them
-        once the process has ended, those read so far while it runs (stderr is read apart from the
-        ready line on stdout)."""
+        """The start-up report's lines of one kind (`restarted`, `redelivered`, `notified`) on stderr:
+        all of them once the process has ended, those read so far while it runs (stderr is read apart
+        from the ready line on stdout)."""
         assert self.process is not None and self.stderr_reader is not None
         if self.process.poll() is not None:
             self.stderr_reader.join(60)
@@ -445,6 +445,73 @@ def test_an_execution_running_at_a_stop_is_aborted_and_started_again_and_loads_o
     assert [line.split()[1] for line in loaded.stdout.splitlines() if ":" in line] == [f"LOADED:{ROWS}"]
 
 
+STORED_NOT_JOURNALED = """
+import sys
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from rsetl.awsproto import LocalServer, Router
+from rsetl.s3 import S3Service
+
+
+def killed(entries):
+    raise RuntimeError("the runtime is killed before the event is journaled")
+
+
+state_dir, bucket, key, body = sys.argv[1:]
+service = S3Service(event_sink=killed, state_dir=Path(state_dir))
+service.create_bucket(bucket, eventbridge=True)
+router = Router()
+router.register(service, fallback=True)
+with LocalServer(router) as server:
+    s3 = boto3.client(
+        "s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="test",
+        aws_secret_access_key="test", config=Config(retries={"total_max_attempts": 1}),
+    )
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=Path(body).read_bytes())
+    except ClientError:
+        sys.exit(0)
+sys.exit("the PUT was answered")
+"""
+"""Stores one object in a stopped runtime's S3 as a `kill -9` between the object's write and its
+event's journal entry leaves it (a separate process: moto's S3 is one per process)."""
+
+
+def test_an_object_stored_but_not_notified_before_a_stop_is_notified_and_loaded_by_the_next_start(
+    launcher, tmp_path
+) -> None:
+    """S3's event notifications "are designed to be delivered at least once" ("Amazon S3 Event
+    Notifications", https://docs.aws.amazon.com/AmazonS3/latest/userguide/NotificationHowTo.html): the
+    next `up` sends the notification the S3 outbox kept, says so, and the file is loaded, once."""
+    up = launcher()
+    bucket = _landing(up)
+    assert up.terminate() == 0, "".join(up.stderr)
+    key = "sales/2026/11/06/stored-not-notified.csv"
+    body = tmp_path / "stored-not-notified.csv"
+    body.write_bytes(sales_csv("stored-not-notified", ROWS))
+    stored = subprocess.run(
+        [sys.executable, "-c", STORED_NOT_JOURNALED, str(up.state_dir / "s3"), bucket, key, str(body)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert stored.returncode == 0, stored.stdout + stored.stderr
+    again = launcher()
+    assert _wait_for(lambda: again.report("notified") != []), "".join(again.stderr)
+    (notified,) = again.report("notified")
+    assert notified.startswith("notified: 1 S3 notifications sent after a stop"), notified
+    assert f"s3://{bucket}/{key} (PutObject)" in notified, notified
+    _settle(again)
+    loaded = _rsetl(
+        again.state_dir, "sql",
+        f"SELECT status || ':' || rows_loaded FROM etl.load_ledger WHERE object_key = '{key}'",
+    )  # fmt: skip
+    assert [line.split()[1] for line in loaded.stdout.splitlines() if ":" in line] == [f"LOADED:{ROWS}"]
+    assert again.terminate() == 0, "".join(again.stderr)
+
+
 @dataclass
 class Figures:
     crashes: int = 0
@@ -454,6 +521,10 @@ class Figures:
     lost: list[str] = field(default_factory=list)
     restarted: int = 0
     redelivered: int = 0
+    notified: int = 0
+    """S3 notifications a start sent for objects stored before a kill, their events not journaled."""
+    stored_unanswered: int = 0
+    """Uploads a kill left unanswered whose object was stored: not uploaded again."""
     in_flight: list[int] = field(default_factory=list)
     """Executions running and deliveries not ended just before each kill."""
 
@@ -478,11 +549,19 @@ def _ingest_under_kill_9(launcher: Callable[..., Up], crashes: int, files: int, 
         up = launcher()
         bucket = bucket or _landing(up)
         s3 = up.client("s3")
+        # An upload a kill left unanswered whose object was stored is not uploaded again: it must be
+        # loaded all the same, its event journaled before the kill or sent by this start's outbox.
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="sales/").get("Contents", [])
+        stored_keys = {obj["Key"] for obj in listed}
+        stored = [key for key in unanswered if key in stored_keys]
+        figures.stored_unanswered += len(stored)
+        for key in stored:
+            unanswered.remove(key)
         if crash == crashes:
-            # An upload the kill left unanswered is uploaded again, as a client retries a PUT.
+            # An upload the kill cut short before its object was stored is uploaded again, as a
+            # client retries a PUT.
             for key in list(unanswered):
                 s3.put_object(Bucket=bucket, Key=key, Body=bodies[key])
-                unanswered.remove(key)
             _settle(up)
             break
         share = unanswered[: max(1, len(unanswered) // (crashes - crash))]
@@ -502,13 +581,11 @@ def _ingest_under_kill_9(launcher: Callable[..., Up], crashes: int, files: int, 
         figures.in_flight.append(_unfinished(up))
         up.kill()
         uploader.join(60)
-        figures.restarted += len(up.report("restarted"))
-        figures.redelivered += len(up.report("redelivered"))
+        _count_recovery(figures, up)
     listed = up.client("s3").list_objects_v2(Bucket=bucket, Prefix="quarantine/").get("Contents", [])
     quarantined = {obj["Key"].removeprefix("quarantine/") for obj in listed}
     assert up.terminate() == 0, "".join(up.stderr)
-    figures.restarted += len(up.report("restarted"))
-    figures.redelivered += len(up.report("redelivered"))
+    _count_recovery(figures, up)
     server = PostgresServer.start(up.state_dir / "postgres")
     try:
         with server.connect() as conn:
@@ -537,12 +614,20 @@ def _ingest_under_kill_9(launcher: Callable[..., Up], crashes: int, files: int, 
     return figures
 
 
+def _count_recovery(figures: Figures, up: Up) -> None:
+    """What the start-up report of `up` (ended) says it restarted, redelivered and notified."""
+    figures.restarted += len(up.report("restarted"))
+    figures.redelivered += len(up.report("redelivered"))
+    figures.notified += sum(int(line.split()[1]) for line in up.report("notified"))
+
+
 def _report(figures: Figures) -> None:
     print(
         f"\ncrashes injected: {figures.crashes}, files uploaded: {figures.files}, loaded once: "
         f"{figures.loaded}, quarantined: {figures.quarantined}, lost: {len(figures.lost)}, executions "
-        f"restarted: {figures.restarted}, deliveries redelivered: {figures.redelivered}, in flight at "
-        f"each kill: {figures.in_flight}"
+        f"restarted: {figures.restarted}, deliveries redelivered: {figures.redelivered}, S3 notifications "
+        f"sent after a kill: {figures.notified}, stored but unanswered (not uploaded again): "
+        f"{figures.stored_unanswered}, in flight at each kill: {figures.in_flight}"
     )
     assert figures.lost == [], "files neither loaded once nor quarantined:\n" + "\n".join(figures.lost)
     assert figures.loaded + figures.quarantined == figures.files

@@ -184,7 +184,7 @@ def up(
 def print_startup_problems(runtime: LocalRuntime, out: Console) -> None:
     """What start-up found that AWS would do differently: resources it cannot run, warnings (a
     Runtime other than the local interpreter), functions whose handler cannot be imported, and what
-    the last run left unfinished (executions restarted, deliveries made again)."""
+    the last run left unfinished (executions restarted, deliveries made again, S3 notifications sent)."""
     for restart in runtime.recovery.restarted:
         again = f"started again as {restart.restarted_as}" if restart.restarted_as else "not restarted"
         out.print(
@@ -196,6 +196,14 @@ def print_startup_problems(runtime: LocalRuntime, out: Console) -> None:
         out.print(
             f"[yellow]redelivered:[/yellow] event {escape(delivery.event_id)} ({escape(delivery.source)}) to "
             f"{escape(delivery.target_arn)}: its delivery had not ended when the runtime stopped",
+            soft_wrap=True,
+        )
+    notified = runtime.recovery.notified
+    if notified:
+        out.print(
+            f"[yellow]notified:[/yellow] {len(notified)} S3 notifications sent after a stop (objects stored "
+            f"before it, their events not yet journaled): "
+            + ", ".join(escape(notification.describe()) for notification in notified),
             soft_wrap=True,
         )
     for missing in runtime.report.not_emulated:

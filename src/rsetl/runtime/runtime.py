@@ -57,6 +57,7 @@ from rsetl.runtime.wiring import (
     wire_schedules,
 )
 from rsetl.s3 import S3Service
+from rsetl.s3.notifications import ObjectNotification
 from rsetl.sqs import SqsService
 from rsetl.stepfunctions import StepFunctionsEngine
 from rsetl.stepfunctions.engine import Restart
@@ -112,6 +113,8 @@ class Recovery:
     """Executions that were RUNNING: each ended ABORTED and started again from its input."""
     redelivered: list[DeliveryRecord] = field(default_factory=list)
     """Deliveries that had not ended: each made again."""
+    notified: list[ObjectNotification] = field(default_factory=list)
+    """S3 notifications of objects stored before the stop whose events were not journaled: each sent."""
 
 
 class LocalRuntime:
@@ -221,7 +224,11 @@ class LocalRuntime:
         say("wiring template.yaml")
         self._wire()
         self.server.start()
-        self.recovery = Recovery(self.stepfunctions.restart_interrupted(), self.events.redeliver_unfinished())
+        self.recovery = Recovery(
+            self.stepfunctions.restart_interrupted(),
+            self.events.redeliver_unfinished(),
+            self.s3.send_pending_notifications(),
+        )
         if isinstance(self.clock, RealClock):
             self.scheduler.start()
         return self

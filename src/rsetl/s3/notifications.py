@@ -4,7 +4,39 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
+
+DELETED_REASONS = frozenset({"DeleteObject"})
+"""Reasons whose event is "Object Deleted"; the others (PutObject, CopyObject,
+CompleteMultipartUpload) are "Object Created"."""
+
+
+@dataclass(frozen=True)
+class ObjectNotification:
+    """A notification a request owes: what its event is built from, kept in the key's manifest until
+    the event is journaled (the outbox)."""
+
+    bucket: str
+    key: str
+    reason: str
+    request_id: str
+    requester: str
+
+    @property
+    def detail_type(self) -> str:
+        return "Object Deleted" if self.reason in DELETED_REASONS else "Object Created"
+
+    def record(self) -> dict[str, str]:
+        """The manifest's record of it (the bucket and key are the manifest's own)."""
+        return {"reason": self.reason, "request_id": self.request_id, "requester": self.requester}
+
+    @classmethod
+    def from_record(cls, bucket: str, key: str, record: dict[str, str]) -> ObjectNotification:
+        return cls(bucket, key, record["reason"], record["request_id"], record["requester"])
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.key} ({self.reason})"
 
 
 def object_event_entry(

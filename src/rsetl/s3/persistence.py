@@ -8,11 +8,17 @@ survives SIGTERM, `kill -9` and a power cut. At start-up the buckets and keys ar
 moto with their ETags, last-modified times, metadata, tags, ACLs and version ids, without
 notifications (nothing new was created).
 
+It is also the outbox of S3's EventBridge notifications: a request that owes one records it with
+:meth:`S3Persistence.record_notification`, so the key's manifest, fsynced before the answer, holds it
+as pending; once the event is journaled it is cleared (a rewrite without the folder's fsync: a clear
+lost in a crash only sends the event again, at least once). The next start-up sends what is pending.
+
 Layout under the root (`<state dir>/s3`)::
 
     buckets/<bucket>.json            name, region, creation date, versioning, and the bucket's settings:
                                      notification configuration, policy, lifecycle, CORS, tags, encryption
-    objects/<bucket>/<sha256>.json   one key: every version (oldest first) or delete marker
+    objects/<bucket>/<sha256>.json   one key: every version (oldest first) or delete marker, and the
+                                     notifications pending for it
     uploads/<bucket>/<sha256>.json   one multipart upload in progress: its key, metadata and parts
     blobs/<bucket>/<uuid>            one version's bytes
 
@@ -33,7 +39,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from inspect import signature
@@ -43,6 +49,8 @@ from typing import Any, cast
 from moto.s3.models import FakeAcl, FakeDeleteMarker, FakeGrant, FakeGrantee, FakeKey, FakeMultipart
 from moto.s3.utils import CaseInsensitiveDict
 from moto.utilities.utils import LowercaseDict
+
+from rsetl.s3.notifications import ObjectNotification
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +145,8 @@ class S3Persistence:
         self._locks: dict[_Mark, threading.Lock] = {}
         self._blobs: dict[_Mark, set[str]] = {}
         self._settings: dict[str, dict[str, Any]] = {}
+        self._outbox: dict[_Mark, dict[str, ObjectNotification]] = {}
+        """The notifications pending for each key, by request id (its manifest holds them too)."""
         self._backend: Any = None
         self._attach_lock = threading.Lock()
 
@@ -161,6 +171,7 @@ class S3Persistence:
         self._backend = backend
         self._blobs.clear()
         self._settings.clear()
+        self._outbox.clear()
         for name in ("buckets", "objects", "uploads", "blobs"):
             _make_dir(self.root / name)
         self._restore()
@@ -254,6 +265,47 @@ class S3Persistence:
                 for mark in dict.fromkeys(pending):
                     self._flush(mark)
 
+    # --- the outbox of notifications -------------------------------------------------------
+
+    def record_notification(self, notification: ObjectNotification) -> None:
+        """Keep `notification` pending in its key's manifest, written when the request's `recording` ends."""
+        assert getattr(self._local, "depth", 0) > 0, "a notification is recorded inside `recording`"
+        mark = _Mark(notification.bucket, notification.key)
+        with self._lock(mark):
+            self._outbox.setdefault(mark, {})[notification.request_id] = notification
+        self._pending().append(mark)
+
+    def clear_notification(self, notification: ObjectNotification) -> None:
+        """`notification`'s event is journaled: its manifest no longer holds it.
+
+        The manifest is rewritten through a fsynced temporary file, so it is whole whatever a crash
+        leaves, but the folder is not fsynced: a crash may bring back the manifest that still holds
+        the notification, and the next start sends its event again (at least once).
+        """
+        mark = _Mark(notification.bucket, notification.key)
+        with self._lock(mark):
+            pending = self._outbox.get(mark, {})
+            if pending.pop(notification.request_id, None) is None:
+                return
+            if not pending:
+                del self._outbox[mark]
+            manifest = self._manifest_path(mark)
+            try:
+                document = json.loads(manifest.read_text())
+            except FileNotFoundError:
+                return  # the bucket was deleted since
+            _set_pending(document, pending.values())
+            if document["versions"] or pending:
+                _write_atomically(manifest, json.dumps(document, indent=1).encode(), durable=False)
+            else:
+                manifest.unlink()
+
+    def pending_notifications(self) -> list[ObjectNotification]:
+        """The notifications the manifests hold (those of the last run were never journaled)."""
+        return [
+            notification for pending in list(self._outbox.values()) for notification in list(pending.values())
+        ]
+
     # --- writing ------------------------------------------------------------------------------
 
     def _lock(self, mark: _Mark) -> threading.Lock:
@@ -278,6 +330,8 @@ class S3Persistence:
             for area in ("objects", "uploads", "blobs"):
                 shutil.rmtree(self.root / area / _bucket_dir(name), ignore_errors=True)
             self._settings.pop(name, None)
+            for mark in [mark for mark in self._outbox if mark.bucket == name]:
+                del self._outbox[mark]
             return
         record = {
             "name": name,
@@ -293,7 +347,7 @@ class S3Persistence:
         versions = list(bucket.keys.getlist(key_name, []) if bucket is not None else [])
         mark = _Mark(bucket_name, key_name)
         blob_dir = self.root / "blobs" / _bucket_dir(bucket_name)
-        manifest = self.root / "objects" / _bucket_dir(bucket_name) / f"{_key_file(key_name)}.json"
+        manifest = self._manifest_path(mark)
         records = []
         for version in versions:
             if isinstance(version, FakeDeleteMarker):
@@ -304,8 +358,11 @@ class S3Persistence:
                 if version.multipart is not None:
                     _read_parts_from(version, blob_dir / getattr(version, _BLOB_ATTRIBUTE))
             records.append(_version_record(version, self._backend))
-        if records:
-            document = {"bucket": bucket_name, "key": key_name, "versions": records}
+        pending = self._outbox.get(mark, {}).values() if bucket is not None else ()
+        if records or pending:
+            # A delete that leaves no version keeps the manifest while its notification is pending.
+            document: dict[str, Any] = {"bucket": bucket_name, "key": key_name, "versions": records}
+            _set_pending(document, pending)
             _write_atomically(manifest, json.dumps(document, indent=1).encode())
         elif manifest.exists():
             manifest.unlink()
@@ -314,6 +371,10 @@ class S3Persistence:
         for gone in self._blobs.get(mark, set()) - kept:
             (blob_dir / gone).unlink(missing_ok=True)
         self._blobs[mark] = kept
+
+    def _manifest_path(self, mark: _Mark) -> Path:
+        assert mark.key is not None
+        return self.root / "objects" / _bucket_dir(mark.bucket) / f"{_key_file(mark.key)}.json"
 
     def _flush_upload(self, bucket_name: str, upload_id: str) -> None:
         """An upload in progress: its parts' bytes and a manifest; gone once completed or aborted.
@@ -402,6 +463,15 @@ class S3Persistence:
         count = 0
         for manifest in sorted((self.root / "objects" / _bucket_dir(bucket_name)).glob("*.json")):
             document = json.loads(manifest.read_text())
+            mark = _Mark(bucket_name, document["key"])
+            pending = [
+                ObjectNotification.from_record(bucket_name, document["key"], record)
+                for record in document.get("pending_notifications", [])
+            ]
+            if pending:
+                self._outbox[mark] = {notification.request_id: notification for notification in pending}
+            if not document["versions"]:
+                continue  # a deleted key whose notification is pending
             versions: list[Any] = []
             for record in document["versions"]:
                 if record["type"] == "delete-marker":
@@ -409,9 +479,7 @@ class S3Persistence:
                 else:
                     versions.append(_load_version(record, document["key"], bucket, blob_dir, self._backend))
             bucket.keys.setlist(document["key"], versions)
-            self._blobs[_Mark(bucket_name, document["key"])] = {
-                str(r["blob"]) for r in document["versions"] if "blob" in r
-            }
+            self._blobs[mark] = {str(r["blob"]) for r in document["versions"] if "blob" in r}
             count += 1
         return count
 
@@ -601,8 +669,19 @@ def _key_file(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _write_atomically(path: Path, content: bytes | Any) -> None:
-    """Write `content` (bytes or a readable file) to `path` so a crash leaves the old file or the new one."""
+def _set_pending(document: dict[str, Any], pending: Iterable[ObjectNotification]) -> None:
+    records = [notification.record() for notification in pending]
+    if records:
+        document["pending_notifications"] = records
+    else:
+        document.pop("pending_notifications", None)
+
+
+def _write_atomically(path: Path, content: bytes | Any, *, durable: bool = True) -> None:
+    """Write `content` (bytes or a readable file) to `path` so a crash leaves the old file or the new one.
+
+    Not `durable`: the rename is not fsynced, so a crash may leave the old file (never a torn one).
+    """
     _make_dir(path.parent)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
@@ -617,7 +696,8 @@ def _write_atomically(path: Path, content: bytes | Any) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _make_dir(path: Path) -> None:

@@ -1,8 +1,8 @@
 """The S3 REST API served by moto in-process.
 
-Added here: EventBridge notifications to the local bus (moto would send them to its own bus),
-CopyObject's source conditions (moto ignores them), and the :class:`~rsetl.objectstore.ObjectStore`
-view that COPY and UNLOAD use.
+Added here: EventBridge notifications to the local bus (moto would send them to its own bus), at
+least once through the persistence's outbox; CopyObject's source conditions (moto ignores them); and
+the :class:`~rsetl.objectstore.ObjectStore` view that COPY and UNLOAD use.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID
 from rsetl.awsproto.wsgi import call_wsgi
 from rsetl.objectstore import StoredObject
-from rsetl.s3.notifications import object_event_entry
+from rsetl.s3.notifications import ObjectNotification, object_event_entry
 from rsetl.s3.permissions import S3Target, required_permissions
 from rsetl.s3.persistence import S3Persistence
 
@@ -104,15 +104,29 @@ class S3Service:
                 return self.error_response(AwsError("AccessDenied", message, 403), context)
         if request.method == "PUT" and request.header("x-amz-copy-source"):
             self._check_copy_source_conditions(request)
+        owed = self._notification_owed(request, context)
         with self._written_through():
             status, headers, body = call_wsgi(self._app, request, self._moto_account)
+            succeeded = 200 <= status < 300
+            if owed is not None and succeeded and self._persistence is not None:
+                self._persistence.record_notification(owed)
         if status == 404 and (b"NoSuchKey" in body or request.method == "HEAD"):
             hidden = self._hidden_missing_key(request, context)
             if hidden is not None:
                 return self.error_response(AwsError("AccessDenied", hidden, 403), context)
-        if 200 <= status < 300:
-            self._notify(request, context)
+        if owed is not None and succeeded:
+            self._send(owed)
         return AwsResponse(status, body, headers)
+
+    def send_pending_notifications(self) -> list[ObjectNotification]:
+        """Send the notifications the state directory holds pending: requests of the last run whose
+        object was stored but whose event was never journaled (it stopped in between). Each is sent
+        for the key's current version; called at start-up, once the event sink is wired. Gives those
+        sent (one whose key has no current version left is cleared unsent)."""
+        if self._persistence is None or self._event_sink is None:
+            return []
+        self._backend  # noqa: B018 - loads the state, and with it the outbox
+        return [n for n in self._persistence.pending_notifications() if self._send(n)]
 
     @staticmethod
     def _hidden_missing_key(request: AwsRequest, context: RequestContext) -> str | None:
@@ -168,35 +182,51 @@ class S3Service:
                 "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412
             )
 
-    def _notify(self, request: AwsRequest, context: RequestContext) -> None:
+    def _notification_owed(self, request: AwsRequest, context: RequestContext) -> ObjectNotification | None:
+        """The notification `request` owes if it succeeds: an object created or deleted in a bucket
+        that sends its events to EventBridge."""
         if self._event_sink is None:
-            return
+            return None
         bucket, _, key = request.raw_path.lstrip("/").partition("/")
         if not key or not self._notifications_on(bucket):
-            return
-        key = unquote(key)
+            return None
         query = request.query
         if request.method == "PUT" and "partNumber" not in query and not _is_subresource(query):
             reason = "CopyObject" if request.header("x-amz-copy-source") else "PutObject"
-            self._emit_created(bucket, key, reason, context)
         elif request.method == "POST" and "uploadId" in query:
-            self._emit_created(bucket, key, "CompleteMultipartUpload", context)
+            reason = "CompleteMultipartUpload"
         elif request.method == "DELETE" and not _is_subresource(query):
-            entry = object_event_entry(
-                detail_type="Object Deleted", reason="DeleteObject", bucket=bucket, key=key, size=None,
-                etag=None, version_id=None, requester=context.account_id, request_id=context.request_id,
-            )  # fmt: skip
-            self._event_sink([entry])
+            reason = "DeleteObject"
+        else:
+            return None
+        return ObjectNotification(bucket, unquote(key), reason, context.request_id, context.account_id)
 
-    def _emit_created(self, bucket: str, key: str, reason: str, context: RequestContext) -> None:
+    def _send(self, notification: ObjectNotification) -> bool:
+        """Hand the notification's event to the sink (which journals it), then clear it from the
+        outbox; a stop in between leaves it pending, for the next start to send. False: no event."""
         assert self._event_sink is not None
-        stored = self._backend.get_object(bucket, key)
-        entry = object_event_entry(
-            detail_type="Object Created", reason=reason, bucket=bucket, key=key, size=stored.size,
-            etag=stored.etag.strip('"'), version_id=stored.version_id, requester=context.account_id,
-            request_id=context.request_id,
+        entry = self._event_entry(notification)
+        if entry is not None:
+            self._event_sink([entry])
+        if self._persistence is not None:
+            self._persistence.clear_notification(notification)
+        return entry is not None
+
+    def _event_entry(self, notification: ObjectNotification) -> dict[str, Any] | None:
+        """The event of `notification`; a created object's size, ETag and version id are those of the
+        key's current version (None when it has none left to describe)."""
+        size = etag = version_id = None
+        if notification.detail_type == "Object Created":
+            stored = self._backend.get_object(notification.bucket, notification.key)
+            if stored is None:
+                logger.warning("%s: not notified, the key has no current version", notification.describe())
+                return None
+            size, etag, version_id = stored.size, stored.etag.strip('"'), stored.version_id
+        return object_event_entry(
+            detail_type=notification.detail_type, reason=notification.reason, bucket=notification.bucket,
+            key=notification.key, size=size, etag=etag, version_id=version_id,
+            requester=notification.requester, request_id=notification.request_id,
         )  # fmt: skip
-        self._event_sink([entry])
 
     def _notifications_on(self, bucket: str) -> bool:
         with self._lock:

@@ -27,6 +27,7 @@ from rsetl.redshift_data import STATEMENT_WORKERS
 from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
 from rsetl.runtime.runtime import Recovery
 from rsetl.runtime.state import hold_state_dir, write_endpoint
+from rsetl.s3.notifications import ObjectNotification
 from rsetl.stepfunctions.engine import Restart
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
@@ -406,11 +407,12 @@ def test_a_delivery_made_again_after_a_stop_says_so() -> None:
     assert delivery_text({**made_again, "redeliveries": 0}) == "SUCCEEDED (2)"
 
 
-def test_the_start_up_report_names_restarted_executions_and_redelivered_events() -> None:
+def test_the_start_up_report_names_restarted_executions_redelivered_events_and_sent_notifications() -> None:
     old = "arn:aws:states:us-east-1:000000000000:execution:RunPipeline:run-1"
     recovery = Recovery(
         [Restart(old, f"{old}-restart-1"), Restart(f"{old}b", None)],
         [DeliveryRecord(3, "event-9", "aws.s3", "t", "arn:aws:states:us-east-1:0:stateMachine:M", "{}")],
+        [ObjectNotification("landing", "sales/a.csv", "PutObject", "req-1", "000000000000")],
     )
     runtime = SimpleNamespace(
         recovery=recovery, report=SimpleNamespace(not_emulated=[]), lambdas=SimpleNamespace(warnings=[]),
@@ -423,4 +425,6 @@ def test_the_start_up_report_names_restarted_executions_and_redelivered_events()
         f"restarted: {old}b was RUNNING when the runtime stopped; not restarted",
         "redelivered: event event-9 (aws.s3) to arn:aws:states:us-east-1:0:stateMachine:M: its delivery had "
         "not ended when the runtime stopped",
+        "notified: 1 S3 notifications sent after a stop (objects stored before it, their events not yet "
+        "journaled): s3://landing/sales/a.csv (PutObject)",
     ]

@@ -11,6 +11,7 @@ https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.ht
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from rsetl.awsproto import LocalServer, Router
 from rsetl.clock import VirtualClock
@@ -363,6 +366,52 @@ def test_an_s3_notification_is_journaled_before_the_put_is_answered(path: Path, 
     finally:
         gate.set()
         bridge.close()
+
+
+def test_an_object_stored_before_its_event_was_journaled_is_journaled_by_the_next_start(
+    path: Path, tmp_path: Path
+) -> None:
+    """S3's notifications are "delivered at least once" ("Amazon S3 Event Notifications",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/NotificationHowTo.html): a runtime killed
+    after the object's write, before its event reached the journal, leaves the notification in the
+    S3 outbox, and the next start journals the event with its delivery, once."""
+    crashed = tmp_path / "crashed"
+
+    def killed_here(entries: list[dict[str, Any]]) -> None:
+        shutil.copytree(tmp_path / "s3", crashed)
+        raise RuntimeError("killed before the journal")
+
+    service = S3Service(event_sink=killed_here, state_dir=tmp_path / "s3")
+    service.create_bucket("landing", eventbridge=True)
+    router = Router()
+    router.register(service, fallback=True)
+    with LocalServer(router) as server:
+        s3 = boto3.client(
+            "s3", endpoint_url=server.url, region_name="us-east-1", aws_access_key_id="test",
+            aws_secret_access_key="test", config=Config(retries={"total_max_attempts": 1}),
+        )  # fmt: skip
+        with pytest.raises(ClientError, match="InternalServerException"):
+            s3.put_object(Bucket="landing", Key="sales/kill.csv", Body=b"a\n")
+    delivered: list[str] = []
+    for run in range(2):
+        journal = Journal(path)
+        bridge = EventBridge(clock=VirtualClock(START))
+        bridge.invoker.register(TARGET, delivered.append)
+        bridge.keep_in(journal)
+        bridge.put_rule("uploads", event_pattern={"source": ["aws.s3"], "detail-type": ["Object Created"]})
+        bridge.put_targets("uploads", [{"Id": "t", "Arn": TARGET}])
+        restarted = S3Service(event_sink=bridge.publish, state_dir=crashed)
+        restarted.create_bucket("landing", eventbridge=True)
+        sent = restarted.send_pending_notifications()
+        assert [n.key for n in sent] == (["sales/kill.csv"] if run == 0 else []), f"start {run + 1}"
+        assert bridge.wait_idle(10)
+        bridge.close()
+        journal.close()
+    reader = sqlite3.connect(path)
+    ((event,),) = reader.execute("SELECT event FROM events").fetchall()
+    etag = restarted.get_object("landing", "sales/kill.csv").etag
+    assert json.loads(event)["detail"]["object"]["etag"] == etag
+    assert [json.loads(payload)["detail"]["object"]["key"] for payload in delivered] == ["sales/kill.csv"]
 
 
 def test_a_stopping_journal_writes_acknowledgements_but_no_progress(path: Path) -> None:

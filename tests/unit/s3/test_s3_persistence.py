@@ -11,6 +11,7 @@ Versioning", https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.ht
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from rsetl.awsproto import LocalServer, Router
 from rsetl.s3 import S3Service
+from rsetl.s3.notifications import ObjectNotification
 
 Served = Callable[[], AbstractContextManager[tuple[S3Service, Any]]]
 
@@ -312,3 +314,136 @@ def test_bucket_settings_survive_a_restart_and_a_deleted_setting_stays_deleted(s
         for missing in (client.get_bucket_tagging, client.get_bucket_cors, client.get_bucket_policy):
             with pytest.raises(ClientError):
                 missing(Bucket="cleared")
+
+
+# --- the outbox of notifications ---------------------------------------------------------------
+# "Amazon S3 event notifications are designed to be delivered at least once" (Amazon S3 User Guide,
+# "Amazon S3 Event Notifications", https://docs.aws.amazon.com/AmazonS3/latest/userguide/NotificationHowTo.html),
+# and a durable-delivery service "will successfully attempt to deliver events to EventBridge at least
+# once" ("Event delivery from AWS services",
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-delivery-level.html): an
+# object stored before a crash is notified after it, even when its event was not yet journaled.
+
+
+def _killed_at_the_sink(service: S3Service, state: Path, snapshot: Path) -> list[dict[str, Any]]:
+    """Make the sink copy the state directory when it is called, as a `kill -9` between the object's
+    write and its event's journal entry leaves it; gives the entries the sink received."""
+    received: list[dict[str, Any]] = []
+
+    def sink(entries: list[dict[str, Any]]) -> None:
+        if not snapshot.exists():
+            shutil.copytree(state, snapshot)
+        received.extend(entries)
+
+    service.set_event_sink(sink)
+    return received
+
+
+def _restarted(state: Path, published: list[dict[str, Any]]) -> list[ObjectNotification]:
+    """A new local S3 on `state`, through the start-up step that sends what is pending."""
+    service = S3Service(event_sink=published.extend, state_dir=state)
+    service.create_bucket("landing", eventbridge=True)
+    return service.send_pending_notifications()
+
+
+def _detail(entry: dict[str, Any]) -> dict[str, Any]:
+    return dict(json.loads(entry["Detail"]))
+
+
+def test_an_object_stored_before_a_kill_at_its_event_is_notified_once_by_the_next_start(
+    serve: Served, tmp_path: Path, published
+) -> None:
+    crashed = tmp_path / "crashed" / "s3"
+    with serve() as (service, client):
+        received = _killed_at_the_sink(service, tmp_path / "s3", crashed)
+        put = client.put_object(Bucket="landing", Key="sales/kill.csv", Body=b"a,b\n1,2\n")
+    (before,) = received
+    (manifest,) = (crashed / "objects" / "landing").glob("*.json")
+    assert [n["reason"] for n in json.loads(manifest.read_text())["pending_notifications"]] == ["PutObject"]
+
+    sent = _restarted(crashed, published)
+    assert [(n.key, n.reason) for n in sent] == [("sales/kill.csv", "PutObject")]
+    (entry,) = published
+    assert (entry["Source"], entry["DetailType"]) == ("aws.s3", "Object Created")
+    detail = _detail(entry)
+    assert detail["object"]["key"] == "sales/kill.csv"
+    assert detail["object"]["etag"] == put["ETag"].strip('"') and detail["object"]["size"] == 8
+    assert (detail["reason"], detail["request-id"]) == ("PutObject", _detail(before)["request-id"])
+    assert "pending_notifications" not in json.loads(manifest.read_text()), "cleared once sent"
+
+    published.clear()
+    assert _restarted(crashed, published) == [] and published == [], "sent once: not again at a later start"
+
+
+def test_a_notification_handed_to_the_sink_is_not_sent_again_after_a_restart(
+    serve: Served, tmp_path: Path, published
+) -> None:
+    with serve() as (_, client):
+        client.put_object(Bucket="landing", Key="sales/sent.csv", Body=b"1")
+        client.copy_object(Bucket="landing", Key="sales/copied.csv", CopySource="landing/sales/sent.csv")
+        client.delete_object(Bucket="landing", Key="sales/sent.csv")
+    assert [_detail(e)["reason"] for e in published] == ["PutObject", "CopyObject", "DeleteObject"]
+    for manifest in (tmp_path / "s3" / "objects" / "landing").glob("*.json"):
+        assert "pending_notifications" not in json.loads(manifest.read_text())
+    published.clear()
+    assert _restarted(tmp_path / "s3", published) == [] and published == []
+
+
+def test_a_delete_cut_short_before_its_event_is_notified_and_its_manifest_then_goes(
+    serve: Served, tmp_path: Path, published
+) -> None:
+    crashed = tmp_path / "crashed" / "s3"
+    with serve() as (service, client):
+        client.put_object(Bucket="landing", Key="sales/gone.csv", Body=b"1")
+        _killed_at_the_sink(service, tmp_path / "s3", crashed)
+        client.delete_object(Bucket="landing", Key="sales/gone.csv")
+    published.clear()
+    assert [(n.key, n.reason) for n in _restarted(crashed, published)] == [("sales/gone.csv", "DeleteObject")]
+    (entry,) = published
+    assert entry["DetailType"] == "Object Deleted" and _detail(entry)["object"]["key"] == "sales/gone.csv"
+    assert list((crashed / "objects" / "landing").glob("*.json")) == [], "no version and nothing pending"
+
+
+def test_notifications_pending_when_the_sink_fails_are_each_sent_for_the_current_version(
+    serve: Served, tmp_path: Path, published
+) -> None:
+    """PUTs of one key whose events could not be journaled (the sink raised: each answered 500, and
+    botocore retried it once): each stays pending, and the next start sends each, for the version the
+    key holds now."""
+    refused: list[str] = []
+
+    def failing(entries: list[dict[str, Any]]) -> None:
+        refused.extend(_detail(entry)["request-id"] for entry in entries)
+        raise OSError("journal unavailable")
+
+    with serve() as (service, client):
+        service.set_event_sink(failing)
+        for body in (b"first", b"second"):
+            with pytest.raises(ClientError, match="InternalServerException"):
+                client.put_object(Bucket="landing", Key="sales/twice.csv", Body=body)
+        current = client.head_object(Bucket="landing", Key="sales/twice.csv")["ETag"].strip('"')
+    sent = _restarted(tmp_path / "s3", published)
+    assert len(refused) >= 2 and sorted(n.request_id for n in sent) == sorted(refused)
+    assert [_detail(e)["object"]["etag"] for e in published] == [current] * len(refused)
+
+
+def test_a_pending_creation_of_a_key_deleted_since_is_cleared_without_an_event(
+    serve: Served, tmp_path: Path, published
+) -> None:
+    """An "Object Created" is built from the key's current version; a key deleted since (its
+    "Object Deleted" sent) has none, so the start sends nothing for it, rather than an event naming an
+    object that is not there, and the manifest kept for the mark goes."""
+
+    def failing(entries: list[dict[str, Any]]) -> None:
+        raise OSError("journal unavailable")
+
+    with serve() as (service, client):
+        service.set_event_sink(failing)
+        with pytest.raises(ClientError, match="InternalServerException"):
+            client.put_object(Bucket="landing", Key="sales/replaced.csv", Body=b"1")
+        service.set_event_sink(published.extend)
+        client.delete_object(Bucket="landing", Key="sales/replaced.csv")
+    assert [e["DetailType"] for e in published] == ["Object Deleted"]
+    published.clear()
+    assert _restarted(tmp_path / "s3", published) == [] and published == []
+    assert list((tmp_path / "s3" / "objects" / "landing").glob("*.json")) == []
