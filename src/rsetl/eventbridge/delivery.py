@@ -247,6 +247,15 @@ class DeliveryRecord:
     redeliveries: int = 0
     """How many times a start-up made this delivery again because the runtime stopped before it ended."""
 
+    @classmethod
+    def of(cls, delivery: Delivery, delivery_id: int, **progress: Any) -> DeliveryRecord:
+        """The record of `delivery`, with what is known of its progress."""
+        return cls(
+            delivery_id=delivery_id, event_id=delivery.event_id, source=delivery.source,
+            target_id=delivery.target_id, target_arn=delivery.target_arn, payload=delivery.payload,
+            rule_arn=delivery.rule_arn, schedule_arn=delivery.schedule_arn, **progress,
+        )  # fmt: skip
+
     def progress(self) -> dict[str, Any]:
         """What changes as the delivery goes on, as the journal keeps it."""
         return {
@@ -362,17 +371,7 @@ class Dispatcher:
                 for moment in ("created_at", "finished_at"):
                     if progress[moment] is not None:
                         progress[moment] = datetime.fromisoformat(progress[moment])
-                record = DeliveryRecord(
-                    delivery_id=row.delivery_id,
-                    event_id=delivery.event_id,
-                    source=delivery.source,
-                    target_id=delivery.target_id,
-                    target_arn=delivery.target_arn,
-                    payload=delivery.payload,
-                    rule_arn=delivery.rule_arn,
-                    schedule_arn=delivery.schedule_arn,
-                    **progress,
-                )
+                record = DeliveryRecord.of(delivery, row.delivery_id, **progress)
                 self._records.append(record)
                 if record.status not in FINISHED_STATUSES:
                     self._unfinished.append((delivery, record))
@@ -400,17 +399,7 @@ class Dispatcher:
         copies = 2 if self.faults.take_duplicate(delivery.target_arn) else 1
         for _ in range(copies):
             with self._lock:
-                record = DeliveryRecord(
-                    delivery_id=len(self._records) + 1,
-                    event_id=delivery.event_id,
-                    source=delivery.source,
-                    target_id=delivery.target_id,
-                    target_arn=delivery.target_arn,
-                    payload=delivery.payload,
-                    rule_arn=delivery.rule_arn,
-                    schedule_arn=delivery.schedule_arn,
-                    created_at=self.clock.now(),
-                )
+                record = DeliveryRecord.of(delivery, len(self._records) + 1, created_at=self.clock.now())
                 self._records.append(record)
                 self._in_flight += 1
             if self._journal is not None:

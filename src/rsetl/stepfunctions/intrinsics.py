@@ -23,13 +23,14 @@ _FAILURE = "States.IntrinsicFailure"
 _MAX_ARRAY_RANGE = 1000
 _MAX_BASE64_INPUT = 10_000
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
-_HASH_ALGORITHMS = {
+HASH_ALGORITHMS = {
     "MD5": "md5",
     "SHA-1": "sha1",
     "SHA-256": "sha256",
     "SHA-384": "sha384",
     "SHA-512": "sha512",
 }
+"""States.Hash's algorithm names (JSONata's `$hash` takes the same) to hashlib's."""
 
 
 class _Call:
@@ -332,12 +333,12 @@ def _base64_decode(text: Any) -> str:
 
 
 def _hash(data: Any, algorithm: Any) -> str:
-    if algorithm not in _HASH_ALGORITHMS:
+    if algorithm not in HASH_ALGORITHMS:
         raise _fail(
-            "States.Hash", f"algorithm must be one of {', '.join(_HASH_ALGORITHMS)}, got {algorithm!r}"
+            "States.Hash", f"algorithm must be one of {', '.join(HASH_ALGORITHMS)}, got {algorithm!r}"
         )
     text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    return hashlib.new(_HASH_ALGORITHMS[algorithm], text.encode()).hexdigest()
+    return hashlib.new(HASH_ALGORITHMS[algorithm], text.encode()).hexdigest()
 
 
 def _json_merge(first: Any, second: Any, deep: Any) -> dict[str, Any]:

@@ -22,17 +22,11 @@ from jsonata import utils as jsonata_utils
 from jsonata.jexception import JException
 
 from rsetl.stepfunctions.exceptions import StatesError
+from rsetl.stepfunctions.intrinsics import HASH_ALGORITHMS
 
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 _EXPRESSION = re.compile(r"^\{%(.*)%\}$", re.DOTALL)
 _NULL = jsonata_utils.Utils.NULL_VALUE
-_HASH_ALGORITHMS = {
-    "MD5": "md5",
-    "SHA-1": "sha1",
-    "SHA-256": "sha256",
-    "SHA-384": "sha384",
-    "SHA-512": "sha512",
-}
 _MAX_RANGE_ITEMS = 1000
 
 
@@ -189,9 +183,9 @@ def _range(start: Any, end: Any, step: Any) -> list[int]:
 def _hash(data: Any, algorithm: Any) -> str:
     if not isinstance(data, str):
         raise _FunctionFailed(f"$hash: the data must be a string, got {json_type(data)}")
-    if algorithm not in _HASH_ALGORITHMS:
-        raise _FunctionFailed(f"$hash: the algorithm must be one of {', '.join(_HASH_ALGORITHMS)}")
-    return hashlib.new(_HASH_ALGORITHMS[algorithm], data.encode()).hexdigest()
+    if algorithm not in HASH_ALGORITHMS:
+        raise _FunctionFailed(f"$hash: the algorithm must be one of {', '.join(HASH_ALGORITHMS)}")
+    return hashlib.new(HASH_ALGORITHMS[algorithm], data.encode()).hexdigest()
 
 
 def _random(seed: Any = None) -> float:
