@@ -535,7 +535,8 @@ def _check_streaming_head(request: AwsRequest, claimed: str) -> list[str]:
     if claimed not in aws_chunked.FORMS:
         return []
     decoded = request.header("x-amz-decoded-content-length")
-    if not decoded.isdigit():
+    # isdigit() alone takes Unicode digits (a latin-1 "\xb2" is "²"), which int() then refuses.
+    if not (decoded.isascii() and decoded.isdigit()):
         raise AwsError(
             "MissingContentLength",
             "You must provide the Content-Length HTTP header.",

@@ -313,6 +313,35 @@ def test_an_unsigned_aws_chunked_put_has_its_trailing_crc32_checked(
 
 
 @pytest.mark.parametrize(
+    "declared", ["", "12x", "-1", "\u00b2"], ids=["empty", "not a number", "negative", "superscript two"]
+)
+def test_an_aws_chunked_put_whose_decoded_length_is_not_a_decimal_number_is_refused_411(
+    server: LocalServer, connect: Any, s3: S3Service, declared: str
+) -> None:
+    """x-amz-decoded-content-length is the object's size in bytes, a decimal number ("Signature
+    Calculations for the Authorization Header: Transferring Payload in Multiple Chunks (Chunked
+    Upload)", https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html): a value that is
+    not one, Unicode digits sent as latin-1 bytes included, is MissingContentLength, never a 500."""
+    data = b"a,b\n"
+    body = AwsChunkedWrapper(io.BytesIO(data), Crc32Checksum, "x-amz-checksum-crc32").read()
+    headers = {
+        "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": declared,
+        "x-amz-trailer": "x-amz-checksum-crc32", "Content-Length": str(len(body)),
+    }  # fmt: skip
+    request = AWSRequest("PUT", f"http://127.0.0.1:{server.port}/landing/n.csv", headers=headers)
+    _ClaimedPayload("STREAMING-UNSIGNED-PAYLOAD-TRAILER").add_auth(request)
+    lines = ["PUT /landing/n.csv HTTP/1.1", f"Host: 127.0.0.1:{server.port}"]
+    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    connection = connect()
+
+    connection.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace") + body)
+
+    status, _, answer = connection.response()
+    assert (status, b"<Code>MissingContentLength</Code>" in answer) == (411, True)
+    assert "n.csv" not in s3.list_keys("landing", "")
+
+
+@pytest.mark.parametrize(
     "framing",
     [
         b"Content-Length: abc\r\n",
