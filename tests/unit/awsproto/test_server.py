@@ -108,14 +108,31 @@ class _ClaimedPayload(S3SigV4Auth):
 
 
 def _signed_head(
-    port: int, method: str, path: str, headers: dict[str, str], claim: str = "UNSIGNED-PAYLOAD"
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    claim: str = "UNSIGNED-PAYLOAD",
+    encoding: str = "utf-8",
 ) -> tuple[bytes, AWSRequest]:
     """The request line and headers botocore signs for S3, as raw bytes (and the signed request)."""
     request = AWSRequest(method, f"http://127.0.0.1:{port}{path}", headers=dict(headers))
     _ClaimedPayload(claim).add_auth(request)
     lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
     lines += [f"{name}: {value}" for name, value in request.headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode(), request
+    return ("\r\n".join(lines) + "\r\n\r\n").encode(encoding), request
+
+
+def _signed_json_post(port: int, body: bytes) -> bytes:
+    """A Data API ListStatements POST carrying `body`, signed by botocore, as raw bytes."""
+    request = AWSRequest(
+        "POST", f"http://127.0.0.1:{port}/", data=body,
+        headers={"X-Amz-Target": "RedshiftData.ListStatements", "Content-Type": "application/x-amz-json-1.1"},
+    )  # fmt: skip
+    SigV4Auth(CREDENTIALS, "redshift-data", "us-east-1").add_auth(request)
+    lines = ["POST / HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def _signing_key(date: str) -> bytes:
@@ -328,13 +345,12 @@ def test_an_aws_chunked_put_whose_decoded_length_is_not_a_decimal_number_is_refu
         "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": declared,
         "x-amz-trailer": "x-amz-checksum-crc32", "Content-Length": str(len(body)),
     }  # fmt: skip
-    request = AWSRequest("PUT", f"http://127.0.0.1:{server.port}/landing/n.csv", headers=headers)
-    _ClaimedPayload("STREAMING-UNSIGNED-PAYLOAD-TRAILER").add_auth(request)
-    lines = ["PUT /landing/n.csv HTTP/1.1", f"Host: 127.0.0.1:{server.port}"]
-    lines += [f"{name}: {value}" for name, value in request.headers.items()]
+    head, _ = _signed_head(
+        server.port, "PUT", "/landing/n.csv", headers, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", "latin-1"
+    )
     connection = connect()
 
-    connection.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace") + body)
+    connection.send(head + body)
 
     status, _, answer = connection.response()
     assert (status, b"<Code>MissingContentLength</Code>" in answer) == (411, True)
@@ -382,15 +398,8 @@ def test_a_refused_json_body_is_discarded_and_the_connection_carries_on(
     Content-Length; the body, still arriving, is discarded, so the client reads the answer (not a
     connection reset) and its next request on the connection is answered."""
     body = b'{"Sql": "' + b"a" * (7 * 1024 * 1024) + b'"}'
-    request = AWSRequest(
-        "POST", f"http://127.0.0.1:{server.port}/", data=body,
-        headers={"X-Amz-Target": "RedshiftData.ListStatements", "Content-Type": "application/x-amz-json-1.1"},
-    )  # fmt: skip
-    SigV4Auth(CREDENTIALS, "redshift-data", "us-east-1").add_auth(request)
-    lines = ["POST / HTTP/1.1", f"Host: 127.0.0.1:{server.port}", f"Content-Length: {len(body)}"]
-    lines += [f"{name}: {value}" for name, value in request.headers.items()]
     connection = connect()
-    connection.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body + _get(server.port, "none"))
+    connection.send(_signed_json_post(server.port, body) + _get(server.port, "none"))
 
     status, _, answer = connection.response()
     assert (status, json.loads(answer)["__type"]) == (413, "SerializationException")
@@ -492,15 +501,8 @@ def test_two_hundred_clients_connect_at_once_without_syn_retries(s3: S3Service) 
 def test_deeply_nested_json_is_a_serialization_exception(server: LocalServer, connect: Any) -> None:
     """A JSON body too deep to parse is the client's fault: 400 SerializationException, not a 500."""
     body = b"[" * 100_000 + b"]" * 100_000
-    request = AWSRequest(
-        "POST", f"http://127.0.0.1:{server.port}/", data=body,
-        headers={"X-Amz-Target": "RedshiftData.ListStatements", "Content-Type": "application/x-amz-json-1.1"},
-    )  # fmt: skip
-    SigV4Auth(CREDENTIALS, "redshift-data", "us-east-1").add_auth(request)
-    lines = ["POST / HTTP/1.1", f"Host: 127.0.0.1:{server.port}", f"Content-Length: {len(body)}"]
-    lines += [f"{name}: {value}" for name, value in request.headers.items()]
     connection = connect()
-    connection.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    connection.send(_signed_json_post(server.port, body))
 
     status, _, answer = connection.response()
     assert (status, json.loads(answer)["__type"]) == (400, "SerializationException")
