@@ -9,7 +9,8 @@
 -- serialize on the lock, the second's snapshot starts after the first committed, so it sees
 -- the first one's LOADED row and changes nothing. (A LOCK here, after the COPY, would come after
 -- the snapshot: under SNAPSHOT isolation the second delivery would load the file again, under
--- SERIALIZABLE two loads of different files would fail with error 1023.)
+-- SERIALIZABLE two loads of different files would fail with error 1023.) The ledger protocol
+-- (claim the file, record it LOADED) is etl.sp_claim_file and etl.sp_record_loaded_file (sql/010).
 CREATE OR REPLACE PROCEDURE sales.sp_merge_sales_lines(
     p_bucket          VARCHAR(63),
     p_object_key      VARCHAR(1024),
@@ -18,9 +19,8 @@ CREATE OR REPLACE PROCEDURE sales.sp_merge_sales_lines(
 )
 AS $$
 DECLARE
-    v_etag            VARCHAR(128);
     v_source_key      VARCHAR(1100);
-    v_already_loaded  BIGINT;
+    v_claimed         BOOLEAN;
     v_batch_rows      BIGINT;
     v_null_keys       BIGINT;
     v_bad_quantity    BIGINT;
@@ -32,18 +32,9 @@ DECLARE
     v_problems        VARCHAR(4000);
     v_rows            BIGINT;
 BEGIN
-    IF p_bucket IS NULL OR p_object_key IS NULL OR p_etag IS NULL THEN
-        RAISE EXCEPTION 'sp_merge_sales_lines: bucket, object_key and etag are required';
-    END IF;
-    v_etag := REPLACE(p_etag, '"', '');
     v_source_key := 's3://' || p_bucket || '/' || p_object_key;
-
-    SELECT COUNT(*) INTO v_already_loaded
-    FROM etl.load_ledger
-    WHERE bucket = p_bucket AND object_key = p_object_key AND etag = v_etag AND status = 'LOADED';
-    IF v_already_loaded > 0 THEN
-        RAISE INFO 'sp_merge_sales_lines: % (etag %) is already loaded; duplicate delivery ignored',
-            v_source_key, v_etag;
+    CALL etl.sp_claim_file('ingest_sales', p_bucket, p_object_key, p_etag, v_claimed);
+    IF NOT v_claimed THEN
         RETURN;
     END IF;
 
@@ -116,10 +107,6 @@ BEGIN
     FROM sales_lines_batch;
     GET DIAGNOSTICS v_rows := ROW_COUNT;
 
-    INSERT INTO etl.load_ledger
-        (bucket, object_key, etag, pipeline, execution_name, status, rows_loaded, error_message, recorded_at)
-    VALUES
-        (p_bucket, p_object_key, v_etag, 'ingest_sales', p_execution_name, 'LOADED', v_rows, NULL, GETDATE());
-    RAISE INFO 'sp_merge_sales_lines: loaded % rows from %', v_rows, v_source_key;
+    CALL etl.sp_record_loaded_file('ingest_sales', p_bucket, p_object_key, p_etag, p_execution_name, v_rows);
 END;
 $$ LANGUAGE plpgsql;

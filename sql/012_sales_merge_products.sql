@@ -1,7 +1,7 @@
 -- Merges one product catalogue file from the session temp table products_batch into
 -- sales.dim_product (type 1: the latest file wins per product_sku). Products missing from a
--- file are kept, because facts still reference them. Same ledger protocol as
--- sales.sp_merge_sales_lines.
+-- file are kept, because facts still reference them. Ledger protocol: etl.sp_claim_file and
+-- etl.sp_record_loaded_file (sql/010_etl_procedures.sql).
 CREATE OR REPLACE PROCEDURE sales.sp_merge_products(
     p_bucket          VARCHAR(63),
     p_object_key      VARCHAR(1024),
@@ -10,9 +10,8 @@ CREATE OR REPLACE PROCEDURE sales.sp_merge_products(
 )
 AS $$
 DECLARE
-    v_etag            VARCHAR(128);
     v_source_key      VARCHAR(1100);
-    v_already_loaded  BIGINT;
+    v_claimed         BOOLEAN;
     v_batch_rows      BIGINT;
     v_null_keys       BIGINT;
     v_bad_price       BIGINT;
@@ -20,18 +19,9 @@ DECLARE
     v_problems        VARCHAR(4000);
     v_rows            BIGINT;
 BEGIN
-    IF p_bucket IS NULL OR p_object_key IS NULL OR p_etag IS NULL THEN
-        RAISE EXCEPTION 'sp_merge_products: bucket, object_key and etag are required';
-    END IF;
-    v_etag := REPLACE(p_etag, '"', '');
     v_source_key := 's3://' || p_bucket || '/' || p_object_key;
-
-    SELECT COUNT(*) INTO v_already_loaded
-    FROM etl.load_ledger
-    WHERE bucket = p_bucket AND object_key = p_object_key AND etag = v_etag AND status = 'LOADED';
-    IF v_already_loaded > 0 THEN
-        RAISE INFO 'sp_merge_products: % (etag %) is already loaded; duplicate delivery ignored',
-            v_source_key, v_etag;
+    CALL etl.sp_claim_file('ingest_products', p_bucket, p_object_key, p_etag, v_claimed);
+    IF NOT v_claimed THEN
         RETURN;
     END IF;
 
@@ -77,10 +67,6 @@ BEGIN
     FROM products_batch;
     GET DIAGNOSTICS v_rows := ROW_COUNT;
 
-    INSERT INTO etl.load_ledger
-        (bucket, object_key, etag, pipeline, execution_name, status, rows_loaded, error_message, recorded_at)
-    VALUES
-        (p_bucket, p_object_key, v_etag, 'ingest_products', p_execution_name, 'LOADED', v_rows, NULL, GETDATE());
-    RAISE INFO 'sp_merge_products: loaded % rows from %', v_rows, v_source_key;
+    CALL etl.sp_record_loaded_file('ingest_products', p_bucket, p_object_key, p_etag, p_execution_name, v_rows);
 END;
 $$ LANGUAGE plpgsql;

@@ -1,6 +1,6 @@
 -- Merges one store master file from the session temp table stores_batch into sales.dim_store
 -- (type 1: the latest file wins per store_id). Stores missing from a file are kept, because
--- facts still reference them. Same ledger protocol as sales.sp_merge_sales_lines.
+-- facts still reference them. Ledger protocol: etl.sp_claim_file and etl.sp_record_loaded_file.
 CREATE OR REPLACE PROCEDURE sales.sp_merge_stores(
     p_bucket          VARCHAR(63),
     p_object_key      VARCHAR(1024),
@@ -9,9 +9,8 @@ CREATE OR REPLACE PROCEDURE sales.sp_merge_stores(
 )
 AS $$
 DECLARE
-    v_etag            VARCHAR(128);
     v_source_key      VARCHAR(1100);
-    v_already_loaded  BIGINT;
+    v_claimed         BOOLEAN;
     v_batch_rows      BIGINT;
     v_null_keys       BIGINT;
     v_future_opening  BIGINT;
@@ -19,18 +18,9 @@ DECLARE
     v_problems        VARCHAR(4000);
     v_rows            BIGINT;
 BEGIN
-    IF p_bucket IS NULL OR p_object_key IS NULL OR p_etag IS NULL THEN
-        RAISE EXCEPTION 'sp_merge_stores: bucket, object_key and etag are required';
-    END IF;
-    v_etag := REPLACE(p_etag, '"', '');
     v_source_key := 's3://' || p_bucket || '/' || p_object_key;
-
-    SELECT COUNT(*) INTO v_already_loaded
-    FROM etl.load_ledger
-    WHERE bucket = p_bucket AND object_key = p_object_key AND etag = v_etag AND status = 'LOADED';
-    IF v_already_loaded > 0 THEN
-        RAISE INFO 'sp_merge_stores: % (etag %) is already loaded; duplicate delivery ignored',
-            v_source_key, v_etag;
+    CALL etl.sp_claim_file('ingest_stores', p_bucket, p_object_key, p_etag, v_claimed);
+    IF NOT v_claimed THEN
         RETURN;
     END IF;
 
@@ -77,10 +67,6 @@ BEGIN
     FROM stores_batch;
     GET DIAGNOSTICS v_rows := ROW_COUNT;
 
-    INSERT INTO etl.load_ledger
-        (bucket, object_key, etag, pipeline, execution_name, status, rows_loaded, error_message, recorded_at)
-    VALUES
-        (p_bucket, p_object_key, v_etag, 'ingest_stores', p_execution_name, 'LOADED', v_rows, NULL, GETDATE());
-    RAISE INFO 'sp_merge_stores: loaded % rows from %', v_rows, v_source_key;
+    CALL etl.sp_record_loaded_file('ingest_stores', p_bucket, p_object_key, p_etag, p_execution_name, v_rows);
 END;
 $$ LANGUAGE plpgsql;

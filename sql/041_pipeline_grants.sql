@@ -19,6 +19,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE reporting.daily_sales_snapshot, re
     TO ROLE rsetl_pipeline;
 
 GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA sales TO ROLE rsetl_pipeline;
+-- The merges' ledger protocol (010_etl_procedures.sql): a nested CALL needs EXECUTE as well.
+GRANT EXECUTE ON PROCEDURE etl.sp_claim_file(VARCHAR, VARCHAR, VARCHAR, VARCHAR, BOOLEAN) TO ROLE rsetl_pipeline;
+GRANT EXECUTE ON PROCEDURE etl.sp_record_loaded_file(VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, BIGINT)
+    TO ROLE rsetl_pipeline;
 -- An ingest whose object version was overwritten before its run records it as SUPERSEDED.
 GRANT EXECUTE ON PROCEDURE etl.sp_record_superseded_load(VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR)
     TO ROLE rsetl_pipeline;

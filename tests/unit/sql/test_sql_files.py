@@ -242,12 +242,28 @@ def test_merge_procedures_follow_the_ledger_protocol(name: str) -> None:
     # LOCK here would come after the snapshot the batch's CREATE TABLE took, too late to see a
     # concurrent load's LOADED row.
     assert "LOCK" not in text
-    duplicate_check = text.index("status = 'LOADED'")
+    assert "etl.load_ledger" not in text, "the ledger is read and written only by the ledger procedures"
+    claim = text.index("CALL etl.sp_claim_file(")
     first_write = min(text.index("DELETE FROM"), text.index("INSERT INTO"))
-    assert duplicate_check < text.index("RETURN;") < text.index("rejected (% rows)") < first_write
+    assert claim < text.index("IF NOT v_claimed THEN") < text.index("RETURN;") < text.index("rejected (% rows)")
+    assert text.index("rejected (% rows)") < first_write < text.index("CALL etl.sp_record_loaded_file(")
     assert re.search(rf"\bFROM {batch}\b", text)
-    assert "'LOADED'" in text[first_write:]
     assert "GET DIAGNOSTICS v_rows := ROW_COUNT;" in text
+
+
+def test_the_ledger_protocol_is_written_once() -> None:
+    """The claim reads the LOADED row that the record writes; both are the merges' only ledger access.
+
+    The claim returns through an INOUT argument: a nested call's output needs one (Amazon Redshift,
+    "CALL", Nested calls, https://docs.aws.amazon.com/redshift/latest/dg/r_CALL_procedure.html).
+    """
+    found = procedures()
+    claim = found["etl.sp_claim_file"]
+    assert re.search(r"INOUT p_claimed\s+BOOLEAN", (SQL_DIR / "010_etl_procedures.sql").read_text())
+    assert "status = 'LOADED'" in body(claim) and "INSERT" not in body(claim)
+    assert "'LOADED'" in body(found["etl.sp_record_loaded_file"])
+    callers = [name for name, text in found.items() if "CALL etl.sp_claim_file(" in body(text)]
+    assert sorted(callers) == sorted(MERGES)
 
 
 def test_sales_merge_validates_quantity_currency_and_keys() -> None:
