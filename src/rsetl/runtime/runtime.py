@@ -142,7 +142,7 @@ class LocalRuntime:
         )
         self.scheduler = Scheduler(self.events)
         self.s3 = S3Service(event_sink=self.events.publish, state_dir=options.state_dir / "s3")
-        self.sqs = SqsService(self.template.account_id, self.template.region)
+        self.sqs = SqsService(self.template.account_id, self.template.region, options.clock)
         self.async_lambda: AsyncInvoker | None = None
         self.applied_sql: list[AppliedFile] = []
         self.journal: Journal | None = None

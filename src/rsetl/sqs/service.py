@@ -1,21 +1,27 @@
 """The SQS JSON protocol (`AmazonSQS.*` X-Amz-Target, JSON 1.0) served by moto in-process.
 
-The template's queues are created at start-up; Lambda's OnFailure destinations send to them through
-:meth:`SqsService.send_message`, and any boto3 client reads them over the wire.
+The template's queues are created at start-up; Lambda's OnFailure destinations and EventBridge's SQS
+targets send to them through :meth:`SqsService.send_message`, Lambda's event-source mappings receive
+and delete through :meth:`SqsService.receive` and :meth:`SqsService.delete`, and any boto3 client
+reads them over the wire. Visibility timeouts, delays and retention run on the runtime's clock.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import moto.sqs.models as moto_sqs
 from moto.server import create_backend_app
 from moto.sqs.models import sqs_backends
 
 from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from rsetl.awsproto.wsgi import call_wsgi
+from rsetl.clock import Clock, RealClock
 
 QUEUE_ATTRIBUTES = (
     "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
@@ -23,6 +29,36 @@ QUEUE_ATTRIBUTES = (
     "SqsManagedSseEnabled",
 )  # fmt: skip
 """AWS::SQS::Queue properties that are queue attributes of the same name."""
+MAX_RECEIVE_MESSAGES = 10
+"""ReceiveMessage: MaxNumberOfMessages is 1 to 10."""
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    """One message as ReceiveMessage returns it, with its system attributes as strings."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    md5_of_body: str
+    attributes: dict[str, str]
+    message_attributes: dict[str, Any]
+
+
+def _use_clock(clock: Clock) -> None:
+    """Make moto's SQS read time from `clock` (its visibility timeouts, delays and retention).
+
+    moto's SQS reads `unix_time` / `unix_time_millis` from its models module; the backend is
+    process-wide, as is this.
+    """
+
+    def unix_time(moment: datetime | None = None) -> float:
+        if moment is None:
+            return clock.now().timestamp()
+        return moment.timestamp() if moment.tzinfo else (moment - datetime(1970, 1, 1)).total_seconds()
+
+    moto_sqs.unix_time = unix_time  # type: ignore[assignment]
+    moto_sqs.unix_time_millis = lambda moment=None: unix_time(moment) * 1000.0  # type: ignore[assignment]
 
 
 class SqsService:
@@ -31,8 +67,11 @@ class SqsService:
     signing_name = "sqs"
     target_prefix = "AmazonSQS"
 
-    def __init__(self, account_id: str = LOCAL_ACCOUNT_ID, region: str = LOCAL_REGION) -> None:
+    def __init__(
+        self, account_id: str = LOCAL_ACCOUNT_ID, region: str = LOCAL_REGION, clock: Clock | None = None
+    ) -> None:
         sqs_backends.reset()
+        _use_clock(clock or RealClock())
         self._account_id = account_id
         self._region = region
         self._app = create_backend_app("sqs")
@@ -65,6 +104,55 @@ class SqsService:
         """Bodies of the messages a ReceiveMessage could get now, oldest first, without receiving them."""
         queue = self._backend.get_queue(self._queue_name(queue_arn))
         return [message.body for message in queue.messages if message.visible]
+
+    def receive(self, queue_arn: str, max_messages: int, visibility_timeout: int) -> list[ReceivedMessage]:
+        """ReceiveMessage without a wait: up to `max_messages` (1-10) visible messages, each hidden for
+        `visibility_timeout` seconds; a message past its queue's maxReceiveCount moves to the DLQ."""
+        if not 1 <= max_messages <= MAX_RECEIVE_MESSAGES:
+            raise AwsError(
+                "InvalidParameterValue",
+                f"Value {max_messages} for parameter MaxNumberOfMessages is invalid. "
+                "Reason: Must be between 1 and 10, if provided.",
+                400,
+            )
+        messages = self._backend.receive_message(
+            self._queue_name(queue_arn), max_messages, 0, visibility_timeout, ["All"]
+        )
+        return [
+            ReceivedMessage(
+                message_id=str(m.id),
+                receipt_handle=str(m.receipt_handle),
+                body=m.body,
+                md5_of_body=m.body_md5,
+                attributes={
+                    "ApproximateReceiveCount": str(m.approximate_receive_count),
+                    "SentTimestamp": str(m.sent_timestamp),
+                    "SenderId": self._account_id,
+                    "ApproximateFirstReceiveTimestamp": str(m.approximate_first_receive_timestamp),
+                },
+                message_attributes=dict(m.message_attributes or {}),
+            )
+            for m in messages
+        ]
+
+    def delete(self, queue_arn: str, receipt_handle: str) -> None:
+        """DeleteMessage of a received message."""
+        self._backend.delete_message(self._queue_name(queue_arn), receipt_handle)
+
+    def attribute(self, queue_arn: str, name: str) -> str | None:
+        """One attribute of the queue as GetQueueAttributes gives it (None when not set)."""
+        attributes = self._backend.get_queue(self._queue_name(queue_arn)).attributes
+        value = attributes.get(name)
+        return None if value is None else str(value)
+
+    def messages_left(self, queue_arn: str) -> int:
+        """Messages in the queue: visible, in flight or delayed (not yet deleted or moved)."""
+        queue = self._backend.get_queue(self._queue_name(queue_arn))
+        return int(
+            queue.approximate_number_of_messages
+            + queue.approximate_number_of_messages_not_visible
+            + queue.approximate_number_of_messages_delayed
+        )
 
     def queue_arns(self) -> list[str]:
         return sorted(queue.queue_arn for queue in self._backend.queues.values())

@@ -1,0 +1,214 @@
+"""A burst of uploads through the local runtime on a virtual clock: what each file costs as the burst grows.
+
+Each size runs on fresh state: `files` sales files (three rows each) land in the landing bucket
+from parallel uploaders, a fifth of the S3 deliveries are duplicated, and one file is bad (a
+negative quantity). It is timed from the first upload until nothing is under way, and counted:
+executions, state transitions, Lambda invocations (the state machine's tasks and the asynchronous
+quarantines), Data API submits, Redshift transactions (a TRANSACTION batch or an ExecuteStatement),
+view refreshes, and the AWS cost per 1,000 files from `bench.cost`.
+
+Run alone: `.venv/bin/python -m bench.burst [100 1000 5000]`; `--profile N` writes a cProfile of an
+N-file burst to bench/results/burst-N.prof.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import hashlib
+import json
+import pstats
+import sys
+import threading
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+
+from bench.cost import RunCounts, lambda_gb_seconds, run_cost
+from bench.project import REPO
+from bench.waiting import COMPUTE_SECONDS, lambda_waits
+from rsetl.cli.demo import DEMO_START
+from rsetl.clock import VirtualClock
+from rsetl.runtime import LocalRuntime, RuntimeOptions
+
+SIZES = (100, 1000, 5000)
+PER_FILE = "per-file"
+"""Today's design: one S3 event, one RunPipeline execution, one transaction per file."""
+DUPLICATE_SHARE = 5
+"""One delivery in this many to the state machine is duplicated (EventBridge delivers at least once)."""
+UPLOADERS = 16
+ROWS_PER_FILE = 3
+HEADER = "order_id,line_number,order_ts,store_id,product_sku,customer_id,quantity,unit_price,discount,currency"
+REFRESH_PROCEDURES = ("sp_refresh_mv_daily_store_sales", "sp_refresh_mv_category_sales")
+RESULTS_DIR = REPO / "bench" / "results"
+
+
+@dataclass
+class Burst:
+    """What one burst of `files` uploads cost, all files loaded or quarantined."""
+
+    design: str
+    files: int
+    duplicated_deliveries: int
+    executions: int
+    failed_executions: int
+    state_transitions: int
+    lambda_invocations: int
+    data_api_submits: int
+    redshift_transactions: int
+    view_refreshes: int
+    loaded_files: int
+    quarantined_files: int
+    wall_seconds: float
+    cost_per_1000_files: float
+
+    @property
+    def wall_seconds_per_file(self) -> float:
+        return self.wall_seconds / self.files
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "wall_seconds_per_file": self.wall_seconds_per_file}
+
+
+def sales_file(tag: str, *, bad: bool = False) -> bytes:
+    """A sales_lines file whose order ids are unique to `tag`; a bad one has a negative quantity."""
+    prefix = hashlib.md5(tag.encode(), usedforsecurity=False).hexdigest()[:12]
+    lines = [HEADER] + [
+        f"{prefix}-{n:06d},1,2026-11-06 10:00:00,ST001,SKU-100001,C0000001,{-1 if bad else 1 + n},2.50,0.00,USD"
+        for n in range(ROWS_PER_FILE)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@contextmanager
+def burst_runtime(work: Path) -> Iterator[LocalRuntime]:
+    """A started runtime over the repository's template on a virtual clock, fresh state in `work`."""
+    runtime = LocalRuntime(RuntimeOptions(project_dir=REPO, state_dir=work, clock=VirtualClock(DEMO_START)))
+    runtime.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+def _landing_bucket(runtime: LocalRuntime) -> str:
+    (bucket,) = runtime.template.of_type("AWS::S3::Bucket")
+    return str(bucket.ref)
+
+
+def _upload_all(runtime: LocalRuntime, files: int) -> None:
+    s3 = boto3.session.Session().client(
+        "s3",
+        endpoint_url=runtime.url,
+        region_name=runtime.template.region,
+        aws_access_key_id=runtime.access_key,
+        aws_secret_access_key=runtime.secret_key,
+    )
+    bucket = _landing_bucket(runtime)
+
+    def put(n: int) -> None:
+        s3.put_object(Bucket=bucket, Key=f"sales/2026/11/06/burst-{n:05d}.csv", Body=sales_file(str(n), bad=n == 0))
+
+    with ThreadPoolExecutor(max_workers=UPLOADERS) as pool:
+        list(pool.map(put, range(files)))
+
+
+def run_burst(files: int, design: str = PER_FILE) -> Burst:
+    """One burst of `files` uploads (one bad, a fifth of the deliveries duplicated) on fresh state."""
+    with tempfile.TemporaryDirectory(prefix="rsetl-bench-burst-") as work, burst_runtime(Path(work)) as runtime:
+        assert runtime.redshift_data is not None and runtime.async_lambda is not None
+        (machine,) = runtime.template.of_type("AWS::StepFunctions::StateMachine")
+        duplicates = files // DUPLICATE_SHARE
+        runtime.events.dispatcher.faults.duplicate(str(machine.arn), times=duplicates)
+        started = time.perf_counter()
+        _upload_all(runtime, files)
+        if not runtime.settle(timeout=3600):
+            raise TimeoutError(f"a burst of {files} files did not settle within an hour")
+        wall = time.perf_counter() - started
+        return _count(runtime, design, files, duplicates, wall)
+
+
+def _count(runtime: LocalRuntime, design: str, files: int, duplicates: int, wall: float) -> Burst:
+    assert runtime.redshift_data is not None and runtime.async_lambda is not None
+    executions = list(runtime.stepfunctions.executions.values())
+    statements = runtime.redshift_data.statements()
+    transactions = sum(
+        1 for s in statements if not s.is_batch or s.request.get("ExecutionMode", "TRANSACTION") == "TRANSACTION"
+    )
+    refreshes = sum(1 for s in statements for sub in s.subs if any(p in sub.sql for p in REFRESH_PROCEDURES))
+    assert runtime.postgres is not None
+    with runtime.postgres.connect("dev") as conn:
+        ledger = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM etl.load_ledger WHERE object_key LIKE 'sales/2026/11/06/burst-%'"
+                " GROUP BY 1"
+            ).fetchall()
+        )
+    async_attempts = sum(i.attempts for i in runtime.async_lambda.invocations)
+    task_invocations = sum(e.history.stats.lambda_invocations for e in executions)
+    memory = 256
+    gb_seconds = sum(lambda_gb_seconds(lambda_waits(e.history.events), memory, COMPUTE_SECONDS) for e in executions)
+    transitions = sum(e.history.stats.state_transitions for e in executions)
+    events_put = sum(1 for record in runtime.events.events() if record.event.get("source") == "rsetl.pipeline")
+    counts = RunCounts(transitions, task_invocations + async_attempts, gb_seconds, events_put)
+    return Burst(
+        design=design,
+        files=files,
+        duplicated_deliveries=duplicates,
+        executions=len(executions),
+        failed_executions=sum(e.status != "SUCCEEDED" for e in executions),
+        state_transitions=transitions,
+        lambda_invocations=task_invocations + async_attempts,
+        data_api_submits=len(statements),
+        redshift_transactions=transactions,
+        view_refreshes=refreshes,
+        loaded_files=int(ledger.get("LOADED", 0)),
+        quarantined_files=int(ledger.get("FAILED", 0)),
+        wall_seconds=wall,
+        cost_per_1000_files=run_cost(counts).total * 1000 / files,
+    )
+
+
+def profile(files: int) -> Path:
+    """A cProfile of one `files`-file burst, every thread's own profile merged (the work runs in the
+    runtime's threads, which cProfile alone does not see)."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"burst-{files}.prof"
+    profiles: list[cProfile.Profile] = []
+    original_run = threading.Thread.run
+
+    def profiled_run(thread: threading.Thread) -> None:
+        profiler = cProfile.Profile()
+        profiles.append(profiler)
+        profiler.runcall(original_run, thread)
+
+    main_profiler = cProfile.Profile()
+    with mock.patch.object(threading.Thread, "run", profiled_run):
+        main_profiler.runcall(run_burst, files)
+    stats = pstats.Stats(main_profiler)
+    for profiler in profiles:
+        try:
+            stats.add(profiler)
+        except TypeError:  # a thread still running when the burst ended has no stats yet
+            continue
+    stats.dump_stats(str(path))
+    return path
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--profile"]:
+        print(profile(int(argv[1])))
+        return
+    for files in [int(a) for a in argv] or list(SIZES):
+        print(json.dumps(run_burst(files).to_json()), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
