@@ -174,7 +174,12 @@ class _Worker:
 
 class _Function:
     def __init__(
-        self, config: FunctionConfig, opt_dir: Path, package_dirs: list[Path], environment: dict[str, str]
+        self,
+        config: FunctionConfig,
+        opt_dir: Path,
+        package_dirs: list[Path],
+        environment: dict[str, str],
+        lock: threading.Lock,
     ) -> None:
         self.config = config
         self.opt_dir = opt_dir
@@ -183,6 +188,10 @@ class _Function:
         self.idle: list[_Worker] = []
         self.busy: set[_Worker] = set()
         self.starting = 0
+        self.slot_freed = threading.Condition(lock)
+        """Notified once per worker slot of this function that frees up (one waiter takes it): a
+        condition shared by every function, notifying all, woke each waiting invocation at every
+        release, so a burst cost the square of its size in wake-ups."""
 
 
 class LambdaRuntime:
@@ -229,7 +238,6 @@ class LambdaRuntime:
         self._own_work_dir = work_dir is None
         self.work_dir = Path(tempfile.mkdtemp(prefix="rsetl-lambda-")) if work_dir is None else work_dir
         self._lock = threading.Lock()
-        self._worker_freed = threading.Condition(self._lock)
         self.max_workers_per_function = max_workers_per_function
         self._functions: dict[str, _Function] = {}
         self.invocations: Counter[str] = Counter()
@@ -285,7 +293,7 @@ class LambdaRuntime:
             if requirements.is_file()
             else []
         )
-        function = _Function(config, opt_dir, package_dirs, self._environment(config, opt_dir))
+        function = _Function(config, opt_dir, package_dirs, self._environment(config, opt_dir), self._lock)
         with self._lock:
             self._functions[config.name] = function
 
@@ -497,9 +505,9 @@ class LambdaRuntime:
     def _take_worker(self, function: _Function) -> _Worker:
         """An idle worker, a new one, or (at `max_workers_per_function`) the next one freed."""
         cap = self.max_workers_per_function
-        with self._worker_freed:
+        with function.slot_freed:
             while not function.idle and cap is not None and len(function.busy) + function.starting >= cap:
-                self._worker_freed.wait()
+                function.slot_freed.wait()
             while function.idle:
                 worker = function.idle.pop()
                 if worker.alive():
@@ -508,11 +516,14 @@ class LambdaRuntime:
             function.starting += 1
         try:
             worker = self._start_worker(function)
-        finally:
-            with self._worker_freed:
+        except BaseException:
+            with function.slot_freed:
                 function.starting -= 1
-                self._worker_freed.notify_all()
-        with self._lock:
+                function.slot_freed.notify()
+            raise
+        with function.slot_freed:
+            # One step from starting to busy: the slot never looks free in between.
+            function.starting -= 1
             function.busy.add(worker)
         return worker
 
@@ -529,12 +540,12 @@ class LambdaRuntime:
             response = worker.receive(config.timeout_seconds)
         except (BrokenPipeError, OSError):
             response = None
-        with self._worker_freed:
+        with function.slot_freed:
             function.busy.discard(worker)
             if response is not None:
                 worker.idle_since = time.monotonic()
                 function.idle.append(worker)
-            self._worker_freed.notify_all()
+            function.slot_freed.notify()
         if response is None:
             return self._lost_worker(worker, request_id, config)
         if "error" in response:

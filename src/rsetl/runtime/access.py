@@ -25,6 +25,12 @@ _TARGET_ACTIONS = {
 }
 
 
+QUEUE_POLL_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+"""What an SQS event-source mapping calls with the function's execution role ("Creating and
+configuring an Amazon SQS event source mapping", Execution role permissions,
+https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html)."""
+
+
 def _session_name(seed: str) -> str:
     """A 32-letter role session name, as Step Functions uses, stable for one execution."""
     digest = hashlib.sha256(seed.encode()).digest()
@@ -75,6 +81,15 @@ class InProcessAccess:
                 f"{message} (Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; "
                 f"Request ID: {uuid.uuid4()}; Proxy: null)",
             )
+
+    def queue_poll(self, role_arn: str, function_name: str, queue_arn: str) -> str | None:
+        """None when the function's execution role may poll `queue_arn`; else Lambda's refusal of
+        CreateEventSourceMapping (InvalidParameterValueException)."""
+        caller = self.iam.callers.session(role_arn, function_name)
+        for action in QUEUE_POLL_ACTIONS:
+            if self.iam.denial(caller, action, queue_arn) is not None:
+                return f"The provided execution role does not have permissions to call {action[4:]} on SQS"
+        return None
 
     def dead_letter(self, delivery: Delivery) -> str | None:
         """None when the rule may send its failed event to its dead-letter queue: the queue's

@@ -29,6 +29,7 @@ from rsetl.iam import Caller, LocalIam
 from rsetl.journal import Journal
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LayerConfig
 from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker
+from rsetl.lambdas.event_source_mapping import SqsPoller
 from rsetl.lambdas.runtime import DEFAULT_IDLE_SECONDS
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
 from rsetl.redshift_data import (
@@ -52,6 +53,7 @@ from rsetl.runtime.wiring import (
     wire_buckets,
     wire_event_buses,
     wire_event_invoke_configs,
+    wire_event_source_mappings,
     wire_queues,
     wire_rules,
     wire_schedules,
@@ -144,6 +146,7 @@ class LocalRuntime:
         self.s3 = S3Service(event_sink=self.events.publish, state_dir=options.state_dir / "s3")
         self.sqs = SqsService(self.template.account_id, self.template.region, options.clock)
         self.async_lambda: AsyncInvoker | None = None
+        self.queue_pollers: list[SqsPoller] = []
         self.applied_sql: list[AppliedFile] = []
         self.journal: Journal | None = None
         self.recovery = Recovery()
@@ -229,6 +232,8 @@ class LocalRuntime:
             self.events.redeliver_unfinished(),
             self.s3.send_pending_notifications(),
         )
+        for poller in self.queue_pollers:
+            poller.start()
         if isinstance(self.clock, RealClock):
             self.scheduler.start()
         return self
@@ -340,6 +345,10 @@ class LocalRuntime:
                 str(props.get("StateMachineType", "STANDARD")),
             )  # fmt: skip
             report.add(machine)
+        assert self.lambdas is not None
+        self.queue_pollers = wire_event_source_mappings(
+            template, self.sqs, self.lambdas, self.clock, self.access.queue_poll, report
+        )
         self.events.invoker.add_resolver(self._target_handler)
         wire_event_buses(template, self.events, report)
         wire_rules(template, self.events, report)
@@ -374,6 +383,8 @@ class LocalRuntime:
             return True
         if self.events.dispatcher.in_flight():
             return True
+        if any(poller.busy() for poller in self.queue_pollers):
+            return True
         return any(e.status == "RUNNING" for e in list(self.stepfunctions.executions.values()))
 
     def settle(self, timeout: float = 600.0, on_tick: Callable[[], None] | None = None) -> bool:
@@ -407,6 +418,8 @@ class LocalRuntime:
         again by the next start.
         """
         self.scheduler.stop()
+        for poller in self.queue_pollers:
+            poller.stop()
         if self.journal is not None:
             # An execution that fails from now on fails because of the stop (its functions can no
             # longer reach the endpoint): it stays RUNNING in the journal and the next start runs it

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from rsetl.clock import Clock
 from rsetl.eventbridge import EventBridge, Scheduler, apply_event_bus, apply_rule, apply_schedule
 from rsetl.lambdas.asynchronous import AsyncInvoker, EventInvokeConfig
+from rsetl.lambdas.event_source_mapping import Invoker, SqsMapping, SqsPoller
 from rsetl.s3 import S3Service
 from rsetl.sqs import SqsService
 from rsetl.template import LocalResource, LocalTemplate, state_machine_definition
@@ -22,6 +25,7 @@ EMULATED_TYPES = frozenset(
         "AWS::S3::Bucket",
         "AWS::SQS::Queue",
         "AWS::Lambda::EventInvokeConfig",
+        "AWS::Lambda::EventSourceMapping",
     }
 )
 """Resource types the local runtime creates and runs."""
@@ -90,6 +94,45 @@ def wire_event_invoke_configs(template: LocalTemplate, invoker: AsyncInvoker, re
             )
         invoker.configure(function.arn, EventInvokeConfig.from_properties(config.properties))
         report.add(config)
+
+
+def wire_event_source_mappings(
+    template: LocalTemplate,
+    sqs: SqsService,
+    invoker: Invoker,
+    clock: Clock,
+    may_poll: Callable[[str, str, str], str | None],
+    report: WiringReport,
+) -> list[SqsPoller]:
+    """A poller for each AWS::Lambda::EventSourceMapping (SAM's `Events: Type: SQS`), checked as
+    CreateEventSourceMapping checks it, its function's role included (`may_poll(role, function name,
+    queue)` gives the refusal or None); started by the caller."""
+    pollers = []
+    for resource in template.of_type("AWS::Lambda::EventSourceMapping"):
+        props = resource.properties
+        source = str(props.get("EventSourceArn", ""))
+        if not source.startswith("arn:aws:sqs:"):
+            raise RuntimeError(
+                f"{resource.logical_id}: EventSourceArn {source!r}: the local runtime maps SQS queues only"
+            )
+        name = str(props.get("FunctionName", ""))
+        function = template.by_arn(name)
+        if function is None or function.type != "AWS::Lambda::Function":
+            raise RuntimeError(f"{resource.logical_id}: FunctionName {name!r} names no function of the template")
+        refusal = may_poll(str(function.properties.get("Role", "")), function.ref, source)
+        if refusal is not None:
+            raise RuntimeError(f"{resource.logical_id}: InvalidParameterValueException: {refusal}")
+        mapping = SqsMapping.from_properties(
+            resource.logical_id,
+            props,
+            function_arn=function.arn,
+            function_timeout_seconds=float(function.properties.get("Timeout", 3)),
+            visibility_timeout_seconds=int(sqs.attribute(source, "VisibilityTimeout") or 30),
+            fifo=sqs.attribute(source, "FifoQueue") == "true",
+        )
+        pollers.append(SqsPoller(mapping, sqs, invoker, clock, template.region))
+        report.add(resource)
+    return pollers
 
 
 def wire_event_buses(template: LocalTemplate, bridge: EventBridge, report: WiringReport) -> None:
