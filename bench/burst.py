@@ -203,11 +203,19 @@ def profile(files: int) -> Path:
 
 
 def main(argv: list[str]) -> None:
+    """Each size in turn (a JSON line each), then `bench/results/burst.json` and `burst.png`."""
     if argv[:1] == ["--profile"]:
         print(profile(int(argv[1])))
         return
+    from bench.plots import plot_burst
+
+    bursts = []
     for files in [int(a) for a in argv] or list(SIZES):
-        print(json.dumps(run_burst(files).to_json()), flush=True)
+        bursts.append(run_burst(files))
+        print(json.dumps(bursts[-1].to_json()), flush=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    (RESULTS_DIR / "burst.json").write_text(json.dumps([b.to_json() for b in bursts], indent=2) + "\n")
+    print(plot_burst(bursts, RESULTS_DIR / "burst.png"))
 
 
 if __name__ == "__main__":

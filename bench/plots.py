@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench.burst import Burst
 from bench.waiting import OURS, REFERENCE, PollRun, Targets
 
 LABELS = {
@@ -59,6 +60,27 @@ def plot_latency(runs: list[PollRun], path: Path) -> Path:
              title="Cost of waiting: time to notice the statement ended")  # fmt: skip
     axes.legend(fontsize=8)
     axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def plot_burst(bursts: list[Burst], path: Path) -> Path:
+    """Wall seconds and state transitions per file against the burst's size, one line per design."""
+    figure, (wall, transitions) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for design in sorted({b.design for b in bursts}):
+        series = sorted((b for b in bursts if b.design == design), key=lambda b: b.files)
+        files = [b.files for b in series]
+        wall.plot(files, [b.wall_seconds_per_file for b in series], "o-", label=design)
+        transitions.plot(files, [b.state_transitions / b.files for b in series], "o-", label=design)
+    wall.set(xscale="log", xlabel="files in the burst", ylabel="wall seconds per file (virtual clock)",
+             title="Burst: wall time per file")  # fmt: skip
+    transitions.set(xscale="log", xlabel="files in the burst", ylabel="state transitions per file",
+                    title="Burst: state transitions per file")  # fmt: skip
+    for axes in (wall, transitions):
+        axes.legend(fontsize=8)
+        axes.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
