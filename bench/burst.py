@@ -18,8 +18,8 @@ import hashlib
 import json
 import pstats
 import sys
-import threading
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +45,9 @@ DUPLICATE_SHARE = 5
 """One delivery in this many to the state machine is duplicated (EventBridge delivers at least once)."""
 UPLOADERS = 16
 ROWS_PER_FILE = 3
-HEADER = "order_id,line_number,order_ts,store_id,product_sku,customer_id,quantity,unit_price,discount,currency"
+HEADER = (
+    "order_id,line_number,order_ts,store_id,product_sku,customer_id,quantity,unit_price,discount,currency"
+)
 REFRESH_PROCEDURES = ("sp_refresh_mv_daily_store_sales", "sp_refresh_mv_category_sales")
 RESULTS_DIR = REPO / "bench" / "results"
 
@@ -81,7 +83,8 @@ def sales_file(tag: str, *, bad: bool = False) -> bytes:
     """A sales_lines file whose order ids are unique to `tag`; a bad one has a negative quantity."""
     prefix = hashlib.md5(tag.encode(), usedforsecurity=False).hexdigest()[:12]
     lines = [HEADER] + [
-        f"{prefix}-{n:06d},1,2026-11-06 10:00:00,ST001,SKU-100001,C0000001,{-1 if bad else 1 + n},2.50,0.00,USD"
+        f"{prefix}-{n:06d},1,2026-11-06 10:00:00,ST001,SKU-100001,C0000001,{-1 if bad else 1 + n},2.50,0.00,"
+        "USD"
         for n in range(ROWS_PER_FILE)
     ]
     return ("\n".join(lines) + "\n").encode()
@@ -114,7 +117,9 @@ def _upload_all(runtime: LocalRuntime, files: int) -> None:
     bucket = _landing_bucket(runtime)
 
     def put(n: int) -> None:
-        s3.put_object(Bucket=bucket, Key=f"sales/2026/11/06/burst-{n:05d}.csv", Body=sales_file(str(n), bad=n == 0))
+        s3.put_object(
+            Bucket=bucket, Key=f"sales/2026/11/06/burst-{n:05d}.csv", Body=sales_file(str(n), bad=n == 0)
+        )
 
     with ThreadPoolExecutor(max_workers=UPLOADERS) as pool:
         list(pool.map(put, range(files)))
@@ -122,7 +127,10 @@ def _upload_all(runtime: LocalRuntime, files: int) -> None:
 
 def run_burst(files: int, design: str = PER_FILE) -> Burst:
     """One burst of `files` uploads (one bad, a fifth of the deliveries duplicated) on fresh state."""
-    with tempfile.TemporaryDirectory(prefix="rsetl-bench-burst-") as work, burst_runtime(Path(work)) as runtime:
+    with (
+        tempfile.TemporaryDirectory(prefix="rsetl-bench-burst-") as work,
+        burst_runtime(Path(work)) as runtime,
+    ):
         assert runtime.redshift_data is not None and runtime.async_lambda is not None
         (machine,) = runtime.template.of_type("AWS::StepFunctions::StateMachine")
         duplicates = files // DUPLICATE_SHARE
@@ -140,23 +148,30 @@ def _count(runtime: LocalRuntime, design: str, files: int, duplicates: int, wall
     executions = list(runtime.stepfunctions.executions.values())
     statements = runtime.redshift_data.statements()
     transactions = sum(
-        1 for s in statements if not s.is_batch or s.request.get("ExecutionMode", "TRANSACTION") == "TRANSACTION"
+        1
+        for s in statements
+        if not s.is_batch or s.request.get("ExecutionMode", "TRANSACTION") == "TRANSACTION"
     )
     refreshes = sum(1 for s in statements for sub in s.subs if any(p in sub.sql for p in REFRESH_PROCEDURES))
     assert runtime.postgres is not None
     with runtime.postgres.connect("dev") as conn:
-        ledger = dict(
+        ledger: dict[str, int] = dict(
             conn.execute(
-                "SELECT status, count(*) FROM etl.load_ledger WHERE object_key LIKE 'sales/2026/11/06/burst-%'"
+                "SELECT status, count(*) FROM etl.load_ledger"
+                " WHERE object_key LIKE 'sales/2026/11/06/burst-%'"
                 " GROUP BY 1"
             ).fetchall()
         )
     async_attempts = sum(i.attempts for i in runtime.async_lambda.invocations)
     task_invocations = sum(e.history.stats.lambda_invocations for e in executions)
     memory = 256
-    gb_seconds = sum(lambda_gb_seconds(lambda_waits(e.history.events), memory, COMPUTE_SECONDS) for e in executions)
+    gb_seconds = sum(
+        lambda_gb_seconds(lambda_waits(e.history.events), memory, COMPUTE_SECONDS) for e in executions
+    )
     transitions = sum(e.history.stats.state_transitions for e in executions)
-    events_put = sum(1 for record in runtime.events.events() if record.event.get("source") == "rsetl.pipeline")
+    events_put = sum(
+        1 for record in runtime.events.events() if record.event.get("source") == "rsetl.pipeline"
+    )
     counts = RunCounts(transitions, task_invocations + async_attempts, gb_seconds, events_put)
     return Burst(
         design=design,

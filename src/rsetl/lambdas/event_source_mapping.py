@@ -66,7 +66,9 @@ class Invoker(Protocol):
 class Queue(Protocol):
     """What a poller needs of SQS (:class:`rsetl.sqs.SqsService`)."""
 
-    def receive(self, queue_arn: str, max_messages: int, visibility_timeout: int) -> list[ReceivedMessage]: ...
+    def receive(
+        self, queue_arn: str, max_messages: int, visibility_timeout: int
+    ) -> list[ReceivedMessage]: ...
 
     def delete(self, queue_arn: str, receipt_handle: str) -> None: ...
 
@@ -115,16 +117,19 @@ class SqsMapping:
             raise InvalidParameterValue("Batching window is not supported for FIFO queues")
         if batch_size > DEFAULT_BATCH_SIZE and window < 1:
             raise InvalidParameterValue(
-                "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
+                "Maximum batch window in seconds must be greater than 0 "
+                "if maximum batch size is greater than 10"
             )
         response_types = list(props.get("FunctionResponseTypes") or [])
         unknown = [t for t in response_types if t != REPORT_BATCH_ITEM_FAILURES]
         if unknown:
-            raise InvalidParameterValue(f"FunctionResponseTypes {unknown} are not valid: only ReportBatchItemFailures")
+            raise InvalidParameterValue(
+                f"FunctionResponseTypes {unknown} are not valid: only ReportBatchItemFailures"
+            )
         if function_timeout_seconds > visibility_timeout_seconds:
             raise InvalidParameterValue(
-                f"Queue visibility timeout: {visibility_timeout_seconds} seconds is less than Function timeout: "
-                f"{function_timeout_seconds:g} seconds"
+                f"Queue visibility timeout: {visibility_timeout_seconds} seconds is less than "
+                f"Function timeout: {function_timeout_seconds:g} seconds"
             )
         return cls(
             uuid=uuid,
@@ -150,7 +155,9 @@ class BatchOutcome:
 class SqsPoller:
     """Polls one mapping's queue on the runtime's clock and invokes its function batch by batch."""
 
-    def __init__(self, mapping: SqsMapping, queue: Queue, invoker: Invoker, clock: Clock, region: str) -> None:
+    def __init__(
+        self, mapping: SqsMapping, queue: Queue, invoker: Invoker, clock: Clock, region: str
+    ) -> None:
         self.mapping = mapping
         self._queue = queue
         self._invoker = invoker
@@ -194,7 +201,10 @@ class SqsPoller:
             payload += sum(len(m.body.encode()) for m in received)
             if not batch:
                 return batch
-            full = len(batch) >= self.mapping.batch_size or payload + MAX_SQS_MESSAGE_BYTES > MAX_SYNC_PAYLOAD_BYTES
+            full = (
+                len(batch) >= self.mapping.batch_size
+                or payload + MAX_SQS_MESSAGE_BYTES > MAX_SYNC_PAYLOAD_BYTES
+            )
             waited = self._clock.monotonic() - opened
             if full or waited >= window:
                 return batch
@@ -214,7 +224,9 @@ class SqsPoller:
             outcome.error = json.dumps(result.payload)
             outcome.returned = ids
             return outcome
-        failed = self._reported_failures(result.payload, ids) if self.mapping.report_batch_item_failures else set()
+        failed = (
+            self._reported_failures(result.payload, ids) if self.mapping.report_batch_item_failures else set()
+        )
         if failed is None:
             outcome.error = f"invalid partial batch response: {json.dumps(result.payload)[:500]}"
             outcome.returned = ids
@@ -273,7 +285,9 @@ class SqsPoller:
 
     def start(self) -> None:
         if self.mapping.enabled and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"rsetl-esm-{self.mapping.uuid}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, name=f"rsetl-esm-{self.mapping.uuid}", daemon=True
+            )
             self._thread.start()
 
     def stop(self) -> None:
@@ -286,7 +300,9 @@ class SqsPoller:
             try:
                 outcome = self.poll_once()
             except Exception:
-                logger.exception("event-source mapping %s: a poll failed in the local runtime", self.mapping.uuid)
+                logger.exception(
+                    "event-source mapping %s: a poll failed in the local runtime", self.mapping.uuid
+                )
                 outcome = None
             if outcome is not None:
                 continue

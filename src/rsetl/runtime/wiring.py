@@ -118,7 +118,9 @@ def wire_event_source_mappings(
         name = str(props.get("FunctionName", ""))
         function = template.by_arn(name)
         if function is None or function.type != "AWS::Lambda::Function":
-            raise RuntimeError(f"{resource.logical_id}: FunctionName {name!r} names no function of the template")
+            raise RuntimeError(
+                f"{resource.logical_id}: FunctionName {name!r} names no function of the template"
+            )
         refusal = may_poll(str(function.properties.get("Role", "")), function.ref, source)
         if refusal is not None:
             raise RuntimeError(f"{resource.logical_id}: InvalidParameterValueException: {refusal}")

@@ -114,7 +114,10 @@ def test_create_refuses_what_lambda_refuses(props: dict[str, Any], timeout: int,
 
 
 def test_fifo_queues_take_ten_and_no_window() -> None:
-    for props in ({"BatchSize": 11, "MaximumBatchingWindowInSeconds": 1}, {"MaximumBatchingWindowInSeconds": 1}):
+    for props in (
+        {"BatchSize": 11, "MaximumBatchingWindowInSeconds": 1},
+        {"MaximumBatchingWindowInSeconds": 1},
+    ):
         with pytest.raises(InvalidParameterValue):
             SqsMapping.from_properties(
                 "m-1", {"EventSourceArn": QUEUE, **props}, function_arn=FUNCTION,
@@ -124,10 +127,16 @@ def test_fifo_queues_take_ten_and_no_window() -> None:
 
 def test_defaults_are_lambdas() -> None:
     default = mapping()
-    assert (default.batch_size, default.batching_window_seconds, default.report_batch_item_failures) == (10, 0, False)
+    assert (default.batch_size, default.batching_window_seconds, default.report_batch_item_failures) == (
+        10,
+        0,
+        False,
+    )
 
 
-def test_without_a_window_each_invocation_gets_what_one_receive_finds(clock: VirtualClock, sqs: SqsService) -> None:
+def test_without_a_window_each_invocation_gets_what_one_receive_finds(
+    clock: VirtualClock, sqs: SqsService
+) -> None:
     send(sqs, 25)
     function = Function(clock)
     drain(SqsPoller(mapping(), sqs, function, clock, "us-east-1"))
@@ -135,10 +144,16 @@ def test_without_a_window_each_invocation_gets_what_one_receive_finds(clock: Vir
     assert sqs.messages_left(QUEUE) == 0, "a successful batch is deleted"
 
 
-def test_a_window_gathers_a_burst_into_one_batch_up_to_the_batch_size(clock: VirtualClock, sqs: SqsService) -> None:
+def test_a_window_gathers_a_burst_into_one_batch_up_to_the_batch_size(
+    clock: VirtualClock, sqs: SqsService
+) -> None:
     bodies = send(sqs, 250)
     function = Function(clock)
-    drain(SqsPoller(mapping(BatchSize=100, MaximumBatchingWindowInSeconds=20), sqs, function, clock, "us-east-1"))
+    drain(
+        SqsPoller(
+            mapping(BatchSize=100, MaximumBatchingWindowInSeconds=20), sqs, function, clock, "us-east-1"
+        )
+    )
     assert [len(b) for b in function.batches] == [100, 100, 50]
     assert sorted(body for batch in function.batches for body in batch) == sorted(bodies)
     # Full batches go at once; the last one waits out its window for more.
@@ -148,7 +163,9 @@ def test_a_window_gathers_a_burst_into_one_batch_up_to_the_batch_size(clock: Vir
 def test_a_lone_message_waits_at_most_the_window(clock: VirtualClock, sqs: SqsService) -> None:
     send(sqs, 1)
     function = Function(clock)
-    drain(SqsPoller(mapping(BatchSize=500, MaximumBatchingWindowInSeconds=3), sqs, function, clock, "us-east-1"))
+    drain(
+        SqsPoller(mapping(BatchSize=500, MaximumBatchingWindowInSeconds=3), sqs, function, clock, "us-east-1")
+    )
     assert len(function.batches) == 1 and 3.0 <= function.times[0] < 4.0
 
 
@@ -160,7 +177,9 @@ def test_partial_batch_response_returns_only_the_failed_message(clock: VirtualCl
         return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in failed]}
 
     function = Function(clock, fail_third)
-    poller = SqsPoller(mapping(FunctionResponseTypes=["ReportBatchItemFailures"]), sqs, function, clock, "us-east-1")
+    poller = SqsPoller(
+        mapping(FunctionResponseTypes=["ReportBatchItemFailures"]), sqs, function, clock, "us-east-1"
+    )
     outcome = poller.poll_once()
     assert outcome is not None and len(outcome.deleted) == 9 and len(outcome.returned) == 1
     assert poller.poll_once() is None, "the returned message stays invisible for the visibility timeout"
@@ -169,9 +188,13 @@ def test_partial_batch_response_returns_only_the_failed_message(clock: VirtualCl
     assert function.batches[1] == [bodies[2]]
 
 
-def test_without_report_batch_item_failures_a_failure_list_is_ignored(clock: VirtualClock, sqs: SqsService) -> None:
+def test_without_report_batch_item_failures_a_failure_list_is_ignored(
+    clock: VirtualClock, sqs: SqsService
+) -> None:
     send(sqs, 3)
-    function = Function(clock, lambda records: {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]})
+    function = Function(
+        clock, lambda records: {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+    )
     outcome = SqsPoller(mapping(), sqs, function, clock, "us-east-1").poll_once()
     assert outcome is not None and len(outcome.deleted) == 3
 
@@ -182,7 +205,9 @@ def test_an_invalid_item_identifier_fails_the_whole_batch(
 ) -> None:
     send(sqs, 4)
     function = Function(clock, lambda records: {"batchItemFailures": [{"itemIdentifier": identifier}]})
-    poller = SqsPoller(mapping(FunctionResponseTypes=["ReportBatchItemFailures"]), sqs, function, clock, "us-east-1")
+    poller = SqsPoller(
+        mapping(FunctionResponseTypes=["ReportBatchItemFailures"]), sqs, function, clock, "us-east-1"
+    )
     outcome = poller.poll_once()
     assert outcome is not None and outcome.deleted == [] and len(outcome.returned) == 4
 
@@ -191,7 +216,9 @@ def test_a_function_error_returns_the_batch_and_redrive_moves_it_to_the_dlq(
     clock: VirtualClock, sqs: SqsService
 ) -> None:
     send(sqs, 2)
-    function = Function(clock, lambda records: InvokeResult({"errorType": "Boom"}, function_error="Unhandled"))
+    function = Function(
+        clock, lambda records: InvokeResult({"errorType": "Boom"}, function_error="Unhandled")
+    )
     poller = SqsPoller(mapping(), sqs, function, clock, "us-east-1")
     for _ in range(3):
         assert poller.poll_once() is not None

@@ -117,7 +117,9 @@ def test_sam_sqs_events_become_pollers_with_their_settings(tmp_path: Path) -> No
         asked.append((role, function, queue))
         return None
 
-    (poller,) = wire_event_source_mappings(template, sqs, NoInvoker(), VirtualClock(), may_poll, WiringReport())
+    (poller,) = wire_event_source_mappings(
+        template, sqs, NoInvoker(), VirtualClock(), may_poll, WiringReport()
+    )
     (queue,) = template.of_type("AWS::SQS::Queue")
     (function,) = template.of_type("AWS::Lambda::Function")
     assert poller.mapping.queue_arn == queue.arn and poller.mapping.function_arn == function.arn
@@ -130,15 +132,23 @@ def test_a_mapping_lambda_would_refuse_stops_the_start_up(tmp_path: Path) -> Non
     """The function's timeout may not exceed the queue's visibility timeout ("Creating and configuring
     an Amazon SQS event source mapping", https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html),
     and its role must be allowed to receive from the queue."""
-    template = mapped_template(tmp_path, MAPPED_TEMPLATE.replace("VisibilityTimeout: 180", "VisibilityTimeout: 20"))
+    template = mapped_template(
+        tmp_path, MAPPED_TEMPLATE.replace("VisibilityTimeout: 180", "VisibilityTimeout: 20")
+    )
     sqs = SqsService(template.account_id, template.region)
     wire_queues(template, sqs, WiringReport())
-    with pytest.raises(InvalidParameterValue, match="Queue visibility timeout: 20 seconds is less than Function"):
-        wire_event_source_mappings(template, sqs, NoInvoker(), VirtualClock(), lambda *_: None, WiringReport())
+    with pytest.raises(
+        InvalidParameterValue, match="Queue visibility timeout: 20 seconds is less than Function"
+    ):
+        wire_event_source_mappings(
+            template, sqs, NoInvoker(), VirtualClock(), lambda *_: None, WiringReport()
+        )
     sqs = SqsService(template.account_id, template.region)
     (tmp_path / "template.yaml").write_text(MAPPED_TEMPLATE)
     template = load_template(tmp_path / "template.yaml")
     wire_queues(template, sqs, WiringReport())
     refusal = "The provided execution role does not have permissions to call ReceiveMessage on SQS"
     with pytest.raises(RuntimeError, match=f"InvalidParameterValueException: {refusal}"):
-        wire_event_source_mappings(template, sqs, NoInvoker(), VirtualClock(), lambda *_: refusal, WiringReport())
+        wire_event_source_mappings(
+            template, sqs, NoInvoker(), VirtualClock(), lambda *_: refusal, WiringReport()
+        )

@@ -245,7 +245,9 @@ def test_merge_procedures_follow_the_ledger_protocol(name: str) -> None:
     assert "etl.load_ledger" not in text, "the ledger is read and written only by the ledger procedures"
     claim = text.index("CALL etl.sp_claim_file(")
     first_write = min(text.index("DELETE FROM"), text.index("INSERT INTO"))
-    assert claim < text.index("IF NOT v_claimed THEN") < text.index("RETURN;") < text.index("rejected (% rows)")
+    assert (
+        claim < text.index("IF NOT v_claimed THEN") < text.index("RETURN;") < text.index("rejected (% rows)")
+    )
     assert text.index("rejected (% rows)") < first_write < text.index("CALL etl.sp_record_loaded_file(")
     assert re.search(rf"\bFROM {batch}\b", text)
     assert "GET DIAGNOSTICS v_rows := ROW_COUNT;" in text
