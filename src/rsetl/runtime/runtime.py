@@ -359,6 +359,8 @@ class LocalRuntime:
             return lambda payload: self._start_from_event(arn, payload)
         if arn.startswith("arn:aws:lambda:"):
             return lambda payload: self._invoke_async(arn, payload)
+        if arn.startswith("arn:aws:sqs:"):
+            return lambda payload: self.sqs.send_message(arn, payload)
         return None
 
     def _start_from_event(self, machine_arn: str, payload: str) -> None:

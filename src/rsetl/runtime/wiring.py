@@ -78,9 +78,28 @@ def wire_buckets(template: LocalTemplate, s3: S3Service, report: WiringReport) -
 
 
 def wire_queues(template: LocalTemplate, sqs: SqsService, report: WiringReport) -> None:
-    for queue in template.of_type("AWS::SQS::Queue"):
-        sqs.create_queue(queue.attributes["QueueName"], queue.properties)
-        report.add(queue)
+    """Each queue after the dead-letter queue its RedrivePolicy names, as CloudFormation orders them
+    (the policy's `!GetAtt <Queue>.Arn` is a dependency)."""
+    pending = template.of_type("AWS::SQS::Queue")
+    while pending:
+        created = set(sqs.queue_arns())
+        ready = [q for q in pending if _dead_letter_target(q) in created | {None}]
+        if not ready:
+            names = ", ".join(q.logical_id for q in pending)
+            raise RuntimeError(
+                f"{names}: each RedrivePolicy names a queue the template does not create first"
+            )
+        for queue in ready:
+            sqs.create_queue(queue.attributes["QueueName"], queue.properties)
+            report.add(queue)
+        pending = [q for q in pending if q not in ready]
+
+
+def _dead_letter_target(queue: LocalResource) -> str | None:
+    policy = queue.properties.get("RedrivePolicy")
+    if isinstance(policy, str):
+        policy = json.loads(policy)
+    return None if not policy else str(policy.get("deadLetterTargetArn"))
 
 
 def wire_event_invoke_configs(template: LocalTemplate, invoker: AsyncInvoker, report: WiringReport) -> None:
