@@ -1,4 +1,4 @@
-"""S3 "Object Created" -> EventBridge rule -> SQS queue -> event-source mapping -> function, on a small template.
+"""S3 "Object Created" -> rule -> SQS queue -> event-source mapping -> function, on a small template.
 
 Amazon EventBridge targets, Amazon SQS permissions (the queue's policy lets events.amazonaws.com send
 for the rule): https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sqs-permissions
@@ -52,7 +52,8 @@ Resources:
   ToArrivals:
     Type: AWS::Events::Rule
     Properties:
-      EventPattern: {source: [aws.s3], detail-type: [Object Created], detail: {object: {key: [{prefix: in/}]}}}
+      EventPattern:
+        {source: [aws.s3], detail-type: [Object Created], detail: {object: {key: [{prefix: in/}]}}}
       Targets:
         - Arn: !GetAtt Arrivals.Arn
           Id: arrivals
