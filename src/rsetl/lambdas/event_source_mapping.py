@@ -209,7 +209,9 @@ class SqsPoller:
             if full or waited >= window:
                 return batch
             if not received:
-                self._clock.sleep(min(1.0, window - waited))
+                # Messages arrive in real time, also on a virtual clock: the window is waited out
+                # (a virtual clock advances by the real time spent).
+                self._clock.wait(self._stop, min(1.0, window - waited))
 
     def _invoke(self, batch: list[ReceivedMessage]) -> BatchOutcome:
         ids = [m.message_id for m in batch]

@@ -160,7 +160,7 @@ def test_a_window_gathers_a_burst_into_one_batch_up_to_the_batch_size(
     assert function.times[:2] == [0.0, 0.0] and function.times[2] >= 20.0
 
 
-def test_a_lone_message_waits_at_most_the_window(clock: VirtualClock, sqs: SqsService) -> None:
+def test_a_lone_message_waits_out_the_window(clock: VirtualClock, sqs: SqsService) -> None:
     send(sqs, 1)
     function = Function(clock)
     drain(
