@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 PRICES_SOURCE = (
     "AWS pricing pages for us-east-1 (aws.amazon.com/step-functions/pricing, /lambda/pricing, "
-    "/eventbridge/pricing), list prices without the free tier, recorded 2026-11-21"
+    "/eventbridge/pricing, /sqs/pricing), list prices without the free tier, recorded 2026-11-21"
 )
 
 
@@ -22,6 +22,8 @@ class Prices:
     """Lambda on arm64 (the template's architecture): $0.0000133334 per GB-second (first tier)."""
     custom_event: float = 1.00 / 1_000_000
     """EventBridge: $1.00 per million custom events put."""
+    sqs_request: float = 0.40 / 1_000_000
+    """SQS standard queue: $0.40 per million requests (each 64 KB chunk of a payload is one request)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class RunCounts:
     lambda_invocations: int
     lambda_gb_seconds: float
     events_put: int
+    sqs_requests: int = 0
+    """SendMessage, ReceiveMessage and DeleteMessage calls (a queue between a rule and a function)."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +46,11 @@ class RunCost:
     lambda_requests: float
     lambda_duration: float
     eventbridge: float
+    sqs: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.step_functions + self.lambda_requests + self.lambda_duration + self.eventbridge
+        return self.step_functions + self.lambda_requests + self.lambda_duration + self.eventbridge + self.sqs
 
 
 def run_cost(counts: RunCounts, prices: Prices | None = None) -> RunCost:
@@ -56,6 +61,7 @@ def run_cost(counts: RunCounts, prices: Prices | None = None) -> RunCost:
         lambda_requests=counts.lambda_invocations * prices.lambda_request,
         lambda_duration=counts.lambda_gb_seconds * prices.lambda_gb_second,
         eventbridge=counts.events_put * prices.custom_event,
+        sqs=counts.sqs_requests * prices.sqs_request,
     )
 
 
