@@ -107,7 +107,7 @@ def test_rules_may_start_the_state_machine_and_only_the_quarantine_rule_invokes_
     machine = template.resources["RunPipelineStateMachine"].arn
     function = template.resources["QuarantineFileFunction"].arn
     rule = template.resources["QuarantineFileFunctionQuarantineFailedIngest"].attributes["Arn"]
-    other_rule = template.resources["RunPipelineStateMachineRefreshViewsAfterIngest"].attributes["Arn"]
+    other_rule = template.resources["RunPipelineStateMachineIngestSalesOnUpload"].attributes["Arn"]
     assert (
         iam.service_denial(
             ServiceCaller("events.amazonaws.com", rule, "000000000000"), "lambda:InvokeFunction", function
@@ -117,7 +117,7 @@ def test_rules_may_start_the_state_machine_and_only_the_quarantine_rule_invokes_
     assert iam.service_denial(
         ServiceCaller("events.amazonaws.com", other_rule, "000000000000"), "lambda:InvokeFunction", function
     )
-    role_arn = template.resources["RunPipelineStateMachineRefreshViewsAfterIngestRole"].arn
+    role_arn = template.resources["RunPipelineStateMachineIngestSalesOnUploadRole"].arn
     events = ServiceCaller("events.amazonaws.com", other_rule, "000000000000")
     assert iam.callers.may_assume(role_arn, events)
     assert not iam.callers.may_assume(
