@@ -43,7 +43,9 @@ def event_time(event: dict[str, Any]) -> datetime:
     try:
         return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
-        raise InputError(f"event time must be RFC 3339 UTC like 2026-11-08T02:00:00Z, not {value!r}") from None
+        raise InputError(
+            f"event time must be RFC 3339 UTC like 2026-11-08T02:00:00Z, not {value!r}"
+        ) from None
 
 
 def request_refresh(client: Any, machine_arn: str, at: datetime, window_seconds: int) -> dict[str, Any]:

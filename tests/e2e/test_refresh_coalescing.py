@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from rsetl.lambdas import LambdaFault
@@ -89,7 +90,7 @@ def test_a_burst_refreshes_each_view_at_most_once_per_window_never_twice_at_once
     per_window = Counter(int(start.astimezone(UTC).timestamp()) // window for start in starts if start)
     assert max(per_window.values()) == 1, per_window
     ordered = sorted(refreshes, key=lambda run: run.start_date or 0)
-    for earlier, later in zip(ordered, ordered[1:], strict=False):
+    for earlier, later in pairwise(ordered):
         assert earlier.stop_date is not None and later.start_date is not None
         assert later.start_date >= earlier.stop_date
 
@@ -129,7 +130,11 @@ def test_a_failed_refresh_is_retried_and_a_view_whose_inputs_did_not_change_is_s
     )
     e2e.settle()
 
-    attempts = [run for run in e2e.executions("refresh_sales_views") if run.name.startswith("refresh-sales-views-e2e-retry-")]
+    attempts = [
+        run
+        for run in e2e.executions("refresh_sales_views")
+        if run.name.startswith("refresh-sales-views-e2e-retry-")
+    ]
     assert [(run.name[-1], run.status) for run in sorted(attempts, key=lambda run: run.name)] == [
         ("0", "FAILED"),
         ("1", "SUCCEEDED"),

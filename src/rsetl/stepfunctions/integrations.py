@@ -301,8 +301,9 @@ def _api_members(shape: Any, value: Any, where: str) -> Any:
         named: dict[str, Any] = {}
         for key, item in value.items():
             if key not in members:
+                expected = ", ".join(sorted(members))
                 raise ParamValidationError(
-                    report=f"Unknown parameter {key!r} of {where}: expected one of {', '.join(sorted(members))}"
+                    report=f"Unknown parameter {key!r} of {where}: expected one of {expected}"
                 )
             named[members[key]] = _api_members(shape.members[members[key]], item, where)
         return named
@@ -318,9 +319,7 @@ def _pascal_members(shape: Any, value: Any) -> Any:
     if shape is None:
         return value
     if shape.type_name == "structure" and isinstance(value, dict):
-        return {
-            _pascal(key): _pascal_members(shape.members.get(key), item) for key, item in value.items()
-        }
+        return {_pascal(key): _pascal_members(shape.members.get(key), item) for key, item in value.items()}
     if shape.type_name == "list" and isinstance(value, list):
         return [_pascal_members(shape.member, item) for item in value]
     if shape.type_name == "map" and isinstance(value, dict):

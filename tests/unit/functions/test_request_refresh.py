@@ -44,7 +44,10 @@ def expect_start(app, end: str, *, closed: bool = False) -> None:
     if closed:
         app.sfn_stub.add_client_error("start_execution", "ExecutionAlreadyExists", expected_params=params)
     else:
-        response = {"executionArn": f"{MACHINE}:{params['name']}", "startDate": datetime(2024, 3, 2, tzinfo=UTC)}
+        response = {
+            "executionArn": f"{MACHINE}:{params['name']}",
+            "startDate": datetime(2024, 3, 2, tzinfo=UTC),
+        }
         app.sfn_stub.add_response("start_execution", response, params)
 
 

@@ -305,7 +305,7 @@ class CamelCaseStepFunctions(JsonService):
 
 
 def test_aws_sdk_parameters_and_results_are_pascal_case_for_a_camel_case_api() -> None:
-    """"Parameters in Step Functions are expressed in PascalCase, even if the native service API is in
+    """ "Parameters in Step Functions are expressed in PascalCase, even if the native service API is in
     camelCase" ("Learning to use AWS service SDK integrations in Step Functions", API naming
     conventions, https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html);
     the camelCase name is not a parameter of the task."""
