@@ -30,9 +30,11 @@ INSERT INTO public.stores VALUES (1, 'west');
 
 
 def _info(runner: RedshiftSqlRunner, conn: psycopg.Connection, name: str) -> tuple[str, int]:
-    (row,) = runner.run(
+    rows = runner.run(
         conn, f"SELECT is_stale, state FROM stv_mv_info WHERE schema = 'public' AND name = '{name}'"
     ).rows
+    assert rows is not None
+    (row,) = rows
     return row[0], row[1]
 
 
@@ -40,6 +42,7 @@ def _statuses(runner: RedshiftSqlRunner, conn: psycopg.Connection, name: str) ->
     rows = runner.run(
         conn, f"SELECT status FROM svl_mv_refresh_status WHERE mv_name = '{name}' ORDER BY xid"
     ).rows
+    assert rows is not None
     return [row[0].strip() for row in rows]
 
 
