@@ -107,7 +107,7 @@ def test_rules_may_start_the_state_machine_and_only_the_quarantine_rule_invokes_
     machine = template.resources["RunPipelineStateMachine"].arn
     function = template.resources["QuarantineFileFunction"].arn
     rule = template.resources["QuarantineFileFunctionQuarantineFailedIngest"].attributes["Arn"]
-    other_rule = template.resources["RunPipelineStateMachineRefreshViewsAfterIngest"].attributes["Arn"]
+    other_rule = template.resources["RunPipelineStateMachineIngestSalesOnUpload"].attributes["Arn"]
     assert (
         iam.service_denial(
             ServiceCaller("events.amazonaws.com", rule, "000000000000"), "lambda:InvokeFunction", function
@@ -117,7 +117,7 @@ def test_rules_may_start_the_state_machine_and_only_the_quarantine_rule_invokes_
     assert iam.service_denial(
         ServiceCaller("events.amazonaws.com", other_rule, "000000000000"), "lambda:InvokeFunction", function
     )
-    role_arn = template.resources["RunPipelineStateMachineRefreshViewsAfterIngestRole"].arn
+    role_arn = template.resources["RunPipelineStateMachineIngestSalesOnUploadRole"].arn
     events = ServiceCaller("events.amazonaws.com", other_rule, "000000000000")
     assert iam.callers.may_assume(role_arn, events)
     assert not iam.callers.may_assume(
@@ -178,3 +178,32 @@ def test_the_copy_role_may_read_the_landing_bucket_and_transport_must_be_secure(
         resource_policy=without.resource_policy(f"{bucket}/x"),
         principal=role,
     ).allowed
+
+
+def test_the_refresh_roles_may_do_what_the_coalesced_refresh_needs_and_no_more(
+    serverless: tuple[LocalTemplate, LocalIam],
+) -> None:
+    """RequestRefresh starts only RefreshViews executions; RefreshViews lists its own executions and
+    runs RunPipeline with `startExecution.sync:2`, which needs StartExecution on the child machine,
+    DescribeExecution and StopExecution on its executions and the managed rule's PutTargets, PutRule,
+    DescribeRule ("IAM policies for AWS Step Functions", Synchronous,
+    https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html)."""
+    template, iam = serverless
+    refresh_machine = template.resources["RefreshViewsStateMachine"].arn
+    run_machine = template.resources["RunPipelineStateMachine"].arn
+    requester = _caller(template, iam, "RequestRefreshFunction")
+    assert iam.denial(requester, "states:StartExecution", refresh_machine) is None
+    assert iam.denial(requester, "states:StartExecution", run_machine)
+    role = template.resources["RefreshViewsRole"].arn
+    assert iam.callers.may_assume(
+        role, ServiceCaller("states.amazonaws.com", refresh_machine, "000000000000")
+    )
+    session = iam.callers.session(role, "refresh")
+    child = run_machine.replace(":stateMachine:", ":execution:") + ":refresh-sales-views-20261202T031500Z-0"
+    rule = "arn:aws:events:us-east-1:000000000000:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+    assert iam.denial(session, "states:ListExecutions", refresh_machine) is None
+    assert iam.denial(session, "states:StartExecution", run_machine) is None
+    assert iam.denial(session, "states:DescribeExecution", child) is None
+    assert iam.denial(session, "events:PutRule", rule) is None
+    assert iam.denial(session, "states:StartExecution", refresh_machine)
+    assert iam.denial(session, "states:ListExecutions", run_machine)

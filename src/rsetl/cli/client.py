@@ -69,8 +69,9 @@ class LocalClients:
     def pipeline_machine_arn(self) -> str:
         """The ARN of the RunPipeline state machine (the template's only one, or the one so named)."""
         machines = self.info.state_machines
-        if "RunPipeline" in machines:
-            return machines["RunPipeline"]
+        for name in ("RunPipeline", "RunPipelineStateMachine"):
+            if name in machines:
+                return machines[name]
         if len(machines) == 1:
             return next(iter(machines.values()))
         raise EndpointError(f"cannot tell which state machine runs pipelines among {sorted(machines)}")

@@ -19,11 +19,13 @@ _INSTALL_LOCK_KEY = 0x7273_6574_6C00
 
 @cache
 def compat_sql() -> str:
-    """The full install script: the functions, then Redshift's default privileges (privileges.sql)."""
+    """The full install script: the functions, Redshift's default privileges (privileges.sql), then
+    the materialized-view system tables (matviews.sql)."""
     package = resources.files("rsetl.redshift_sql")
     script = package.joinpath("compat.sql").read_text(encoding="utf-8")
     privileges = package.joinpath("privileges.sql").read_text(encoding="utf-8")
-    return "\n".join([script, *_decode_overloads(), privileges])
+    matviews = package.joinpath("matviews.sql").read_text(encoding="utf-8")
+    return "\n".join([script, *_decode_overloads(), privileges, matviews])
 
 
 def install_compat(conn: psycopg.Connection) -> None:

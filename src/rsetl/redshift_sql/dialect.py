@@ -50,7 +50,7 @@ COMPAT_FUNCTIONS: dict[str, tuple[str, bool]] = {
 _SQLGLOT_EXACT = {"NVL2", "DECODE", "LEN", "CHARINDEX", "CONVERT_TIMEZONE", "LISTAGG"}
 
 # Redshift system tables the layer keeps (in the compat schema).
-SYSTEM_TABLES = {"stl_load_errors", "svv_roles"}
+SYSTEM_TABLES = {"stl_load_errors", "svv_roles", "stv_mv_info", "svl_mv_refresh_status"}
 
 _UNSUPPORTED_TYPES = {exp.DType.GEOMETRY, exp.DType.GEOGRAPHY}
 

@@ -286,6 +286,47 @@ def sdk_service(name: str) -> tuple[str, str]:
     return found
 
 
+def _pascal(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
+def _api_members(shape: Any, value: Any, where: str) -> Any:
+    """Task parameters, PascalCase even where the API is camelCase ("API naming conventions",
+    https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html), as the API's
+    member names; a field that is not a member's PascalCase name is refused."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        members = {_pascal(name): name for name in shape.members}
+        named: dict[str, Any] = {}
+        for key, item in value.items():
+            if key not in members:
+                expected = ", ".join(sorted(members))
+                raise ParamValidationError(
+                    report=f"Unknown parameter {key!r} of {where}: expected one of {expected}"
+                )
+            named[members[key]] = _api_members(shape.members[members[key]], item, where)
+        return named
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_api_members(shape.member, item, where) for item in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {key: _api_members(shape.value, item, where) for key, item in value.items()}
+    return value
+
+
+def _pascal_members(shape: Any, value: Any) -> Any:
+    """An SDK response with its structure members in PascalCase, as Step Functions returns it."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {_pascal(key): _pascal_members(shape.members.get(key), item) for key, item in value.items()}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_pascal_members(shape.member, item) for item in value]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {key: _pascal_members(shape.value, item) for key, item in value.items()}
+    return value
+
+
 def _client_error(prefix: str, exc: ClientError) -> StatesError:
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
@@ -341,9 +382,11 @@ class AwsSdkIntegration:
         if operation not in client.meta.service_model.operation_names:
             raise StatesError("States.Runtime", f"{sdk_name} has no action {request.action!r}")
         method = getattr(client, botocore.xform_name(operation))
+        model = client.meta.service_model.operation_model(operation)
         parameters = request.parameters if isinstance(request.parameters, dict) else {}
         try:
-            return _jsonable(method(**parameters))
+            arguments = _api_members(model.input_shape, parameters, f"{sdk_name}:{request.action}")
+            return _pascal_members(model.output_shape, _jsonable(method(**arguments)))
         except ClientError as exc:
             raise _client_error(prefix, exc) from None
         except ParamValidationError as exc:

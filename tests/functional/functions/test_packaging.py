@@ -34,7 +34,7 @@ def functions(tmp_path_factory: pytest.TempPathFactory) -> list[FunctionConfig]:
 
 
 def test_every_handler_imports_with_what_its_function_declares(functions: list[FunctionConfig]) -> None:
-    assert len(functions) == 6
+    assert len(functions) == 7
     with LambdaRuntime(functions) as runtime:
         assert runtime.startup_errors() == {}
         assert runtime.warnings == []

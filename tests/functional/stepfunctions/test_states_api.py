@@ -127,6 +127,32 @@ def test_execution_names_are_unique_per_machine(sfn: Any) -> None:
     assert error.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
 
 
+def test_the_same_name_and_input_join_an_open_execution_and_a_closed_one_refuses_them(
+    sfn: Any, catcher: TokenCatcher
+) -> None:
+    """StartExecution: "When the original execution is open and the execution input from the new call
+    is identical, the Success message is returned"; "When the original execution is closed, the
+    ExecutionAlreadyExists message is returned regardless of input" (AWS Step Functions API Reference,
+    StartExecution, https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
+    RefreshViews' one-execution-per-window relies on both (docs/aws.md, "Coalesced view refreshes")."""
+    arn = sfn.create_state_machine(name="ask", definition=json.dumps(CALLBACK), roleArn="r")[
+        "stateMachineArn"
+    ]
+    first = sfn.start_execution(stateMachineArn=arn, name="window-1", input='{"window_end": "a"}')
+    assert catcher.received.wait(10)
+    again = sfn.start_execution(stateMachineArn=arn, name="window-1", input='{"window_end": "a"}')
+    assert again["executionArn"] == first["executionArn"]
+    assert len(sfn.list_executions(stateMachineArn=arn)["executions"]) == 1
+    with pytest.raises(ClientError) as other_input:
+        sfn.start_execution(stateMachineArn=arn, name="window-1", input='{"window_end": "b"}')
+    assert other_input.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+    sfn.send_task_success(taskToken=catcher.tokens[0], output="{}")
+    assert wait_done(sfn, first["executionArn"])["status"] == "SUCCEEDED"
+    with pytest.raises(ClientError) as closed:
+        sfn.start_execution(stateMachineArn=arn, name="window-1", input='{"window_end": "a"}')
+    assert closed.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+
+
 def test_errors_name_what_is_wrong(sfn: Any) -> None:
     with pytest.raises(ClientError) as error:
         sfn.create_state_machine(

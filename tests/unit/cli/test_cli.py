@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from rsetl.cli import build_parser, main
+from rsetl.cli.client import EndpointError, LocalClients
 from rsetl.cli.demo import run_demo
 from rsetl.cli.local import (
     UsageError,
@@ -428,3 +429,15 @@ def test_the_start_up_report_names_restarted_executions_redelivered_events_and_s
         "notified: 1 S3 notifications sent after a stop (objects stored before it, their events not yet "
         "journaled): s3://landing/sales/a.csv (PutObject)",
     ]
+
+
+def test_the_cli_starts_pipelines_on_run_pipeline_among_several_machines() -> None:
+    run, refresh = (f"arn:aws:states:us-east-1:000000000000:stateMachine:{n}" for n in ("run", "refresh"))
+    machines = {"RefreshViewsStateMachine": refresh, "RunPipelineStateMachine": run}
+    info = EndpointInfo("http://127.0.0.1:9", os.getpid(), "us-east-1", "test", "test", "rsetl", machines, {})
+    assert LocalClients(info).pipeline_machine_arn() == run
+    other = EndpointInfo(
+        "http://127.0.0.1:9", os.getpid(), "us-east-1", "t", "t", "rsetl", {"A": run, "B": refresh}, {}
+    )
+    with pytest.raises(EndpointError, match="cannot tell which state machine"):
+        LocalClients(other).pipeline_machine_arn()

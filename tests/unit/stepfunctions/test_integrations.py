@@ -295,3 +295,35 @@ def test_task_timeout_seconds_bounds_a_blocking_integration() -> None:
     assert execution.error == "States.Timeout"
     timed_out = next(e for e in execution.history.events if e["type"] == "TaskTimedOut")
     assert timed_out["taskTimedOutEventDetails"]["resourceType"] == "events"
+
+
+class CamelCaseStepFunctions(JsonService):
+    service_name = "stepfunctions"
+
+    def list_executions(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        return {"executions": [{"name": "a", "executionArn": params["stateMachineArn"] + ":a"}]}
+
+
+def test_aws_sdk_parameters_and_results_are_pascal_case_for_a_camel_case_api() -> None:
+    """ "Parameters in Step Functions are expressed in PascalCase, even if the native service API is in
+    camelCase" ("Learning to use AWS service SDK integrations in Step Functions", API naming
+    conventions, https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html);
+    the camelCase name is not a parameter of the task."""
+    router = Router(SigV4Verifier({"test": "test"}))
+    router.register(CamelCaseStepFunctions())
+    with LocalServer(router) as server:
+        registry = IntegrationRegistry({"aws-sdk": AwsSdkIntegration(server.url)})
+        engine = StepFunctionsEngine(VirtualClock(), integrations=registry)
+
+        def run(parameters: dict[str, Any], name: str) -> Any:
+            task = {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:listExecutions", "End": True}
+            arn = engine.create_state_machine(name, machine({"T": {**task, "Parameters": parameters}})).arn
+            return engine.start_execution(arn, {}, "run", wait=True)
+
+        machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:m"
+        listed = run({"StateMachineArn": machine_arn, "StatusFilter": "RUNNING"}, "pascal")
+        camel = run({"stateMachineArn": machine_arn}, "camel")
+    assert listed.output == {"Executions": [{"Name": "a", "ExecutionArn": machine_arn + ":a"}]}
+    assert camel.status == "FAILED"
+    assert camel.error == "Sfn.ValidationException"
+    assert "Unknown parameter 'stateMachineArn'" in (camel.cause or "")

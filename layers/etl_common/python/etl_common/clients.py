@@ -28,3 +28,9 @@ def events_client() -> Any:
 def s3() -> Any:
     """The S3 client."""
     return boto3.client("s3")
+
+
+@cache
+def stepfunctions() -> Any:
+    """The Step Functions client."""
+    return boto3.client("stepfunctions")
