@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from rsetl.awsproto import AwsError, JsonService, RequestContext
+from rsetl.awsproto import JsonService, RequestContext
 from rsetl.eventbridge.bus import EventBridge, EventBus
-from rsetl.eventbridge.exceptions import EventBridgeError
+from rsetl.eventbridge.exceptions import ValidationException
 
 __all__ = ["EventsService"]
 
 T = TypeVar("T")
 _DEFAULT_PAGE = 100
-
-
-def _call(function: Callable[[], T]) -> T:
-    """Run `function`, turning EventBridge errors into AWS error responses."""
-    try:
-        return function()
-    except EventBridgeError as error:
-        raise AwsError(error.code, error.message, error.status) from error
 
 
 def _page(items: Sequence[T], params: dict[str, Any]) -> tuple[list[T], str | None]:
@@ -30,7 +22,7 @@ def _page(items: Sequence[T], params: dict[str, Any]) -> tuple[list[T], str | No
     try:
         start = int(token) if token else 0
     except ValueError:
-        raise AwsError("ValidationException", f"The NextToken '{token}' is not valid.") from None
+        raise ValidationException(f"The NextToken '{token}' is not valid.") from None
     limit = int(params.get("Limit") or _DEFAULT_PAGE)
     end = start + limit
     return list(items[start:end]), (str(end) if end < len(items) else None)
@@ -57,7 +49,7 @@ def _entry_time(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
-        raise AwsError("ValidationException", f"Time '{value}' is not a valid timestamp.") from None
+        raise ValidationException(f"Time '{value}' is not a valid timestamp.") from None
 
 
 class EventsService(JsonService):
@@ -92,28 +84,26 @@ class EventsService(JsonService):
 
     def put_events(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         entries = [{**entry, "Time": _entry_time(entry.get("Time"))} for entry in params["Entries"]]
-        return _call(lambda: self.bridge.put_events(entries))
+        return self.bridge.put_events(entries)
 
     def put_rule(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        rule = _call(
-            lambda: self.bridge.put_rule(
-                params["Name"],
-                event_pattern=params.get("EventPattern"),
-                schedule_expression=params.get("ScheduleExpression"),
-                state=params.get("State"),
-                description=params.get("Description"),
-                role_arn=params.get("RoleArn"),
-                event_bus_name=params.get("EventBusName"),
-            )
+        rule = self.bridge.put_rule(
+            params["Name"],
+            event_pattern=params.get("EventPattern"),
+            schedule_expression=params.get("ScheduleExpression"),
+            state=params.get("State"),
+            description=params.get("Description"),
+            role_arn=params.get("RoleArn"),
+            event_bus_name=params.get("EventBusName"),
         )
         return {"RuleArn": rule.arn}
 
     def describe_rule(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        rule = _call(lambda: self.bridge.describe_rule(params["Name"], params.get("EventBusName")))
+        rule = self.bridge.describe_rule(params["Name"], params.get("EventBusName"))
         return rule.describe(self.bridge.account_id)
 
     def list_rules(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        rules = _call(lambda: self.bridge.list_rules(params.get("NamePrefix"), params.get("EventBusName")))
+        rules = self.bridge.list_rules(params.get("NamePrefix"), params.get("EventBusName"))
         page, token = _page(rules, params)
         out: dict[str, Any] = {"Rules": [rule.describe(self.bridge.account_id) for rule in page]}
         for rule in out["Rules"]:
@@ -123,24 +113,20 @@ class EventsService(JsonService):
         return out
 
     def delete_rule(self, params: dict[str, Any], context: RequestContext) -> None:
-        _call(
-            lambda: self.bridge.delete_rule(
-                params["Name"], params.get("EventBusName"), bool(params.get("Force"))
-            )
-        )
+        self.bridge.delete_rule(params["Name"], params.get("EventBusName"), bool(params.get("Force")))
 
     def enable_rule(self, params: dict[str, Any], context: RequestContext) -> None:
-        _call(lambda: self.bridge.set_rule_state(params["Name"], True, params.get("EventBusName")))
+        self.bridge.set_rule_state(params["Name"], True, params.get("EventBusName"))
 
     def disable_rule(self, params: dict[str, Any], context: RequestContext) -> None:
-        _call(lambda: self.bridge.set_rule_state(params["Name"], False, params.get("EventBusName")))
+        self.bridge.set_rule_state(params["Name"], False, params.get("EventBusName"))
 
     def put_targets(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        _call(lambda: self.bridge.put_targets(params["Rule"], params["Targets"], params.get("EventBusName")))
+        self.bridge.put_targets(params["Rule"], params["Targets"], params.get("EventBusName"))
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
     def list_targets_by_rule(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        targets = _call(lambda: self.bridge.list_targets_by_rule(params["Rule"], params.get("EventBusName")))
+        targets = self.bridge.list_targets_by_rule(params["Rule"], params.get("EventBusName"))
         page, token = _page(targets, params)
         out: dict[str, Any] = {"Targets": page}
         if token:
@@ -148,23 +134,21 @@ class EventsService(JsonService):
         return out
 
     def remove_targets(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        _call(lambda: self.bridge.remove_targets(params["Rule"], params["Ids"], params.get("EventBusName")))
+        self.bridge.remove_targets(params["Rule"], params["Ids"], params.get("EventBusName"))
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
     def test_event_pattern(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        return {
-            "Result": _call(lambda: self.bridge.test_event_pattern(params["EventPattern"], params["Event"]))
-        }
+        return {"Result": self.bridge.test_event_pattern(params["EventPattern"], params["Event"])}
 
     def create_event_bus(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        bus = _call(lambda: self.bridge.create_event_bus(params["Name"], params.get("Description")))
+        bus = self.bridge.create_event_bus(params["Name"], params.get("Description"))
         out: dict[str, Any] = {"EventBusArn": bus.arn}
         if bus.description:
             out["Description"] = bus.description
         return out
 
     def describe_event_bus(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        return _bus_dict(_call(lambda: self.bridge.describe_event_bus(params.get("Name"))))
+        return _bus_dict(self.bridge.describe_event_bus(params.get("Name")))
 
     def list_event_buses(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         buses = self.bridge.list_event_buses(params.get("NamePrefix"))
@@ -175,4 +159,4 @@ class EventsService(JsonService):
         return out
 
     def delete_event_bus(self, params: dict[str, Any], context: RequestContext) -> None:
-        _call(lambda: self.bridge.delete_event_bus(params["Name"]))
+        self.bridge.delete_event_bus(params["Name"])

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, DropConnection, JsonService, RequestContext
+from rsetl.awsproto.errors import wire_error
 from rsetl.clock import Clock, RealClock
 from rsetl.redshift_data import catalog
 from rsetl.redshift_data.config import STATEMENT_WORKERS, Faults, Limits, RateLimiter
@@ -231,7 +232,7 @@ class RedshiftDataService(JsonService):
         if delay:
             self.clock.sleep(delay)
         if not self._rates.allow(operation, self.limits.requests_per_second.get(operation)):
-            return self.error_response(ThrottlingException("Rate exceeded"), context)
+            return self.error_response(wire_error(ThrottlingException("Rate exceeded")), context)
         response = super().handle(request, context)
         if drop:
             raise DropConnection(operation)

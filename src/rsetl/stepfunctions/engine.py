@@ -15,7 +15,16 @@ from typing import Any
 from rsetl.clock import Clock
 from rsetl.journal import ExecutionRow, Journal
 from rsetl.stepfunctions.definition import load_definition
-from rsetl.stepfunctions.exceptions import StepFunctionsError
+from rsetl.stepfunctions.exceptions import (
+    DefinitionError,
+    ExecutionAlreadyExists,
+    ExecutionDoesNotExist,
+    InvalidDefinition,
+    InvalidName,
+    StateMachineAlreadyExists,
+    StateMachineDoesNotExist,
+    StepFunctionsError,
+)
 from rsetl.stepfunctions.history import HISTORY_EVENT_LIMIT, History
 from rsetl.stepfunctions.integrations import (
     AwsSdkIntegration,
@@ -38,26 +47,6 @@ _RESTART_SUFFIX = re.compile(r"-restart-\d+$")
 RUNTIME_STOPPED = "rsetl.RuntimeStopped"
 """The error of an execution that was RUNNING when the local runtime stopped (it is not an AWS error:
 on AWS the service does not stop under a running execution)."""
-
-
-class StateMachineNotFound(StepFunctionsError):
-    """No state machine has this ARN."""
-
-
-class StateMachineAlreadyExists(StepFunctionsError):
-    """A state machine of this name exists with another definition."""
-
-
-class ExecutionNotFound(StepFunctionsError):
-    """No execution has this ARN."""
-
-
-class ExecutionAlreadyExists(StepFunctionsError):
-    """An execution of this name already exists for the state machine."""
-
-
-class InvalidName(StepFunctionsError):
-    """A state machine or execution name breaks AWS's naming rules."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +142,10 @@ class StepFunctionsEngine:
     ) -> StateMachine:
         """Register a machine; the same name and definition again returns the existing one."""
         check_name(name, "state machine")
-        parsed = load_definition(definition, substitutions)
+        try:
+            parsed = load_definition(definition, substitutions)
+        except DefinitionError as error:
+            raise InvalidDefinition(f"Invalid State Machine Definition: '{error}'") from error
         arn = self.machine_arn(name)
         with self._lock:
             existing = self.machines.get(arn)
@@ -171,7 +163,7 @@ class StepFunctionsEngine:
         with self._lock:
             machine = self.machines.get(arn)
         if machine is None:
-            raise StateMachineNotFound(f"State Machine Does Not Exist: '{arn}'")
+            raise StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
         return machine
 
     # -- executions ------------------------------------------------------------------------
@@ -349,7 +341,7 @@ class StepFunctionsEngine:
         with self._lock:
             execution = self.executions.get(arn)
         if execution is None:
-            raise ExecutionNotFound(f"Execution Does Not Exist: '{arn}'")
+            raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn}'")
         return execution
 
     def stop_execution(self, arn: str, error: str = "", cause: str = "") -> Execution:
