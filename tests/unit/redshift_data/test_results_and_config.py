@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from rsetl.errors import ServiceError
 from rsetl.clock import VirtualClock
+from rsetl.errors import ServiceError
 from rsetl.redshift_data import DatabaseLogin, Faults, Limits
 from rsetl.redshift_data.config import RateLimiter
 from rsetl.redshift_data.connections import error_text
