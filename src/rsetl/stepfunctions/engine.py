@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rsetl.awsproto.clients import LOCAL_KEYS
 from rsetl.clock import Clock
 from rsetl.journal import ExecutionRow, Journal
 from rsetl.stepfunctions.definition import load_definition
@@ -92,6 +93,7 @@ class StepFunctionsEngine:
         lambda_authorizer: LambdaAuthorizer | None = None,
         task_credentials: TaskCredentials | None = None,
         endpoint_url: str | None = None,
+        credentials: tuple[str, str] = LOCAL_KEYS,
         region: str = "us-east-1",
         account_id: str = "000000000000",
         history_limit: int = HISTORY_EVENT_LIMIT,
@@ -100,7 +102,9 @@ class StepFunctionsEngine:
         journal: Journal | None = None,
     ) -> None:
         """With a `journal`, executions and their histories are written through to it, and the ones
-        it holds are loaded now (see :meth:`restart_interrupted` for those that were RUNNING)."""
+        it holds are loaded now (see :meth:`restart_interrupted` for those that were RUNNING).
+        `credentials` (access key, secret) sign the SDK and EventBridge calls that no
+        `task_credentials` sign as the execution's role."""
         self.clock = clock
         self._journal = journal
         self._status_events = status_events
@@ -108,7 +112,7 @@ class StepFunctionsEngine:
         self.account_id = account_id
         self.tokens = TaskTokens()
         self.integrations = integrations or default_integrations(
-            self, lambda_invoker, endpoint_url, region, lambda_authorizer, task_credentials
+            self, lambda_invoker, endpoint_url, region, lambda_authorizer, task_credentials, credentials
         )
         self.interpreter = Interpreter(
             clock,
@@ -429,6 +433,7 @@ def default_integrations(
     region: str,
     lambda_authorizer: LambdaAuthorizer | None = None,
     task_credentials: TaskCredentials | None = None,
+    credentials: tuple[str, str] = LOCAL_KEYS,
 ) -> IntegrationRegistry:
     """lambda (when a runtime is given), states, aws-sdk and events against `endpoint_url`.
 
@@ -437,7 +442,7 @@ def default_integrations(
     """
     registry = IntegrationRegistry()
     registry.register("states", StatesIntegration(engine))
-    sdk = AwsSdkIntegration(endpoint_url, region, credentials=task_credentials)
+    sdk = AwsSdkIntegration(endpoint_url, region, *credentials, credentials=task_credentials)
     registry.register("aws-sdk", sdk)
     if lambda_invoker is not None:
         registry.register("lambda", LambdaIntegration(lambda_invoker, lambda_authorizer))

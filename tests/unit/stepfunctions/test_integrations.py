@@ -133,6 +133,30 @@ def test_aws_sdk_tasks_sign_as_the_executions_role_when_given_credentials() -> N
     assert asked == [run.arn]
 
 
+def test_aws_sdk_tasks_without_a_role_sign_with_the_engines_credentials() -> None:
+    """An endpoint that knows only the runtime's configured keys still answers the engine's own
+    clients: nothing signs with a built-in `test` key."""
+    router = Router(SigV4Verifier({"AKIDLOCAL": "local-secret"}))
+    router.register(WhoAmIDataApi())
+    with LocalServer(router) as server:
+        engine = StepFunctionsEngine(
+            VirtualClock(), endpoint_url=server.url, credentials=("AKIDLOCAL", "local-secret")
+        )
+        definition = machine(
+            {
+                "T": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::aws-sdk:redshiftdata:executeStatement",
+                    "Parameters": {"Sql": "select 1", "Database": "dev", "WorkgroupName": "wg1"},
+                    "End": True,
+                }
+            }
+        )
+        arn = engine.create_state_machine("sdk", definition).arn
+        run = engine.start_execution(arn, {}, "run", wait=True)
+    assert run.output == {"Id": "AKIDLOCAL"}
+
+
 class RecordingEvents:
     def __init__(self, failed: int = 0) -> None:
         self.entries: list[dict[str, Any]] = []
