@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from rsetl.arn import DEFAULT_BUS, event_bus_arn, rule_arn
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from rsetl.clock import Clock, RealClock
 from rsetl.eventbridge.delivery import (
@@ -41,7 +42,6 @@ from rsetl.journal import EventRow, Journal
 
 __all__ = ["EventBridge", "EventBus", "PutEventRecord", "Rule", "format_time"]
 
-DEFAULT_BUS = "default"
 MAX_ENTRIES = 10
 MAX_REQUEST_BYTES = 256 * 1024
 MAX_TARGETS_PER_RULE = 5
@@ -181,11 +181,10 @@ class EventBridge:
     # ----- ARNs and names
 
     def bus_arn(self, name: str) -> str:
-        return f"arn:aws:events:{self.region}:{self.account_id}:event-bus/{name}"
+        return event_bus_arn(self.region, self.account_id, name)
 
     def rule_arn(self, name: str, bus_name: str = DEFAULT_BUS) -> str:
-        path = name if bus_name == DEFAULT_BUS else f"{bus_name}/{name}"
-        return f"arn:aws:events:{self.region}:{self.account_id}:rule/{path}"
+        return rule_arn(self.region, self.account_id, name, bus_name)
 
     @staticmethod
     def bus_name_of(name_or_arn: str | None) -> str:

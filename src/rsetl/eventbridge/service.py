@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from rsetl.arn import DEFAULT_BUS, event_bus_arn, rule_arn
 from rsetl.awsproto import JsonService, RequestContext
 from rsetl.eventbridge.bus import EventBridge, EventBus
 from rsetl.eventbridge.exceptions import ValidationException
@@ -66,18 +67,18 @@ class EventsService(JsonService):
         """PutEvents acts on each entry's bus; rule operations on the rule (Service Authorization
         Reference, "Actions, resources, and condition keys for Amazon EventBridge",
         https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html)."""
-        prefix = f"arn:aws:events:{context.region}:{context.account_id}"
+        where = (context.region, context.account_id)
 
         def bus_arn(name: Any) -> str:
-            name = str(name or "default")
-            return name if name.startswith("arn:") else f"{prefix}:event-bus/{name}"
+            name = str(name or DEFAULT_BUS)
+            return name if name.startswith("arn:") else event_bus_arn(*where, name)
 
         if operation == "PutEvents":
             return sorted({bus_arn(entry.get("EventBusName")) for entry in params["Entries"]})
         if "Rule" in operation and isinstance(params.get("Name") or params.get("Rule"), str):
             rule = str(params.get("Name") or params.get("Rule"))
-            bus = str(params.get("EventBusName") or "default").rpartition("/")[2]
-            return [f"{prefix}:rule/{rule}" if bus == "default" else f"{prefix}:rule/{bus}/{rule}"]
+            bus = str(params.get("EventBusName") or DEFAULT_BUS).rpartition("/")[2]
+            return [rule_arn(*where, rule, bus)]
         if "EventBus" in operation and isinstance(params.get("Name"), str):
             return [bus_arn(params["Name"])]
         return ["*"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rsetl.arn import execution_arn, state_machine_arn
 from rsetl.awsproto.clients import LOCAL_KEYS
 from rsetl.clock import Clock
 from rsetl.journal import ExecutionRow, Journal
@@ -134,7 +135,7 @@ class StepFunctionsEngine:
     # -- state machines --------------------------------------------------------------------
 
     def machine_arn(self, name: str) -> str:
-        return f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:{name}"
+        return state_machine_arn(self.region, self.account_id, name)
 
     def create_state_machine(
         self,
@@ -179,7 +180,7 @@ class StepFunctionsEngine:
         machine = self.machine(machine_arn)
         name = name or str(uuid.uuid4())
         check_name(name, "execution")
-        arn = f"arn:aws:states:{self.region}:{self.account_id}:execution:{machine.name}:{name}"
+        arn = execution_arn(self.region, self.account_id, machine.name, name)
         execution = Execution(
             arn=arn,
             name=name,
@@ -272,9 +273,7 @@ class StepFunctionsEngine:
             )
             if machine is not None:
                 new_name = self._restart_name(execution.name)
-                new_arn = (
-                    f"arn:aws:states:{self.region}:{self.account_id}:execution:{machine.name}:{new_name}"
-                )
+                new_arn = execution_arn(self.region, self.account_id, machine.name, new_name)
                 cause = (
                     "The local runtime stopped while this execution was RUNNING; it was started again "
                     f"from its input as {new_arn}."
