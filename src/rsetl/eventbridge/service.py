@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from rsetl import paging
 from rsetl.arn import DEFAULT_BUS, event_bus_arn, rule_arn
 from rsetl.awsproto import JsonService, RequestContext
 from rsetl.eventbridge.bus import EventBridge, EventBus
@@ -18,15 +19,13 @@ _DEFAULT_PAGE = 100
 
 
 def _page(items: Sequence[T], params: dict[str, Any]) -> tuple[list[T], str | None]:
-    """Slice `items` by NextToken / Limit; the token is the next index."""
-    token = params.get("NextToken")
-    try:
-        start = int(token) if token else 0
-    except ValueError:
-        raise ValidationException(f"The NextToken '{token}' is not valid.") from None
-    limit = int(params.get("Limit") or _DEFAULT_PAGE)
-    end = start + limit
-    return list(items[start:end]), (str(end) if end < len(items) else None)
+    """One page by NextToken / Limit."""
+    return paging.page(
+        items,
+        params.get("NextToken"),
+        int(params.get("Limit") or _DEFAULT_PAGE),
+        lambda token: ValidationException(f"The NextToken '{token}' is not valid."),
+    )
 
 
 def _bus_dict(bus: EventBus) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import itertools
 import json
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from rsetl import paging
 from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, DropConnection, JsonService, RequestContext
 from rsetl.awsproto.errors import wire_error
 from rsetl.clock import Clock, RealClock
@@ -810,15 +810,8 @@ def _session_due(session: Session, now: datetime) -> bool:
 
 
 def _paginate(items: list[T], params: dict[str, Any], default_size: int) -> tuple[list[T], str | None]:
-    """One page of `items` by offset; NextToken carries the offset of the next page."""
+    """One page by NextToken / MaxResults."""
     size = params.get("MaxResults") or default_size
-    token = params.get("NextToken")
-    start = 0
-    if token:
-        try:
-            start = int(base64.urlsafe_b64decode(token.encode()).decode())
-        except ValueError:
-            raise ValidationException("The NextToken is not valid.") from None
-    end = start + size
-    following = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
-    return items[start:end], following
+    return paging.page(
+        items, params.get("NextToken"), size, lambda _: ValidationException("The NextToken is not valid.")
+    )

@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from rsetl import paging
 from rsetl.awsproto import JsonService, RequestContext
 from rsetl.stepfunctions.engine import StepFunctionsEngine
 from rsetl.stepfunctions.exceptions import (
@@ -23,13 +24,12 @@ _EXECUTION_ARN = re.compile(r"^arn:aws[\w-]*:states:[\w-]+:\d{12}:(execution|exp
 
 
 def _page(items: list[Any], params: dict[str, Any], default_size: int = 100) -> tuple[list[Any], str | None]:
-    try:
-        start = int(params.get("nextToken") or 0)
-    except ValueError:
-        raise InvalidToken(f"Invalid pagination token: {params.get('nextToken')!r}") from None
-    size = int(params.get("maxResults") or default_size)
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
+    return paging.page(
+        items,
+        params.get("nextToken"),
+        int(params.get("maxResults") or default_size),
+        lambda token: InvalidToken(f"Invalid pagination token: {token!r}"),
+    )
 
 
 def _json_input(text: Any, what: str, error: type[StatesApiError]) -> Any:
