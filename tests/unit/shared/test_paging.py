@@ -6,10 +6,7 @@ import pytest
 
 from rsetl.errors import ServiceError
 from rsetl.paging import page
-
-
-class InvalidToken(ServiceError):
-    pass
+from rsetl.stepfunctions.exceptions import InvalidToken
 
 
 def _invalid(token: str) -> ServiceError:
