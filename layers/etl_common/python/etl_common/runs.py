@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -34,6 +34,10 @@ from .schemas import validate_document
 from .specs import iter_steps, load_spec, statement_parameters
 from .sqltext import referenced_parameters, render_statement
 from .staging import SUPERSEDED, stage_version
+
+if TYPE_CHECKING:
+    from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
+    from mypy_boto3_s3 import S3Client
 
 START_INPUT_SCHEMA = "start-input"
 UNKNOWN_STATUS = "UNKNOWN_STATUS"
@@ -64,7 +68,7 @@ def prepare_run(
     execution_arn: str,
     started_at: str,
     default_timeout_seconds: int,
-    s3: Any = None,
+    s3: S3Client | None = None,
     iam_role: str = "",
     base: Path | None = None,
 ) -> dict[str, Any]:
@@ -159,7 +163,7 @@ def render_step(
 
 
 def execute_step(
-    client: Any,
+    client: RedshiftDataAPIServiceClient,
     target: Any,
     policy: PollPolicy,
     *,
@@ -210,7 +214,7 @@ def execute_step(
 
 
 def check_statement(
-    client: Any,
+    client: RedshiftDataAPIServiceClient,
     policy: PollPolicy,
     *,
     statement: Mapping[str, Any],
@@ -251,7 +255,7 @@ def check_statement(
     )
 
 
-def cancel_running_statements(client: Any, *, execution_name: str) -> list[str]:
+def cancel_running_statements(client: RedshiftDataAPIServiceClient, *, execution_name: str) -> list[str]:
     """Cancel every statement of the execution that is still running; the ids of those cancelled.
 
     A failed step ends its stage's Map, but Step Functions does not stop the statements the other
@@ -273,7 +277,7 @@ def cancel_running_statements(client: Any, *, execution_name: str) -> list[str]:
     return cancelled
 
 
-def cancel_step(client: Any, *, statement: Mapping[str, Any]) -> dict[str, Any]:
+def cancel_step(client: RedshiftDataAPIServiceClient, *, statement: Mapping[str, Any]) -> dict[str, Any]:
     """Cancel a statement that ran past its step's time budget; returns the failure cause."""
     cancelled = cancel(client, statement["id"])
     error = (
@@ -312,7 +316,7 @@ def capped(text: str, max_bytes: int = MAX_ERROR_BYTES) -> str:
     return kept + marker
 
 
-def _data_check_failure(client: Any, statement_id: str) -> str | None:
+def _data_check_failure(client: RedshiftDataAPIServiceClient, statement_id: str) -> str | None:
     """Why a ``no_rows`` data check failed (the rows it found), or ``None`` when it passed."""
     columns, rows = fetch_rows(client, statement_id, REPORTED_ROWS)
     if not rows:
@@ -323,7 +327,7 @@ def _data_check_failure(client: Any, statement_id: str) -> str | None:
 
 
 def _statement_state(
-    client: Any,
+    client: RedshiftDataAPIServiceClient,
     policy: PollPolicy,
     description: Mapping[str, Any],
     *,
