@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -28,7 +28,7 @@ from .dataapi import (
     submit,
 )
 from .errors import InputError, data_api_error, is_serialization_failure
-from .params import parse_timestamp, resolve_parameters, sql_values
+from .params import ParameterValue, parse_timestamp, resolve_parameters, sql_values
 from .polling import ABORTED, FAILED, FINISHED, PollPolicy
 from .schemas import validate_document
 from .specs import iter_steps, load_spec, statement_parameters
@@ -48,6 +48,34 @@ REPORTED_ROWS = 20
 RECORD_SUPERSEDED_SQL = (
     "CALL etl.sp_record_superseded_load(:bucket, :object_key, :etag, :pipeline, :execution_name, :reason)"
 )
+
+
+class PlannedStep(TypedDict):
+    """One step of a stage, as the state machine runs it."""
+
+    name: str
+    timeout_seconds: int
+
+
+class PlannedStage(TypedDict):
+    """Steps that run in parallel; stages run one after another."""
+
+    name: str
+    steps: list[PlannedStep]
+
+
+class Run(TypedDict):
+    """The run document PrepareRun returns and the state machine passes to every later task."""
+
+    pipeline: str
+    execution_name: str
+    execution_arn: str
+    parameters: dict[str, ParameterValue]
+    changes: list[str]
+    """Tables and views the pipeline writes (the spec's `changes`)."""
+    stages: list[PlannedStage]
+    source: NotRequired[dict[str, str]]
+    """The staged version of the object the pipeline copies (``staging.stage_version``)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +99,7 @@ def prepare_run(
     s3: S3Client | None = None,
     iam_role: str = "",
     base: Path | None = None,
-) -> dict[str, Any]:
+) -> Run:
     """Validate the execution input and the pipeline spec, resolve parameters, plan the stages.
 
     Every step is rendered once here, so a bad value (e.g. an unsafe S3 key) fails the
@@ -83,7 +111,7 @@ def prepare_run(
     parameters = resolve_parameters(
         spec, execution_input.get("parameters", {}), parse_timestamp(started_at, "execution start time")
     )
-    run: dict[str, Any] = {
+    run: Run = {
         "pipeline": spec["name"],
         "execution_name": execution_name,
         "execution_arn": execution_arn,
@@ -167,7 +195,7 @@ def execute_step(
     target: Any,
     policy: PollPolicy,
     *,
-    run: Mapping[str, Any],
+    run: Run,
     step: Mapping[str, Any],
     now: str,
     redrive_count: int,
