@@ -23,9 +23,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg
 from botocore.config import Config
+
+from rsetl.awsproto.clients import LOCAL_KEYS, local_client
 
 TINY_SQL = "SELECT 1 AS one"
 SLOW_SQL = "SELECT pg_sleep(0.1)"
@@ -49,14 +50,10 @@ def _serve(state_dir: str, pipe: Connection) -> None:
 
 
 def _client(url: str) -> Any:
-    return boto3.client(
-        "redshift-data",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=THREADS),
-    )
+    return local_client(
+        "redshift-data", url, "us-east-1", *LOCAL_KEYS,
+        Config(retries={"total_max_attempts": 1}, max_pool_connections=THREADS),
+    )  # fmt: skip
 
 
 def _median_ms(call: Callable[[], object], rounds: int) -> float:

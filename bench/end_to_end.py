@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import boto3
 import psycopg
 
 from bench.project import REPO
@@ -138,13 +137,7 @@ def _landing_bucket(runtime: LocalRuntime) -> str:
 def _run_chain(runtime: LocalRuntime, result: EndToEnd, recorder: SqlRecorder) -> list[str]:
     """Run the chain, timing each phase; the keys uploaded."""
     manifest = json.loads((SAMPLE_DIR / "manifest.json").read_text())
-    s3 = boto3.session.Session().client(
-        "s3",
-        endpoint_url=runtime.url,
-        region_name=runtime.template.region,
-        aws_access_key_id=runtime.access_key,
-        aws_secret_access_key=runtime.secret_key,
-    )
+    s3 = runtime.client("s3")
     bucket = _landing_bucket(runtime)
     reference = [manifest["reference"]["stores"]["key"], manifest["reference"]["products"]["key"]]
     sales = [entry["key"] for entry in manifest["sales"]["files"]] + [manifest["bad_file"]["key"]]

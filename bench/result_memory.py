@@ -20,9 +20,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psutil
 from botocore.config import Config
+
+from rsetl.awsproto.clients import LOCAL_KEYS, local_client
 
 ROWS = 1_000_000
 TARGET: dict[str, Any] = {"ClusterIdentifier": "bench", "Database": "dev"}
@@ -51,10 +52,9 @@ def measure(rows: int, in_memory: bool) -> dict[str, float]:
         server.start()
         try:
             url = parent.recv()
-            client = boto3.client(
-                "redshift-data", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
-                aws_secret_access_key="test", config=Config(retries={"total_max_attempts": 1}),
-            )  # fmt: skip
+            client = local_client(
+                "redshift-data", url, "us-east-1", *LOCAL_KEYS, Config(retries={"total_max_attempts": 1})
+            )
             process = psutil.Process(server.pid)
             client.execute_statement(Sql="SELECT 1", WaitTimeSeconds=10, **TARGET)
             before = process.memory_info().rss

@@ -29,11 +29,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+
+from rsetl.awsproto.clients import LOCAL_KEYS, local_client
 
 ROUNDS = 300
 BUCKET = "bench"
@@ -72,10 +73,7 @@ def _serve(state_dir: str, pipe: Connection) -> None:
 
 
 def _client(service: Any, url: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
-        aws_secret_access_key="test", config=Config(retries={"total_max_attempts": 1}),
-    )  # fmt: skip
+    return local_client(service, url, "us-east-1", *LOCAL_KEYS, Config(retries={"total_max_attempts": 1}))
 
 
 def _data_api(client: Any) -> Callable[[], object]:

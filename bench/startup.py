@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
+
+from rsetl.awsproto.clients import LOCAL_KEYS, local_client
 
 PROJECT = Path(__file__).resolve().parents[1]
 ROUNDS = 3
@@ -97,10 +98,9 @@ def _memory_kb(pid: int) -> tuple[int, int]:
 
 def _client(port: int) -> Any:
     # The port is bound before the runtime serves on it: an early call waits for its answer.
-    return boto3.client(
-        "stepfunctions", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=120),
+    return local_client(
+        "stepfunctions", f"http://127.0.0.1:{port}", "us-east-1", *LOCAL_KEYS,
+        Config(retries={"total_max_attempts": 1}, connect_timeout=1, read_timeout=120),
     )  # fmt: skip
 
 

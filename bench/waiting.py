@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import boto3
-
 from bench.cost import RunCounts, lambda_gb_seconds
 from bench.project import BENCH_PIPELINE, BENCH_SQL_MARKER, bench_project
 from rsetl.awsproto import AwsRequest, AwsResponse
@@ -193,13 +191,7 @@ class WaitingBench:
             f.arn: int(f.properties.get("MemorySize", 128))
             for f in runtime.template.of_type("AWS::Lambda::Function")
         }
-        self.client = boto3.session.Session().client(
-            "redshift-data",
-            endpoint_url=runtime.url,
-            region_name=runtime.template.region,
-            aws_access_key_id=runtime.access_key,
-            aws_secret_access_key=runtime.secret_key,
-        )
+        self.client = runtime.client("redshift-data")
 
     def run(self, machine: str, duration: int) -> PollRun:
         """`machine` waiting for a statement of `duration` seconds; latency also `PHASES` later.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -11,13 +11,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from etl_common import prepare_run
 from etl_common.clients import s3
 
+if TYPE_CHECKING:
+    from etl_common.runs import Run
+
 logger = Logger()
 metrics = Metrics()
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="execution_name")
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Run:
     """Event: ``input`` (the execution input), ``execution_name``, ``execution_arn``, ``started_at``."""
     run = prepare_run(
         event["input"],

@@ -7,7 +7,27 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol
 
-from rsetl.awsproto import AwsError
+from rsetl.errors import ServiceError
+
+
+class ObjectStoreError(ServiceError):
+    """Base of the S3 errors an :class:`ObjectStore` raises, named by S3's error codes."""
+
+    status = 404
+
+
+class NoSuchBucket(ObjectStoreError):
+    """The bucket does not exist."""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(f"The specified bucket does not exist: {bucket}")
+
+
+class NoSuchKey(ObjectStoreError):
+    """The bucket has no object of this key."""
+
+    def __init__(self, bucket: str, key: str) -> None:
+        super().__init__(f"The specified key does not exist: s3://{bucket}/{key}")
 
 
 @dataclass(frozen=True)
@@ -24,7 +44,7 @@ class ObjectStore(Protocol):
     """What the Redshift stand-in needs from S3."""
 
     def get_object(self, bucket: str, key: str) -> StoredObject:
-        """Return the object; raise `AwsError("NoSuchKey"|"NoSuchBucket", ...)` when absent."""
+        """Return the object; raise :class:`NoSuchKey` or :class:`NoSuchBucket` when absent."""
         ...
 
     def put_object(self, bucket: str, key: str, body: bytes) -> StoredObject: ...
@@ -49,17 +69,17 @@ class MemoryObjectStore:
     def get_object(self, bucket: str, key: str) -> StoredObject:
         with self._lock:
             if bucket not in self._buckets:
-                raise AwsError("NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404)
+                raise NoSuchBucket(bucket)
             found = self._objects.get((bucket, key))
         if found is None:
-            raise AwsError("NoSuchKey", f"The specified key does not exist: s3://{bucket}/{key}", 404)
+            raise NoSuchKey(bucket, key)
         return found
 
     def put_object(self, bucket: str, key: str, body: bytes) -> StoredObject:
         stored = StoredObject(bucket, key, body, hashlib.md5(body, usedforsecurity=False).hexdigest())
         with self._lock:
             if bucket not in self._buckets:
-                raise AwsError("NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404)
+                raise NoSuchBucket(bucket)
             self._objects[(bucket, key)] = stored
         return stored
 

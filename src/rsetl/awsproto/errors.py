@@ -1,25 +1,35 @@
-"""The error every local service raises to answer with an AWS error response."""
+"""The error the wire layer answers with, and the one place a domain error becomes it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rsetl.errors import ServiceError
 
-class AwsError(Exception):
+
+class AwsError(ServiceError):
     """An AWS service error: `code` becomes `__type` (JSON) or `Code` (XML).
 
-    `details` are the extra elements some XML errors carry (S3's `RequestTimeTooSkewed` has
-    `RequestTime`, `ServerTime`, `MaxAllowedSkewMilliseconds`).
+    The wire layer raises it for what no domain package sees (signatures, protocol, bodies); services
+    raise their own :class:`~rsetl.errors.ServiceError` subclasses. `details` are the extra elements
+    some XML errors carry (S3's `RequestTimeTooSkewed` has `RequestTime`, `ServerTime`,
+    `MaxAllowedSkewMilliseconds`).
     """
 
     def __init__(
         self, code: str, message: str, status: int = 400, details: Mapping[str, str] | None = None
     ) -> None:
-        super().__init__(f"{code}: {message}")
+        super().__init__(message)
         self.code = code
-        self.message = message
         self.status = status
         self.details: Mapping[str, str] = details or {}
+
+
+def wire_error(error: ServiceError) -> AwsError:
+    """The error response a domain error answers with: its code, AWS's message, its status."""
+    if isinstance(error, AwsError):
+        return error
+    return AwsError(error.code, error.message, error.status)
 
 
 class DropConnection(Exception):

@@ -12,10 +12,11 @@ from typing import Any, ClassVar
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
 
-from rsetl.awsproto.errors import AwsError
+from rsetl.awsproto.errors import AwsError, wire_error
 from rsetl.awsproto.messages import AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.models import service_model
 from rsetl.awsproto.shapes import serialize_output, validate_input
+from rsetl.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +71,8 @@ class JsonService:
             self.authorize_operation(operation.name, params, context)
             result = method(params, context) or {}
             body = json.dumps(serialize_output(operation.output_shape, result), default=_json_default)
-        except AwsError as error:
-            return self.error_response(error, context)
+        except ServiceError as error:
+            return self.error_response(wire_error(error), context)
         return self._response(200, body.encode(), context)
 
     def authorize_operation(self, operation: str, params: dict[str, Any], context: RequestContext) -> None:

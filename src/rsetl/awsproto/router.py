@@ -15,9 +15,10 @@ from xml.sax.saxutils import escape
 import botocore.loaders
 from botocore.exceptions import DataNotFoundError
 
-from rsetl.awsproto.errors import AwsError, DropConnection
+from rsetl.awsproto.errors import AwsError, DropConnection, wire_error
 from rsetl.awsproto.messages import Authorizer, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.sigv4 import PendingSignature, SignedIdentity, SigV4Verifier, credential_scope_service
+from rsetl.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -192,8 +193,8 @@ class Admission:
         service = self._service
         try:
             return service.handle(request, context)
-        except AwsError as error:
-            return service.error_response(error, context)
+        except ServiceError as error:
+            return service.error_response(wire_error(error), context)
         except DropConnection:
             raise
         except Exception:

@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import urllib3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from rsetl.awsproto.clients import local_client
 from rsetl.runtime.admin import SIGNING_NAME, TARGET_PREFIX
 from rsetl.runtime.state import EndpointInfo, read_endpoint
 
@@ -32,14 +32,11 @@ class LocalClients:
         return cls(read_endpoint(state_dir))
 
     def client(self, service: str) -> Any:
-        return boto3.session.Session().client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=self.info.url,
-            region_name=self.info.region,
-            aws_access_key_id=self.info.access_key,
-            aws_secret_access_key=self.info.secret_key,
-            config=Config(inject_host_prefix=False, retries={"mode": "standard"}),
-        )
+        info = self.info
+        return local_client(
+            service, info.url, info.region, info.access_key, info.secret_key,
+            Config(retries={"mode": "standard"}),
+        )  # fmt: skip
 
     def admin(self, operation: str, params: dict[str, Any] | None = None) -> Any:
         """Call the runtime's own signed `RsetlLocal.<operation>` API."""

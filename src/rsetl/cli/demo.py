@@ -12,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import boto3
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -83,7 +82,7 @@ def run_demo(
     try:
         print_startup_problems(runtime, console)
         landing = _landing_bucket(runtime)
-        s3 = _client(runtime, "s3")
+        s3 = runtime.client("s3")
         reference = [manifest["reference"]["stores"]["key"], manifest["reference"]["products"]["key"]]
         sales = [entry["key"] for entry in manifest["sales"]["files"]] + [manifest["bad_file"]["key"]]
         _phase(runtime, report, "reference data uploads", lambda: _upload(s3, sample_dir, landing, reference))
@@ -97,16 +96,6 @@ def run_demo(
         with console.status("stopping"):
             runtime.stop()
     return 0 if report.ok else 1
-
-
-def _client(runtime: LocalRuntime, service: str) -> Any:
-    return boto3.session.Session().client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=runtime.url,
-        region_name=runtime.template.region,
-        aws_access_key_id=runtime.access_key,
-        aws_secret_access_key=runtime.secret_key,
-    )
 
 
 def _landing_bucket(runtime: LocalRuntime) -> str:
@@ -216,7 +205,7 @@ def _verify(runtime: LocalRuntime, manifest: dict[str, Any], landing: str, repor
     good_files = len(sales["files"]) + 2
     report.check("ledger: files LOADED once each", good_files, ledger.get("LOADED", 0))
     report.check("ledger: the bad file FAILED", 1, ledger.get("FAILED", 0))
-    s3 = _client(runtime, "s3")
+    s3 = runtime.client("s3")
     quarantined = s3.list_objects_v2(Bucket=landing, Prefix="quarantine/").get("Contents", [])
     report.check("bad file quarantined", [f"quarantine/{bad['key']}"], [o["Key"] for o in quarantined])
     remaining = s3.list_objects_v2(Bucket=landing, Prefix=bad["key"]).get("KeyCount", 0)
@@ -275,7 +264,7 @@ def _print_report(runtime: LocalRuntime, report: DemoReport, elapsed: float) -> 
         )  # fmt: skip
     console.print(pipelines)
     assert runtime.redshift_data is not None
-    data = _client(runtime, "redshift-data")
+    data = runtime.client("redshift-data")
     statements = sum(len(page["Statements"]) for page in data.get_paginator("list_statements").paginate())
     rows_loaded = _scalar(
         runtime, "SELECT coalesce(sum(rows_loaded), 0) FROM etl.load_ledger WHERE status = 'LOADED'"

@@ -8,16 +8,21 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from botocore.model import StringShape, StructureShape
+
+from rsetl.arn import DEFAULT_BUS, event_bus_arn, rule_arn
+from rsetl.awsproto.errors import AwsError
+from rsetl.awsproto.models import service_model
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from rsetl.awsproto.shapes import validate_input
 from rsetl.clock import Clock, RealClock
 from rsetl.eventbridge.delivery import (
     DeadLetterQueues,
@@ -41,14 +46,28 @@ from rsetl.journal import EventRow, Journal
 
 __all__ = ["EventBridge", "EventBus", "PutEventRecord", "Rule", "format_time"]
 
-DEFAULT_BUS = "default"
-MAX_ENTRIES = 10
+_MODEL = service_model("events")
+MAX_ENTRIES = int(_MODEL.shape_for("PutEventsRequestEntryList").metadata["max"])
+"""Entries of one PutEvents request, from botocore's events model."""
 MAX_REQUEST_BYTES = 256 * 1024
 MAX_TARGETS_PER_RULE = 5
-_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,64}")
-_BUS_NAME = re.compile(r"[/.\-_A-Za-z0-9]{1,256}")
+"""A quota, not a model limit: "Targets per rule: 5" (Amazon EventBridge quotas,
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html)."""
+_RETRY_POLICY = cast(StructureShape, _MODEL.shape_for("RetryPolicy")).members
 _TEST_EVENT_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
-RULE_STATES = ("ENABLED", "DISABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS")
+RULE_STATES = tuple(cast(StringShape, _MODEL.shape_for("RuleState")).enum)
+
+
+def _validate(operation: str, **params: Any) -> None:
+    """The wire's check of `operation`'s input against botocore's events model, for the in-process
+    callers too (the template's wiring, the other local services): None values are left out."""
+    request = {name: value for name, value in params.items() if value is not None}
+    try:
+        validate_input(_MODEL.operation_model(operation).input_shape, request)
+    except AwsError as error:
+        if error.code != "ValidationException":
+            raise
+        raise ValidationException(error.message) from None
 
 
 def format_time(moment: datetime) -> str:
@@ -181,11 +200,10 @@ class EventBridge:
     # ----- ARNs and names
 
     def bus_arn(self, name: str) -> str:
-        return f"arn:aws:events:{self.region}:{self.account_id}:event-bus/{name}"
+        return event_bus_arn(self.region, self.account_id, name)
 
     def rule_arn(self, name: str, bus_name: str = DEFAULT_BUS) -> str:
-        path = name if bus_name == DEFAULT_BUS else f"{bus_name}/{name}"
-        return f"arn:aws:events:{self.region}:{self.account_id}:rule/{path}"
+        return rule_arn(self.region, self.account_id, name, bus_name)
 
     @staticmethod
     def bus_name_of(name_or_arn: str | None) -> str:
@@ -199,7 +217,8 @@ class EventBridge:
     # ----- buses
 
     def create_event_bus(self, name: str, description: str | None = None) -> EventBus:
-        if not _BUS_NAME.fullmatch(name) or name == DEFAULT_BUS:
+        _validate("CreateEventBus", Name=name, Description=description)
+        if name == DEFAULT_BUS:
             raise ValidationException(f"Event bus name '{name}' is not valid.")
         with self._lock:
             if name in self._buses:
@@ -249,16 +268,17 @@ class EventBridge:
         event_bus_name: str | None = None,
     ) -> Rule:
         """Create or update a rule (PutRule); returns it."""
-        if not _NAME.fullmatch(name):
-            raise ValidationException(f"Rule name '{name}' is not valid: 1-64 characters of [.-_A-Za-z0-9].")
+        _validate(
+            "PutRule", Name=name, ScheduleExpression=schedule_expression, State=state,
+            EventPattern=event_pattern if isinstance(event_pattern, str) else None,
+            Description=description, RoleArn=role_arn, EventBusName=event_bus_name,
+        )  # fmt: skip
         bus_name = self.bus_name_of(event_bus_name)
         self._bus(bus_name)
         if event_pattern is None and not schedule_expression:
             raise ValidationException("Parameter(s) EventPattern or ScheduleExpression must be specified.")
         if schedule_expression and bus_name != DEFAULT_BUS:
             raise ValidationException("ScheduleExpression is supported only on the default event bus.")
-        if state is not None and state not in RULE_STATES:
-            raise ValidationException(f"Rule state '{state}' is not one of {', '.join(RULE_STATES)}.")
         pattern = EventPattern(event_pattern) if event_pattern is not None else None
         schedule = ScheduleExpression.parse(schedule_expression) if schedule_expression else None
         with self._lock:
@@ -334,12 +354,10 @@ class EventBridge:
             policy = target.get("RetryPolicy") or {}
             attempts = policy.get("MaximumRetryAttempts")
             age = policy.get("MaximumEventAgeInSeconds")
-            if attempts is not None and not 0 <= int(attempts) <= 185:
-                raise ValidationException("RetryPolicy MaximumRetryAttempts must be between 0 and 185.")
-            if age is not None and not 60 <= int(age) <= 86400:
-                raise ValidationException(
-                    "RetryPolicy MaximumEventAgeInSeconds must be between 60 and 86400."
-                )
+            for member, value in (("MaximumRetryAttempts", attempts), ("MaximumEventAgeInSeconds", age)):
+                low, high = (int(_RETRY_POLICY[member].metadata[bound]) for bound in ("min", "max"))
+                if value is not None and not low <= int(value) <= high:
+                    raise ValidationException(f"RetryPolicy {member} must be between {low} and {high}.")
         with self._lock:
             merged = dict(rule.targets)
             merged.update({target["Id"]: dict(target) for target in targets})

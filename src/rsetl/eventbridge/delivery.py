@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeGuard
 
 from rsetl.clock import Clock
+from rsetl.faults import FaultQueue
 from rsetl.journal import DeliveryRow, Journal
 
 __all__ = [
@@ -152,15 +153,6 @@ class DeadLetterQueues:
             self._queues.pop(arn, None)
 
 
-@dataclass
-class _Fault:
-    fail: int = 0
-    fail_error: str = "InjectedFault"
-    duplicate: int = 0
-    delay_seconds: float = 0.0
-    delay_count: int = 0
-
-
 class InjectedFault(Exception):
     """The failure a fault hook makes a target raise."""
 
@@ -173,55 +165,35 @@ class FaultInjector:
     """Test hooks, keyed by target ARN: fail the next N attempts, duplicate or delay deliveries."""
 
     def __init__(self) -> None:
-        self._faults: dict[str, _Fault] = {}
-        self._lock = threading.Lock()
+        self._failures: FaultQueue[str] = FaultQueue()
+        self._duplicates: FaultQueue[bool] = FaultQueue()
+        self._delays: FaultQueue[float] = FaultQueue()
 
     def fail(self, target_arn: str, times: int = 1, error_code: str = "InjectedFault") -> None:
         """Make the next `times` attempts on `target_arn` fail with `error_code`."""
-        with self._lock:
-            fault = self._faults.setdefault(target_arn, _Fault())
-            fault.fail += times
-            fault.fail_error = error_code
+        self._failures.add(target_arn, error_code, times)
 
     def duplicate(self, target_arn: str, times: int = 1) -> None:
         """Deliver each of the next `times` deliveries to `target_arn` twice."""
-        with self._lock:
-            self._faults.setdefault(target_arn, _Fault()).duplicate += times
+        self._duplicates.add(target_arn, True, times)
 
     def delay(self, target_arn: str, seconds: float, times: int = 1) -> None:
         """Hold each of the next `times` deliveries to `target_arn` for `seconds` on the clock."""
-        with self._lock:
-            fault = self._faults.setdefault(target_arn, _Fault())
-            fault.delay_seconds = seconds
-            fault.delay_count += times
+        self._delays.add(target_arn, seconds, times)
 
     def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
+        for queue in (self._failures, self._duplicates, self._delays):
+            queue.clear()
 
     def take_duplicate(self, target_arn: str) -> bool:
-        with self._lock:
-            fault = self._faults.get(target_arn)
-            if fault is None or fault.duplicate <= 0:
-                return False
-            fault.duplicate -= 1
-            return True
+        return self._duplicates.take(target_arn) is not None
 
     def take_delay(self, target_arn: str) -> float:
-        with self._lock:
-            fault = self._faults.get(target_arn)
-            if fault is None or fault.delay_count <= 0:
-                return 0.0
-            fault.delay_count -= 1
-            return fault.delay_seconds
+        return self._delays.take(target_arn) or 0.0
 
     def take_failure(self, target_arn: str) -> InjectedFault | None:
-        with self._lock:
-            fault = self._faults.get(target_arn)
-            if fault is None or fault.fail <= 0:
-                return None
-            fault.fail -= 1
-            return InjectedFault(fault.fail_error, f"Injected failure of {target_arn}.")
+        code = self._failures.take(target_arn)
+        return None if code is None else InjectedFault(code, f"Injected failure of {target_arn}.")
 
 
 @dataclass

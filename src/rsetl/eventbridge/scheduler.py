@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rsetl.arn import schedule_arn
 from rsetl.eventbridge.bus import EventBridge, Rule, format_time
 from rsetl.eventbridge.delivery import Delivery
 from rsetl.eventbridge.exceptions import (
@@ -80,7 +81,7 @@ class Scheduler:
     # ----- EventBridge Scheduler schedules
 
     def schedule_arn(self, name: str, group_name: str = "default") -> str:
-        return f"arn:aws:scheduler:{self.bridge.region}:{self.bridge.account_id}:schedule/{group_name}/{name}"
+        return schedule_arn(self.bridge.region, self.bridge.account_id, name, group_name)
 
     def create_schedule(
         self,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from rsetl.awsproto import AwsError, JsonService, RequestContext
+from rsetl import paging
+from rsetl.arn import DEFAULT_BUS, event_bus_arn, rule_arn
+from rsetl.awsproto import JsonService, RequestContext
 from rsetl.eventbridge.bus import EventBridge, EventBus
-from rsetl.eventbridge.exceptions import EventBridgeError
+from rsetl.eventbridge.exceptions import ValidationException
 
 __all__ = ["EventsService"]
 
@@ -16,24 +18,14 @@ T = TypeVar("T")
 _DEFAULT_PAGE = 100
 
 
-def _call(function: Callable[[], T]) -> T:
-    """Run `function`, turning EventBridge errors into AWS error responses."""
-    try:
-        return function()
-    except EventBridgeError as error:
-        raise AwsError(error.code, error.message, error.status) from error
-
-
 def _page(items: Sequence[T], params: dict[str, Any]) -> tuple[list[T], str | None]:
-    """Slice `items` by NextToken / Limit; the token is the next index."""
-    token = params.get("NextToken")
-    try:
-        start = int(token) if token else 0
-    except ValueError:
-        raise AwsError("ValidationException", f"The NextToken '{token}' is not valid.") from None
-    limit = int(params.get("Limit") or _DEFAULT_PAGE)
-    end = start + limit
-    return list(items[start:end]), (str(end) if end < len(items) else None)
+    """One page by NextToken / Limit."""
+    return paging.page(
+        items,
+        params.get("NextToken"),
+        int(params.get("Limit") or _DEFAULT_PAGE),
+        lambda token: ValidationException(f"The NextToken '{token}' is not valid."),
+    )
 
 
 def _bus_dict(bus: EventBus) -> dict[str, Any]:
@@ -57,7 +49,7 @@ def _entry_time(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
-        raise AwsError("ValidationException", f"Time '{value}' is not a valid timestamp.") from None
+        raise ValidationException(f"Time '{value}' is not a valid timestamp.") from None
 
 
 class EventsService(JsonService):
@@ -74,46 +66,44 @@ class EventsService(JsonService):
         """PutEvents acts on each entry's bus; rule operations on the rule (Service Authorization
         Reference, "Actions, resources, and condition keys for Amazon EventBridge",
         https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoneventbridge.html)."""
-        prefix = f"arn:aws:events:{context.region}:{context.account_id}"
+        where = (context.region, context.account_id)
 
         def bus_arn(name: Any) -> str:
-            name = str(name or "default")
-            return name if name.startswith("arn:") else f"{prefix}:event-bus/{name}"
+            name = str(name or DEFAULT_BUS)
+            return name if name.startswith("arn:") else event_bus_arn(*where, name)
 
         if operation == "PutEvents":
             return sorted({bus_arn(entry.get("EventBusName")) for entry in params["Entries"]})
         if "Rule" in operation and isinstance(params.get("Name") or params.get("Rule"), str):
             rule = str(params.get("Name") or params.get("Rule"))
-            bus = str(params.get("EventBusName") or "default").rpartition("/")[2]
-            return [f"{prefix}:rule/{rule}" if bus == "default" else f"{prefix}:rule/{bus}/{rule}"]
+            bus = str(params.get("EventBusName") or DEFAULT_BUS).rpartition("/")[2]
+            return [rule_arn(*where, rule, bus)]
         if "EventBus" in operation and isinstance(params.get("Name"), str):
             return [bus_arn(params["Name"])]
         return ["*"]
 
     def put_events(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         entries = [{**entry, "Time": _entry_time(entry.get("Time"))} for entry in params["Entries"]]
-        return _call(lambda: self.bridge.put_events(entries))
+        return self.bridge.put_events(entries)
 
     def put_rule(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        rule = _call(
-            lambda: self.bridge.put_rule(
-                params["Name"],
-                event_pattern=params.get("EventPattern"),
-                schedule_expression=params.get("ScheduleExpression"),
-                state=params.get("State"),
-                description=params.get("Description"),
-                role_arn=params.get("RoleArn"),
-                event_bus_name=params.get("EventBusName"),
-            )
+        rule = self.bridge.put_rule(
+            params["Name"],
+            event_pattern=params.get("EventPattern"),
+            schedule_expression=params.get("ScheduleExpression"),
+            state=params.get("State"),
+            description=params.get("Description"),
+            role_arn=params.get("RoleArn"),
+            event_bus_name=params.get("EventBusName"),
         )
         return {"RuleArn": rule.arn}
 
     def describe_rule(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        rule = _call(lambda: self.bridge.describe_rule(params["Name"], params.get("EventBusName")))
+        rule = self.bridge.describe_rule(params["Name"], params.get("EventBusName"))
         return rule.describe(self.bridge.account_id)
 
     def list_rules(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        rules = _call(lambda: self.bridge.list_rules(params.get("NamePrefix"), params.get("EventBusName")))
+        rules = self.bridge.list_rules(params.get("NamePrefix"), params.get("EventBusName"))
         page, token = _page(rules, params)
         out: dict[str, Any] = {"Rules": [rule.describe(self.bridge.account_id) for rule in page]}
         for rule in out["Rules"]:
@@ -123,24 +113,20 @@ class EventsService(JsonService):
         return out
 
     def delete_rule(self, params: dict[str, Any], context: RequestContext) -> None:
-        _call(
-            lambda: self.bridge.delete_rule(
-                params["Name"], params.get("EventBusName"), bool(params.get("Force"))
-            )
-        )
+        self.bridge.delete_rule(params["Name"], params.get("EventBusName"), bool(params.get("Force")))
 
     def enable_rule(self, params: dict[str, Any], context: RequestContext) -> None:
-        _call(lambda: self.bridge.set_rule_state(params["Name"], True, params.get("EventBusName")))
+        self.bridge.set_rule_state(params["Name"], True, params.get("EventBusName"))
 
     def disable_rule(self, params: dict[str, Any], context: RequestContext) -> None:
-        _call(lambda: self.bridge.set_rule_state(params["Name"], False, params.get("EventBusName")))
+        self.bridge.set_rule_state(params["Name"], False, params.get("EventBusName"))
 
     def put_targets(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        _call(lambda: self.bridge.put_targets(params["Rule"], params["Targets"], params.get("EventBusName")))
+        self.bridge.put_targets(params["Rule"], params["Targets"], params.get("EventBusName"))
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
     def list_targets_by_rule(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        targets = _call(lambda: self.bridge.list_targets_by_rule(params["Rule"], params.get("EventBusName")))
+        targets = self.bridge.list_targets_by_rule(params["Rule"], params.get("EventBusName"))
         page, token = _page(targets, params)
         out: dict[str, Any] = {"Targets": page}
         if token:
@@ -148,23 +134,21 @@ class EventsService(JsonService):
         return out
 
     def remove_targets(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        _call(lambda: self.bridge.remove_targets(params["Rule"], params["Ids"], params.get("EventBusName")))
+        self.bridge.remove_targets(params["Rule"], params["Ids"], params.get("EventBusName"))
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
     def test_event_pattern(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        return {
-            "Result": _call(lambda: self.bridge.test_event_pattern(params["EventPattern"], params["Event"]))
-        }
+        return {"Result": self.bridge.test_event_pattern(params["EventPattern"], params["Event"])}
 
     def create_event_bus(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        bus = _call(lambda: self.bridge.create_event_bus(params["Name"], params.get("Description")))
+        bus = self.bridge.create_event_bus(params["Name"], params.get("Description"))
         out: dict[str, Any] = {"EventBusArn": bus.arn}
         if bus.description:
             out["Description"] = bus.description
         return out
 
     def describe_event_bus(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        return _bus_dict(_call(lambda: self.bridge.describe_event_bus(params.get("Name"))))
+        return _bus_dict(self.bridge.describe_event_bus(params.get("Name")))
 
     def list_event_buses(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         buses = self.bridge.list_event_buses(params.get("NamePrefix"))
@@ -175,4 +159,4 @@ class EventsService(JsonService):
         return out
 
     def delete_event_bus(self, params: dict[str, Any], context: RequestContext) -> None:
-        _call(lambda: self.bridge.delete_event_bus(params["Name"]))
+        self.bridge.delete_event_bus(params["Name"])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from enum import StrEnum
+
+from rsetl.faults import FaultQueue
 
 
 class LambdaFault(StrEnum):
@@ -20,31 +21,9 @@ class LambdaFault(StrEnum):
     SERVICE_ERROR = "service_error"
 
 
-class LambdaFaults:
+class LambdaFaults(FaultQueue[LambdaFault]):
     """Faults queued per function name, each consumed by one invocation."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pending: dict[str, list[LambdaFault]] = {}
 
     def fail_next(self, function_name: str, fault: LambdaFault | str, count: int = 1) -> None:
         """Make the next `count` invocations of `function_name` misbehave as `fault`."""
-        kind = LambdaFault(fault)
-        with self._lock:
-            self._pending.setdefault(function_name, []).extend([kind] * count)
-
-    def take(self, function_name: str) -> LambdaFault | None:
-        """The fault for this invocation of `function_name`, consuming it."""
-        with self._lock:
-            pending = self._pending.get(function_name)
-            return pending.pop(0) if pending else None
-
-    def pending(self, function_name: str) -> int:
-        """How many faults are still queued for `function_name`."""
-        with self._lock:
-            return len(self._pending.get(function_name, []))
-
-    def clear(self) -> None:
-        """Remove every queued fault."""
-        with self._lock:
-            self._pending.clear()
+        self.add(function_name, LambdaFault(fault), count)

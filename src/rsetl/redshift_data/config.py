@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from rsetl.clock import Clock
+from rsetl.faults import FaultQueue
 
 DAY_SECONDS = 24 * 60 * 60
 STATEMENT_WORKERS = 50
@@ -80,9 +81,9 @@ class Faults:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._errors: dict[str, list[InjectedError]] = {}
+        self._errors: FaultQueue[InjectedError] = FaultQueue()
         self._delays: dict[str, float] = {}
-        self._drops: dict[str, list[bool]] = {}
+        self._drops: FaultQueue[bool] = FaultQueue()
         self._statements: list[StatementFault] = []
 
     def fail_next(
@@ -90,8 +91,7 @@ class Faults:
     ) -> None:
         """Answer the next `count` calls of `operation` with error `code`."""
         status = status or (500 if code in _SERVER_ERRORS else 400)
-        with self._lock:
-            self._errors.setdefault(operation, []).extend([InjectedError(code, message, status)] * count)
+        self._errors.add(operation, InjectedError(code, message, status), count)
 
     def drop_next(self, operation: str, count: int = 1, *, after: bool = False) -> None:
         """Hang up on the next `count` calls of `operation` without answering.
@@ -99,14 +99,11 @@ class Faults:
         With `after`, the operation runs first and only its response is lost (a submitted
         statement exists although the client never heard of it).
         """
-        with self._lock:
-            self._drops.setdefault(operation, []).extend([after] * count)
+        self._drops.add(operation, after, count)
 
     def take_drop(self, operation: str) -> bool | None:
         """None when this call of `operation` is answered; else whether to drop after running it."""
-        with self._lock:
-            pending = self._drops.get(operation)
-            return pending.pop(0) if pending else None
+        return self._drops.take(operation)
 
     def delay(self, operation: str, seconds: float) -> None:
         """Hold every call of `operation` for `seconds` on the clock before answering (0 removes it)."""
@@ -142,11 +139,7 @@ class Faults:
 
     def take_error(self, operation: str) -> InjectedError | None:
         """The injected error for this call of `operation`, consuming it."""
-        with self._lock:
-            pending = self._errors.get(operation)
-            if not pending:
-                return None
-            return pending.pop(0)
+        return self._errors.take(operation)
 
     def delay_for(self, operation: str) -> float:
         with self._lock:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import itertools
 import json
@@ -20,7 +19,9 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from rsetl import paging
 from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, DropConnection, JsonService, RequestContext
+from rsetl.awsproto.errors import wire_error
 from rsetl.clock import Clock, RealClock
 from rsetl.redshift_data import catalog
 from rsetl.redshift_data.config import STATEMENT_WORKERS, Faults, Limits, RateLimiter
@@ -231,7 +232,7 @@ class RedshiftDataService(JsonService):
         if delay:
             self.clock.sleep(delay)
         if not self._rates.allow(operation, self.limits.requests_per_second.get(operation)):
-            return self.error_response(ThrottlingException("Rate exceeded"), context)
+            return self.error_response(wire_error(ThrottlingException("Rate exceeded")), context)
         response = super().handle(request, context)
         if drop:
             raise DropConnection(operation)
@@ -809,15 +810,8 @@ def _session_due(session: Session, now: datetime) -> bool:
 
 
 def _paginate(items: list[T], params: dict[str, Any], default_size: int) -> tuple[list[T], str | None]:
-    """One page of `items` by offset; NextToken carries the offset of the next page."""
+    """One page by NextToken / MaxResults."""
     size = params.get("MaxResults") or default_size
-    token = params.get("NextToken")
-    start = 0
-    if token:
-        try:
-            start = int(base64.urlsafe_b64decode(token.encode()).decode())
-        except ValueError:
-            raise ValidationException("The NextToken is not valid.") from None
-    end = start + size
-    following = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
-    return items[start:end], following
+    return paging.page(
+        items, params.get("NextToken"), size, lambda _: ValidationException("The NextToken is not valid.")
+    )

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from rsetl.awsproto import AwsError
-from rsetl.objectstore import ObjectStore, StoredObject
+from rsetl.objectstore import ObjectStore, ObjectStoreError, StoredObject
 from rsetl.redshift_sql.exceptions import S3AccessError, UnsupportedSqlError
 
 
@@ -33,7 +32,7 @@ class S3Url:
 def get_object(store: ObjectStore, url: S3Url) -> StoredObject:
     try:
         return store.get_object(url.bucket, url.key)
-    except AwsError as error:
+    except ObjectStoreError as error:
         raise S3AccessError(f"cannot read {url}: {error}") from error
 
 
@@ -41,7 +40,7 @@ def list_objects(store: ObjectStore, url: S3Url) -> list[S3Url]:
     """Every object whose key starts with the URL's key, as COPY loads them (folder markers skipped)."""
     try:
         keys = store.list_keys(url.bucket, url.key)
-    except AwsError as error:
+    except ObjectStoreError as error:
         raise S3AccessError(f"cannot list {url}: {error}") from error
     found = [S3Url(url.bucket, key) for key in keys if not key.endswith("/")]
     if not found:
@@ -61,7 +60,7 @@ def manifest_entries(store: ObjectStore, url: S3Url) -> list[S3Url]:
         file = S3Url.parse(str(entry.get("url", "")), "COPY")
         try:
             store.get_object(file.bucket, file.key)
-        except AwsError as error:
+        except ObjectStoreError as error:
             if entry.get("mandatory", False):
                 raise S3AccessError(f"manifest {url}: mandatory file {file} is missing") from error
             continue

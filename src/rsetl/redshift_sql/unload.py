@@ -13,8 +13,7 @@ import psycopg
 from psycopg import sql
 from sqlglot.tokens import Token, TokenType
 
-from rsetl.awsproto import AwsError
-from rsetl.objectstore import ObjectStore
+from rsetl.objectstore import ObjectStore, ObjectStoreError
 from rsetl.redshift_sql.exceptions import RedshiftSqlError, S3AccessError, UnloadError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import word
 from rsetl.redshift_sql.s3url import S3Url
@@ -237,7 +236,7 @@ def _check_overwrite(store: ObjectStore, command: UnloadCommand, names: list[str
         return
     try:
         existing = set(store.list_keys(command.target.bucket, command.target.key))
-    except AwsError as error:
+    except ObjectStoreError as error:
         raise S3AccessError(f"cannot list {command.target}: {error}") from error
     clash = sorted(existing.intersection(names))
     if clash:
@@ -250,5 +249,5 @@ def _check_overwrite(store: ObjectStore, command: UnloadCommand, names: list[str
 def _put(store: ObjectStore, bucket: str, key: str, body: bytes) -> None:
     try:
         store.put_object(bucket, key, body)
-    except AwsError as error:
+    except ObjectStoreError as error:
         raise S3AccessError(f"cannot write s3://{bucket}/{key}: {error}") from error

@@ -11,6 +11,7 @@ import hashlib
 import string
 import uuid
 
+from rsetl.arn import function_arn
 from rsetl.eventbridge.delivery import Delivery
 from rsetl.iam import Caller, LocalIam, ServiceCaller
 from rsetl.stepfunctions import StepFunctionsEngine
@@ -72,8 +73,11 @@ class InProcessAccess:
         (as AWS reports it, e.g. awslabs/aws-deployment-framework issue #460).
         """
         caller = self.task_caller(request)
-        prefix = f"arn:aws:lambda:{request.region}:{request.account_id}:function:"
-        arn = function if function.startswith("arn:") else prefix + function
+        arn = (
+            function
+            if function.startswith("arn:")
+            else function_arn(request.region, request.account_id, function)
+        )
         message = self.iam.denial(caller, "lambda:InvokeFunction", arn)
         if message is not None:
             raise StatesError(

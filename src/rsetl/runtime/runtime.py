@@ -21,6 +21,7 @@ from rsetl.awsproto import (
     SigV4Verifier,
     ensure_port_free,
 )
+from rsetl.awsproto.clients import local_client
 from rsetl.clock import Clock, RealClock
 from rsetl.cloudformation import CloudFormationService
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
@@ -158,6 +159,10 @@ class LocalRuntime:
         assert self.server is not None, "the runtime is not started"
         return self.server.url
 
+    def client(self, service: str) -> Any:
+        """A boto3 client of `service` at this runtime's endpoint, signed as its administrator."""
+        return local_client(service, self.url, self.template.region, self.access_key, self.secret_key)
+
     def start(self, on_progress: Callable[[str], None] | None = None) -> LocalRuntime:
         """Bring everything up; `on_progress` hears one line per phase."""
         say = on_progress or (lambda line: logger.info(line))
@@ -211,7 +216,8 @@ class LocalRuntime:
         self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,
-            task_credentials=self._task_credentials, endpoint_url=self.url, region=template.region,
+            task_credentials=self._task_credentials, endpoint_url=self.url,
+            credentials=(self.access_key, self.secret_key), region=template.region,
             account_id=template.account_id, status_events=self._publish_one, journal=self.journal,
         )  # fmt: skip
         self.access = InProcessAccess(self.iam, self.stepfunctions)

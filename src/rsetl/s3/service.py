@@ -26,7 +26,7 @@ from moto.server import create_backend_app
 from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID
 from rsetl.awsproto.wsgi import call_wsgi
-from rsetl.objectstore import StoredObject
+from rsetl.objectstore import NoSuchBucket, NoSuchKey, StoredObject
 from rsetl.s3.notifications import ObjectNotification, object_event_entry
 from rsetl.s3.permissions import S3Target, required_permissions
 from rsetl.s3.persistence import S3Persistence
@@ -245,11 +245,9 @@ class S3Service:
         except Exception:
             found = None
             if bucket not in self.bucket_names():
-                raise AwsError(
-                    "NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404
-                ) from None
+                raise NoSuchBucket(bucket) from None
         if found is None:
-            raise AwsError("NoSuchKey", f"The specified key does not exist: s3://{bucket}/{key}", 404)
+            raise NoSuchKey(bucket, key)
         return StoredObject(bucket, key, bytes(found.value), found.etag.strip('"'))
 
     def put_object(self, bucket: str, key: str, body: bytes) -> StoredObject:
@@ -258,13 +256,13 @@ class S3Service:
         It sends no notification: the landing bucket's rules must not re-ingest unloaded files.
         """
         if bucket not in self._backend.buckets:
-            raise AwsError("NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404)
+            raise NoSuchBucket(bucket)
         stored = self._backend.put_object(bucket, key, body)
         return StoredObject(bucket, key, body, stored.etag.strip('"'))
 
     def list_keys(self, bucket: str, prefix: str) -> list[str]:
         if bucket not in self._backend.buckets:
-            raise AwsError("NoSuchBucket", f"The specified bucket does not exist: {bucket}", 404)
+            raise NoSuchBucket(bucket)
         return sorted(name for name in self._backend.buckets[bucket].keys if name.startswith(prefix))
 
 

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from rsetl.stepfunctions.definition import load_definition, substitute, validate_definition
-from rsetl.stepfunctions.engine import (
-    ExecutionAlreadyExists,
-    ExecutionNotFound,
-    InvalidName,
-    StateMachine,
-    StateMachineAlreadyExists,
-    StateMachineNotFound,
-    StepFunctionsEngine,
-)
+from rsetl.stepfunctions.engine import StateMachine, StepFunctionsEngine
 from rsetl.stepfunctions.exceptions import (
     DefinitionError,
+    ExecutionAlreadyExists,
+    ExecutionDoesNotExist,
     ExecutionStopped,
     ExecutionTimedOut,
+    InvalidDefinition,
+    InvalidName,
+    StateMachineAlreadyExists,
+    StateMachineDoesNotExist,
+    StatesApiError,
     StatesError,
     StepFunctionsError,
+    TaskDoesNotExist,
 )
 from rsetl.stepfunctions.history import HISTORY_EVENT_LIMIT, ExecutionStats, History
 from rsetl.stepfunctions.integrations import (
@@ -31,7 +31,7 @@ from rsetl.stepfunctions.integrations import (
 )
 from rsetl.stepfunctions.interpreter import Execution, Interpreter
 from rsetl.stepfunctions.service import StatesService
-from rsetl.stepfunctions.tokens import TaskTokenNotFound, TaskTokens
+from rsetl.stepfunctions.tokens import TaskTokens
 
 __all__ = [
     "HISTORY_EVENT_LIMIT",
@@ -40,26 +40,28 @@ __all__ = [
     "EventsIntegration",
     "Execution",
     "ExecutionAlreadyExists",
-    "ExecutionNotFound",
+    "ExecutionDoesNotExist",
     "ExecutionStats",
     "ExecutionStopped",
     "ExecutionTimedOut",
     "History",
     "IntegrationRegistry",
     "Interpreter",
+    "InvalidDefinition",
     "InvalidName",
     "LambdaIntegration",
     "ServiceIntegration",
     "StateMachine",
     "StateMachineAlreadyExists",
-    "StateMachineNotFound",
+    "StateMachineDoesNotExist",
+    "StatesApiError",
     "StatesError",
     "StatesIntegration",
     "StatesService",
     "StepFunctionsEngine",
     "StepFunctionsError",
+    "TaskDoesNotExist",
     "TaskRequest",
-    "TaskTokenNotFound",
     "TaskTokens",
     "load_definition",
     "substitute",

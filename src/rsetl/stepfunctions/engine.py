@@ -12,10 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rsetl.arn import execution_arn, state_machine_arn
+from rsetl.awsproto.clients import LOCAL_KEYS
 from rsetl.clock import Clock
 from rsetl.journal import ExecutionRow, Journal
 from rsetl.stepfunctions.definition import load_definition
-from rsetl.stepfunctions.exceptions import StepFunctionsError
+from rsetl.stepfunctions.exceptions import (
+    DefinitionError,
+    ExecutionAlreadyExists,
+    ExecutionDoesNotExist,
+    InvalidDefinition,
+    InvalidName,
+    StateMachineAlreadyExists,
+    StateMachineDoesNotExist,
+    StepFunctionsError,
+)
 from rsetl.stepfunctions.history import HISTORY_EVENT_LIMIT, History
 from rsetl.stepfunctions.integrations import (
     AwsSdkIntegration,
@@ -38,26 +49,6 @@ _RESTART_SUFFIX = re.compile(r"-restart-\d+$")
 RUNTIME_STOPPED = "rsetl.RuntimeStopped"
 """The error of an execution that was RUNNING when the local runtime stopped (it is not an AWS error:
 on AWS the service does not stop under a running execution)."""
-
-
-class StateMachineNotFound(StepFunctionsError):
-    """No state machine has this ARN."""
-
-
-class StateMachineAlreadyExists(StepFunctionsError):
-    """A state machine of this name exists with another definition."""
-
-
-class ExecutionNotFound(StepFunctionsError):
-    """No execution has this ARN."""
-
-
-class ExecutionAlreadyExists(StepFunctionsError):
-    """An execution of this name already exists for the state machine."""
-
-
-class InvalidName(StepFunctionsError):
-    """A state machine or execution name breaks AWS's naming rules."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +94,7 @@ class StepFunctionsEngine:
         lambda_authorizer: LambdaAuthorizer | None = None,
         task_credentials: TaskCredentials | None = None,
         endpoint_url: str | None = None,
+        credentials: tuple[str, str] = LOCAL_KEYS,
         region: str = "us-east-1",
         account_id: str = "000000000000",
         history_limit: int = HISTORY_EVENT_LIMIT,
@@ -111,7 +103,9 @@ class StepFunctionsEngine:
         journal: Journal | None = None,
     ) -> None:
         """With a `journal`, executions and their histories are written through to it, and the ones
-        it holds are loaded now (see :meth:`restart_interrupted` for those that were RUNNING)."""
+        it holds are loaded now (see :meth:`restart_interrupted` for those that were RUNNING).
+        `credentials` (access key, secret) sign the SDK and EventBridge calls that no
+        `task_credentials` sign as the execution's role."""
         self.clock = clock
         self._journal = journal
         self._status_events = status_events
@@ -119,7 +113,7 @@ class StepFunctionsEngine:
         self.account_id = account_id
         self.tokens = TaskTokens()
         self.integrations = integrations or default_integrations(
-            self, lambda_invoker, endpoint_url, region, lambda_authorizer, task_credentials
+            self, lambda_invoker, endpoint_url, region, lambda_authorizer, task_credentials, credentials
         )
         self.interpreter = Interpreter(
             clock,
@@ -141,7 +135,7 @@ class StepFunctionsEngine:
     # -- state machines --------------------------------------------------------------------
 
     def machine_arn(self, name: str) -> str:
-        return f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:{name}"
+        return state_machine_arn(self.region, self.account_id, name)
 
     def create_state_machine(
         self,
@@ -153,7 +147,10 @@ class StepFunctionsEngine:
     ) -> StateMachine:
         """Register a machine; the same name and definition again returns the existing one."""
         check_name(name, "state machine")
-        parsed = load_definition(definition, substitutions)
+        try:
+            parsed = load_definition(definition, substitutions)
+        except DefinitionError as error:
+            raise InvalidDefinition(f"Invalid State Machine Definition: '{error}'") from error
         arn = self.machine_arn(name)
         with self._lock:
             existing = self.machines.get(arn)
@@ -171,7 +168,7 @@ class StepFunctionsEngine:
         with self._lock:
             machine = self.machines.get(arn)
         if machine is None:
-            raise StateMachineNotFound(f"State Machine Does Not Exist: '{arn}'")
+            raise StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
         return machine
 
     # -- executions ------------------------------------------------------------------------
@@ -183,7 +180,7 @@ class StepFunctionsEngine:
         machine = self.machine(machine_arn)
         name = name or str(uuid.uuid4())
         check_name(name, "execution")
-        arn = f"arn:aws:states:{self.region}:{self.account_id}:execution:{machine.name}:{name}"
+        arn = execution_arn(self.region, self.account_id, machine.name, name)
         execution = Execution(
             arn=arn,
             name=name,
@@ -276,9 +273,7 @@ class StepFunctionsEngine:
             )
             if machine is not None:
                 new_name = self._restart_name(execution.name)
-                new_arn = (
-                    f"arn:aws:states:{self.region}:{self.account_id}:execution:{machine.name}:{new_name}"
-                )
+                new_arn = execution_arn(self.region, self.account_id, machine.name, new_name)
                 cause = (
                     "The local runtime stopped while this execution was RUNNING; it was started again "
                     f"from its input as {new_arn}."
@@ -349,7 +344,7 @@ class StepFunctionsEngine:
         with self._lock:
             execution = self.executions.get(arn)
         if execution is None:
-            raise ExecutionNotFound(f"Execution Does Not Exist: '{arn}'")
+            raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{arn}'")
         return execution
 
     def stop_execution(self, arn: str, error: str = "", cause: str = "") -> Execution:
@@ -437,6 +432,7 @@ def default_integrations(
     region: str,
     lambda_authorizer: LambdaAuthorizer | None = None,
     task_credentials: TaskCredentials | None = None,
+    credentials: tuple[str, str] = LOCAL_KEYS,
 ) -> IntegrationRegistry:
     """lambda (when a runtime is given), states, aws-sdk and events against `endpoint_url`.
 
@@ -445,7 +441,7 @@ def default_integrations(
     """
     registry = IntegrationRegistry()
     registry.register("states", StatesIntegration(engine))
-    sdk = AwsSdkIntegration(endpoint_url, region, credentials=task_credentials)
+    sdk = AwsSdkIntegration(endpoint_url, region, *credentials, credentials=task_credentials)
     registry.register("aws-sdk", sdk)
     if lambda_invoker is not None:
         registry.register("lambda", LambdaIntegration(lambda_invoker, lambda_authorizer))

@@ -20,10 +20,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Protocol
 
-import boto3
 import botocore.session
 from botocore.exceptions import ClientError, ParamValidationError
 
+from rsetl.awsproto.clients import LOCAL_KEYS, local_client
 from rsetl.lambdas.exceptions import LambdaServiceError
 from rsetl.stepfunctions.exceptions import StatesError
 
@@ -346,8 +346,8 @@ class AwsSdkIntegration:
         self,
         endpoint_url: str | None,
         region: str = "us-east-1",
-        access_key: str = "test",
-        secret_key: str = "test",
+        access_key: str = LOCAL_KEYS[0],
+        secret_key: str = LOCAL_KEYS[1],
         credentials: TaskCredentials | None = None,
     ) -> None:
         self._endpoint_url = endpoint_url
@@ -365,12 +365,8 @@ class AwsSdkIntegration:
             key, secret = self._credentials(request)
         with self._lock:
             if (service, key) not in self._clients:
-                self._clients[service, key] = boto3.session.Session().client(
-                    service,  # type: ignore[call-overload]
-                    endpoint_url=self._endpoint_url,
-                    region_name=self._region,
-                    aws_access_key_id=key,
-                    aws_secret_access_key=secret,
+                self._clients[service, key] = local_client(
+                    service, self._endpoint_url, self._region, key, secret
                 )
             return self._clients[service, key]
 

@@ -6,40 +6,39 @@ import json
 import re
 from typing import Any
 
-from rsetl.awsproto import AwsError, JsonService, RequestContext
-from rsetl.stepfunctions.engine import (
-    ExecutionAlreadyExists,
-    ExecutionNotFound,
-    InvalidName,
-    StateMachineAlreadyExists,
-    StateMachineNotFound,
-    StepFunctionsEngine,
+from rsetl import paging
+from rsetl.awsproto import JsonService, RequestContext
+from rsetl.stepfunctions.engine import StepFunctionsEngine
+from rsetl.stepfunctions.exceptions import (
+    InvalidArn,
+    InvalidExecutionInput,
+    InvalidOutput,
+    InvalidToken,
+    StateMachineTypeNotSupported,
+    StatesApiError,
 )
-from rsetl.stepfunctions.exceptions import DefinitionError
 from rsetl.stepfunctions.interpreter import Execution
-from rsetl.stepfunctions.tokens import TaskTokenNotFound
 
 _MACHINE_ARN = re.compile(r"^arn:aws[\w-]*:states:[\w-]+:\d{12}:stateMachine:[^:]+$")
 _EXECUTION_ARN = re.compile(r"^arn:aws[\w-]*:states:[\w-]+:\d{12}:(execution|express):[^:]+:[^:]+$")
 
 
 def _page(items: list[Any], params: dict[str, Any], default_size: int = 100) -> tuple[list[Any], str | None]:
-    try:
-        start = int(params.get("nextToken") or 0)
-    except ValueError:
-        raise AwsError("InvalidToken", f"Invalid pagination token: {params.get('nextToken')!r}") from None
-    size = int(params.get("maxResults") or default_size)
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
+    return paging.page(
+        items,
+        params.get("nextToken"),
+        int(params.get("maxResults") or default_size),
+        lambda token: InvalidToken(f"Invalid pagination token: {token!r}"),
+    )
 
 
-def _json_input(text: Any, what: str, error_code: str) -> Any:
+def _json_input(text: Any, what: str, error: type[StatesApiError]) -> Any:
     if text is None:
         return {}
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise AwsError(error_code, f"Invalid {what}: {exc}") from None
+        raise error(f"Invalid {what}: {exc}") from None
 
 
 class StatesService(JsonService):
@@ -63,41 +62,22 @@ class StatesService(JsonService):
 
     # -- lookups with AWS's errors ---------------------------------------------------------
 
-    def _machine_arn(self, arn: str) -> str:
-        if not _MACHINE_ARN.match(arn):
-            raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
-        return arn
-
     def _execution(self, arn: str) -> Execution:
         if not _EXECUTION_ARN.match(arn):
-            raise AwsError("InvalidArn", f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
-        try:
-            return self.engine.execution(arn)
-        except ExecutionNotFound as exc:
-            raise AwsError("ExecutionDoesNotExist", str(exc)) from None
+            raise InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
+        return self.engine.execution(arn)
 
     def _machine(self, arn: str) -> Any:
-        try:
-            return self.engine.machine(self._machine_arn(arn))
-        except StateMachineNotFound as exc:
-            raise AwsError("StateMachineDoesNotExist", str(exc)) from None
+        if not _MACHINE_ARN.match(arn):
+            raise InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: {arn}'")
+        return self.engine.machine(arn)
 
     # -- state machines --------------------------------------------------------------------
 
     def create_state_machine(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        try:
-            machine = self.engine.create_state_machine(
-                params["name"],
-                params["definition"],
-                params.get("roleArn", ""),
-                params.get("type", "STANDARD"),
-            )
-        except DefinitionError as exc:
-            raise AwsError("InvalidDefinition", f"Invalid State Machine Definition: '{exc}'") from None
-        except InvalidName as exc:
-            raise AwsError("InvalidName", str(exc)) from None
-        except StateMachineAlreadyExists as exc:
-            raise AwsError("StateMachineAlreadyExists", str(exc)) from None
+        machine = self.engine.create_state_machine(
+            params["name"], params["definition"], params.get("roleArn", ""), params.get("type", "STANDARD")
+        )
         return {"stateMachineArn": machine.arn, "creationDate": machine.creation_date}
 
     def describe_state_machine(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
@@ -129,7 +109,7 @@ class StatesService(JsonService):
 
     def _start(self, params: dict[str, Any], wait: bool) -> Execution:
         machine = self._machine(params["stateMachineArn"])
-        input_value = _json_input(params.get("input"), "execution input", "InvalidExecutionInput")
+        input_value = _json_input(params.get("input"), "execution input", InvalidExecutionInput)
         name = params.get("name")
         if name is not None:
             arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{name}"
@@ -137,12 +117,7 @@ class StatesService(JsonService):
             # AWS: the same name and input while the execution is still running is idempotent.
             if existing is not None and existing.status == "RUNNING" and existing.input == input_value:
                 return existing
-        try:
-            return self.engine.start_execution(machine.arn, input_value, name, wait=wait)
-        except ExecutionAlreadyExists as exc:
-            raise AwsError("ExecutionAlreadyExists", str(exc)) from None
-        except InvalidName as exc:
-            raise AwsError("InvalidName", str(exc)) from None
+        return self.engine.start_execution(machine.arn, input_value, name, wait=wait)
 
     def start_execution(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         execution = self._start(params, wait=False)
@@ -151,9 +126,8 @@ class StatesService(JsonService):
     def start_sync_execution(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         machine = self._machine(params["stateMachineArn"])
         if machine.type != "EXPRESS":
-            raise AwsError(
-                "StateMachineTypeNotSupported",
-                "This operation is not supported by this type of state machine",
+            raise StateMachineTypeNotSupported(
+                "This operation is not supported by this type of state machine"
             )
         execution = self._start(params, wait=True)
         description = self.engine.describe(execution)
@@ -215,27 +189,18 @@ class StatesService(JsonService):
 
     # -- callbacks -------------------------------------------------------------------------
 
-    def _token_call(self, action: Any, *args: Any) -> dict[str, Any]:
-        try:
-            action(*args)
-        except TaskTokenNotFound:
-            raise AwsError("TaskDoesNotExist", "Task Token does not exist") from None
+    def send_task_success(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        output = _json_input(params["output"], "output", InvalidOutput)
+        self.engine.send_task_success(params["taskToken"], output)
         return {}
 
-    def send_task_success(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        output = _json_input(params["output"], "output", "InvalidOutput")
-        return self._token_call(self.engine.send_task_success, params["taskToken"], output)
-
     def send_task_failure(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        return self._token_call(
-            self.engine.send_task_failure,
-            params["taskToken"],
-            params.get("error", ""),
-            params.get("cause", ""),
-        )
+        self.engine.send_task_failure(params["taskToken"], params.get("error", ""), params.get("cause", ""))
+        return {}
 
     def send_task_heartbeat(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        return self._token_call(self.engine.send_task_heartbeat, params["taskToken"])
+        self.engine.send_task_heartbeat(params["taskToken"])
+        return {}
 
 
 def _without_data(event: dict[str, Any]) -> dict[str, Any]:

@@ -7,11 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from rsetl.stepfunctions.exceptions import StatesError
-
-
-class TaskTokenNotFound(LookupError):
-    """No running task waits for this token (unknown, or its task already ended)."""
+from rsetl.stepfunctions.exceptions import StatesError, TaskDoesNotExist
 
 
 @dataclass
@@ -50,7 +46,7 @@ class TaskTokens:
         with self._lock:
             waiter = self._waiters.get(token)
         if waiter is None or waiter.done:
-            raise TaskTokenNotFound(token)
+            raise TaskDoesNotExist("Task Token does not exist")
         return waiter
 
     def succeed(self, token: str, output: Any) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rsetl.arn import DEFAULT_BUS, arn, event_bus_arn, function_arn, rule_arn, schedule_arn, state_machine_arn
+
 
 @dataclass(frozen=True)
 class Place:
@@ -20,9 +22,7 @@ class Place:
     region: str
 
     def arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> str:
-        region = self.region if regional else ""
-        acct = self.account_id if account else ""
-        return f"arn:aws:{service}:{region}:{acct}:{resource}"
+        return arn(service, resource, self.region if regional else "", self.account_id if account else "")
 
 
 def _name(props: dict[str, Any], key: str, place: Place, logical_id: str, limit: int = 64) -> str:
@@ -34,43 +34,43 @@ def _name(props: dict[str, Any], key: str, place: Place, logical_id: str, limit:
 
 def _lambda(logical_id: str, props: dict[str, Any], place: Place) -> tuple[str, dict[str, str]]:
     name = _name(props, "FunctionName", place, logical_id)
-    return name, {"Arn": place.arn("lambda", f"function:{name}")}
+    return name, {"Arn": function_arn(place.region, place.account_id, name)}
 
 
 def _layer(logical_id: str, props: dict[str, Any], place: Place) -> tuple[str, dict[str, str]]:
     name = _name(props, "LayerName", place, logical_id)
-    arn = place.arn("lambda", f"layer:{name}:1")
-    return arn, {"LayerVersionArn": arn}
+    layer = place.arn("lambda", f"layer:{name}:1")
+    return layer, {"LayerVersionArn": layer}
 
 
 def _state_machine(logical_id: str, props: dict[str, Any], place: Place) -> tuple[str, dict[str, str]]:
     name = _name(props, "StateMachineName", place, logical_id, 80)
-    arn = place.arn("states", f"stateMachine:{name}")
-    return arn, {"Arn": arn, "Name": name}
+    machine = state_machine_arn(place.region, place.account_id, name)
+    return machine, {"Arn": machine, "Name": name}
 
 
 def _bus(logical_id: str, props: dict[str, Any], place: Place) -> tuple[str, dict[str, str]]:
     name = _name(props, "Name", place, logical_id)
-    return name, {"Arn": place.arn("events", f"event-bus/{name}"), "Name": name}
+    return name, {"Arn": event_bus_arn(place.region, place.account_id, name), "Name": name}
 
 
 def _rule(logical_id: str, props: dict[str, Any], place: Place) -> tuple[str, dict[str, str]]:
     name = _name(props, "Name", place, logical_id)
     bus = props.get("EventBusName")
-    path = f"rule/{bus}/{name}" if isinstance(bus, str) and bus and bus != "default" else f"rule/{name}"
-    return name, {"Arn": place.arn("events", path)}
+    bus_name = bus if isinstance(bus, str) and bus else DEFAULT_BUS
+    return name, {"Arn": rule_arn(place.region, place.account_id, name, bus_name)}
 
 
 def _schedule(logical_id: str, props: dict[str, Any], place: Place) -> tuple[str, dict[str, str]]:
     name = _name(props, "Name", place, logical_id)
     group = props.get("GroupName") or "default"
-    return name, {"Arn": place.arn("scheduler", f"schedule/{group}/{name}")}
+    return name, {"Arn": schedule_arn(place.region, place.account_id, name, group)}
 
 
 def _bucket(logical_id: str, props: dict[str, Any], place: Place) -> tuple[str, dict[str, str]]:
     name = _name(props, "BucketName", place, logical_id.lower(), 63).lower()
     return name, {
-        "Arn": f"arn:aws:s3:::{name}",
+        "Arn": arn("s3", name),
         "DomainName": f"{name}.s3.amazonaws.com",
         "RegionalDomainName": f"{name}.s3.{place.region}.amazonaws.com",
     }
@@ -84,8 +84,8 @@ def _queue(logical_id: str, props: dict[str, Any], place: Place) -> tuple[str, d
 
 def _topic(logical_id: str, props: dict[str, Any], place: Place) -> tuple[str, dict[str, str]]:
     name = _name(props, "TopicName", place, logical_id)
-    arn = place.arn("sns", name)
-    return arn, {"TopicArn": arn, "TopicName": name}
+    topic = place.arn("sns", name)
+    return topic, {"TopicArn": topic, "TopicName": name}
 
 
 def _role(logical_id: str, props: dict[str, Any], place: Place) -> tuple[str, dict[str, str]]:

@@ -325,7 +325,11 @@ def test_rule_and_bus_management(bridge: EventBridge) -> None:
             "default",
         ),
         ({"event_pattern": {"a": ["b"]}, "event_bus_name": "nope"}, ResourceNotFoundException, "nope"),
-        ({"event_pattern": {"a": ["b"]}, "state": "ON"}, ValidationException, "not one of"),
+        (
+            {"event_pattern": {"a": ["b"]}, "state": "ON"},
+            ValidationException,
+            "Value 'ON' at 'state' failed to satisfy constraint: Member must satisfy enum value set",
+        ),
     ],
 )
 def test_put_rule_errors(
@@ -334,6 +338,20 @@ def test_put_rule_errors(
     bridge.create_event_bus("custom")
     with pytest.raises(error, match=message):
         bridge.put_rule("r", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "constraint"),
+    [
+        ("bad name", r"Member must satisfy regular expression pattern: \[\\.\\-_A-Za-z0-9\]\+"),
+        ("r" * 65, "Member must have length less than or equal to 64"),
+    ],
+)
+def test_in_process_rules_meet_the_wire_validator(bridge: EventBridge, name: str, constraint: str) -> None:
+    """The template's wiring calls the bus directly; it gets the limits of botocore's events model
+    (RuleName: 1-64 characters of `[\\.\\-_A-Za-z0-9]+`) and the message the wire answers with."""
+    with pytest.raises(ValidationException, match=f"at 'name' failed to satisfy constraint: {constraint}"):
+        bridge.put_rule(name, event_pattern={"a": ["b"]})
 
 
 def test_put_targets_validation(bridge: EventBridge) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from rsetl.awsproto import AwsError
 from rsetl.clock import VirtualClock
+from rsetl.errors import ServiceError
 from rsetl.redshift_data import DatabaseLogin, Faults, Limits
 from rsetl.redshift_data.config import RateLimiter
 from rsetl.redshift_data.connections import error_text
@@ -129,7 +129,7 @@ def test_a_result_past_the_memory_threshold_is_served_from_its_file(tmp_path: Pa
     assert parsed[1:] == [[str(n), label, raw.hex(), ""] for n, label, raw, _ in rows]
     spilled.discard()
     assert not (tmp_path / "json").exists()
-    with pytest.raises(AwsError) as expired:
+    with pytest.raises(ServiceError) as expired:
         spilled.records(0)
     assert expired.value.code == "ResourceNotFoundException", "a read racing the expiry"
 
@@ -157,10 +157,10 @@ def test_tokens_belong_to_their_statement(tmp_path: Path) -> None:
     result = build([column("id", "int4")], [(n,) for n in range(100)], tmp_path / "r", result_page_bytes=100)
     _, token = result.page(None, "stmt-1")
     assert token is not None
-    with pytest.raises(AwsError) as error:
+    with pytest.raises(ServiceError) as error:
         result.page(token, "stmt-2")
     assert error.value.code == "ValidationException"
-    with pytest.raises(AwsError):
+    with pytest.raises(ServiceError):
         result.page("%%%", "stmt-1")
 
 

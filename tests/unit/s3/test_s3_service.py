@@ -11,7 +11,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from rsetl.awsproto import AwsError, LocalServer, Router
+from rsetl.awsproto import LocalServer, Router
+from rsetl.objectstore import NoSuchBucket, NoSuchKey
 from rsetl.s3 import S3Service
 
 
@@ -85,11 +86,11 @@ def test_object_store_view_reads_what_the_api_wrote(s3) -> None:
     assert body == b"1|2\n"
 
 
-def test_missing_object_and_bucket_raise_aws_errors(s3) -> None:
+def test_missing_object_and_bucket_raise_their_s3_errors(s3) -> None:
     service, _ = s3
-    with pytest.raises(AwsError, match="NoSuchKey"):
+    with pytest.raises(NoSuchKey, match="NoSuchKey"):
         service.get_object("landing", "nope.csv")
-    with pytest.raises(AwsError, match="NoSuchBucket"):
+    with pytest.raises(NoSuchBucket, match="NoSuchBucket"):
         service.get_object("nobucket", "nope.csv")
 
 

@@ -103,6 +103,22 @@ class WhoAmIDataApi(JsonService):
         return {"Id": context.principal}
 
 
+def _run_who_am_i(engine: StepFunctionsEngine) -> Any:
+    """One execution of an SDK task whose output is the principal that signed its call."""
+    definition = machine(
+        {
+            "T": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:redshiftdata:executeStatement",
+                "Parameters": {"Sql": "select 1", "Database": "dev", "WorkgroupName": "wg1"},
+                "End": True,
+            }
+        }
+    )
+    arn = engine.create_state_machine("sdk", definition).arn
+    return engine.start_execution(arn, {}, "run", wait=True)
+
+
 def test_aws_sdk_tasks_sign_as_the_executions_role_when_given_credentials() -> None:
     """Step Functions makes a task's SDK calls with the state machine's role ("How Step Functions
     works with IAM", https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html)."""
@@ -117,20 +133,22 @@ def test_aws_sdk_tasks_sign_as_the_executions_role_when_given_credentials() -> N
     with LocalServer(router) as server:
         registry = IntegrationRegistry({"aws-sdk": AwsSdkIntegration(server.url, credentials=credentials)})
         engine = StepFunctionsEngine(VirtualClock(), integrations=registry)
-        definition = machine(
-            {
-                "T": {
-                    "Type": "Task",
-                    "Resource": "arn:aws:states:::aws-sdk:redshiftdata:executeStatement",
-                    "Parameters": {"Sql": "select 1", "Database": "dev", "WorkgroupName": "wg1"},
-                    "End": True,
-                }
-            }
-        )
-        arn = engine.create_state_machine("sdk", definition).arn
-        run = engine.start_execution(arn, {}, "run", wait=True)
+        run = _run_who_am_i(engine)
     assert run.output == {"Id": "ASIAROLE"}
     assert asked == [run.arn]
+
+
+def test_aws_sdk_tasks_without_a_role_sign_with_the_engines_credentials() -> None:
+    """An endpoint that knows only the runtime's configured keys still answers the engine's own
+    clients: nothing signs with a built-in `test` key."""
+    router = Router(SigV4Verifier({"AKIDLOCAL": "local-secret"}))
+    router.register(WhoAmIDataApi())
+    with LocalServer(router) as server:
+        engine = StepFunctionsEngine(
+            VirtualClock(), endpoint_url=server.url, credentials=("AKIDLOCAL", "local-secret")
+        )
+        run = _run_who_am_i(engine)
+    assert run.output == {"Id": "AKIDLOCAL"}
 
 
 class RecordingEvents:

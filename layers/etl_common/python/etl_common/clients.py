@@ -7,25 +7,30 @@ Plain `boto3.client(...)`: on AWS they reach the regional endpoints; locally the
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
+    from mypy_boto3_s3 import S3Client
+
 
 @cache
-def redshift_data() -> Any:
+def redshift_data() -> RedshiftDataAPIServiceClient:
     """The Redshift Data API client."""
     return boto3.client("redshift-data")
 
 
 @cache
-def events_client() -> Any:
+def events_client() -> EventBridgeClient:
     """The EventBridge client."""
     return boto3.client("events")
 
 
 @cache
-def s3() -> Any:
+def s3() -> S3Client:
     """The S3 client."""
     return boto3.client("s3")
 

@@ -4,14 +4,17 @@ Data API errors raised under their own names, and compact statement summaries.""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from .errors import ActiveWaitingRequestsExceededException, ValidationException, data_api_error
 from .polling import ABORTED, FAILED, FINISHED, RUNNING_STATUSES
 from .target import RedshiftTarget
+
+if TYPE_CHECKING:
+    from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
 
 MAX_STATEMENT_NAME = 2048
 
@@ -40,7 +43,7 @@ def sql_parameters(names: Sequence[str], values: Mapping[str, Any]) -> list[dict
 
 
 def submit(
-    client: Any,
+    client: RedshiftDataAPIServiceClient,
     target: RedshiftTarget,
     sqls: Sequence[str],
     parameters: Sequence[Mapping[str, str]],
@@ -59,6 +62,7 @@ def submit(
     request: dict[str, Any] = {**target.request_args(), "StatementName": name, "ClientToken": token}
     if parameters:
         request["Parameters"] = list(parameters)
+    call: Callable[..., Mapping[str, Any]]
     if len(sqls) == 1:
         operation, call = "ExecuteStatement", client.execute_statement
         request["Sql"] = sqls[0]
@@ -68,7 +72,8 @@ def submit(
         request["ExecutionMode"] = mode
     try:
         try:
-            return dict(call(**request, **({"WaitTimeSeconds": wait_seconds} if wait_seconds else {})))
+            waiting = {**request, "WaitTimeSeconds": wait_seconds} if wait_seconds else request
+            return dict(call(**waiting))
         except ClientError as err:
             if wait_seconds and isinstance(
                 data_api_error(operation, err), ActiveWaitingRequestsExceededException
@@ -79,7 +84,9 @@ def submit(
         raise data_api_error(operation, err) from err
 
 
-def describe(client: Any, statement_id: str, wait_seconds: int | None = None) -> dict[str, Any]:
+def describe(
+    client: RedshiftDataAPIServiceClient, statement_id: str, wait_seconds: int | None = None
+) -> dict[str, Any]:
     """DescribeStatement, long-polling up to ``wait_seconds`` when given."""
     try:
         if wait_seconds:
@@ -95,7 +102,7 @@ def describe(client: Any, statement_id: str, wait_seconds: int | None = None) ->
         raise data_api_error("DescribeStatement", err) from err
 
 
-def cancel(client: Any, statement_id: str) -> bool:
+def cancel(client: RedshiftDataAPIServiceClient, statement_id: str) -> bool:
     """CancelStatement; ``False`` when the statement had already ended (nothing to cancel)."""
     try:
         return bool(client.cancel_statement(Id=statement_id).get("Status", False))
@@ -106,7 +113,9 @@ def cancel(client: Any, statement_id: str) -> bool:
         raise error from err
 
 
-def fetch_rows(client: Any, statement_id: str, limit: int) -> tuple[list[str], list[list[Any]]]:
+def fetch_rows(
+    client: RedshiftDataAPIServiceClient, statement_id: str, limit: int
+) -> tuple[list[str], list[list[Any]]]:
     """Column names and up to ``limit`` rows of a statement's result, across result pages."""
     columns: list[str] = []
     rows: list[list[Any]] = []

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import EventValidationError, PutEventsError
 from .schemas import validate_document
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
 
 SOURCE = "rsetl.pipeline"
 PIPELINE_SUCCEEDED = "Pipeline Succeeded"
@@ -110,7 +113,9 @@ def validate_event(event: Mapping[str, Any], base: Path | None = None) -> None:
     validate_document(schema, dict(event), f"{event['detail-type']} event", EventValidationError, base)
 
 
-def put_event(client: Any, bus_name: str, event: Mapping[str, Any], base: Path | None = None) -> str:
+def put_event(
+    client: EventBridgeClient, bus_name: str, event: Mapping[str, Any], base: Path | None = None
+) -> str:
     """Validate ``event`` and put it on ``bus_name``; returns the EventBridge event id."""
     validate_event(event, base)
     response = client.put_events(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -20,6 +20,10 @@ from .dataapi import (
 )
 from .errors import DataApiError, InputError
 from .target import RedshiftTarget
+
+if TYPE_CHECKING:
+    from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
+    from mypy_boto3_s3 import S3Client
 
 QUARANTINE_PREFIX = "quarantine/"
 RECORD_FAILED_LOAD_SQL = (
@@ -51,7 +55,7 @@ def failed_load(detail: Mapping[str, Any]) -> dict[str, str]:
 
 
 def record_failed_load(
-    client: Any,
+    client: RedshiftDataAPIServiceClient,
     target: RedshiftTarget,
     load: Mapping[str, str],
     *,
@@ -89,7 +93,7 @@ def metadata_value(text: str) -> str:
     return _NOT_PRINTABLE_ASCII.sub("?", text)[:_METADATA_VALUE_MAX]
 
 
-def move_to_quarantine(s3: Any, load: Mapping[str, str]) -> str | None:
+def move_to_quarantine(s3: S3Client, load: Mapping[str, str]) -> str | None:
     """Copy the failed object version to ``quarantine/<key>`` and delete it from its landing key.
 
     Both calls are conditional on the ETag, so a newer upload to the same key is left alone.

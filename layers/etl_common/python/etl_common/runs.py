@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -28,12 +28,16 @@ from .dataapi import (
     submit,
 )
 from .errors import InputError, data_api_error, is_serialization_failure
-from .params import parse_timestamp, resolve_parameters, sql_values
+from .params import ParameterValue, parse_timestamp, resolve_parameters, sql_values
 from .polling import ABORTED, FAILED, FINISHED, PollPolicy
 from .schemas import validate_document
 from .specs import iter_steps, load_spec, statement_parameters
 from .sqltext import referenced_parameters, render_statement
 from .staging import SUPERSEDED, stage_version
+
+if TYPE_CHECKING:
+    from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
+    from mypy_boto3_s3 import S3Client
 
 START_INPUT_SCHEMA = "start-input"
 UNKNOWN_STATUS = "UNKNOWN_STATUS"
@@ -44,6 +48,34 @@ REPORTED_ROWS = 20
 RECORD_SUPERSEDED_SQL = (
     "CALL etl.sp_record_superseded_load(:bucket, :object_key, :etag, :pipeline, :execution_name, :reason)"
 )
+
+
+class PlannedStep(TypedDict):
+    """One step of a stage, as the state machine runs it."""
+
+    name: str
+    timeout_seconds: int
+
+
+class PlannedStage(TypedDict):
+    """Steps that run in parallel; stages run one after another."""
+
+    name: str
+    steps: list[PlannedStep]
+
+
+class Run(TypedDict):
+    """The run document PrepareRun returns and the state machine passes to every later task."""
+
+    pipeline: str
+    execution_name: str
+    execution_arn: str
+    parameters: dict[str, ParameterValue]
+    changes: list[str]
+    """Tables and views the pipeline writes (the spec's `changes`)."""
+    stages: list[PlannedStage]
+    source: NotRequired[dict[str, str]]
+    """The staged version of the object the pipeline copies (``staging.stage_version``)."""
 
 
 @dataclass(frozen=True)
@@ -64,10 +96,10 @@ def prepare_run(
     execution_arn: str,
     started_at: str,
     default_timeout_seconds: int,
-    s3: Any = None,
+    s3: S3Client | None = None,
     iam_role: str = "",
     base: Path | None = None,
-) -> dict[str, Any]:
+) -> Run:
     """Validate the execution input and the pipeline spec, resolve parameters, plan the stages.
 
     Every step is rendered once here, so a bad value (e.g. an unsafe S3 key) fails the
@@ -79,7 +111,7 @@ def prepare_run(
     parameters = resolve_parameters(
         spec, execution_input.get("parameters", {}), parse_timestamp(started_at, "execution start time")
     )
-    run: dict[str, Any] = {
+    run: Run = {
         "pipeline": spec["name"],
         "execution_name": execution_name,
         "execution_arn": execution_arn,
@@ -159,11 +191,11 @@ def render_step(
 
 
 def execute_step(
-    client: Any,
+    client: RedshiftDataAPIServiceClient,
     target: Any,
     policy: PollPolicy,
     *,
-    run: Mapping[str, Any],
+    run: Run,
     step: Mapping[str, Any],
     now: str,
     redrive_count: int,
@@ -210,7 +242,7 @@ def execute_step(
 
 
 def check_statement(
-    client: Any,
+    client: RedshiftDataAPIServiceClient,
     policy: PollPolicy,
     *,
     statement: Mapping[str, Any],
@@ -251,7 +283,7 @@ def check_statement(
     )
 
 
-def cancel_running_statements(client: Any, *, execution_name: str) -> list[str]:
+def cancel_running_statements(client: RedshiftDataAPIServiceClient, *, execution_name: str) -> list[str]:
     """Cancel every statement of the execution that is still running; the ids of those cancelled.
 
     A failed step ends its stage's Map, but Step Functions does not stop the statements the other
@@ -273,7 +305,7 @@ def cancel_running_statements(client: Any, *, execution_name: str) -> list[str]:
     return cancelled
 
 
-def cancel_step(client: Any, *, statement: Mapping[str, Any]) -> dict[str, Any]:
+def cancel_step(client: RedshiftDataAPIServiceClient, *, statement: Mapping[str, Any]) -> dict[str, Any]:
     """Cancel a statement that ran past its step's time budget; returns the failure cause."""
     cancelled = cancel(client, statement["id"])
     error = (
@@ -312,7 +344,7 @@ def capped(text: str, max_bytes: int = MAX_ERROR_BYTES) -> str:
     return kept + marker
 
 
-def _data_check_failure(client: Any, statement_id: str) -> str | None:
+def _data_check_failure(client: RedshiftDataAPIServiceClient, statement_id: str) -> str | None:
     """Why a ``no_rows`` data check failed (the rows it found), or ``None`` when it passed."""
     columns, rows = fetch_rows(client, statement_id, REPORTED_ROWS)
     if not rows:
@@ -323,7 +355,7 @@ def _data_check_failure(client: Any, statement_id: str) -> str | None:
 
 
 def _statement_state(
-    client: Any,
+    client: RedshiftDataAPIServiceClient,
     policy: PollPolicy,
     description: Mapping[str, Any],
     *,

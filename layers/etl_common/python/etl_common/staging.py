@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 STAGING_PREFIX = "rsetl-staging/"
 """Where staged copies and manifests live: no ingest rule matches it; a lifecycle rule expires it."""
@@ -40,7 +43,7 @@ def staging_keys(execution_name: str, key: str) -> tuple[str, str]:
     return base + key, base + key + _MANIFEST_SUFFIX
 
 
-def stage_version(s3: Any, bucket: str, key: str, etag: str, execution_name: str) -> dict[str, str]:
+def stage_version(s3: S3Client, bucket: str, key: str, etag: str, execution_name: str) -> dict[str, str]:
     """Copy version ``etag`` of ``bucket/key`` to its staging key and write the manifest for it.
 
     Returns ``{"status": "STAGED", "manifest": "s3://..."}``, or ``{"status": "SUPERSEDED",

@@ -1,0 +1,27 @@
+"""The one base of every error an emulated AWS API answers with, apart from the wire that sends it.
+
+A service package names its errors after the AWS error codes (the class name is the code) and raises
+them with AWS's message text; the router turns any of them into its protocol's error response
+(:func:`rsetl.awsproto.errors.wire_error`), so no domain package imports the wire layer.
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """An AWS API error: `code` is the class name unless a class sets it; `status` its HTTP status."""
+
+    code: str = "InternalFailure"
+    status: int = 400
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:
+            cls.code = cls.__name__
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
