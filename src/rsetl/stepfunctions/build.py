@@ -25,6 +25,8 @@ from rsetl.stepfunctions.recovery import Catcher, Recovery, Retrier
 from rsetl.stepfunctions.states import (
     ChoiceRule,
     ChoiceState,
+    ComparisonRule,
+    ConditionRule,
     FailState,
     PassState,
     Program,
@@ -73,7 +75,7 @@ def build_program(definition: Any, where: str = "$", language: str = JSONPATH) -
     timeout = definition.get("TimeoutSeconds")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):
         raise DefinitionError("TimeoutSeconds must be a number of seconds", f"{where}.TimeoutSeconds")
-    return Program(start, built, None if timeout is None else float(timeout))
+    return Program(str(start), built, None if timeout is None else float(timeout))
 
 
 def _check_target(target: Any, states: Mapping[str, Any], where: str) -> None:
@@ -176,7 +178,9 @@ def _type_fields(
     if kind == "Parallel":
         branches = state.get("Branches")
         if not isinstance(branches, list) or not branches:
-            raise DefinitionError(f"Parallel state {name!r} needs a non-empty Branches list", f"{where}.Branches")
+            raise DefinitionError(
+                f"Parallel state {name!r} needs a non-empty Branches list", f"{where}.Branches"
+            )
         return {
             "branches": tuple(
                 build_program(branch, f"{where}.Branches[{index}]", language)
@@ -199,21 +203,20 @@ def _choice_fields(
     choices = state.get("Choices")
     if not isinstance(choices, list) or not choices:
         raise DefinitionError(f"Choice state {name!r} needs a non-empty Choices list", f"{where}.Choices")
-    rules = []
+    rules: list[ChoiceRule] = []
     for index, rule in enumerate(choices):
-        _check_target(rule.get("Next") if isinstance(rule, dict) else None, states, f"{where}.Choices[{index}].Next")
+        _check_target(
+            rule.get("Next") if isinstance(rule, dict) else None, states, f"{where}.Choices[{index}].Next"
+        )
         _validate_rule(rule, f"{where}.Choices[{index}]")
         # A rule's own Output and Assign take the place of the state's.
         output = _template(rule, "Output")
         assign = _assign(rule if "Assign" in rule else state)
+        outcome = processing.with_outcome(output, assign)
         rules.append(
-            ChoiceRule(
-                rule,
-                rule["Next"],
-                processing.with_outcome(output, assign),
-                condition=rule.get("Condition", False),
-                jsonata=jsonata,
-            )
+            ConditionRule(rule["Next"], outcome, rule.get("Condition", False))
+            if jsonata
+            else ComparisonRule(rule["Next"], outcome, rule)
         )
     default = None
     if "Default" in state:

@@ -61,7 +61,7 @@ class ParallelState(RecoveringState):
     """Runs each branch on (a copy of) its input; the result is the array of their outputs."""
 
     type: ClassVar[str] = "Parallel"
-    branches: tuple[Program, ...] = ()
+    branches: tuple[Program, ...]
 
     def attempt(self, entry: StateEntry) -> Any:
         run = entry.run
@@ -70,7 +70,9 @@ class ParallelState(RecoveringState):
         run.history.add("ParallelStateStarted")
 
         def job(branch: Program) -> Job:
-            return lambda cancel: run.run_branch(branch, copy.deepcopy(branch_input), entry.frame.child(cancel))
+            return lambda cancel: run.run_branch(
+                branch, copy.deepcopy(branch_input), entry.frame.child(cancel)
+            )
 
         try:
             result = run_all(run, [job(branch) for branch in self.branches], len(self.branches))
@@ -98,15 +100,15 @@ class MapState(RecoveringState):
     """Runs its item processor on each item (inline); the result is the array of their outputs."""
 
     type: ClassVar[str] = "Map"
-    processor: Program = Program("", {})
-    items: FieldValue = FieldValue("Items")
+    processor: Program
+    items: FieldValue
     """Items (or ItemsPath, in JSONPath): where the items are; by default the effective input."""
-    selector: Template | None = None
+    selector: Template | None
     """ItemSelector (or its older name Parameters): each item's input, filled per item."""
-    distributed: bool = False
-    tolerated_count: FieldValue = FieldValue("ToleratedFailureCount")
-    tolerated_percentage: FieldValue = FieldValue("ToleratedFailurePercentage")
-    max_concurrency: FieldValue = FieldValue("MaxConcurrency")
+    distributed: bool
+    tolerated_count: FieldValue
+    tolerated_percentage: FieldValue
+    max_concurrency: FieldValue
 
     def attempt(self, entry: StateEntry) -> Any:
         run = entry.run
@@ -114,7 +116,9 @@ class MapState(RecoveringState):
         try:
             items = self.processing.map_items(entry, self.items, effective)
             if not isinstance(items, list):
-                raise self.processing.not_an_array(f"Map state input must be an array but was: {dumps(items)}")
+                raise self.processing.not_an_array(
+                    f"Map state input must be an array but was: {dumps(items)}"
+                )
             tolerated = self._tolerance(entry, len(items), effective)
             max_concurrency = self._number(entry, self.max_concurrency, effective, integer=True) or 0
             if max_concurrency < 0:
@@ -191,7 +195,9 @@ class MapState(RecoveringState):
             limits.append(int(total * float(percentage) / 100))
         return min(limits)
 
-    def _number(self, entry: StateEntry, value: FieldValue, effective: Any, *, integer: bool) -> int | float | None:
+    def _number(
+        self, entry: StateEntry, value: FieldValue, effective: Any, *, integer: bool
+    ) -> int | float | None:
         """A Map setting given directly, by `<field>Path` or as an expression, checked as AWS checks it:
         'The ToleratedFailureCountPath field refers to value "x" which is not a valid integer: $.x'.
 

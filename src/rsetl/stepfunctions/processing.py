@@ -11,7 +11,7 @@ which language a state is written in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -53,7 +53,7 @@ class FieldValue:
     by_path: bool = False
 
     @classmethod
-    def of(cls, state: dict[str, Any], name: str) -> FieldValue:
+    def of(cls, state: Mapping[str, Any], name: str) -> FieldValue:
         path_field = f"{name}Path"
         return cls(name, state.get(name), name in state, state.get(path_field), path_field in state)
 
@@ -91,7 +91,9 @@ class Processing(Protocol):
         extra `$states` fields the JSONata fields see (`result`, `errorOutput`)."""
         ...
 
-    def field(self, entry: StateEntry, value: FieldValue, data: Any, missing: MissingPath | None = None) -> Any:
+    def field(
+        self, entry: StateEntry, value: FieldValue, data: Any, missing: MissingPath | None = None
+    ) -> Any:
         """A field's value: given, through `<field>Path` (or an intrinsic) on `data`, else None."""
         ...
 
@@ -160,7 +162,9 @@ class JsonPathProcessing:
         entry.commit_assignments()
         return output
 
-    def field(self, entry: StateEntry, value: FieldValue, data: Any, missing: MissingPath | None = None) -> Any:
+    def field(
+        self, entry: StateEntry, value: FieldValue, data: Any, missing: MissingPath | None = None
+    ) -> Any:
         if value.given:
             return value.value
         return _field_by_path(entry, value, data, missing) if value.by_path else None
@@ -215,7 +219,9 @@ class JsonataProcessing:
         entry.commit_assignments()
         return output
 
-    def field(self, entry: StateEntry, value: FieldValue, data: Any, missing: MissingPath | None = None) -> Any:
+    def field(
+        self, entry: StateEntry, value: FieldValue, data: Any, missing: MissingPath | None = None
+    ) -> Any:
         if value.given:
             if query.is_expression(value.value):
                 return query.evaluate(value.value, entry.bindings(), value.name)

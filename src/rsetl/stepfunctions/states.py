@@ -10,6 +10,7 @@ guide say what each does. Task is in :mod:`.task`, Parallel and Map in :mod:`.gr
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,7 +72,11 @@ class State:
             entry.record_failure(exc)
             raise
         run.check_size(output, self.name)
-        exited: dict[str, Any] = {"name": self.name, "output": dumps(output), "outputDetails": {"truncated": False}}
+        exited: dict[str, Any] = {
+            "name": self.name,
+            "output": dumps(output),
+            "outputDetails": {"truncated": False},
+        }
         if entry.assigned:
             exited["assignedVariables"] = {key: dumps(value) for key, value in entry.assigned.items()}
             exited["assignedVariablesDetails"] = {"truncated": False}
@@ -126,8 +131,8 @@ class FailState(State):
     """Fails the execution with its Error and Cause."""
 
     type: ClassVar[str] = "Fail"
-    error: FieldValue = FieldValue("Error")
-    cause: FieldValue = FieldValue("Cause")
+    error: FieldValue
+    cause: FieldValue
 
     def execute(self, entry: StateEntry) -> tuple[Any, str | None]:
         data = entry.raw_input
@@ -151,8 +156,8 @@ class WaitState(State):
     https://docs.aws.amazon.com/step-functions/latest/dg/state-wait.html)."""
 
     type: ClassVar[str] = "Wait"
-    seconds: FieldValue = FieldValue("Seconds")
-    timestamp: FieldValue = FieldValue("Timestamp")
+    seconds: FieldValue
+    timestamp: FieldValue
 
     def work(self, entry: StateEntry, effective: Any) -> Any:
         if self.seconds.given or self.seconds.by_path:
@@ -219,22 +224,39 @@ class WaitState(State):
 
 
 @dataclass(frozen=True)
-class ChoiceRule:
-    """One of a Choice state's rules: a JSONata Condition or a JSONPath comparison, and where it goes.
+class ChoiceRule(ABC):
+    """One of a Choice state's rules and where it goes ("Choice workflow state",
+    https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html).
 
     `processing` is the state's, with the rule's own Output and Assign where it has them.
     """
 
-    rule: Mapping[str, Any]
     next: str
     processing: Processing
-    condition: Any = None
-    jsonata: bool = False
+
+    @abstractmethod
+    def matches(self, entry: StateEntry, effective: Any) -> bool:
+        """Whether the rule matches the state's effective input."""
+
+
+@dataclass(frozen=True)
+class ComparisonRule(ChoiceRule):
+    """A JSONPath Choice Rule: comparisons on paths, And, Or, Not (:mod:`.choice`)."""
+
+    rule: Mapping[str, Any]
 
     def matches(self, entry: StateEntry, effective: Any) -> bool:
-        if not self.jsonata:
-            return evaluate_rule(self.rule, effective, entry.context(), entry.variables)
-        # A Condition may also be a JSON boolean written as it is ("Choice workflow state").
+        return evaluate_rule(self.rule, effective, entry.context(), entry.variables)
+
+
+@dataclass(frozen=True)
+class ConditionRule(ChoiceRule):
+    """A JSONata Choice Rule: a Condition that must evaluate to a boolean."""
+
+    condition: Any
+    """A `{% %}` expression, or a JSON boolean written as it is."""
+
+    def matches(self, entry: StateEntry, effective: Any) -> bool:
         matched = query.evaluate(self.condition, entry.bindings(), "Condition")
         if not isinstance(matched, bool):
             raise query.QueryEvaluationError(

@@ -29,10 +29,10 @@ class TaskState(RecoveringState):
     type: ClassVar[str] = "Task"
     counts_retries: ClassVar[bool] = True
 
-    resource: str = ""
-    waits_for_token: bool = False
-    timeout: FieldValue = FieldValue("TimeoutSeconds")
-    heartbeat: FieldValue = FieldValue("HeartbeatSeconds")
+    resource: str
+    waits_for_token: bool
+    timeout: FieldValue
+    heartbeat: FieldValue
 
     def attempt(self, entry: StateEntry) -> Any:
         run = entry.run
