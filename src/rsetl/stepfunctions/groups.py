@@ -61,11 +61,11 @@ class ParallelState(RecoveringState):
     """Runs each branch on (a copy of) its input; the result is the array of their outputs."""
 
     type: ClassVar[str] = "Parallel"
+    has_result: ClassVar[bool] = True
     branches: tuple[Program, ...]
 
-    def attempt(self, entry: StateEntry) -> Any:
+    def work(self, entry: StateEntry, effective: Any) -> Any:
         run = entry.run
-        effective = self.processing.effective_input(entry)
         branch_input = self.processing.arguments(entry, effective)
         run.history.add("ParallelStateStarted")
 
@@ -80,7 +80,7 @@ class ParallelState(RecoveringState):
             run.history.add("ParallelStateFailed")
             raise
         run.history.add("ParallelStateSucceeded")
-        return self.processing.output(entry, result, result=result)
+        return result
 
 
 def _number(value: Any, *, integer: bool) -> int | float | None:
@@ -100,6 +100,7 @@ class MapState(RecoveringState):
     """Runs its item processor on each item (inline); the result is the array of their outputs."""
 
     type: ClassVar[str] = "Map"
+    has_result: ClassVar[bool] = True
     processor: Program
     items: FieldValue
     """Items (or ItemsPath, in JSONPath): where the items are; by default the effective input."""
@@ -110,9 +111,8 @@ class MapState(RecoveringState):
     tolerated_percentage: FieldValue
     max_concurrency: FieldValue
 
-    def attempt(self, entry: StateEntry) -> Any:
+    def work(self, entry: StateEntry, effective: Any) -> Any:
         run = entry.run
-        effective = self.processing.effective_input(entry)
         try:
             items = self.processing.map_items(entry, self.items, effective)
             if not isinstance(items, list):
@@ -165,7 +165,7 @@ class MapState(RecoveringState):
             run.history.add("MapStateFailed")
             raise
         run.history.add("MapStateSucceeded")
-        return self.processing.output(entry, result, result=result)
+        return result
 
     def _item_input(self, entry: StateEntry, effective: Any, item: dict[str, Any]) -> Any:
         if self.selector is None:

@@ -53,6 +53,8 @@ class State:
     type: ClassVar[str]
     counts_retries: ClassVar[bool] = False
     """Whether the context object shows `State.RetryCount` (Task states only)."""
+    has_result: ClassVar[bool] = False
+    """Whether JSONata's Output and Assign see the work's result as `$states.result`."""
 
     name: str
     processing: Processing
@@ -90,7 +92,13 @@ class State:
     def attempt(self, entry: StateEntry) -> Any:
         """Input processing, work, output processing."""
         effective = self.processing.effective_input(entry)
-        return self.processing.output(entry, self.work(entry, effective))
+        return self.finish(entry, self.work(entry, effective))
+
+    def finish(self, entry: StateEntry, result: Any) -> Any:
+        """Output processing of the work's result."""
+        if self.has_result:
+            return self.processing.output(entry, result, result=result)
+        return self.processing.output(entry, result)
 
     def work(self, entry: StateEntry, effective: Any) -> Any:
         """The state's result from its effective input."""

@@ -28,6 +28,7 @@ class TaskState(RecoveringState):
 
     type: ClassVar[str] = "Task"
     counts_retries: ClassVar[bool] = True
+    has_result: ClassVar[bool] = True
 
     resource: str
     waits_for_token: bool
@@ -35,6 +36,7 @@ class TaskState(RecoveringState):
     heartbeat: FieldValue
 
     def attempt(self, entry: StateEntry) -> Any:
+        # The task token exists from input processing until the task ends, not in output processing.
         run = entry.run
         tokens = run.interpreter.tokens
         waiter = tokens.issue(run.execution.arn) if self.waits_for_token else None
@@ -51,7 +53,7 @@ class TaskState(RecoveringState):
             if waiter is not None:
                 tokens.release(waiter.token)
             entry.token = None
-        return self.processing.output(entry, result, result=result)
+        return self.finish(entry, result)
 
     def _timeouts(self, entry: StateEntry) -> tuple[float | None, float | None]:
         timeout = self.processing.field(entry, self.timeout, entry.raw_input)
