@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rsetl.stepfunctions.choice import COMPARISON_OPERATORS
+from rsetl.stepfunctions.choice import COMPARISON_OPERATORS, build_condition
 from rsetl.stepfunctions.exceptions import DefinitionError
 from rsetl.stepfunctions.groups import MapState, ParallelState
 from rsetl.stepfunctions.processing import (
@@ -216,7 +216,7 @@ def _choice_fields(
         rules.append(
             ConditionRule(rule["Next"], outcome, rule.get("Condition", False))
             if jsonata
-            else ComparisonRule(rule["Next"], outcome, rule)
+            else ComparisonRule(rule["Next"], outcome, build_condition(rule))
         )
     default = None
     if "Default" in state:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rsetl.stepfunctions import errors, query
-from rsetl.stepfunctions.choice import evaluate_rule, parse_timestamp
+from rsetl.stepfunctions.choice import ChoiceCondition, parse_timestamp
 from rsetl.stepfunctions.entry import Frame, StateEntry
 from rsetl.stepfunctions.exceptions import StatesError
 from rsetl.stepfunctions.history import dumps
@@ -251,10 +251,10 @@ class ChoiceRule(ABC):
 class ComparisonRule(ChoiceRule):
     """A JSONPath Choice Rule: comparisons on paths, And, Or, Not (:mod:`.choice`)."""
 
-    rule: Mapping[str, Any]
+    condition: ChoiceCondition
 
     def matches(self, entry: StateEntry, effective: Any) -> bool:
-        return evaluate_rule(self.rule, effective, entry.context(), entry.variables)
+        return self.condition.matches(effective, entry.context(), entry.variables)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pytest
 
 from rsetl.clock import VirtualClock
 from rsetl.stepfunctions import DefinitionError, StepFunctionsEngine
+from rsetl.stepfunctions.choice import AllOf, AnyOf, Comparison, NoneOf
 from rsetl.stepfunctions.groups import MapState, ParallelState
 from rsetl.stepfunctions.processing import JsonataProcessing, JsonPathProcessing
 from rsetl.stepfunctions.recovery import Retrier
@@ -103,6 +104,39 @@ def test_the_query_language_is_chosen_once_per_state() -> None:
     assert isinstance(first.states["J"].processing, JsonPathProcessing)
     assert isinstance(second.states["K"].processing, JsonataProcessing)
     assert [type(rule) for rule in states["C"].choices] == [ComparisonRule]
+
+
+def test_jsonpath_choice_rules_are_typed_once() -> None:
+    """ "Choice workflow state" (https://docs.aws.amazon.com/step-functions/latest/dg/state-choice.html):
+    And, Or and Not combine comparisons; a `...Path` operator compares with the value at a path."""
+    rule = {
+        "And": [
+            {"Not": {"Variable": "$.a", "IsNull": True}},
+            {
+                "Or": [
+                    {"Variable": "$.a", "NumericGreaterThanPath": "$.b"},
+                    {"Variable": "$.c", "IsPresent": True},
+                ]
+            },
+        ],
+        "Next": "S",
+    }
+    definition = {
+        "StartAt": "C",
+        "States": {"C": {"Type": "Choice", "Choices": [rule], "Default": "S"}, "S": {"Type": "Succeed"}},
+    }
+    (built,) = _machine(definition).program.states["C"].choices
+    assert built.condition == AllOf(
+        (
+            NoneOf(Comparison("$.a", "IsNull", True, by_path=False)),
+            AnyOf(
+                (
+                    Comparison("$.a", "NumericGreaterThan", "$.b", by_path=True),
+                    Comparison("$.c", "IsPresent", True, by_path=False),
+                )
+            ),
+        )
+    )
 
 
 def test_a_jsonata_choice_state_has_condition_rules() -> None:
