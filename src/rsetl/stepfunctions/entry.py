@@ -67,6 +67,14 @@ class StateEntry:
         """What a JSONata expression sees: the variables and `$states`."""
         return {**self.variables, "states": {"input": self.raw_input, "context": self.context(), **states}}
 
+    def in_item(self, map_item: dict[str, Any]) -> StateEntry:
+        """This entry as a Map's ItemSelector sees it: with the item in the context object."""
+        frame = Frame(self.frame.variables, map_item, self.frame.cancel)
+        return StateEntry(
+            self.run, self.state, self.raw_input, frame, self.entered_at, self.entered_id,
+            self.retry_count, self.token, self.assigned,
+        )  # fmt: skip
+
     def commit_assignments(self) -> None:
         self.variables.update(self.assigned)
 

@@ -8,7 +8,6 @@ Branches run one after the other on a virtual clock, so that virtual time stays 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rsetl.stepfunctions import errors
-from rsetl.stepfunctions.entry import BranchCancelled, Frame, StateEntry
+from rsetl.stepfunctions.entry import BranchCancelled, StateEntry
 from rsetl.stepfunctions.exceptions import StatesError
 from rsetl.stepfunctions.history import dumps
 from rsetl.stepfunctions.processing import FieldValue, Template
@@ -170,10 +169,7 @@ class MapState(RecoveringState):
     def _item_input(self, entry: StateEntry, effective: Any, item: dict[str, Any]) -> Any:
         if self.selector is None:
             return copy.deepcopy(item["Value"])
-        # The selector sees the item in the context object (`$$.Map.Item`).
-        frame = entry.frame
-        in_item = dataclasses.replace(entry, frame=Frame(frame.variables, map_item=item, cancel=frame.cancel))
-        return self.processing.render(in_item, self.selector, effective)
+        return self.processing.render(entry.in_item(item), self.selector, effective)
 
     def _tolerance(self, entry: StateEntry, total: int, effective: Any) -> int | None:
         count = self._number(entry, self.tolerated_count, effective, integer=True)
