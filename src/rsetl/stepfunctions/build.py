@@ -40,8 +40,9 @@ JSONATA = "JSONata"
 JSONPATH = "JSONPath"
 _TERMINAL = frozenset({"Succeed", "Fail", "Choice"})
 _RECOVERING = frozenset({"Task", "Parallel", "Map"})
-_INPUT_FIELDS = {
-    # What each type reads in JSONPath (beyond InputPath and OutputPath) and in JSONata (beyond Output).
+_PROCESSING_FIELDS = {
+    # The processing fields each type reads: in JSONPath (besides InputPath and OutputPath) and in
+    # JSONata (besides Output). A Fail state reads none of them.
     "Pass": ({"Parameters", "ResultPath", "Assign"}, {"Assign"}),
     "Task": ({"Parameters", "ResultSelector", "ResultPath", "Assign"}, {"Arguments", "Assign"}),
     "Parallel": ({"Parameters", "ResultSelector", "ResultPath", "Assign"}, {"Arguments", "Assign"}),
@@ -93,7 +94,7 @@ def _assign(state: Mapping[str, Any]) -> Template | None:
 
 
 def _processing(kind: str, state: Mapping[str, Any], jsonata: bool) -> Processing:
-    jsonpath_fields, jsonata_fields = _INPUT_FIELDS[kind]
+    jsonpath_fields, jsonata_fields = _PROCESSING_FIELDS[kind]
     if jsonata:
         return JsonataProcessing(
             arguments_template=_template(state, "Arguments") if "Arguments" in jsonata_fields else None,
