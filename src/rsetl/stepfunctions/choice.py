@@ -1,9 +1,14 @@
-"""Choice Rules of JSONPath Choice states: comparison operators, their Path forms, And/Or/Not."""
+"""Choice Rules of JSONPath Choice states: comparison operators, their Path forms, And/Or/Not.
+
+Each rule is typed once, when its state is built (:func:`build_condition`).
+"""
 
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -81,53 +86,113 @@ def string_matches(value: str, pattern: str) -> bool:
     return re.fullmatch("".join(regex), value, re.DOTALL) is not None
 
 
-def evaluate_rule(
-    rule: Mapping[str, Any],
-    data: Any,
-    context: Mapping[str, Any],
-    variables: Mapping[str, Any],
-) -> bool:
-    """Whether a (possibly nested) Choice Rule matches `data`."""
+class ChoiceCondition(ABC):
+    """A JSONPath Choice Rule, typed once when its state is built."""
+
+    @abstractmethod
+    def matches(self, data: Any, context: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
+        """Whether the rule matches `data`."""
+
+
+@dataclass(frozen=True)
+class AllOf(ChoiceCondition):
+    """`And`: every rule matches (the later ones are not evaluated once one does not)."""
+
+    rules: tuple[ChoiceCondition, ...]
+
+    def matches(self, data: Any, context: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
+        return all(rule.matches(data, context, variables) for rule in self.rules)
+
+
+@dataclass(frozen=True)
+class AnyOf(ChoiceCondition):
+    """`Or`: some rule matches (the later ones are not evaluated once one does)."""
+
+    rules: tuple[ChoiceCondition, ...]
+
+    def matches(self, data: Any, context: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
+        return any(rule.matches(data, context, variables) for rule in self.rules)
+
+
+@dataclass(frozen=True)
+class NoneOf(ChoiceCondition):
+    """`Not`: the rule does not match."""
+
+    rule: ChoiceCondition
+
+    def matches(self, data: Any, context: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
+        return not self.rule.matches(data, context, variables)
+
+
+@dataclass(frozen=True)
+class Unusable(ChoiceCondition):
+    """A rule the definition check lets through that fails the state when it is evaluated."""
+
+    cause: str
+
+    def matches(self, data: Any, context: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
+        raise StatesError("States.Runtime", self.cause)
+
+
+def _invalid_path(path: Any) -> StatesError:
+    return StatesError(
+        "States.Runtime",
+        f"Invalid path '{path}': The choice state's condition path references an invalid value.",
+    )
+
+
+@dataclass(frozen=True)
+class Comparison(ChoiceCondition):
+    """`Variable` compared by `operator` (without its `Path` suffix) with `expected`, or with the value
+    at the path `expected` when `by_path`."""
+
+    variable: str
+    operator: str
+    expected: Any
+    by_path: bool
+
+    def matches(self, data: Any, context: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
+        operator, expected = self.operator, self.expected
+        try:
+            value = read_path(self.variable, data, context, variables)
+        except PathNotFound:
+            if operator == "IsPresent":
+                return expected is False
+            raise _invalid_path(self.variable) from None
+        if operator == "IsPresent":
+            return expected is True
+        if operator in _TYPE_TESTS:
+            return _TYPE_TESTS[operator](value) is expected
+        if self.by_path:
+            try:
+                expected = read_path(expected, data, context, variables)
+            except PathNotFound:
+                raise _invalid_path(self.expected) from None
+        if operator == "StringMatches":
+            return isinstance(value, str) and string_matches(value, expected)
+        kind = next(kind for kind in _KINDS if operator.startswith(kind))
+        left, right = _converted(kind, value), _converted(kind, expected)
+        if left is None or right is None:
+            return False
+        return _ORDERINGS[operator[len(kind) :]](left, right)
+
+
+def build_condition(rule: Mapping[str, Any]) -> ChoiceCondition:
+    """The typed form of a (possibly nested) JSONPath Choice Rule."""
     if "And" in rule:
-        return all(evaluate_rule(sub, data, context, variables) for sub in rule["And"])
+        return AllOf(tuple(build_condition(sub) for sub in rule["And"]))
     if "Or" in rule:
-        return any(evaluate_rule(sub, data, context, variables) for sub in rule["Or"])
+        return AnyOf(tuple(build_condition(sub) for sub in rule["Or"]))
     if "Not" in rule:
-        return not evaluate_rule(rule["Not"], data, context, variables)
+        return NoneOf(build_condition(rule["Not"]))
     operator = next((key for key in rule if key in COMPARISON_OPERATORS), None)
     if operator is None:
-        raise StatesError("States.Runtime", f"Choice rule has no comparison operator: {dict(rule)}")
+        return Unusable(f"Choice rule has no comparison operator: {dict(rule)}")
     variable = rule.get("Variable")
     if not isinstance(variable, str):
-        raise StatesError("States.Runtime", f"Choice rule with {operator} has no Variable")
-    try:
-        value = read_path(variable, data, context, variables)
-    except PathNotFound:
-        if operator == "IsPresent":
-            return rule[operator] is False
-        raise StatesError(
-            "States.Runtime",
-            f"Invalid path '{variable}': The choice state's condition path references an invalid value.",
-        ) from None
+        return Unusable(f"Choice rule with {operator} has no Variable")
     expected = rule[operator]
-    if operator == "IsPresent":
-        return expected is True
-    if operator in _TYPE_TESTS:
-        return _TYPE_TESTS[operator](value) is expected
-    if operator.endswith("Path"):
-        try:
-            expected = read_path(expected, data, context, variables)
-        except PathNotFound:
-            raise StatesError(
-                "States.Runtime",
-                f"Invalid path '{rule[operator]}': "
-                "The choice state's condition path references an invalid value.",
-            ) from None
+    by_path = operator.endswith("Path")
+    if by_path:
         operator = operator[: -len("Path")]
-    if operator == "StringMatches":
-        return isinstance(value, str) and string_matches(value, expected)
-    kind = next(kind for kind in _KINDS if operator.startswith(kind))
-    left, right = _converted(kind, value), _converted(kind, expected)
-    if left is None or right is None:
-        return False
-    return _ORDERINGS[operator[len(kind) :]](left, right)
+    return Comparison(variable, operator, expected, by_path)

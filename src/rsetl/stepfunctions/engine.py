@@ -16,7 +16,7 @@ from rsetl.arn import execution_arn, state_machine_arn
 from rsetl.awsproto.clients import LOCAL_KEYS
 from rsetl.clock import Clock
 from rsetl.journal import ExecutionRow, Journal
-from rsetl.stepfunctions.definition import load_definition
+from rsetl.stepfunctions.definition import parse_definition
 from rsetl.stepfunctions.exceptions import (
     DefinitionError,
     ExecutionAlreadyExists,
@@ -39,6 +39,7 @@ from rsetl.stepfunctions.integrations import (
     TaskCredentials,
 )
 from rsetl.stepfunctions.interpreter import Execution, Interpreter
+from rsetl.stepfunctions.states import Program
 from rsetl.stepfunctions.tokens import TaskTokens
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class StateMachine:
     role_arn: str
     type: str
     creation_date: datetime
+    program: Program
+    """The definition's typed states, built once when the machine is created."""
 
 
 def check_name(name: str, what: str) -> None:
@@ -148,7 +151,7 @@ class StepFunctionsEngine:
         """Register a machine; the same name and definition again returns the existing one."""
         check_name(name, "state machine")
         try:
-            parsed = load_definition(definition, substitutions)
+            parsed, program = parse_definition(definition, substitutions)
         except DefinitionError as error:
             raise InvalidDefinition(f"Invalid State Machine Definition: '{error}'") from error
         arn = self.machine_arn(name)
@@ -159,7 +162,7 @@ class StepFunctionsEngine:
                     raise StateMachineAlreadyExists(f"State Machine Already Exists: '{arn}'")
                 return existing
             machine = StateMachine(
-                arn, name, json.dumps(parsed), parsed, role_arn, machine_type, self.clock.now()
+                arn, name, json.dumps(parsed), parsed, role_arn, machine_type, self.clock.now(), program
             )
             self.machines[arn] = machine
         return machine
@@ -186,7 +189,7 @@ class StepFunctionsEngine:
             name=name,
             state_machine_arn=machine.arn,
             state_machine_name=machine.name,
-            definition=machine.definition,
+            program=machine.program,
             input={} if input_value is None else input_value,
             history=self._new_history(arn),
             role_arn=machine.role_arn,
@@ -234,7 +237,7 @@ class StepFunctionsEngine:
                 name=row.name,
                 state_machine_arn=row.state_machine_arn,
                 state_machine_name=machine_name,
-                definition={},
+                program=None,
                 input=json.loads(row.input),
                 history=self._new_history(row.arn, histories.get(row.arn, ())),
                 role_arn=row.role_arn,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -15,6 +16,11 @@ from rsetl.clock import Clock
 from rsetl.stepfunctions.exceptions import StatesError
 
 HISTORY_EVENT_LIMIT = 25_000
+
+
+def dumps(value: Any) -> str:
+    """JSON text of a state's data, as history events carry it."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 @lru_cache(maxsize=1)

@@ -22,7 +22,7 @@ from jsonata import utils as jsonata_utils
 from jsonata.jexception import JException
 
 from rsetl.stepfunctions.exceptions import StatesError
-from rsetl.stepfunctions.intrinsics import HASH_ALGORITHMS
+from rsetl.stepfunctions.intrinsic_functions import HASH_ALGORITHMS
 
 QUERY_EVALUATION_ERROR = "States.QueryEvaluationError"
 _EXPRESSION = re.compile(r"^\{%(.*)%\}$", re.DOTALL)
