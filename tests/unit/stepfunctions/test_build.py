@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from rsetl.clock import VirtualClock
-from rsetl.stepfunctions import DefinitionError, StepFunctionsEngine
+from rsetl.stepfunctions import StepFunctionsEngine
 from rsetl.stepfunctions.choice import AllOf, AnyOf, Comparison, NoneOf
+from rsetl.stepfunctions.exceptions import InvalidDefinition
 from rsetl.stepfunctions.groups import MapState, ParallelState
 from rsetl.stepfunctions.processing import JsonataProcessing, JsonPathProcessing
 from rsetl.stepfunctions.recovery import Retrier
@@ -200,7 +201,7 @@ def test_retrier_fields_are_checked_at_create_state_machine(entry: dict[str, Any
             }
         },
     }
-    with pytest.raises(DefinitionError) as error:
+    with pytest.raises(InvalidDefinition) as error:
         _machine(definition)
     assert message in str(error.value)
 
@@ -209,7 +210,7 @@ def test_a_machine_timeout_is_a_number_of_seconds() -> None:
     """ "State machine structure": TimeoutSeconds is the maximum number of seconds an execution runs."""
     definition = {"TimeoutSeconds": "60", "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
     with pytest.raises(
-        DefinitionError, match=r"TimeoutSeconds must be a number of seconds \(at \$.TimeoutSeconds\)"
+        InvalidDefinition, match=r"TimeoutSeconds must be a number of seconds \(at \$.TimeoutSeconds\)"
     ):
         _machine(definition)
 
