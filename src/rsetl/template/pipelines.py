@@ -2,7 +2,7 @@
 source of wiring.
 
 A pipeline is a spec file in the pipelines layer (the `AWS::Serverless::LayerVersion` whose
-`ContentUri` holds `specs/`). It starts by a rule whose target input is `{"pipeline": NAME,
+`ContentUri` holds `specs/`; a template without one has no pipelines). It starts by a rule whose target input is `{"pipeline": NAME,
 "parameters": {...}}`: an S3 `Object Created` rule (key prefixes), a schedule, or a rule on another
 pipeline's `Pipeline Succeeded` event (the upstream pipeline's downstream link). Each rule's
 parameters are checked against the spec's: a rule that names an unknown pipeline or parameter, leaves
@@ -119,20 +119,20 @@ def _read(template_path: Path) -> dict[str, Any]:
     return sam
 
 
-def _specs_dir(sam: Mapping[str, Any], template_path: Path) -> Path:
-    """The `specs/` folder of the layer that ships the pipeline specs."""
+def _specs_dir(sam: Mapping[str, Any], template_path: Path) -> Path | None:
+    """The `specs/` folder of the layer that ships the pipeline specs (None: a template without one)."""
     for resource in sam["Resources"].values():
         if not isinstance(resource, Mapping) or resource.get("Type") != "AWS::Serverless::LayerVersion":
             continue
         uri = (resource.get("Properties") or {}).get("ContentUri")
         if isinstance(uri, str) and (template_path.parent / uri / "specs").is_dir():
             return template_path.parent / uri / "specs"
-    raise TemplateError(f"{template_path}: no AWS::Serverless::LayerVersion's ContentUri holds specs/")
+    return None
 
 
-def _specs(folder: Path) -> dict[str, dict[str, Any]]:
+def _specs(folder: Path | None) -> dict[str, dict[str, Any]]:
     specs: dict[str, dict[str, Any]] = {}
-    for path in sorted(folder.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")) if folder is not None else ():
         try:
             spec = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as error:

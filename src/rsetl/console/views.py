@@ -1,0 +1,408 @@
+"""What the run page shows, as JSON: pipelines with their last runs, one execution (its state machine
+graph, the path it took, each state's entries, the Data API statements of its steps) and the chain of
+events and rules around it. Read from the live runtime, which loads the journal at start-up: the
+same views after a restart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rsetl.eventbridge.bus import PutEventRecord
+from rsetl.eventbridge.delivery import DeliveryRecord
+from rsetl.stepfunctions.interpreter import Execution
+from rsetl.template.pipelines import Pipeline
+
+LAST_RUNS = 5
+_NESTED = {"Map": "map", "Parallel": "parallel"}
+_FAILURE_SUFFIXES = ("Failed", "TimedOut", "Aborted")
+
+
+@dataclass(frozen=True)
+class RunSource:
+    """Where the views read from (the runtime's services)."""
+
+    pipelines: Mapping[str, Pipeline]
+    executions: Callable[[], Iterable[Execution]]
+    definition: Callable[[str], Mapping[str, Any]]
+    """A state machine ARN's ASL definition."""
+    events: Callable[[], list[PutEventRecord]]
+    deliveries: Callable[[], list[DeliveryRecord]]
+    statements: Callable[[], list[dict[str, Any]]]
+    """Data API statements held, each DescribeStatement's answer plus its StatementName."""
+    now: Callable[[], datetime]
+    virtual_clock: bool
+
+
+def clock_view(source: RunSource) -> dict[str, Any]:
+    return {"now": _time(source.now()), "virtual": source.virtual_clock}
+
+
+def pipelines_view(source: RunSource) -> dict[str, Any]:
+    """The wiring graph (triggers -> pipelines -> downstream pipelines) and each pipeline's last runs."""
+    runs: dict[str, list[Execution]] = {}
+    for execution in source.executions():
+        runs.setdefault(pipeline_of(execution), []).append(execution)
+    pipelines = []
+    for name, pipeline in source.pipelines.items():
+        latest = sorted(runs.get(name, []), key=_started, reverse=True)[:LAST_RUNS]
+        pipelines.append(
+            {
+                "name": name,
+                "description": pipeline.description,
+                "triggers": [
+                    {"rule": t.rule, "kind": t.kind, "summary": t.summary(), "upstream": list(t.upstream)}
+                    for t in pipeline.triggers
+                ],
+                "downstream": list(pipeline.downstream),
+                "runs": [execution_summary(e, source.now()) for e in latest],
+                "runCount": len(runs.get(name, [])),
+            }
+        )
+    return {"clock": clock_view(source), "pipelines": pipelines}
+
+
+def execution_summary(execution: Execution, now: datetime) -> dict[str, Any]:
+    end = execution.stop_date or (now if execution.status == "RUNNING" else None)
+    start = execution.start_date
+    return {
+        "arn": execution.arn,
+        "name": execution.name,
+        "pipeline": pipeline_of(execution),
+        "status": execution.status,
+        "startDate": _time(start),
+        "stopDate": _time(execution.stop_date),
+        "durationMs": _ms(start, end),
+        "error": execution.error,
+        "version": len(execution.history),
+    }
+
+
+def execution_view(source: RunSource, execution: Execution) -> dict[str, Any]:
+    """One execution: its machine's graph, the states it entered and how, its statements, its chain."""
+    events = list(execution.history.events)
+    definition = source.definition(execution.state_machine_arn) or execution.definition
+    nodes, edges = state_graph(definition)
+    states = state_entries(events, source.now())
+    return {
+        "clock": clock_view(source),
+        "execution": {
+            **execution_summary(execution, source.now()),
+            "cause": execution.cause,
+            "input": execution.input,
+            "output": execution.output,
+        },
+        "graph": {"nodes": nodes, "edges": edges},
+        "states": states,
+        "taken": taken_edges(events, edges),
+        "statements": step_statements(source.statements(), execution.name),
+        "chain": chain_view(source, execution),
+    }
+
+
+def state_graph(definition: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Nodes (Map and Parallel hold their inner states as children) and transitions of an ASL."""
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+
+    def walk(machine: Mapping[str, Any], parent: str | None) -> None:
+        states = machine.get("States") or {}
+        for name, state in states.items():
+            kind = str(state.get("Type"))
+            nodes.append(
+                {
+                    "id": name,
+                    "type": kind,
+                    "parent": parent,
+                    "start": name == machine.get("StartAt"),
+                    "end": bool(state.get("End")) or kind in ("Succeed", "Fail"),
+                }
+            )
+            for target, label in _transitions(state):
+                edges.append({"from": name, "to": target, "label": label})
+            if kind == "Map":
+                walk(state.get("ItemProcessor") or state.get("Iterator") or {}, name)
+            elif kind == "Parallel":
+                for index, branch in enumerate(state.get("Branches") or []):
+                    branch_id = f"{name} branch {index + 1}"
+                    nodes.append({"id": branch_id, "type": "Branch", "parent": name})
+                    walk(branch, branch_id)
+
+    walk(definition, None)
+    return nodes, edges
+
+
+def _transitions(state: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    if state.get("Next"):
+        yield str(state["Next"]), ""
+    for choice in state.get("Choices") or []:
+        if choice.get("Next"):
+            yield str(choice["Next"]), "choice"
+    if state.get("Default"):
+        yield str(state["Default"]), "default"
+    for catcher in state.get("Catch") or []:
+        yield str(catcher["Next"]), "catch"
+
+
+def state_entries(events: list[dict[str, Any]], now: datetime) -> dict[str, dict[str, Any]]:
+    """Each state entered: how often, its first entry and its total time, and every entry's input,
+    output, retries (a task scheduled again in the same entry) and failures, each `retried` (a retry
+    followed), `caught` (the state still exited: a Catch took it) or `uncaught`. A failed Map or
+    Parallel ends its entry without an exit."""
+    states: dict[str, dict[str, Any]] = {}
+    open_entries: list[dict[str, Any]] = []
+    for event in events:
+        kind = str(event["type"])
+        moment = event["timestamp"]
+        if "stateEnteredEventDetails" in event:
+            details = event["stateEnteredEventDetails"]
+            entry = {
+                "state": details["name"], "entered": _time(moment), "exited": None, "durationMs": None,
+                "input": _json(details.get("input")), "output": None, "retries": 0, "failures": [],
+                "_start": moment, "_type": kind.removesuffix("StateEntered"),
+            }  # fmt: skip
+            state = states.setdefault(details["name"], {"count": 0, "firstEntered": entry["entered"],
+                                                        "totalMs": 0, "entries": []})  # fmt: skip
+            state["count"] += 1
+            state["entries"].append(entry)
+            if kind == "FailStateEntered":
+                entry.update(exited=entry["entered"], durationMs=0)  # a Fail state ends as it is entered
+            else:
+                open_entries.append(entry)
+        elif "stateExitedEventDetails" in event:
+            details = event["stateExitedEventDetails"]
+            entry = _latest_open(open_entries, details["name"])
+            if entry is not None:
+                entry.update(exited=_time(moment), output=_json(details.get("output")))
+                entry["durationMs"] = _ms(entry["_start"], moment)
+                _settle_failures(entry, "caught")
+                open_entries.remove(entry)
+        elif kind in ("TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled") and open_entries:
+            entry = open_entries[-1]
+            entry["_scheduled"] = entry.get("_scheduled", 0) + 1
+            entry["retries"] = entry["_scheduled"] - 1
+            _settle_failures(entry, "retried")
+        elif kind.endswith(_FAILURE_SUFFIXES) and not kind.startswith(("Execution", "MapIteration")):
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+            failing = _failing_entry(open_entries, kind)
+            if failing is not None:
+                failing["failures"].append(
+                    {"type": kind, "error": details.get("error"), "cause": details.get("cause"), "outcome": None}
+                )
+                if failing["_type"] in ("Map", "Parallel"):
+                    # Its entry ends here; it exits later only when a Catch takes the failure.
+                    failing.update(ended=_time(moment), durationMs=_ms(failing["_start"], moment))
+    for state in states.values():
+        for entry in state["entries"]:
+            start = entry.pop("_start")
+            entry.pop("_type")
+            entry.pop("_scheduled", None)
+            if entry["exited"] is None and "ended" not in entry:
+                entry["runningMs"] = _ms(start, now)
+            state["totalMs"] += entry["durationMs"] or 0
+            _settle_failures(entry, "uncaught")
+    return states
+
+
+def _settle_failures(entry: dict[str, Any], outcome: str) -> None:
+    for failure in entry["failures"]:
+        if failure["outcome"] is None:
+            failure["outcome"] = outcome
+
+
+def _failing_entry(entries: list[dict[str, Any]], event_type: str) -> dict[str, Any] | None:
+    """The open entry a failure event is of: the latest Map or Parallel for theirs, else the latest Task."""
+    wanted = next((k for k in ("Map", "Parallel") if event_type.startswith(k + "State")), "Task")
+    for entry in reversed(entries):
+        if entry["_type"] == wanted and "ended" not in entry:
+            return entry
+    return None
+
+
+def _latest_open(entries: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
+    for entry in reversed(entries):
+        if entry["state"] == name:
+            return entry
+    return None
+
+
+def taken_edges(events: list[dict[str, Any]], edges: list[dict[str, Any]]) -> list[list[str]]:
+    """Transitions this execution made: each entered state's nearest earlier state with an edge to it."""
+    sources: dict[str, set[str]] = {}
+    for edge in edges:
+        sources.setdefault(edge["to"], set()).add(edge["from"])
+    taken: set[tuple[str, str]] = set()
+    seen: list[str] = []
+    for event in events:
+        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails")
+        if details is None:
+            continue
+        name = details["name"]
+        if "stateEnteredEventDetails" in event:
+            candidates = sources.get(name, set())
+            for earlier in reversed(seen):
+                if earlier in candidates:
+                    taken.add((earlier, name))
+                    break
+        seen.append(name)
+    return sorted([a, b] for a, b in taken)
+
+
+def step_statements(statements: list[dict[str, Any]], execution_name: str) -> list[dict[str, Any]]:
+    """The Data API statements of this execution's steps (named `<execution name>.<step>`)."""
+    prefix = f"{execution_name}."
+    shown = []
+    for statement in statements:
+        name = str(statement.get("StatementName") or "")
+        if not name.startswith(prefix):
+            continue
+        subs = statement.get("SubStatements") or [statement]
+        shown.append(
+            {
+                "step": name[len(prefix) :],
+                "id": statement["Id"],
+                "status": statement["Status"],
+                "createdAt": _time(statement.get("CreatedAt")),
+                "durationMs": _ns_to_ms(statement.get("Duration")),
+                "rows": statement.get("ResultRows"),
+                "error": statement.get("Error"),
+                "sql": [
+                    {
+                        "text": sub.get("QueryString"),
+                        "status": sub.get("Status"),
+                        "durationMs": _ns_to_ms(sub.get("Duration")),
+                        "rows": sub.get("ResultRows"),
+                        "error": sub.get("Error"),
+                    }
+                    for sub in subs
+                ],
+            }
+        )
+    return shown
+
+
+def chain_view(source: RunSource, execution: Execution) -> list[dict[str, Any]]:
+    """The links that led to this execution and those it led to, in order: event -> rule -> execution
+    -> its completion event -> rule -> execution. EventBridge does not report which execution a
+    delivery started, so a delivery to a state machine is matched to the execution started from its
+    payload (the first at or after the delivery not matched yet)."""
+    executions = sorted(source.executions(), key=_started)
+    events = {record.event_id: record for record in source.events()}
+    started_by: dict[str, DeliveryRecord] = {}
+    matched: set[str] = set()
+    deliveries = source.deliveries()
+    for delivery in deliveries:
+        if not delivery.target_arn.startswith("arn:aws:states:"):
+            continue
+        run = _started_execution(delivery, executions, matched)
+        if run is not None:
+            matched.add(run.arn)
+            started_by[run.arn] = delivery
+    by_arn = {e.arn: e for e in executions}
+    chain: list[dict[str, Any]] = []
+    current: Execution | None = execution
+    while current is not None and len(chain) < 60:
+        segment = [_execution_link(current, source.now())]
+        delivery = started_by.get(current.arn)
+        record = events.get(delivery.event_id) if delivery is not None else None
+        if delivery is not None:
+            segment.insert(0, _rule_link(delivery))
+        if record is not None:
+            segment.insert(0, _event_link(record))
+        chain[:0] = segment
+        parent = (record.event.get("detail") or {}).get("execution_arn") if record is not None else None
+        current = by_arn.get(str(parent)) if parent else None
+    for record in events.values():
+        if (record.event.get("detail") or {}).get("execution_arn") != execution.arn:
+            continue
+        chain.append(_event_link(record))
+        for delivery in deliveries:
+            if delivery.event_id != record.event_id:
+                continue
+            chain.append(_rule_link(delivery))
+            child = next((arn for arn, d in started_by.items() if d is delivery), None)
+            if child is not None:
+                chain.append(_execution_link(by_arn[child], source.now()))
+    return chain
+
+
+def _started_execution(
+    delivery: DeliveryRecord, executions: list[Execution], matched: set[str]
+) -> Execution | None:
+    try:
+        payload = json.loads(delivery.payload)
+    except ValueError:
+        return None
+    for execution in executions:
+        if execution.arn in matched or execution.input != payload:
+            continue
+        if delivery.created_at is None or execution.start_date is None:
+            return execution
+        if execution.start_date >= delivery.created_at:
+            return execution
+    return None
+
+
+def _event_link(record: PutEventRecord) -> dict[str, Any]:
+    detail = record.event.get("detail") or {}
+    key = (detail.get("object") or {}).get("key") if isinstance(detail, dict) else None
+    return {
+        "kind": "event",
+        "id": record.event_id,
+        "label": f"{record.event.get('source')} · {record.event.get('detail-type')}",
+        "detail": key or detail.get("pipeline") if isinstance(detail, dict) else None,
+        "time": _time(record.received_at),
+        "bus": record.bus_name,
+    }
+
+
+def _rule_link(delivery: DeliveryRecord) -> dict[str, Any]:
+    rule = delivery.rule_arn or delivery.schedule_arn or ""
+    return {
+        "kind": "rule",
+        "label": rule.rpartition("/")[2] or rule,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "errors": list(delivery.errors),
+        "time": _time(delivery.created_at),
+        "durationMs": _ms(delivery.created_at, delivery.finished_at),
+    }
+
+
+def _execution_link(execution: Execution, now: datetime) -> dict[str, Any]:
+    return {"kind": "execution", **execution_summary(execution, now)}
+
+
+def pipeline_of(execution: Execution) -> str:
+    value = execution.input
+    return str(value.get("pipeline", "?")) if isinstance(value, dict) else "?"
+
+
+def _started(execution: Execution) -> datetime:
+    return execution.start_date or datetime.min.replace(tzinfo=UTC)
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _ms(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return int((end - start).total_seconds() * 1000)
+
+
+def _ns_to_ms(value: Any) -> float | None:
+    return None if not isinstance(value, int) or value < 0 else round(value / 1e6, 1)
