@@ -25,6 +25,8 @@ LOCAL_ACCOUNT_ID = "000000000000"
 LOCAL_REGION = "us-east-1"
 DEFAULT_MAX_BODY = 6 * 1024 * 1024
 """Largest request body of a service that names no `max_request_body` of its own."""
+MAX_PAGE_BODY = 64 * 1024
+"""Largest request body read for a mounted page."""
 
 
 class Service(Protocol):
@@ -215,14 +217,15 @@ class Admission:
 
 
 class PageAdmission(Admission):
-    """A request for a mounted page: no signature to check and no body to read."""
+    """A request for a mounted page: no signature to check; a small body is read and left to the
+    page to refuse (a read-only page answers 405 to anything but GET and HEAD)."""
 
     def __init__(self, handler: PageHandler) -> None:
         self._handler = handler
 
     @property
     def max_body(self) -> int:
-        return 0
+        return MAX_PAGE_BODY
 
     def body_too_large(self, size: int) -> AwsResponse:
         return self.refuse(AwsError("RequestEntityTooLarge", "The page takes no request body.", 413))

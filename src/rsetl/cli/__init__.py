@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = verb("demo", "run the demo pipeline end to end on fresh local state")
     demo.add_argument("--project-dir", type=Path, default=Path.cwd())
     demo.add_argument("--sample-dir", type=Path, help="sample data (default: <project>/sample_data)")
+    demo.add_argument(
+        "--serve", action="store_true", help="keep serving the run page after the demo, until Ctrl-C"
+    )
+    demo.add_argument("--port", type=_port, default=0, help="127.0.0.1 port to serve (default: any free one)")
     _isolation_option(demo)
 
     put = verb("put", "upload a file to the local S3")
@@ -202,6 +206,8 @@ def _run(args: argparse.Namespace, chosen_state_dir: Path | None) -> int:
                 sample_dir,
                 state_dir=chosen_state_dir,
                 isolation_level=args.isolation_level,
+                serve=args.serve,
+                port=args.port,
             )
     clients = LocalClients.for_state_dir(state_dir)
     match args.local_command:
