@@ -332,6 +332,7 @@ async function refresh() {
     const view = document.getElementById("view");
     view.replaceChildren(...target.render(data));
     view.dataset.rendered = target.path;
+    view.dataset.renderedAt = String(Math.round(performance.now()));
     if (current.selected && data.states) showState(data, current.selected);
   }
   clearTimeout(current.timer);
