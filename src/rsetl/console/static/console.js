@@ -84,7 +84,9 @@ function layout(nodes, edges, options) {
 
 function drawGraph(g, nodes, edges, decorate) {
   const size = g.graph();
-  const root = svg("svg", { width: size.width + 10, height: size.height + 10, class: "graph-svg" },
+  // Drawn to the page's width (never wider than its own size), so the whole machine is in view.
+  const root = svg("svg", { viewBox: `0 0 ${size.width + 10} ${size.height + 10}`, class: "graph-svg",
+    style: `max-width: ${size.width + 10}px` },
     svg("defs", {},
       svg("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" },
         svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#afb8c1" })),
@@ -233,8 +235,11 @@ function renderExecution(view) {
   parts.push(el("h2", {}, "Chain"), renderChain(view.chain, run.arn));
   parts.push(el("h2", {}, "State machine"), el("p", { class: "muted" }, "The path this execution took is highlighted; click a state for its entries, input and output."), graph);
   parts.push(el("h2", {}, "Data API statements"), renderStatements(view.statements));
-  parts.push(el("h2", {}, "Input"), el("pre", { class: "json" }, JSON.stringify(run.input, null, 2)));
-  if (run.output !== null && run.output !== undefined) parts.push(el("h2", {}, "Output"), el("pre", { class: "json" }, JSON.stringify(run.output, null, 2)));
+  parts.push(el("h2", {}, "Input and output"),
+    el("details", {}, el("summary", {}, "input"), el("pre", { class: "json" }, JSON.stringify(run.input, null, 2))));
+  if (run.output !== null && run.output !== undefined) {
+    parts.push(el("details", {}, el("summary", {}, "output"), el("pre", { class: "json" }, JSON.stringify(run.output, null, 2))));
+  }
   return parts;
 }
 
