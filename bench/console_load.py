@@ -5,8 +5,8 @@ statement (ExecuteStep, then WaitBeforeCheck -> CheckStatement -> StatementStatu
 its history written as the interpreter writes it, served by the runtime's HTTP server and router
 under `/_rsetl/`. Each round opens a fresh page in Debian's Chromium (headless, via Playwright) and
 times it from navigation to the drawn graph: as the driver sees it, and in the page (its
-`performance.now()`, from the navigation's start, when the view was drawn). Target: under 1 s. Prints the median of the rounds
-and the load average.
+`performance.now()`, from the navigation's start, when the view was drawn). Target: under 1 s.
+Prints the median of the rounds and the load average.
 """
 
 from __future__ import annotations
@@ -34,9 +34,14 @@ STATES_ENTERED = 500
 TARGET_SECONDS = 1.0
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 MACHINE_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:rsetl-RunPipelineStateMachine"
 
 
@@ -49,8 +54,15 @@ def long_poll_execution(states_entered: int) -> Execution:
     def state(name: str, kind: str, seconds: float = 0.0, task: bool = False) -> None:
         history.add(f"{kind}StateEntered", {"name": name, "input": payload})
         if task:
-            history.add("TaskScheduled", {"resourceType": "lambda", "resource": "invoke", "region": "us-east-1",
-                                          "parameters": payload})  # fmt: skip
+            history.add(
+                "TaskScheduled",
+                {
+                    "resourceType": "lambda",
+                    "resource": "invoke",
+                    "region": "us-east-1",
+                    "parameters": payload,
+                },
+            )
             history.add("TaskStarted", {"resourceType": "lambda", "resource": "invoke"})
             clock.advance(seconds)
             history.add("TaskSucceeded", {"resourceType": "lambda", "resource": "invoke", "output": payload})
@@ -86,10 +98,17 @@ def long_poll_execution(states_entered: int) -> Execution:
     start = history.events[0]["timestamp"]
     return Execution(
         arn=MACHINE_ARN.replace(":stateMachine:", ":execution:") + ":bench-500",
-        name="bench-500", state_machine_arn=MACHINE_ARN, state_machine_name="rsetl-RunPipelineStateMachine",
-        definition={}, input={"pipeline": "bench", "parameters": {}}, history=history, status="SUCCEEDED",
-        start_date=start, stop_date=start + timedelta(seconds=clock.monotonic()), output={},
-    )  # fmt: skip
+        name="bench-500",
+        state_machine_arn=MACHINE_ARN,
+        state_machine_name="rsetl-RunPipelineStateMachine",
+        definition={},
+        input={"pipeline": "bench", "parameters": {}},
+        history=history,
+        status="SUCCEEDED",
+        start_date=start,
+        stop_date=start + timedelta(seconds=clock.monotonic()),
+        output={},
+    )
 
 
 def measure(rounds: int) -> dict[str, Any]:
@@ -97,9 +116,15 @@ def measure(rounds: int) -> dict[str, Any]:
     entered = execution.history.stats.state_transitions
     definition = json.loads((PROJECT / "statemachines" / "run_pipeline.asl.json").read_text())
     source = RunSource(
-        pipelines={}, executions=lambda: [execution], definition=lambda arn: definition,
-        events=list, deliveries=list, statements=list, now=lambda: datetime.now(UTC), virtual_clock=True,
-    )  # fmt: skip
+        pipelines={},
+        executions=lambda: [execution],
+        definition=lambda arn: definition,
+        events=list,
+        deliveries=list,
+        statements=list,
+        now=lambda: datetime.now(UTC),
+        virtual_clock=True,
+    )
     router = Router()
     router.mount(PREFIX, ConsolePages(source).handle)
     driver_seconds: list[float] = []
@@ -135,8 +160,9 @@ def main() -> None:
     print(
         f"run page, one execution with {figures['states_entered']} states entered "
         f"({figures['history_events']} history events): load to drawn graph "
-        f"{figures['driver_median_s'] * 1000:.0f} ms median (driver), {figures['page_median_s'] * 1000:.0f} ms "
-        f"(in the page), max {figures['driver_max_s'] * 1000:.0f} ms over {figures['rounds']} rounds; "
+        f"{figures['driver_median_s'] * 1000:.0f} ms median (driver), "
+        f"{figures['page_median_s'] * 1000:.0f} ms (in the page), "
+        f"max {figures['driver_max_s'] * 1000:.0f} ms over {figures['rounds']} rounds; "
         f"target < {TARGET_SECONDS:.0f} s: {verdict}; load average {figures['loadavg']}"
     )
 

@@ -153,7 +153,9 @@ def test_completion_rules_filter_on_success_state(resources: dict[str, Any]) -> 
 def test_each_s3_trigger_starts_its_pipeline_with_the_upload(resources: dict[str, Any]) -> None:
     """The S3 triggers `rsetl.template.pipelines` reads from template.yaml are what the transformed
     rules do: an upload under the prefix starts that pipeline, and only it, with the object's ids."""
-    s3_triggers = [(p.name, t) for p in load_pipelines(TEMPLATE).values() for t in p.triggers if t.kind == "s3"]
+    s3_triggers = [
+        (p.name, t) for p in load_pipelines(TEMPLATE).values() for t in p.triggers if t.kind == "s3"
+    ]
     assert {name for name, _ in s3_triggers} >= {"ingest_sales", "ingest_products", "ingest_stores"}
     for name, trigger in s3_triggers:
         (prefix,) = trigger.prefixes

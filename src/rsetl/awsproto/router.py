@@ -231,7 +231,9 @@ class PageAdmission(Admission):
         return self.refuse(AwsError("RequestEntityTooLarge", "The page takes no request body.", 413))
 
     def refuse(self, error: AwsError) -> AwsResponse:
-        return AwsResponse(error.status, error.message.encode(), {"Content-Type": "text/plain; charset=utf-8"})
+        return AwsResponse(
+            error.status, error.message.encode(), {"Content-Type": "text/plain; charset=utf-8"}
+        )
 
     def complete(self, request: AwsRequest) -> AwsResponse:
         try:

@@ -76,7 +76,10 @@ def run_demo(
     clock = VirtualClock(DEMO_START)
     runtime = LocalRuntime(
         RuntimeOptions(
-            project_dir=project_dir, state_dir=state_dir, clock=clock, isolation_level=isolation_level,
+            project_dir=project_dir,
+            state_dir=state_dir,
+            clock=clock,
+            isolation_level=isolation_level,
             port=port,
         )
     )

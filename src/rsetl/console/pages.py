@@ -73,4 +73,6 @@ def _json(payload: Any, status: int = 200) -> AwsResponse:
 
 
 def _text(status: int, message: str, headers: dict[str, str] | None = None) -> AwsResponse:
-    return AwsResponse(status, message.encode(), {"Content-Type": "text/plain; charset=utf-8", **(headers or {})})
+    return AwsResponse(
+        status, message.encode(), {"Content-Type": "text/plain; charset=utf-8", **(headers or {})}
+    )

@@ -160,12 +160,20 @@ def state_entries(events: list[dict[str, Any]], now: datetime) -> dict[str, dict
         if "stateEnteredEventDetails" in event:
             details = event["stateEnteredEventDetails"]
             entry = {
-                "state": details["name"], "entered": _time(moment), "exited": None, "durationMs": None,
-                "input": _json(details.get("input")), "output": None, "retries": 0, "failures": [],
-                "_start": moment, "_type": kind.removesuffix("StateEntered"),
-            }  # fmt: skip
-            state = states.setdefault(details["name"], {"count": 0, "firstEntered": entry["entered"],
-                                                        "totalMs": 0, "entries": []})  # fmt: skip
+                "state": details["name"],
+                "entered": _time(moment),
+                "exited": None,
+                "durationMs": None,
+                "input": _json(details.get("input")),
+                "output": None,
+                "retries": 0,
+                "failures": [],
+                "_start": moment,
+                "_type": kind.removesuffix("StateEntered"),
+            }
+            state = states.setdefault(
+                details["name"], {"count": 0, "firstEntered": entry["entered"], "totalMs": 0, "entries": []}
+            )
             state["count"] += 1
             state["entries"].append(entry)
             if kind == "FailStateEntered":
@@ -174,23 +182,28 @@ def state_entries(events: list[dict[str, Any]], now: datetime) -> dict[str, dict
                 open_entries.append(entry)
         elif "stateExitedEventDetails" in event:
             details = event["stateExitedEventDetails"]
-            entry = _latest_open(open_entries, details["name"])
-            if entry is not None:
-                entry.update(exited=_time(moment), output=_json(details.get("output")))
-                entry["durationMs"] = _ms(entry["_start"], moment)
-                _settle_failures(entry, "caught")
-                open_entries.remove(entry)
+            exiting = _latest_open(open_entries, details["name"])
+            if exiting is not None:
+                exiting.update(exited=_time(moment), output=_json(details.get("output")))
+                exiting["durationMs"] = _ms(exiting["_start"], moment)
+                _settle_failures(exiting, "caught")
+                open_entries.remove(exiting)
         elif kind in ("TaskScheduled", "LambdaFunctionScheduled", "ActivityScheduled") and open_entries:
             entry = open_entries[-1]
             entry["_scheduled"] = entry.get("_scheduled", 0) + 1
             entry["retries"] = entry["_scheduled"] - 1
             _settle_failures(entry, "retried")
         elif kind.endswith(_FAILURE_SUFFIXES) and not kind.startswith(("Execution", "MapIteration")):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+            failure: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
             failing = _failing_entry(open_entries, kind)
             if failing is not None:
                 failing["failures"].append(
-                    {"type": kind, "error": details.get("error"), "cause": details.get("cause"), "outcome": None}
+                    {
+                        "type": kind,
+                        "error": failure.get("error"),
+                        "cause": failure.get("cause"),
+                        "outcome": None,
+                    }
                 )
                 if failing["_type"] in ("Map", "Parallel"):
                     # Its entry ends here; it exits later only when a Catch takes the failure.
@@ -306,10 +319,10 @@ def chain_view(source: RunSource, execution: Execution) -> list[dict[str, Any]]:
     current: Execution | None = execution
     while current is not None and len(chain) < 60:
         segment = [_execution_link(current, source.now())]
-        delivery = started_by.get(current.arn)
-        record = events.get(delivery.event_id) if delivery is not None else None
-        if delivery is not None:
-            segment.insert(0, _rule_link(delivery))
+        starter = started_by.get(current.arn)
+        record = events.get(starter.event_id) if starter is not None else None
+        if starter is not None:
+            segment.insert(0, _rule_link(starter))
         if record is not None:
             segment.insert(0, _event_link(record))
         chain[:0] = segment

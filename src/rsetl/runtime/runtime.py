@@ -23,12 +23,12 @@ from rsetl.awsproto import (
 )
 from rsetl.clock import Clock, RealClock
 from rsetl.cloudformation import CloudFormationService
-from rsetl.eventbridge import EventBridge, EventsService, Scheduler
-from rsetl.eventbridge.delivery import DeliveryRecord
-from rsetl.iam import Caller, LocalIam
 from rsetl.console.pages import PREFIX as CONSOLE_PREFIX
 from rsetl.console.pages import ConsolePages
 from rsetl.console.views import RunSource
+from rsetl.eventbridge import EventBridge, EventsService, Scheduler
+from rsetl.eventbridge.delivery import DeliveryRecord
+from rsetl.iam import Caller, LocalIam
 from rsetl.journal import Journal
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LayerConfig
 from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker

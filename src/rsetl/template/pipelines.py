@@ -2,9 +2,10 @@
 source of wiring.
 
 A pipeline is a spec file in the pipelines layer (the `AWS::Serverless::LayerVersion` whose
-`ContentUri` holds `specs/`; a template without one has no pipelines). It starts by a rule whose target input is `{"pipeline": NAME,
-"parameters": {...}}`: an S3 `Object Created` rule (key prefixes), a schedule, or a rule on another
-pipeline's `Pipeline Succeeded` event (the upstream pipeline's downstream link). Each rule's
+`ContentUri` holds `specs/`; a template without one has no pipelines). It starts by a rule whose
+target input is `{"pipeline": NAME, "parameters": {...}}`: an S3 `Object Created` rule (key
+prefixes), a schedule, or a rule on another pipeline's `Pipeline Succeeded` event (the upstream
+pipeline's downstream link). Each rule's
 parameters are checked against the spec's: a rule that names an unknown pipeline or parameter, leaves
 a required parameter out, or reads `$.detail.parameters.X` of an upstream pipeline that has no `X`
 fails with a :class:`WiringError` naming the rule and the parameter.
@@ -257,7 +258,8 @@ def _check_parameters(
         if param not in declared:
             known = ", ".join(declared) or "none"
             raise WiringError(
-                f"{where}: parameter {param!r} is not a parameter of pipeline {pipeline} (it declares: {known})"
+                f"{where}: parameter {param!r} is not a parameter of pipeline {pipeline} "
+                f"(it declares: {known})"
             )
     for param, definition in declared.items():
         if (definition or {}).get("required") and param not in trigger.parameters:

@@ -80,8 +80,15 @@ def test_the_graph_nests_map_states_and_the_taken_path_is_the_one_run(engine: St
     execution = _run(engine, [{"v": 0}, {"v": 1}], "caught")
     view = execution_view(_source(engine), execution)
     parents = {node["id"]: node["parent"] for node in view["graph"]["nodes"]}
-    assert parents == {"Prepare": None, "Loop": None, "Check": "Loop", "Bad": "Loop", "Good": "Loop",
-                       "Recover": None, "Done": None}  # fmt: skip
+    assert parents == {
+        "Prepare": None,
+        "Loop": None,
+        "Check": "Loop",
+        "Bad": "Loop",
+        "Good": "Loop",
+        "Recover": None,
+        "Done": None,
+    }
     assert {"from": "Loop", "to": "Recover", "label": "catch"} in view["graph"]["edges"]
     taken = view["taken"]
     assert ["Prepare", "Loop"] in taken and ["Loop", "Recover"] in taken
@@ -113,13 +120,31 @@ def test_statements_are_those_named_after_the_execution() -> None:
     from rsetl.console.views import step_statements
 
     statements = [
-        {"Id": "s1", "StatementName": "run-1.load_file", "Status": "FINISHED", "Duration": 2_500_000,
-         "ResultRows": 3, "SubStatements": [{"QueryString": "LOCK t", "Status": "FINISHED", "Duration": 1_000_000,
-                                             "ResultRows": 0}]},
-        {"Id": "s2", "StatementName": "run-10.load_file", "Status": "FAILED", "Error": "boom", "Duration": -1},
-    ]  # fmt: skip
+        {
+            "Id": "s1",
+            "StatementName": "run-1.load_file",
+            "Status": "FINISHED",
+            "Duration": 2_500_000,
+            "ResultRows": 3,
+            "SubStatements": [
+                {"QueryString": "LOCK t", "Status": "FINISHED", "Duration": 1_000_000, "ResultRows": 0}
+            ],
+        },
+        {
+            "Id": "s2",
+            "StatementName": "run-10.load_file",
+            "Status": "FAILED",
+            "Error": "boom",
+            "Duration": -1,
+        },
+    ]
     (shown,) = step_statements(statements, "run-1")
-    assert (shown["step"], shown["status"], shown["durationMs"], shown["rows"]) == ("load_file", "FINISHED", 2.5, 3)
+    assert (shown["step"], shown["status"], shown["durationMs"], shown["rows"]) == (
+        "load_file",
+        "FINISHED",
+        2.5,
+        3,
+    )
     assert shown["sql"][0]["text"] == "LOCK t"
 
 
@@ -130,22 +155,60 @@ def test_the_chain_links_an_upload_to_its_ingest_and_the_refresh_its_success_sta
     arn = engine.machine_arn("m")
     ingest = _run(engine, [{"v": 0}], "ingest")
     refresh = _run(engine, [], "refresh")
-    upload = PutEventRecord("ev-1", "default", {"source": "aws.s3", "detail-type": "Object Created",
-                            "detail": {"object": {"key": "sales/a.csv"}}}, START, ("rule/up",))  # fmt: skip
-    success = PutEventRecord("ev-2", "bus", {"source": "rsetl.pipeline", "detail-type": "Pipeline Succeeded",
-                             "detail": {"execution_arn": ingest.arn}}, START, ("rule/after",))  # fmt: skip
+    upload = PutEventRecord(
+        "ev-1",
+        "default",
+        {"source": "aws.s3", "detail-type": "Object Created", "detail": {"object": {"key": "sales/a.csv"}}},
+        START,
+        ("rule/up",),
+    )
+    success = PutEventRecord(
+        "ev-2",
+        "bus",
+        {
+            "source": "rsetl.pipeline",
+            "detail-type": "Pipeline Succeeded",
+            "detail": {"execution_arn": ingest.arn},
+        },
+        START,
+        ("rule/after",),
+    )
     deliveries = [
-        DeliveryRecord(1, "ev-1", "aws.s3", "t", arn, json.dumps({"items": [{"v": 0}]}), rule_arn="a:rule/up",
-                       status="SUCCEEDED", attempts=1, created_at=START),
-        DeliveryRecord(2, "ev-2", "rsetl.pipeline", "t", arn, json.dumps({"items": []}), rule_arn="a:rule/after",
-                       status="SUCCEEDED", attempts=1, created_at=START),
-    ]  # fmt: skip
+        DeliveryRecord(
+            1,
+            "ev-1",
+            "aws.s3",
+            "t",
+            arn,
+            json.dumps({"items": [{"v": 0}]}),
+            rule_arn="a:rule/up",
+            status="SUCCEEDED",
+            attempts=1,
+            created_at=START,
+        ),
+        DeliveryRecord(
+            2,
+            "ev-2",
+            "rsetl.pipeline",
+            "t",
+            arn,
+            json.dumps({"items": []}),
+            rule_arn="a:rule/after",
+            status="SUCCEEDED",
+            attempts=1,
+            created_at=START,
+        ),
+    ]
     source = _source(engine, events=lambda: [upload, success], deliveries=lambda: deliveries)
     chain = chain_view(source, refresh)
     assert [(link["kind"], link.get("name") or link["label"]) for link in chain] == [
-        ("event", "aws.s3 · Object Created"), ("rule", "up"), ("execution", "ingest"),
-        ("event", "rsetl.pipeline · Pipeline Succeeded"), ("rule", "after"), ("execution", "refresh"),
-    ]  # fmt: skip
+        ("event", "aws.s3 · Object Created"),
+        ("rule", "up"),
+        ("execution", "ingest"),
+        ("event", "rsetl.pipeline · Pipeline Succeeded"),
+        ("rule", "after"),
+        ("execution", "refresh"),
+    ]
     forward = chain_view(source, ingest)
     assert [link["kind"] for link in forward] == ["event", "rule", "execution", "event", "rule", "execution"]
     assert forward[-1]["name"] == "refresh"
@@ -186,6 +249,9 @@ def test_the_router_serves_a_mounted_page_unsigned_and_everything_else_as_before
     router.mount(PREFIX, lambda request: AwsResponse(200, request.path.encode()))
     page = router.admit(AwsRequest("GET", "/_rsetl/api/pipelines", "", Message(), b""))
     assert isinstance(page, PageAdmission)
-    assert page.complete(AwsRequest("GET", "/_rsetl/api/pipelines", "", Message(), b"")).body == b"/_rsetl/api/pipelines"
+    assert (
+        page.complete(AwsRequest("GET", "/_rsetl/api/pipelines", "", Message(), b"")).body
+        == b"/_rsetl/api/pipelines"
+    )
     other = router.admit(AwsRequest("GET", "/bucket/key", "", Message(), b""))
     assert not isinstance(other, PageAdmission)
