@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rsetl.cli import main
+from rsetl.cli.local import console
 from rsetl.template.pipelines import WiringError, load_pipelines
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
@@ -128,7 +129,10 @@ def test_a_rule_that_does_not_fit_its_spec_is_named(tmp_path: Path, change: obje
     assert message in str(caught.value)
 
 
-def test_the_pipelines_verb_lists_triggers_and_downstream(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_pipelines_verb_lists_triggers_and_downstream(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console, "width", 200)  # one table row per line, whatever the terminal
     assert main(["pipelines", "--project-dir", str(PROJECT_DIR)]) == 0
     out = capsys.readouterr().out
     assert "S3 upload under sales/" in out
