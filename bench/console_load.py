@@ -24,7 +24,7 @@ from playwright.sync_api import sync_playwright
 
 from rsetl.awsproto import LocalServer, Router
 from rsetl.clock import VirtualClock
-from rsetl.console.pages import PREFIX, ConsolePages
+from rsetl.console.pages import MOUNT, PREFIX, ConsolePages
 from rsetl.console.views import RunSource
 from rsetl.stepfunctions.history import History
 from rsetl.stepfunctions.interpreter import Execution
@@ -126,7 +126,7 @@ def measure(rounds: int) -> dict[str, Any]:
         virtual_clock=True,
     )
     router = Router()
-    router.mount(PREFIX, ConsolePages(source).handle)
+    router.mount(MOUNT, ConsolePages(source).handle)
     driver_seconds: list[float] = []
     page_seconds: list[float] = []
     with LocalServer(router) as server, sync_playwright() as playwright:

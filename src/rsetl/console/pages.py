@@ -16,6 +16,8 @@ from rsetl.awsproto.messages import AwsRequest, AwsResponse
 from rsetl.console.views import RunSource, execution_summary, execution_view, pipelines_view
 
 PREFIX = "/_rsetl/"
+MOUNT = PREFIX.rstrip("/")
+"""What the router hands to the page: the prefix, and the bare `/_rsetl` that redirects to it."""
 _STATIC = resources.files("rsetl.console") / "static"
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
@@ -29,6 +31,10 @@ class ConsolePages:
     def handle(self, request: AwsRequest) -> AwsResponse:
         if request.method not in ("GET", "HEAD"):
             return _text(405, "The run page is read-only.", {"Allow": "GET, HEAD"})
+        if request.path == MOUNT:
+            return _text(301, f"The run page is at {PREFIX}.", {"Location": PREFIX})
+        if not request.path.startswith(PREFIX):
+            return _text(404, f"No page {request.path}.")
         path = request.path[len(PREFIX) :]
         if path in ("", "index.html"):
             return _static("index.html")

@@ -23,6 +23,7 @@ from rsetl.awsproto import (
 )
 from rsetl.clock import Clock, RealClock
 from rsetl.cloudformation import CloudFormationService
+from rsetl.console.pages import MOUNT as CONSOLE_MOUNT
 from rsetl.console.pages import PREFIX as CONSOLE_PREFIX
 from rsetl.console.pages import ConsolePages
 from rsetl.console.views import RunSource
@@ -225,7 +226,7 @@ class LocalRuntime:
         router.register(CloudFormationService(template, self.clock.now()))
         router.register(AdminService(self.events))
         router.register(self.s3, fallback=True)
-        router.mount(CONSOLE_PREFIX, ConsolePages(self._run_source()).handle)
+        router.mount(CONSOLE_MOUNT, ConsolePages(self._run_source()).handle)
         say("wiring template.yaml")
         self._wire()
         self.server.start()

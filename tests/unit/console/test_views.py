@@ -242,6 +242,34 @@ def test_the_pages_answer_json_and_files_and_refuse_writes(engine: StepFunctions
     assert _get(pages, "static/../pages.py").status == 404
     assert _get(pages, "api/pipelines", method="POST").status == 405
     assert _get(pages, "api/pipelines", method="DELETE").status == 405
+    bare = pages.handle(AwsRequest("GET", "/_rsetl", "", Message(), b""))
+    assert (bare.status, bare.headers["Location"]) == (301, PREFIX)
+
+
+def test_parallel_branches_nest_inside_their_state() -> None:
+    from rsetl.console.views import state_graph
+
+    branch = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+    nodes, edges = state_graph(
+        {
+            "StartAt": "Both",
+            "States": {
+                "Both": {
+                    "Type": "Parallel",
+                    "Branches": [branch, {"StartAt": "B", "States": {"B": {"Type": "Succeed"}}}],
+                    "End": True,
+                }
+            },
+        }
+    )
+    assert [(n["id"], n["parent"]) for n in nodes] == [
+        ("Both", None),
+        ("Both branch 1", "Both"),
+        ("A", "Both branch 1"),
+        ("Both branch 2", "Both"),
+        ("B", "Both branch 2"),
+    ]
+    assert edges == []
 
 
 def test_the_router_serves_a_mounted_page_unsigned_and_everything_else_as_before() -> None:
