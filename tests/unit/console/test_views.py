@@ -247,7 +247,7 @@ def test_the_pages_answer_json_and_files_and_refuse_writes(engine: StepFunctions
 
 
 def test_parallel_branches_nest_inside_their_state() -> None:
-    from rsetl.console.views import state_graph
+    from rsetl.console.history import state_graph
 
     branch = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
     nodes, edges = state_graph(
