@@ -15,8 +15,10 @@ from etl_common.schemas import schema_errors
 
 from rsetl.eventbridge import EventPattern
 from rsetl.eventbridge.transform import RuleContext, render_target_input
+from rsetl.template.pipelines import load_pipelines
 
 REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yaml"
 BUCKET = "rsetl-landing-example"
 STATE_MACHINE = "RunPipelineStateMachine"
 MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:rsetl-run-pipeline"
@@ -148,16 +150,20 @@ def test_completion_rules_filter_on_success_state(resources: dict[str, Any]) -> 
         assert pattern["detail"]["pipeline"], name
 
 
-def test_each_s3_trigger_of_a_spec_has_its_rule(resources: dict[str, Any], pipelines_dir: Path) -> None:
-    specs = load_all_specs()
-    s3_specs = {name: spec for name, spec in specs.items() if "s3" in spec.get("trigger", {})}
-    assert {"ingest_sales", "ingest_products", "ingest_stores"} <= set(s3_specs)
-    for name, spec in s3_specs.items():
-        key = spec["trigger"]["s3"]["prefix"] + "2024/file.csv"
+def test_each_s3_trigger_starts_its_pipeline_with_the_upload(resources: dict[str, Any]) -> None:
+    """The S3 triggers `rsetl.template.pipelines` reads from template.yaml are what the transformed
+    rules do: an upload under the prefix starts that pipeline, and only it, with the object's ids."""
+    s3_triggers = [
+        (p.name, t) for p in load_pipelines(TEMPLATE).values() for t in p.triggers if t.kind == "s3"
+    ]
+    assert {name for name, _ in s3_triggers} >= {"ingest_sales", "ingest_products", "ingest_stores"}
+    for name, trigger in s3_triggers:
+        (prefix,) = trigger.prefixes
+        key = prefix + "2024/file.csv"
         event = sample("s3-object-created-sales.json")
         event["detail"]["object"]["key"] = key
         started = rule_inputs(resources, event, bus=None)
-        assert len(started) == 1, (name, started)
+        assert list(started) == [trigger.rule], (name, started)
         (start,) = started.values()
         assert start["target"] == {"Ref": STATE_MACHINE}
         assert start["input"] == {
@@ -219,27 +225,34 @@ def test_sample_upload_becomes_a_valid_run(resources: dict[str, Any], pipelines_
     assert run["source"] == {"status": "STAGED", "manifest": f"s3://{bucket}/rsetl-staging/e1/{key}.manifest"}
 
 
-def test_each_downstream_link_of_a_spec_has_its_rule(resources: dict[str, Any], pipelines_dir: Path) -> None:
-    specs = load_all_specs()
-    links = [(name, link) for name, spec in specs.items() for link in spec.get("downstream", [])]
+def test_each_downstream_link_starts_its_pipeline_with_the_upstream_parameters(
+    resources: dict[str, Any],
+) -> None:
+    """A pipeline trigger read from template.yaml is what the transformed rule does on the upstream's
+    success event: it starts the downstream pipeline with the parameters its InputTransformer maps."""
+    pipelines = load_pipelines(TEMPLATE)
+    links = [
+        (upstream, name, trigger)
+        for name, pipeline in pipelines.items()
+        for trigger in pipeline.triggers
+        if trigger.kind == "pipeline"
+        for upstream in trigger.upstream
+    ]
     assert len(links) >= 4
-    for upstream, link in links:
-        parameters = {p: f"value-of-{p}" for p in specs[upstream].get("parameters", {})}
+    for upstream, downstream, trigger in links:
+        assert downstream in pipelines[upstream].downstream
+        parameters = {p: f"value-of-{p}" for p in pipelines[upstream].parameters}
         event = sample("pipeline-succeeded-ingest-sales.json")
         event["detail"].update(pipeline=upstream, parameters=parameters)
-        targets = list(rule_inputs(resources, event, bus="PipelineEventBus").values())
-        if link["pipeline"] == "refresh_sales_views":
-            # Coalesced per window (docs/aws.md): the whole event goes to RequestRefresh.
-            assert targets == [{"target": {"Fn::GetAtt": ["RequestRefreshFunction", "Arn"]}, "input": event}]
-            continue
-        started = [s["input"] for s in targets]
+        started = rule_inputs(resources, event, bus="PipelineEventBus")
         expected = {
-            "pipeline": link["pipeline"],
+            "pipeline": downstream,
             "parameters": {
-                target: parameters[source] for target, source in link.get("parameters", {}).items()
+                target: parameters[source.removeprefix("$.detail.parameters.")]
+                for target, source in trigger.parameters.items()
             },
         }
-        assert started == [expected], upstream
+        assert {name: s["input"] for name, s in started.items()} == {trigger.rule: expected}, upstream
 
 
 def test_a_failed_run_never_starts_downstream_work(resources: dict[str, Any]) -> None:
@@ -302,18 +315,20 @@ def test_schedules_have_stack_unique_names_and_the_specs_expressions(
         for n, r in of_type(resources, "AWS::Events::Rule").items()
         if "ScheduleExpression" in r["Properties"]
     }
-    scheduled_specs = {n: s for n, s in load_all_specs().items() if "schedule" in s.get("trigger", {})}
-    assert len(schedules) == len(scheduled_specs) >= 1
+    scheduled = {
+        name: trigger
+        for name, pipeline in load_pipelines(TEMPLATE).items()
+        for trigger in pipeline.triggers
+        if trigger.kind == "schedule"
+    }
+    assert len(schedules) == len(scheduled) >= 1
     for name, rule in schedules.items():
         props = rule["Properties"]
         assert "${AWS::StackName}" in props["Name"]["Fn::Sub"], name
         (target,) = props["Targets"]
         pipeline = json.loads(target["Input"])["pipeline"]
         expression = props["ScheduleExpression"]
-        assert (
-            sam["Parameters"][expression["Ref"]]["Default"]
-            == scheduled_specs[pipeline]["trigger"]["schedule"]["expression"]
-        )
+        assert sam["Parameters"][expression["Ref"]]["Default"] == scheduled[pipeline].schedule
         assert target["Arn"] == {"Ref": STATE_MACHINE}
 
 

@@ -26,6 +26,8 @@ LOCAL_ACCOUNT_ID = "000000000000"
 LOCAL_REGION = "us-east-1"
 DEFAULT_MAX_BODY = 6 * 1024 * 1024
 """Largest request body of a service that names no `max_request_body` of its own."""
+MAX_PAGE_BODY = 64 * 1024
+"""Largest request body read for a mounted page."""
 
 
 class Service(Protocol):
@@ -53,6 +55,8 @@ class CallerIdentity:
 
 IdentityLookup = Callable[[str], CallerIdentity | None]
 """Access key -> the caller it belongs to (None: a key without an IAM identity)."""
+PageHandler = Callable[[AwsRequest], AwsResponse]
+"""Answers a request for one of the runtime's own pages."""
 
 
 class Router:
@@ -76,6 +80,12 @@ class Router:
         self._by_target: dict[str, Service] = {}
         self._by_signing_name: dict[str, Service] = {}
         self._fallback: Service | None = None
+        self._pages: dict[str, PageHandler] = {}
+
+    def mount(self, prefix: str, handler: PageHandler) -> None:
+        """Answer every request whose path starts with `prefix` by `handler`, unsigned: a page of the
+        runtime's own (no AWS API), which no S3 path can be when `prefix` begins `/_`."""
+        self._pages[prefix] = handler
 
     def register(self, service: Service, *, fallback: bool = False) -> None:
         """Add a service; `fallback` makes it answer unsigned and presigned requests too (S3)."""
@@ -94,6 +104,9 @@ class Router:
     def admit(self, head: AwsRequest) -> Admission | AwsResponse:
         """Route a request by its head and check all of its signature that the head proves, before its
         body is read: an :class:`Admission` to read the body for, or the refusal to answer at once."""
+        for prefix, handler in self._pages.items():
+            if head.raw_path.startswith(prefix):
+                return PageAdmission(handler)
         request_id = str(uuid.uuid4())
         service = self._route(head)
         anonymous = RequestContext(request_id, "", self.account_id, self.default_region)
@@ -202,6 +215,33 @@ class Admission:
             return service.error_response(
                 AwsError("InternalServerException", "The local service failed; see its log.", 500), context
             )
+
+
+class PageAdmission(Admission):
+    """A request for a mounted page: no signature to check; a small body is read and left to the
+    page to refuse (a read-only page answers 405 to anything but GET and HEAD)."""
+
+    def __init__(self, handler: PageHandler) -> None:
+        self._handler = handler
+
+    @property
+    def max_body(self) -> int:
+        return MAX_PAGE_BODY
+
+    def body_too_large(self, size: int) -> AwsResponse:
+        return self.refuse(AwsError("RequestEntityTooLarge", "The page takes no request body.", 413))
+
+    def refuse(self, error: AwsError) -> AwsResponse:
+        return AwsResponse(
+            error.status, error.message.encode(), {"Content-Type": "text/plain; charset=utf-8"}
+        )
+
+    def complete(self, request: AwsRequest) -> AwsResponse:
+        try:
+            return self._handler(request)
+        except Exception:
+            logger.exception("unhandled error in the page %s", request.path)
+            return self.refuse(AwsError("InternalError", "The page failed; see the runtime's log.", 500))
 
 
 def _signed_service(request: AwsRequest) -> str | None:

@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rsetl", description="Event-driven ETL for Amazon Redshift.")
     parser.add_argument("--version", action="version", version=f"rsetl {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    pipelines = commands.add_parser(
+        "pipelines", help="list every pipeline with its triggers and downstream links (from template.yaml)"
+    )
+    pipelines.add_argument("--project-dir", type=Path, default=Path.cwd(), help="folder of template.yaml")
     local = commands.add_parser("local", help="run the SAM application on this machine")
     local.add_argument("--state-dir", type=Path, help=STATE_DIR_HELP)
     # The same option after the verb (`rsetl local up --state-dir D`), as the CLI's hints write it;
@@ -82,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = verb("demo", "run the demo pipeline end to end on fresh local state")
     demo.add_argument("--project-dir", type=Path, default=Path.cwd())
     demo.add_argument("--sample-dir", type=Path, help="sample data (default: <project>/sample_data)")
+    demo.add_argument(
+        "--serve", action="store_true", help="keep serving the run page after the demo, until Ctrl-C"
+    )
+    demo.add_argument("--port", type=_port, default=0, help="127.0.0.1 port to serve (default: any free one)")
     _isolation_option(demo)
 
     put = verb("put", "upload a file to the local S3")
@@ -133,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     141 the reader of its output went away, as for a command SIGPIPE ended)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    before, after = args.state_dir, getattr(args, "verb_state_dir", None)
+    before, after = getattr(args, "state_dir", None), getattr(args, "verb_state_dir", None)
     if before is not None and after is not None and before != after:
         parser.error(f"--state-dir is given twice with different folders: {before} and {after}")
     chosen: Path | None = after or before
@@ -173,6 +181,10 @@ def _run(args: argparse.Namespace, chosen_state_dir: Path | None) -> int:
     from rsetl.cli import local
     from rsetl.cli.client import LocalClients
 
+    if args.command == "pipelines":
+        from rsetl.cli.pipelines import list_pipelines
+
+        return list_pipelines(args.project_dir)
     state_dir = chosen_state_dir or DEFAULT_STATE_DIR
     match args.local_command:
         case "up":
@@ -194,6 +206,8 @@ def _run(args: argparse.Namespace, chosen_state_dir: Path | None) -> int:
                 sample_dir,
                 state_dir=chosen_state_dir,
                 isolation_level=args.isolation_level,
+                serve=args.serve,
+                port=args.port,
             )
     clients = LocalClients.for_state_dir(state_dir)
     match args.local_command:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,8 +60,11 @@ def run_demo(
     sample_dir: Path,
     state_dir: Path | None = None,
     isolation_level: str = DEFAULT_ISOLATION_LEVEL,
+    serve: bool = False,
+    port: int = 0,
 ) -> int:
-    """Run the demo; 0 when every check against the sample data's manifest holds."""
+    """Run the demo; 0 when every check against the sample data's manifest holds. It ends by printing
+    the run page's address; with `serve` it keeps serving the page (and the endpoint) until Ctrl-C."""
     manifest = json.loads((sample_dir / "manifest.json").read_text())
     state_dir = state_dir or project_dir / ".rsetl" / "demo"
     if state_dir.exists() and any(state_dir.iterdir()) and not (state_dir / "postgres").is_dir():
@@ -70,7 +75,11 @@ def run_demo(
     clock = VirtualClock(DEMO_START)
     runtime = LocalRuntime(
         RuntimeOptions(
-            project_dir=project_dir, state_dir=state_dir, clock=clock, isolation_level=isolation_level
+            project_dir=project_dir,
+            state_dir=state_dir,
+            clock=clock,
+            isolation_level=isolation_level,
+            port=port,
         )
     )
     report = DemoReport()
@@ -92,10 +101,21 @@ def run_demo(
         _phase(runtime, report, "nightly schedule (virtual clock)", lambda: _fire_nightly(runtime))
         _verify(runtime, manifest, landing, report)
         _print_report(runtime, report, time.monotonic() - started)
+        console.print(f"run page: {runtime.console_url}", soft_wrap=True)
+        if serve:
+            console.print("serving the run page until Ctrl-C")
+            _wait_for_interrupt()
     finally:
         with console.status("stopping"):
             runtime.stop()
     return 0 if report.ok else 1
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
 
 
 def _landing_bucket(runtime: LocalRuntime) -> str:

@@ -171,7 +171,9 @@ def up(
             f"{len(ids)} {kind.split('::')[-1]}" for kind, ids in runtime.report.created.items()
         )
         console.print(
-            f"rsetl local endpoint ready at {runtime.url} ({created}); state in {state_dir}", soft_wrap=True
+            f"rsetl local endpoint ready at {runtime.url} ({created}); run page {runtime.console_url}; "
+            f"state in {state_dir}",
+            soft_wrap=True,
         )
         stop.wait()
     finally:

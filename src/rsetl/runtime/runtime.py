@@ -24,6 +24,10 @@ from rsetl.awsproto import (
 from rsetl.awsproto.clients import local_client
 from rsetl.clock import Clock, RealClock
 from rsetl.cloudformation import CloudFormationService
+from rsetl.console.pages import MOUNT as CONSOLE_MOUNT
+from rsetl.console.pages import PREFIX as CONSOLE_PREFIX
+from rsetl.console.pages import ConsolePages
+from rsetl.console.views import RunSource
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
 from rsetl.eventbridge.delivery import DeliveryRecord
 from rsetl.iam import Caller, LocalIam
@@ -66,6 +70,7 @@ from rsetl.stepfunctions import StepFunctionsEngine
 from rsetl.stepfunctions.engine import Restart
 from rsetl.stepfunctions.service import StatesService
 from rsetl.template import LocalTemplate, load_template
+from rsetl.template.pipelines import load_pipelines
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +235,7 @@ class LocalRuntime:
         router.register(CloudFormationService(template, self.clock.now()))
         router.register(AdminService(self.events))
         router.register(self.s3, fallback=True)
+        router.mount(CONSOLE_MOUNT, ConsolePages(self._run_source()).handle)
         say("wiring template.yaml")
         self._wire()
         self.server.start()
@@ -243,6 +249,35 @@ class LocalRuntime:
         if isinstance(self.clock, RealClock):
             self.scheduler.start()
         return self
+
+    @property
+    def console_url(self) -> str:
+        """The run page's address (pipelines, executions and their chain of events)."""
+        return self.url + CONSOLE_PREFIX
+
+    def _run_source(self) -> RunSource:
+        """What the run page reads: the live services, which loaded the journal at start-up."""
+        engine, data = self.stepfunctions, self.redshift_data
+
+        def definition(machine_arn: str) -> dict[str, Any]:
+            machine = engine.machines.get(machine_arn)
+            return machine.definition if machine is not None else {}
+
+        def statements() -> list[dict[str, Any]]:
+            now = self.clock.now()
+            held = data.statements() if data is not None else []
+            return [{**s.describe(now), "StatementName": s.request.get("StatementName")} for s in held]
+
+        return RunSource(
+            pipelines=load_pipelines(self.template.path),
+            executions=lambda: list(engine.executions.values()),
+            definition=definition,
+            events=self.events.events,
+            deliveries=self.events.deliveries,
+            statements=statements,
+            now=self.clock.now,
+            virtual_clock=not isinstance(self.clock, RealClock),
+        )
 
     def _database_auth(self) -> DatabaseAuth:
         """Database users from the options, IAM role tags (RedshiftDbRoles) from the template."""

@@ -57,12 +57,13 @@ def test_refresh_is_one_parallel_group() -> None:
     assert [(name, len(steps)) for name, steps in stages] == [("refresh_views", 2)]
 
 
-def test_nightly_triggers_segments_with_its_business_date() -> None:
-    spec = load_spec("nightly_sales_snapshot")
-    assert spec["trigger"] == {"schedule": {"expression": "cron(0 2 * * ? *)"}}
-    assert spec["downstream"] == [
-        {"pipeline": "load_customer_segments", "parameters": {"business_date": "business_date"}}
-    ]
+@pytest.mark.parametrize(
+    "wiring", ["trigger:\n  s3: {prefix: sales/}\n", "downstream:\n  - pipeline: load_customer_segments\n"]
+)
+def test_a_spec_declares_no_wiring(wiring: str) -> None:
+    """How a pipeline starts is written once, as a rule in template.yaml (rsetl.template.pipelines)."""
+    with pytest.raises(SpecError, match="Additional properties are not allowed"):
+        parse_spec(GOOD + wiring, "demo.yaml")
 
 
 def test_a_good_spec_parses() -> None:
@@ -156,15 +157,3 @@ def test_file_name_must_match_the_spec_name(tmp_path: Path, pipelines_dir: Path)
     base = _folder(tmp_path, pipelines_dir, {"other": GOOD})
     with pytest.raises(SpecError, match="'demo' does not match the file name 'other'"):
         load_spec("other", base)
-
-
-def test_downstream_must_exist_and_get_its_required_parameters(tmp_path: Path, pipelines_dir: Path) -> None:
-    upstream = GOOD + "downstream:\n  - pipeline: missing\n  - pipeline: demo2\n"
-    downstream = GOOD.replace("name: demo", "name: demo2")
-    base = _folder(tmp_path, pipelines_dir, {"demo": upstream, "demo2": downstream})
-    with pytest.raises(SpecError) as caught:
-        load_all_specs(base)
-    assert "demo: downstream[0]: pipeline 'missing' has no spec" in str(caught.value)
-    assert "demo: downstream[1]: required parameter 'business_date' of demo2 is not supplied" in str(
-        caught.value
-    )
