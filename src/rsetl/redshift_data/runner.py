@@ -1,6 +1,6 @@
 """What the Data API needs from the SQL layer (`rsetl.redshift_sql`), as structural types.
 
-The service only depends on these shapes, so any runner with the same `run` signature
+The service only depends on these shapes, so any runner with the same `parse` and `run_script`
 (the Redshift dialect runner, or a plain pass-through in tests) can sit behind it.
 """
 
@@ -67,14 +67,35 @@ class Outcome(Protocol):
     def rows_affected(self) -> int: ...
 
 
-class SqlRunner(Protocol):
-    """Runs one Redshift-dialect statement on a connection, binding `:name` parameters; rows go
-    to `sink` as they stream from the database, not into the outcome."""
+class Script(Protocol):
+    """A SQL text parsed once when it is submitted (`rsetl.redshift_sql.SqlScript`)."""
 
-    def run(
+    @property
+    def parameters(self) -> frozenset[str]:
+        """The `:name` parameters it references."""
+        ...
+
+    @property
+    def touches_session(self) -> bool:
+        """Whether it may leave session state (temp tables, settings...) on its connection."""
+        ...
+
+    @property
+    def changes_isolation(self) -> bool:
+        """Whether it sets a database's isolation level."""
+        ...
+
+
+class SqlRunner(Protocol):
+    """Parses a Redshift-dialect SQL text once, at submit, and runs it on a connection, binding
+    `:name` parameters; rows go to `sink` as they stream from the database, not into the outcome."""
+
+    def parse(self, sql: str) -> Script: ...
+
+    def run_script(
         self,
         conn: psycopg.Connection[Any],
-        sql: str,
+        script: Any,
         parameters: Mapping[str, str] | None = None,
         sink: RowSink | None = None,
     ) -> Outcome: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,7 +13,12 @@ import psycopg
 
 from rsetl.redshift_data.config import StatementFault
 from rsetl.redshift_data.results import ResultSet
+from rsetl.redshift_data.runner import Script
 from rsetl.redshift_data.users import DatabaseLogin
+
+DEFAULT_DATABASE = "dev"
+ABORTED_ERROR = "Query cancelled on user's request"
+"""The error of a statement cancelled by CancelStatement (or by the service)."""
 
 
 class Status(StrEnum):
@@ -38,6 +44,8 @@ class SubStatement:
     sql: str
     created_at: datetime
     updated_at: datetime
+    script: Script
+    """`sql` as the SQL layer parsed it at submit."""
     status: Status = Status.SUBMITTED
     error: str | None = None
     duration_ns: int = -1
@@ -106,7 +114,7 @@ class Statement:
 
     @property
     def database(self) -> str:
-        return str(self.request.get("Database") or "dev")
+        return str(self.request.get("Database") or DEFAULT_DATABASE)
 
     @property
     def simulated_end(self) -> datetime | None:
@@ -114,6 +122,11 @@ class Statement:
         if self.fault is None or self.fault.duration is None or self.started_at is None:
             return None
         return self.started_at + timedelta(seconds=self.fault.duration)
+
+    def end_simulated_duration(self) -> None:
+        """Cancelled while a simulated duration runs: its real end is what callers see now."""
+        if self.fault is not None:
+            self.fault = dataclasses.replace(self.fault, duration=None)
 
     def shown_status(self, now: datetime) -> Status:
         """The status callers see: STARTED while a simulated duration runs, else the real one."""

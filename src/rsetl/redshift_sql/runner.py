@@ -13,8 +13,8 @@ from rsetl.redshift_sql.copy import run_copy
 from rsetl.redshift_sql.exceptions import UnsupportedSqlError
 from rsetl.redshift_sql.isolation import run_isolation
 from rsetl.redshift_sql.results import StatementOutcome, describe_columns, redshift_type
-from rsetl.redshift_sql.streaming import RawStreamingCursor, RowSink, StreamingCursor, chunk_rows
 from rsetl.redshift_sql.script import SqlScript, parse_script, prepare_script
+from rsetl.redshift_sql.streaming import RawStreamingCursor, RowSink, StreamingCursor, chunk_rows
 from rsetl.redshift_sql.translate import Translation
 from rsetl.redshift_sql.unload import run_unload
 

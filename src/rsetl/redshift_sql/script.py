@@ -160,5 +160,11 @@ def _moved(token: Token, shift: int) -> Token:
     if not shift:
         return token
     return Token(
-        token.token_type, token.text, token.line, token.col, token.start + shift, token.end + shift, token.comments
+        token.token_type,
+        token.text,
+        token.line,
+        token.col,
+        token.start + shift,
+        token.end + shift,
+        token.comments,
     )

@@ -20,7 +20,7 @@ from rsetl.redshift_data.connections import error_text
 from rsetl.redshift_data.events import status_change_entry
 from rsetl.redshift_data.results import ResultSet, ResultTooLarge, ResultWriter, to_field, to_text
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
-from rsetl.redshift_sql import ColumnInfo
+from rsetl.redshift_sql import ColumnInfo, parse_script
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -261,7 +261,7 @@ def test_simulated_duration_shows_started_until_its_end() -> None:
         seq=1,
         principal="test",
         request={"Sql": "SELECT 'long'"},
-        subs=[SubStatement("s", "SELECT 'long'", T0, T0)],
+        subs=[SubStatement("s", "SELECT 'long'", T0, T0, parse_script("SELECT 'long'"))],
         is_batch=False,
         created_at=T0,
         fault=faults.for_sql("SELECT 'long'"),
