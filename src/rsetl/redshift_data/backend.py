@@ -14,9 +14,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +25,15 @@ import psycopg
 from rsetl.awsproto import RequestContext
 from rsetl.clock import Clock, RealClock
 from rsetl.redshift_data.config import STATEMENT_WORKERS, Faults, Limits
-from rsetl.redshift_data.connections import ConnectionPool, ConnInfo, Session, error_text
+from rsetl.redshift_data.connections import ConnectionPool, ConnInfo, Session
 from rsetl.redshift_data.events import EventSink, status_change_entry
 from rsetl.redshift_data.exceptions import (
     ActiveStatementsExceededException,
-    DatabaseConnectionException,
     ValidationException,
 )
 from rsetl.redshift_data.executor import StatementExecutor
 from rsetl.redshift_data.iam import caller_arn, owner_of
+from rsetl.redshift_data.results import clear_result_files
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.sessions import SessionTable
 from rsetl.redshift_data.statements import (
@@ -43,7 +43,7 @@ from rsetl.redshift_data.statements import (
     Status,
     SubStatement,
 )
-from rsetl.redshift_data.users import DatabaseAuth, DatabaseLogin, DatabaseUsers, LoginError
+from rsetl.redshift_data.users import DatabaseAuth, DatabaseLogin, DatabaseUsers
 
 logger = logging.getLogger(__name__)
 _CANCEL_WAIT_SECONDS = 10.0
@@ -90,7 +90,7 @@ class RedshiftDataBackend:
         self._pool = ConnectionPool(self.users)
         self._owned_results_dir = results_dir is None
         self.results_dir = results_dir or Path(tempfile.mkdtemp(prefix="rsetl-redshift-data-results-"))
-        _clear_results(self.results_dir)
+        clear_result_files(self.results_dir)
         self._executor = StatementExecutor(
             runner, self._pool, self.clock, self.limits, self._statement_done, self.results_dir, workers
         )
@@ -153,14 +153,16 @@ class RedshiftDataBackend:
         now = self.clock.now()
         ttl = self._ttl
         with self._lock:
-            expired = {sid for sid, stmt in self._statements.items() if _expired(stmt, now, ttl)}
+            expired = {sid for sid, stmt in self._statements.items() if stmt.expired(now, ttl)}
             gone = [self._statements.pop(sid) for sid in expired]
             if expired:
                 self._tokens = {key: ref for key, ref in self._tokens.items() if ref[1] not in expired}
             pending = [
                 s for s in self._statements.values() if s.request.get("WithEvent") and not s.event_sent
             ]
-            overdue = [s for s in self._statements.values() if _overdue(s, now, self.limits)]
+            overdue = [
+                s for s in self._statements.values() if s.overdue(now, self.limits.max_statement_seconds)
+            ]
             closing = self._sessions.expire(now, ttl)
         for stmt in gone:
             for sub in stmt.subs:
@@ -294,7 +296,7 @@ class RedshiftDataBackend:
         """The caller's statement `statement_id` (no sub-statement suffix), unless it expired."""
         with self._lock:
             stmt = self._statements.get(statement_id)
-        if stmt is None or stmt.owner != owner_of(context) or _expired(stmt, self.clock.now(), self._ttl):
+        if stmt is None or stmt.owner != owner_of(context) or stmt.expired(self.clock.now(), self._ttl):
             return None
         return stmt
 
@@ -303,7 +305,7 @@ class RedshiftDataBackend:
         now = self.clock.now()
         with self._lock:
             mine = [s for s in self._statements.values() if s.owner == owner_of(context)]
-        return [s for s in sorted(mine, key=lambda s: s.seq, reverse=True) if not _expired(s, now, self._ttl)]
+        return [s for s in sorted(mine, key=lambda s: s.seq, reverse=True) if not s.expired(now, self._ttl)]
 
     def session_infos(self, context: RequestContext) -> list[dict[str, Any]]:
         """ListSessions' SessionInfo of each of the caller's sessions."""
@@ -313,26 +315,6 @@ class RedshiftDataBackend:
     def session(self, session_id: str) -> Session | None:
         with self._lock:
             return self._sessions.get(session_id)
-
-    def wait(self, stmt: Statement, seconds: int | None) -> None:
-        """Hold the request until the statement ends as callers see it, or `seconds` pass."""
-        if not seconds:
-            return
-        clock = self.clock
-        deadline = clock.monotonic() + seconds
-        while True:
-            now = clock.now()
-            remaining = deadline - clock.monotonic()
-            if stmt.shown_status(now).final or remaining <= 0:
-                return
-            end = stmt.simulated_end
-            if stmt.work_done.is_set() and end is not None and now < end:
-                # Only the simulated duration is left: a VirtualClock jumps toward its end.
-                clock.sleep(min(remaining, (end - now).total_seconds()))
-            elif stmt.work_done.is_set():
-                clock.wait(stmt.done, remaining)
-            else:
-                clock.wait(stmt.work_done, remaining)
 
     # -- aborts ------------------------------------------------------------------------------
 
@@ -403,38 +385,8 @@ class RedshiftDataBackend:
         except Exception:
             logger.exception("event sink failed for statement %s", stmt.id)
 
-    @contextmanager
-    def catalog_connection(self, database: str, login: DatabaseLogin) -> Iterator[psycopg.Connection[Any]]:
+    def catalog_connection(
+        self, database: str, login: DatabaseLogin
+    ) -> AbstractContextManager[psycopg.Connection[Any]]:
         """A pooled connection for the metadata operations (ListTables...)."""
-        try:
-            conn = self._pool.acquire(database, login)
-        except psycopg.Error as error:
-            raise DatabaseConnectionException(error_text(error)) from None
-        except LoginError as error:
-            raise DatabaseConnectionException(str(error)) from None
-        try:
-            yield conn
-        finally:
-            self._pool.release(database, login, conn, dirty=False)
-
-
-def _clear_results(results_dir: Path) -> None:
-    """Delete the result files of statements a previous backend ran: none of them survives it."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    for path in results_dir.iterdir():
-        if path.is_file():
-            path.unlink(missing_ok=True)
-
-
-def _expired(stmt: Statement, now: datetime, ttl: timedelta) -> bool:
-    end = stmt.shown_end()
-    return end is not None and now >= end + ttl
-
-
-def _overdue(stmt: Statement, now: datetime, limits: Limits) -> bool:
-    started = stmt.started_at
-    return (
-        not stmt.done.is_set()
-        and started is not None
-        and now - started >= timedelta(seconds=limits.max_statement_seconds)
-    )
+        return self._pool.borrowed(database, login)

@@ -281,3 +281,11 @@ def _read_token(token: str, statement_id: str) -> int:
     if owner != statement_id or index < 0:
         raise ValidationException("The NextToken is not valid for this statement.")
     return index
+
+
+def clear_result_files(results_dir: Path) -> None:
+    """Delete the result files of statements an earlier service ran: none of them survives it."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for path in results_dir.iterdir():
+        if path.is_file():
+            path.unlink(missing_ok=True)

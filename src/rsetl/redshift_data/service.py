@@ -40,7 +40,8 @@ class RedshiftDataService(JsonService):
     """The Data API's operations over a `RedshiftDataBackend` (its arguments are the backend's).
 
     Injected faults, delays and rate limits (`limits.requests_per_second`) apply here, before an
-    operation runs. `workgroup_ids` maps a workgroup name to the ID its ARN ends in.
+    operation runs. `workgroup_ids` maps a workgroup name to the ID its ARN ends in. The
+    properties below reach the backend's state, for the runtime, tools and tests.
     """
 
     service_name = "redshift-data"
@@ -76,8 +77,6 @@ class RedshiftDataService(JsonService):
         """Workgroup name -> ID: a Serverless workgroup's ARN ends in its ID, not its name."""
         self._rates = RateLimiter(self.clock)
 
-    # -- the backend's state, as tools and tests reach it ------------------------------------
-
     @property
     def clock(self) -> Clock:
         return self.backend.clock
@@ -89,10 +88,6 @@ class RedshiftDataService(JsonService):
     @property
     def faults(self) -> Faults:
         return self.backend.faults
-
-    @property
-    def auth(self) -> DatabaseAuth:
-        return self.backend.auth
 
     @property
     def users(self) -> DatabaseUsers:
@@ -185,7 +180,7 @@ class RedshiftDataService(JsonService):
 
     def describe_statement(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         stmt, sub = self._lookup(params["Id"], context, "DescribeStatement")
-        self.backend.wait(stmt, params.get("WaitTimeSeconds"))
+        stmt.wait(self.clock, params.get("WaitTimeSeconds"))
         self.backend.emit(stmt)
         out = stmt.describe(self.clock.now())
         if sub is not None:
@@ -309,7 +304,7 @@ class RedshiftDataService(JsonService):
         if len(names) != len(set(names)):
             raise ValidationException("Parameter names must be unique.")
         stmt = self.backend.submit(params, context, sqls, is_batch, lambda r: self._target_arn(r, context))
-        self.backend.wait(stmt, params.get("WaitTimeSeconds"))
+        stmt.wait(self.clock, params.get("WaitTimeSeconds"))
         self.backend.emit(stmt)
         request = stmt.request
         return {
@@ -358,7 +353,7 @@ class RedshiftDataService(JsonService):
                     "BatchExecuteStatement result can only be retrieved with sub-statement id."
                 )
             sub = stmt.subs[0]
-        self.backend.wait(stmt, params.get("WaitTimeSeconds"))
+        stmt.wait(self.clock, params.get("WaitTimeSeconds"))
         stored_format = stmt.request.get("ResultFormat") or "JSON"
         if stored_format != result_format:
             operation = "GetStatementResultV2" if stored_format == "CSV" else "GetStatementResult"
@@ -373,7 +368,7 @@ class RedshiftDataService(JsonService):
         self, params: dict[str, Any], context: RequestContext, read: Callable[[psycopg.Connection[Any]], T]
     ) -> T:
         database = params.get("Database") or DEFAULT_DATABASE
-        with self.backend.catalog_connection(database, self.auth.login_for(params, context)) as conn:
+        with self.backend.catalog_connection(database, self.backend.auth.login_for(params, context)) as conn:
             return read(conn)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from rsetl.clock import Clock
 from rsetl.redshift_data.config import StatementFault
 from rsetl.redshift_data.results import ResultSet
 from rsetl.redshift_data.runner import Script
@@ -147,6 +148,37 @@ class Statement:
         if end is None or self.started_at is None:
             return -1
         return int((end - self.started_at).total_seconds() * 1e9)
+
+    def wait(self, clock: Clock, seconds: int | None) -> None:
+        """Hold the request until the statement ends as callers see it, or `seconds` pass."""
+        if not seconds:
+            return
+        deadline = clock.monotonic() + seconds
+        while True:
+            now = clock.now()
+            remaining = deadline - clock.monotonic()
+            if self.shown_status(now).final or remaining <= 0:
+                return
+            end = self.simulated_end
+            if self.work_done.is_set() and end is not None and now < end:
+                # Only the simulated duration is left: a VirtualClock jumps toward its end.
+                clock.sleep(min(remaining, (end - now).total_seconds()))
+            elif self.work_done.is_set():
+                clock.wait(self.done, remaining)
+            else:
+                clock.wait(self.work_done, remaining)
+
+    def expired(self, now: datetime, ttl: timedelta) -> bool:
+        """Whether the statement ended `ttl` or longer ago (its result and details are gone)."""
+        end = self.shown_end()
+        return end is not None and now >= end + ttl
+
+    def overdue(self, now: datetime, max_seconds: float) -> bool:
+        """Whether the statement has run for `max_seconds` or longer."""
+        started = self.started_at
+        return (
+            not self.done.is_set() and started is not None and now - started >= timedelta(seconds=max_seconds)
+        )
 
     def describe(self, now: datetime) -> dict[str, Any]:
         """DescribeStatement's answer."""
