@@ -11,54 +11,14 @@ from typing import Any, Protocol
 
 import psycopg
 
-from rsetl.redshift_sql import RowSink
-
-
-class Column(Protocol):
-    """One result column as the SQL layer describes it (`rsetl.redshift_sql.ColumnInfo`)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def label(self) -> str: ...
-
-    @property
-    def redshift_type(self) -> str: ...
-
-    @property
-    def precision(self) -> int: ...
-
-    @property
-    def scale(self) -> int: ...
-
-    @property
-    def nullable(self) -> int: ...
-
-    @property
-    def schema_name(self) -> str: ...
-
-    @property
-    def table_name(self) -> str: ...
-
-    @property
-    def is_case_sensitive(self) -> bool: ...
-
-    @property
-    def is_signed(self) -> bool: ...
-
-    @property
-    def is_currency(self) -> bool: ...
-
-    @property
-    def length(self) -> int: ...
+from rsetl.redshift_sql import ColumnInfo, RowSink
 
 
 class Outcome(Protocol):
     """The result of one statement (`rsetl.redshift_sql.StatementOutcome`)."""
 
     @property
-    def columns(self) -> Sequence[Column] | None: ...
+    def columns(self) -> Sequence[ColumnInfo] | None: ...
 
     @property
     def rows(self) -> Sequence[Sequence[Any]] | None: ...

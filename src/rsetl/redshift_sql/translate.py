@@ -102,9 +102,9 @@ def translate_tokens(statement: str, tokens: list[Token]) -> Translation:
             return Translation("noop")
         if any(word(token) == "APPEND" for token in tokens):
             raise UnsupportedSqlError("ALTER TABLE APPEND")
-        statement = strip_encodings(statement)
+        statement = strip_encodings(statement, tokens)
     if is_physical_ddl(tokens):
-        statement = strip_physical_attributes(statement)
+        statement = strip_physical_attributes(statement, tokens)
     return Translation("sql", translate_statement(statement))
 
 

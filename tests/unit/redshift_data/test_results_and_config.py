@@ -71,7 +71,7 @@ def build(
     """A result as the executor builds it: rows streamed into a writer in chunks of 7."""
     limits = Limits(result_page_bytes=result_page_bytes, result_memory_bytes=result_memory_bytes)
     writer = ResultWriter(spill_path, result_format, limits)
-    writer.begin([column.redshift_type for column in columns])
+    writer.begin([column.type_name for column in columns])
     for start in range(0, len(rows), 7):
         writer.add(rows[start : start + 7])
     return writer.finish(columns)

@@ -9,11 +9,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .errors import ActiveWaitingRequestsExceededException, ValidationException, data_api_error
+from .errors import data_api_error
 from .polling import ABORTED, FAILED, FINISHED, RUNNING_STATUSES
 from .target import RedshiftTarget
 
 MAX_STATEMENT_NAME = 2048
+_TOO_MANY_WAITING = "ActiveWaitingRequestsExceededException"
 
 
 def client_token(execution_arn: str, step: str, redrive_count: int, attempt: int = 1) -> str:
@@ -70,9 +71,7 @@ def submit(
         try:
             return dict(call(**request, **({"WaitTimeSeconds": wait_seconds} if wait_seconds else {})))
         except ClientError as err:
-            if wait_seconds and isinstance(
-                data_api_error(operation, err), ActiveWaitingRequestsExceededException
-            ):
+            if wait_seconds and data_api_error(operation, err).code == _TOO_MANY_WAITING:
                 return dict(call(**request))
             raise
     except ClientError as err:
@@ -86,9 +85,7 @@ def describe(client: Any, statement_id: str, wait_seconds: int | None = None) ->
             try:
                 return dict(client.describe_statement(Id=statement_id, WaitTimeSeconds=wait_seconds))
             except ClientError as err:
-                if not isinstance(
-                    data_api_error("DescribeStatement", err), ActiveWaitingRequestsExceededException
-                ):
+                if data_api_error("DescribeStatement", err).code != _TOO_MANY_WAITING:
                     raise
         return dict(client.describe_statement(Id=statement_id))
     except ClientError as err:
@@ -101,7 +98,7 @@ def cancel(client: Any, statement_id: str) -> bool:
         return bool(client.cancel_statement(Id=statement_id).get("Status", False))
     except ClientError as err:
         error = data_api_error("CancelStatement", err)
-        if isinstance(error, ValidationException):
+        if error.code == "ValidationException":
             return False
         raise error from err
 
