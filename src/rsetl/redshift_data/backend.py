@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import psycopg
 
@@ -52,6 +52,19 @@ _CANCEL_REPEAT_SECONDS = 0.05
 _TOKEN_FIELDS = ("ClientToken", "WaitTimeSeconds")
 
 
+class BackendOptions(TypedDict, total=False):
+    """The backend's keyword arguments (see `RedshiftDataBackend`); the service passes them on."""
+
+    clock: Clock | None
+    limits: Limits | None
+    faults: Faults | None
+    event_sink: EventSink | None
+    auth: DatabaseAuth | None
+    workers: int
+    sweep_interval: float
+    results_dir: Path | None
+
+
 class RedshiftDataBackend:
     """Runs Data API statements on PostgreSQL through a Redshift-dialect SQL runner.
 
@@ -64,27 +77,16 @@ class RedshiftDataBackend:
     not given) until they expire; files left there by an earlier backend are deleted at start.
     """
 
-    def __init__(
-        self,
-        conninfo: ConnInfo,
-        runner: SqlRunner,
-        *,
-        clock: Clock | None = None,
-        limits: Limits | None = None,
-        faults: Faults | None = None,
-        event_sink: EventSink | None = None,
-        auth: DatabaseAuth | None = None,
-        workers: int = STATEMENT_WORKERS,
-        sweep_interval: float = 1.0,
-        results_dir: Path | None = None,
-    ) -> None:
+    def __init__(self, conninfo: ConnInfo, runner: SqlRunner, **options: Unpack[BackendOptions]) -> None:
+        workers = options.get("workers", STATEMENT_WORKERS)
         if workers < 1:
             raise ValueError(f"statement workers must be at least 1, not {workers}")
-        self.clock: Clock = clock or RealClock()
-        self.auth = auth or DatabaseAuth()
-        self.limits = limits or Limits()
-        self.faults = faults or Faults()
-        self.event_sink = event_sink
+        self.clock: Clock = options.get("clock") or RealClock()
+        self.auth = options.get("auth") or DatabaseAuth()
+        self.limits = options.get("limits") or Limits()
+        self.faults = options.get("faults") or Faults()
+        self.event_sink = options.get("event_sink")
+        results_dir = options.get("results_dir")
         self.users = DatabaseUsers(conninfo, self.auth.admin_user)
         self._runner = runner
         self._pool = ConnectionPool(self.users)
@@ -102,7 +104,10 @@ class RedshiftDataBackend:
         self._active = 0
         self._stop = threading.Event()
         self._sweeper = threading.Thread(
-            target=self._sweep_loop, args=(sweep_interval,), name="rsetl-redshift-data-sweep", daemon=True
+            target=self._sweep_loop,
+            args=(options.get("sweep_interval", 1.0),),
+            name="rsetl-redshift-data-sweep",
+            daemon=True,
         )
         self._sweeper.start()
 

@@ -6,17 +6,16 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import psycopg
 
 from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, DropConnection, JsonService, RequestContext
 from rsetl.clock import Clock
 from rsetl.redshift_data import catalog
-from rsetl.redshift_data.backend import RedshiftDataBackend
-from rsetl.redshift_data.config import STATEMENT_WORKERS, Faults, Limits, RateLimiter
+from rsetl.redshift_data.backend import BackendOptions, RedshiftDataBackend
+from rsetl.redshift_data.config import Faults, Limits, RateLimiter
 from rsetl.redshift_data.connections import ConnInfo
-from rsetl.redshift_data.events import EventSink
 from rsetl.redshift_data.exceptions import ResourceNotFoundException, ThrottlingException, ValidationException
 from rsetl.redshift_data.iam import (
     STATEMENT_ACTIONS,
@@ -29,7 +28,7 @@ from rsetl.redshift_data.iam import (
 from rsetl.redshift_data.results import NO_RESULT
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import DEFAULT_DATABASE, Statement, Status, SubStatement
-from rsetl.redshift_data.users import DatabaseAuth, DatabaseUsers
+from rsetl.redshift_data.users import DatabaseUsers
 
 T = TypeVar("T")
 
@@ -51,28 +50,10 @@ class RedshiftDataService(JsonService):
         conninfo: ConnInfo,
         runner: SqlRunner,
         *,
-        clock: Clock | None = None,
-        limits: Limits | None = None,
-        faults: Faults | None = None,
-        event_sink: EventSink | None = None,
-        auth: DatabaseAuth | None = None,
-        workers: int = STATEMENT_WORKERS,
-        sweep_interval: float = 1.0,
         workgroup_ids: Mapping[str, str] | None = None,
-        results_dir: Path | None = None,
+        **options: Unpack[BackendOptions],
     ) -> None:
-        self.backend = RedshiftDataBackend(
-            conninfo,
-            runner,
-            clock=clock,
-            limits=limits,
-            faults=faults,
-            event_sink=event_sink,
-            auth=auth,
-            workers=workers,
-            sweep_interval=sweep_interval,
-            results_dir=results_dir,
-        )
+        self.backend = RedshiftDataBackend(conninfo, runner, **options)
         self.workgroup_ids = dict(workgroup_ids or {})
         """Workgroup name -> ID: a Serverless workgroup's ARN ends in its ID, not its name."""
         self._rates = RateLimiter(self.clock)
