@@ -28,7 +28,7 @@ from rsetl.redshift_data.iam import (
 from rsetl.redshift_data.results import NO_RESULT
 from rsetl.redshift_data.runner import SqlRunner
 from rsetl.redshift_data.statements import DEFAULT_DATABASE, Statement, Status, SubStatement
-from rsetl.redshift_data.users import DatabaseUsers
+from rsetl.redshift_data.users import DatabaseAuth, DatabaseUsers
 
 T = TypeVar("T")
 
@@ -69,6 +69,10 @@ class RedshiftDataService(JsonService):
     @property
     def faults(self) -> Faults:
         return self.backend.faults
+
+    @property
+    def auth(self) -> DatabaseAuth:
+        return self.backend.auth
 
     @property
     def users(self) -> DatabaseUsers:
@@ -349,7 +353,7 @@ class RedshiftDataService(JsonService):
         self, params: dict[str, Any], context: RequestContext, read: Callable[[psycopg.Connection[Any]], T]
     ) -> T:
         database = params.get("Database") or DEFAULT_DATABASE
-        with self.backend.catalog_connection(database, self.backend.auth.login_for(params, context)) as conn:
+        with self.backend.catalog_connection(database, self.auth.login_for(params, context)) as conn:
             return read(conn)
 
 
