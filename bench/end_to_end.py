@@ -31,7 +31,7 @@ from rsetl.cli.demo import DEMO_START
 from rsetl.clock import VirtualClock
 from rsetl.objectstore import MemoryObjectStore
 from rsetl.redshift_data import RedshiftDataService
-from rsetl.redshift_sql import RedshiftSqlError, RedshiftSqlRunner, referenced_parameters
+from rsetl.redshift_sql import RedshiftSqlError, RedshiftSqlRunner, parse_script
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 
 SAMPLE_DIR = REPO / "sample_data"
@@ -104,7 +104,7 @@ class SqlRecorder:
 
 def referenced(sql: str, parameters: dict[str, str]) -> dict[str, str]:
     """The parameters `sql` refers to as `:name` (a batch's statements share one list)."""
-    names = referenced_parameters(sql)
+    names = parse_script(sql).parameters
     return {name: value for name, value in parameters.items() if name in names}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rsetl.redshift_data.backend import RedshiftDataBackend
 from rsetl.redshift_data.config import STATEMENT_WORKERS, Faults, Limits
 from rsetl.redshift_data.events import DETAIL_TYPE, SOURCE, EventSink
 from rsetl.redshift_data.exceptions import (
@@ -36,6 +37,7 @@ __all__ = [
     "Limits",
     "LocalRedshiftData",
     "Postgres",
+    "RedshiftDataBackend",
     "RedshiftDataError",
     "RedshiftDataService",
     "ResourceNotFoundException",

@@ -6,6 +6,9 @@ from typing import Any
 
 import psycopg
 
+from rsetl.redshift_data.results import column_metadata
+from rsetl.redshift_sql import ColumnInfo
+
 _SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
 
 _DATABASES = (
@@ -78,18 +81,19 @@ def _column(
         precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
     elif type_name in ("varchar", "bpchar") and typmod >= 4:
         precision = typmod - 4
-    return {
-        "name": name,
-        "label": name,
-        "typeName": type_name,
-        "length": precision if type_name in _TEXT else 0,
-        "precision": precision,
-        "scale": scale,
-        "nullable": 1 if nullable else 0,
-        "columnDefault": default,
-        "isSigned": type_name in _NUMERIC,
-        "isCaseSensitive": type_name in _TEXT,
-        "isCurrency": False,
-        "schemaName": schema,
-        "tableName": table,
-    }
+    return column_metadata(
+        ColumnInfo(
+            name=name,
+            label=name,
+            type_name=type_name,
+            length=precision if type_name in _TEXT else 0,
+            precision=precision,
+            scale=scale,
+            nullable=1 if nullable else 0,
+            column_default=default,
+            is_signed=type_name in _NUMERIC,
+            is_case_sensitive=type_name in _TEXT,
+            schema_name=schema,
+            table_name=table,
+        )
+    )

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from rsetl.redshift_data.users import DatabaseLogin, DatabaseUsers
+from rsetl.redshift_data.exceptions import DatabaseConnectionException
+from rsetl.redshift_data.users import DatabaseLogin, DatabaseUsers, LoginError
 
 _FATAL = re.compile(r"FATAL:\s+(.*)", re.DOTALL)
 
@@ -111,6 +113,21 @@ class ConnectionPool:
                 idle.append(conn)
                 return
         conn.close()
+
+    @contextmanager
+    def borrowed(self, database: str, login: DatabaseLogin) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for one read of the catalog, returned clean; DatabaseConnectionException when
+        the database cannot be reached or the user cannot log in."""
+        try:
+            conn = self.acquire(database, login)
+        except psycopg.Error as error:
+            raise DatabaseConnectionException(error_text(error)) from None
+        except LoginError as error:
+            raise DatabaseConnectionException(str(error)) from None
+        try:
+            yield conn
+        finally:
+            self.release(database, login, conn, dirty=False)
 
     def close(self) -> None:
         """Close every idle connection: after a database's isolation level changed, and at shutdown.

@@ -1,4 +1,9 @@
-"""Errors of the local Redshift Data API, each answering with the AWS error code of the same name."""
+"""Errors of the local Redshift Data API, each class named by the AWS error code it answers with.
+
+A class's name is its error code, checked against botocore's redshift-data model (its error
+shapes, and the errors common to all AWS APIs) when the class is defined, so a misspelt or
+invented code fails at import rather than on the wire.
+"""
 
 from __future__ import annotations
 

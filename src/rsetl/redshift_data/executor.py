@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,20 +18,12 @@ from rsetl.redshift_data.config import STATEMENT_WORKERS, Limits
 from rsetl.redshift_data.connections import ConnectionPool, Session, error_text
 from rsetl.redshift_data.results import ResultTooLarge, ResultWriter
 from rsetl.redshift_data.runner import SqlRunner
-from rsetl.redshift_data.statements import Statement, Status, SubStatement
+from rsetl.redshift_data.statements import ABORTED_ERROR, Script, Statement, Status, SubStatement
 from rsetl.redshift_data.users import LoginError
-from rsetl.redshift_sql import RedshiftSqlError, referenced_parameters
+from rsetl.redshift_sql import RedshiftSqlError
 
 logger = logging.getLogger(__name__)
 
-# Statements that may leave session state on a pooled connection (temp tables, settings,
-# prepared statements, cursors, listeners); `#name` tables are Redshift temp tables.
-_SESSION_STATE = re.compile(r"\b(temp|temporary|set|prepare|declare|listen|lock)\b|#", re.IGNORECASE)
-
-# CREATE / ALTER DATABASE ... ISOLATION LEVEL: connections opened before keep the old level.
-_ISOLATION_CHANGE = re.compile(r"\bDATABASE\b.*\bISOLATION\s+LEVEL\b", re.IGNORECASE | re.DOTALL)
-
-_ABORTED_ERROR = "Query cancelled on user's request"
 _HOLD_POLL_SECONDS = 0.005
 
 
@@ -79,7 +69,7 @@ class StatementExecutor:
             conn = statement.connection
             if statement.status == Status.SUBMITTED:
                 # Not picked yet: it ends now; the worker that picks it later skips it.
-                self._finish(statement, Status.ABORTED, _ABORTED_ERROR)
+                self._finish(statement, Status.ABORTED, ABORTED_ERROR)
         if conn is not None and not conn.closed:
             conn.cancel_safe()
 
@@ -110,7 +100,7 @@ class StatementExecutor:
         with statement.lock:
             if statement.cancel_requested:
                 if not statement.status.final:
-                    self._finish(statement, Status.ABORTED, _ABORTED_ERROR)
+                    self._finish(statement, Status.ABORTED, ABORTED_ERROR)
                 return
             self._set(statement, Status.PICKED)
         try:
@@ -132,14 +122,15 @@ class StatementExecutor:
                 cancelled = statement.cancel_requested
             fault = statement.fault
             if cancelled:
-                ending = (Status.ABORTED, _ABORTED_ERROR)
+                ending = (Status.ABORTED, ABORTED_ERROR)
             elif fault is not None and fault.status is not None:
                 for sub in statement.subs:
                     self._end_sub(sub, Status.ABORTED if fault.status == "ABORTED" else Status.FAILED)
-                ending = (Status(fault.status), fault.error or _ABORTED_ERROR)
+                ending = (Status(fault.status), fault.error or ABORTED_ERROR)
             else:
-                dirty = any(_SESSION_STATE.search(sub.sql) for sub in statement.subs)
-                changes_isolation = any(_ISOLATION_CHANGE.search(sub.sql) for sub in statement.subs)
+                dirty = any(sub.script.touches_session for sub in statement.subs)
+                # Connections opened before an isolation level changes keep the old level.
+                changes_isolation = any(sub.script.changes_isolation for sub in statement.subs)
                 if changes_isolation:
                     self._pool.close()
                 ending = self._run_subs(statement, conn)
@@ -206,11 +197,10 @@ class StatementExecutor:
 
     def _abort_all(self, statement: Statement) -> SubStatement:
         """Cancelled during its simulated duration: it ends ABORTED now, its work rolled back."""
-        if statement.fault is not None:
-            statement.fault = dataclasses.replace(statement.fault, duration=None)
+        statement.end_simulated_duration()
         for sub in statement.subs:
             sub.drop_result()
-            self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR)
+            self._end_sub(sub, Status.ABORTED, ABORTED_ERROR)
         return statement.subs[-1]
 
     def _run_each(
@@ -218,7 +208,7 @@ class StatementExecutor:
     ) -> SubStatement | None:
         for index, sub in enumerate(statement.subs):
             if statement.cancel_requested:
-                self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR)
+                self._end_sub(sub, Status.ABORTED, ABORTED_ERROR)
             else:
                 self._run_sub(statement, sub, conn, parameters)
             if sub.status != Status.FINISHED:
@@ -241,11 +231,11 @@ class StatementExecutor:
         result_format = statement.request.get("ResultFormat") or "JSON"
         writer = ResultWriter(self._results_dir / sub.id, result_format, self._limits)
         try:
-            outcome = self._runner.run(conn, sub.sql, _used_by(sub.sql, parameters), writer)
+            outcome = self._runner.run_script(conn, sub.script, _used_by(sub.script, parameters), writer)
         except psycopg.errors.QueryCanceled as error:
             writer.discard()
             if statement.cancel_requested:
-                self._end_sub(sub, Status.ABORTED, _ABORTED_ERROR, started)
+                self._end_sub(sub, Status.ABORTED, ABORTED_ERROR, started)
             else:
                 self._end_sub(sub, Status.FAILED, error_text(error), started)
             return
@@ -295,9 +285,8 @@ class StatementExecutor:
         self._set(statement, status)
 
 
-def _used_by(sql: str, parameters: dict[str, str] | None) -> dict[str, str] | None:
+def _used_by(script: Script, parameters: dict[str, str] | None) -> dict[str, str] | None:
     """A batch's parameters are shared; each statement gets the ones it references."""
     if parameters is None:
         return None
-    referenced = referenced_parameters(sql)
-    return {name: value for name, value in parameters.items() if name in referenced}
+    return {name: value for name, value in parameters.items() if name in script.parameters}

@@ -8,16 +8,21 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from botocore.model import StructureShape
+
+from rsetl.awsproto.models import service_model
 from rsetl.redshift_data.config import Limits
 from rsetl.redshift_data.exceptions import ResourceNotFoundException, ValidationException
-from rsetl.redshift_data.runner import Column
+from rsetl.redshift_sql import ColumnInfo
 
 NO_RESULT = "Query does not have result. Please check query status with DescribeStatement."
 """ResourceNotFoundException's message for a statement without a result (or whose result expired)."""
@@ -25,22 +30,17 @@ _EXACT_NUMERIC = ("numeric", "decimal")
 """Types whose integers are strings in a `Field`, so no digit is lost."""
 
 
-def column_metadata(column: Column) -> dict[str, Any]:
-    """ColumnMetadata for one result column, from what the SQL layer knows about it."""
-    return {
-        "name": column.name,
-        "label": column.label or column.name,
-        "typeName": column.redshift_type,
-        "precision": column.precision,
-        "scale": column.scale,
-        "length": column.length,
-        "nullable": column.nullable,
-        "isSigned": column.is_signed,
-        "isCaseSensitive": column.is_case_sensitive,
-        "isCurrency": column.is_currency,
-        "schemaName": column.schema_name,
-        "tableName": column.table_name,
-    }
+def column_metadata(column: ColumnInfo) -> dict[str, Any]:
+    """ColumnMetadata for one column: each member of the model's shape from the field of its name."""
+    return {member: getattr(column, attribute) for member, attribute in _column_members().items()}
+
+
+@cache
+def _column_members() -> dict[str, str]:
+    """ColumnMetadata's members in botocore's redshift-data model -> the `ColumnInfo` field of each."""
+    shape = service_model("redshift-data").shape_for("ColumnMetadata")
+    assert isinstance(shape, StructureShape)
+    return {member: re.sub(r"(?<!^)(?=[A-Z])", "_", member).lower() for member in shape.members}
 
 
 def to_field(value: Any, type_name: str) -> dict[str, Any]:
@@ -144,7 +144,7 @@ class ResultWriter:
             self._file.write(self._buffer)
             self._buffer.clear()
 
-    def finish(self, columns: Sequence[Column]) -> ResultSet:
+    def finish(self, columns: Sequence[ColumnInfo]) -> ResultSet:
         """The finished result, served from memory or from the spill file."""
         spilled = self._file is not None
         if self._file is not None:
@@ -281,3 +281,11 @@ def _read_token(token: str, statement_id: str) -> int:
     if owner != statement_id or index < 0:
         raise ValidationException("The NextToken is not valid for this statement.")
     return index
+
+
+def clear_result_files(results_dir: Path) -> None:
+    """Delete the result files of statements an earlier service ran: none of them survives it."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    for path in results_dir.iterdir():
+        if path.is_file():
+            path.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -10,9 +11,15 @@ from typing import Any
 
 import psycopg
 
+from rsetl.clock import Clock
 from rsetl.redshift_data.config import StatementFault
 from rsetl.redshift_data.results import ResultSet
+from rsetl.redshift_data.runner import Script
 from rsetl.redshift_data.users import DatabaseLogin
+
+DEFAULT_DATABASE = "dev"
+ABORTED_ERROR = "Query cancelled on user's request"
+"""The error of a statement cancelled by CancelStatement (or by the service)."""
 
 
 class Status(StrEnum):
@@ -38,6 +45,8 @@ class SubStatement:
     sql: str
     created_at: datetime
     updated_at: datetime
+    script: Script
+    """`sql` as the SQL layer parsed it at submit."""
     status: Status = Status.SUBMITTED
     error: str | None = None
     duration_ns: int = -1
@@ -106,7 +115,7 @@ class Statement:
 
     @property
     def database(self) -> str:
-        return str(self.request.get("Database") or "dev")
+        return str(self.request.get("Database") or DEFAULT_DATABASE)
 
     @property
     def simulated_end(self) -> datetime | None:
@@ -114,6 +123,11 @@ class Statement:
         if self.fault is None or self.fault.duration is None or self.started_at is None:
             return None
         return self.started_at + timedelta(seconds=self.fault.duration)
+
+    def end_simulated_duration(self) -> None:
+        """Cancelled while a simulated duration runs: its real end is what callers see now."""
+        if self.fault is not None:
+            self.fault = dataclasses.replace(self.fault, duration=None)
 
     def shown_status(self, now: datetime) -> Status:
         """The status callers see: STARTED while a simulated duration runs, else the real one."""
@@ -134,6 +148,37 @@ class Statement:
         if end is None or self.started_at is None:
             return -1
         return int((end - self.started_at).total_seconds() * 1e9)
+
+    def wait(self, clock: Clock, seconds: int | None) -> None:
+        """Hold the request until the statement ends as callers see it, or `seconds` pass."""
+        if not seconds:
+            return
+        deadline = clock.monotonic() + seconds
+        while True:
+            now = clock.now()
+            remaining = deadline - clock.monotonic()
+            if self.shown_status(now).final or remaining <= 0:
+                return
+            end = self.simulated_end
+            if self.work_done.is_set() and end is not None and now < end:
+                # Only the simulated duration is left: a VirtualClock jumps toward its end.
+                clock.sleep(min(remaining, (end - now).total_seconds()))
+            elif self.work_done.is_set():
+                clock.wait(self.done, remaining)
+            else:
+                clock.wait(self.work_done, remaining)
+
+    def expired(self, now: datetime, ttl: timedelta) -> bool:
+        """Whether the statement ended `ttl` or longer ago (its result and details are gone)."""
+        end = self.shown_end()
+        return end is not None and now >= end + ttl
+
+    def overdue(self, now: datetime, max_seconds: float) -> bool:
+        """Whether the statement has run for `max_seconds` or longer."""
+        started = self.started_at
+        return (
+            not self.done.is_set() and started is not None and now - started >= timedelta(seconds=max_seconds)
+        )
 
     def describe(self, now: datetime) -> dict[str, Any]:
         """DescribeStatement's answer."""

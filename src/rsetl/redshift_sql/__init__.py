@@ -11,9 +11,10 @@ from rsetl.redshift_sql.exceptions import (
     UnloadError,
     UnsupportedSqlError,
 )
-from rsetl.redshift_sql.lexer import bind_parameters, referenced_parameters, split_statements
+from rsetl.redshift_sql.lexer import split_statements
 from rsetl.redshift_sql.results import ColumnInfo, StatementOutcome
 from rsetl.redshift_sql.runner import RedshiftSqlRunner
+from rsetl.redshift_sql.script import SqlScript, SqlStatement, bind_parameters, parse_script, prepare_script
 from rsetl.redshift_sql.streaming import RowSink
 from rsetl.redshift_sql.translate import Translation, translate
 
@@ -26,13 +27,16 @@ __all__ = [
     "RedshiftSqlRunner",
     "RowSink",
     "S3AccessError",
+    "SqlScript",
+    "SqlStatement",
     "StatementOutcome",
     "Translation",
     "UnloadError",
     "UnsupportedSqlError",
     "bind_parameters",
     "install_compat",
-    "referenced_parameters",
+    "parse_script",
+    "prepare_script",
     "split_statements",
     "translate",
 ]

@@ -11,9 +11,9 @@ import json
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -23,48 +23,43 @@ from rsetl.objectstore import ObjectStore
 from rsetl.redshift_sql.exceptions import LoadError, RedshiftSqlError, S3AccessError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import find_closing, span, word
 from rsetl.redshift_sql.load_errors import record_load_error
+from rsetl.redshift_sql.options import FileOptions, OptionReader
 from rsetl.redshift_sql.s3url import S3Url, get_object, list_objects, manifest_entries
 
 _CHUNK = 1 << 20
 _CONTEXT_LINE = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _JSONPATH_STEP = re.compile(r"\.([A-Za-z_][\w$]*)|\['([^']*)'\]|\[\"([^\"]*)\"\]|\[(\d+)\]")
 _RAW_VALUE = re.compile(r', column [^:]+: "(.*)"$', re.DOTALL)
-# Options that only tune Redshift's loader or name credentials: accepted, no local effect.
-_IGNORED_WITH_VALUE = {
-    "IAM_ROLE",
-    "CREDENTIALS",
-    "ACCESS_KEY_ID",
-    "SECRET_ACCESS_KEY",
-    "SESSION_TOKEN",
-    "REGION",
-}
 _IGNORED_FLAGS = {"COMPUPDATE", "STATUPDATE"}
+"""Options that only tune Redshift's loader: accepted, no local effect."""
+_FLAGS = {
+    "EMPTYASNULL": "empty_as_null",
+    "BLANKSASNULL": "blanks_as_null",
+    "MANIFEST": "manifest",
+    "ROUNDEC": "round_decimals",
+    "EXPLICIT_IDS": "explicit_ids",
+}
+"""COPY's options without a value, and the `CopyCommand` field each sets."""
 _DATE_FORMATS = {"AUTO", "YYYY-MM-DD", "MM/DD/YYYY", "YYYYMMDD"}
 _TIME_FORMATS = {"AUTO", "YYYY-MM-DD HH:MI:SS", "YYYY-MM-DD HH24:MI:SS", "YYYY-MM-DDTHH:MI:SS"}
 
 
 @dataclass
-class CopyCommand:
+class CopyCommand(FileOptions):
     """A parsed Redshift COPY."""
 
     table: str
     columns: list[str] | None
     source: S3Url
-    format: Literal["csv", "text", "json"] = "text"
-    delimiter: str | None = None
     quote: str = '"'
     quote_given: bool = False
-    null_as: str | None = None
     ignore_header: int = 0
-    compression: Literal["none", "gzip", "bzip2"] = "none"
     manifest: bool = False
     json_option: str = "auto"
     empty_as_null: bool = False
     blanks_as_null: bool = False
-    escape: bool = False
     explicit_ids: bool = False
     round_decimals: bool = False
-    ignored: list[str] = field(default_factory=list)
 
 
 def parse_copy(statement: str, tokens: list[Token]) -> CopyCommand:
@@ -92,7 +87,10 @@ def parse_copy(statement: str, tokens: list[Token]) -> CopyCommand:
     if index >= len(tokens) or tokens[index].token_type != TokenType.STRING:
         raise UnsupportedSqlError("COPY from anything but an 's3://...' string")
     command = CopyCommand(table=table, columns=columns, source=S3Url.parse(tokens[index].text, "COPY"))
-    _Options(tokens, index + 1, command).parse()
+    reader = OptionReader("COPY", tokens, index + 1)
+    for option in reader.options():
+        if not reader.shared(option, command):
+            _option(reader, option, command)
     _check_combination(command)
     return command
 
@@ -118,97 +116,35 @@ def _column_name(token: Token) -> str:
     return token.text.lower()
 
 
-class _Options:
-    def __init__(self, tokens: list[Token], index: int, command: CopyCommand) -> None:
-        self.tokens = tokens
-        self.index = index
-        self.command = command
-
-    def parse(self) -> None:
-        while self.index < len(self.tokens):
-            self._option(self._next_word())
-
-    def _next_word(self) -> str:
-        token = self.tokens[self.index]
-        self.index += 1
-        return word(token) or token.text
-
-    def _peek(self) -> str:
-        return word(self.tokens[self.index]) if self.index < len(self.tokens) else ""
-
-    def _value(self, option: str) -> str:
-        if self._peek() == "AS":
-            self.index += 1
-        if self.index >= len(self.tokens) or self.tokens[self.index].token_type not in (
-            TokenType.STRING,
-            TokenType.NUMBER,
-        ):
-            if option == "IAM_ROLE" and self._peek() == "DEFAULT":
-                self.index += 1
-                return "default"
-            raise UnsupportedSqlError(f"COPY option {option} without a value")
-        value = self.tokens[self.index].text
-        self.index += 1
-        return value
-
-    def _option(self, option: str) -> None:
-        command = self.command
-        if option in _IGNORED_WITH_VALUE:
-            self._value(option)
-            command.ignored.append(option)
-        elif option in _IGNORED_FLAGS:
-            if self._peek() in ("ON", "OFF", "TRUE", "FALSE", "PRESET"):
-                self.index += 1
-            command.ignored.append(option)
-        elif option == "FORMAT":
-            if self._peek() == "AS":
-                self.index += 1
-            self._option(self._next_word())
-        elif option == "CSV":
-            command.format = "csv"
-        elif option == "QUOTE":
-            command.quote = self._value("QUOTE")
-            command.quote_given = True
-        elif option == "JSON":
-            command.format = "json"
-            command.json_option = self._value("JSON")
-        elif option == "DELIMITER":
-            command.delimiter = self._value(option)
-        elif option == "GZIP":
-            command.compression = "gzip"
-        elif option == "BZIP2":
-            command.compression = "bzip2"
-        elif option == "IGNOREHEADER":
-            command.ignore_header = int(self._value(option))
-        elif option == "NULL":
-            command.null_as = self._value(option)
-        elif option == "EMPTYASNULL":
-            command.empty_as_null = True
-        elif option == "BLANKSASNULL":
-            command.blanks_as_null = True
-        elif option == "ESCAPE":
-            command.escape = True
-        elif option == "MANIFEST":
-            command.manifest = True
-        elif option == "ROUNDEC":
-            command.round_decimals = True
-        elif option == "EXPLICIT_IDS":
-            command.explicit_ids = True
-        elif option == "DATEFORMAT":
-            _check_format(option, self._value(option), _DATE_FORMATS)
-        elif option == "TIMEFORMAT":
-            _check_format(option, self._value(option), _TIME_FORMATS)
-        elif option == "ENCODING":
-            encoding = (
-                self._next_word() if self._peek() != "AS" else (self._next_word(), self._next_word())[1]
-            )
-            if encoding.upper() not in ("UTF8", "UTF-8"):
-                raise UnsupportedSqlError(f"COPY ENCODING {encoding}")
-        elif option == "MAXERROR":
-            if int(self._value(option)) != 0:
-                raise UnsupportedSqlError("COPY MAXERROR above 0", "every rejected row fails the load")
-        else:
-            raise UnsupportedSqlError(f"COPY option {option}")
+def _option(reader: OptionReader, option: str, command: CopyCommand) -> None:
+    """Apply one of the options only COPY takes."""
+    if option in _IGNORED_FLAGS:
+        reader.take("ON", "OFF", "TRUE", "FALSE", "PRESET")
+        command.ignored.append(option)
+    elif option == "QUOTE":
+        command.quote = reader.value(option)
+        command.quote_given = True
+    elif option == "JSON":
+        command.format = "json"
+        command.json_option = reader.value(option)
+    elif option == "IGNOREHEADER":
+        command.ignore_header = int(reader.value(option))
+    elif option in _FLAGS:
+        setattr(command, _FLAGS[option], True)
+    elif option == "DATEFORMAT":
+        _check_format(option, reader.value(option), _DATE_FORMATS)
+    elif option == "TIMEFORMAT":
+        _check_format(option, reader.value(option), _TIME_FORMATS)
+    elif option == "ENCODING":
+        reader.take("AS")
+        encoding = reader.next_word()
+        if encoding.upper() not in ("UTF8", "UTF-8"):
+            raise UnsupportedSqlError(f"COPY ENCODING {encoding}")
+    elif option == "MAXERROR":
+        if int(reader.value(option)) != 0:
+            raise UnsupportedSqlError("COPY MAXERROR above 0", "every rejected row fails the load")
+    else:
+        raise UnsupportedSqlError(f"COPY option {option}")
 
 
 def _check_format(option: str, value: str, allowed: set[str]) -> None:

@@ -28,9 +28,10 @@ def is_physical_ddl(tokens: list[Token]) -> bool:
     return bool(rest) and (rest[0] == "TABLE" or rest[:2] == ["MATERIALIZED", "VIEW"])
 
 
-def strip_physical_attributes(sql: str) -> str:
-    """Rewrite one CREATE TABLE / CREATE MATERIALIZED VIEW statement for PostgreSQL."""
-    tokens = tokenize(sql)
+def strip_physical_attributes(sql: str, tokens: list[Token] | None = None) -> str:
+    """Rewrite one CREATE TABLE / CREATE MATERIALIZED VIEW statement for PostgreSQL (`tokens`: its
+    tokens, when known)."""
+    tokens = tokenize(sql) if tokens is None else tokens
     if not is_physical_ddl(tokens):
         return sql
     edits: list[tuple[int, int, str]] = []
@@ -77,9 +78,8 @@ def alter_table_storage_only(tokens: list[Token]) -> bool:
     return False
 
 
-def strip_encodings(sql: str) -> str:
+def strip_encodings(sql: str, tokens: list[Token]) -> str:
     """Remove `ENCODE <encoding>` column attributes (ALTER TABLE ... ADD COLUMN)."""
-    tokens = tokenize(sql)
     edits = [
         (token.start, tokens[index + 1].end, "")
         for index, token in enumerate(tokens[:-1])

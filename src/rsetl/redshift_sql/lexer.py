@@ -49,31 +49,22 @@ def quote_literal(value: str) -> str:
 
 def split_statements(sql: str) -> list[str]:
     """The statements of a script, split at top-level semicolons (strings and `$$` bodies kept whole)."""
-    statements: list[str] = []
-    start: Token | None = None
-    last: Token | None = None
-    for token in tokenize(sql):
+    return [sql[piece[0].start : piece[-1].end + 1] for piece in split_tokens(tokenize(sql))]
+
+
+def split_tokens(tokens: Sequence[Token]) -> list[list[Token]]:
+    """The tokens of each statement, split at top-level semicolons; empty statements dropped."""
+    pieces: list[list[Token]] = [[]]
+    for token in tokens:
         if token.token_type == TokenType.SEMICOLON:
-            if start is not None and last is not None:
-                statements.append(sql[start.start : last.end + 1])
-            start = last = None
-            continue
-        if start is None:
-            start = token
-        last = token
-    if start is not None and last is not None:
-        statements.append(sql[start.start : last.end + 1])
-    return statements
+            pieces.append([])
+        else:
+            pieces[-1].append(token)
+    return [piece for piece in pieces if piece]
 
 
-def bind_parameters(sql: str, parameters: Mapping[str, str] | None) -> tuple[str, list[str]]:
-    """Replace each `:name` with a `$n` placeholder; return the text and the values to bind, in order.
-
-    The values travel to the database as data (a server-side bind), never as SQL text; typed
-    `unknown`, PostgreSQL infers their type from context like Redshift's implicit conversion of
-    the Data API's string values. Every referenced name must be supplied and every supplied name used.
-    """
-    supplied = dict(parameters or {})
+def check_parameters(supplied: Mapping[str, object]) -> None:
+    """Each Data API parameter a plain name with a string value the database can take."""
     for name, value in supplied.items():
         if not _NAME.match(name):
             raise ParameterError(f"invalid parameter name: {name!r}")
@@ -81,37 +72,11 @@ def bind_parameters(sql: str, parameters: Mapping[str, str] | None) -> tuple[str
             raise ParameterError(f"parameter {name!r} must be a string value")
         if "\x00" in value:
             raise ParameterError("parameter values cannot contain NUL characters")
-    pieces: list[str] = []
-    order: list[str] = []
-    missing: list[str] = []
-    cursor = 0
-    for start, end, name in _placeholders(sql):
-        if name not in supplied:
-            missing.append(name)
-            continue
-        if name not in order:
-            order.append(name)
-        pieces.append(sql[cursor:start])
-        pieces.append(f"${order.index(name) + 1}")
-        cursor = end
-    if missing:
-        raise ParameterError(f"parameter {', '.join(sorted(set(missing)))} is referenced but has no value")
-    unused = sorted(set(supplied) - set(order))
-    if unused:
-        raise ParameterError(f"parameter {', '.join(unused)} is supplied but not used in the SQL")
-    pieces.append(sql[cursor:])
-    return "".join(pieces), [supplied[name] for name in order]
 
 
-def referenced_parameters(sql: str) -> set[str]:
-    """The `:name` parameters a statement references (a batch passes each statement only these)."""
-    return {name for _, _, name in _placeholders(sql)}
-
-
-def _placeholders(sql: str) -> list[tuple[int, int, str]]:
+def placeholders(tokens: Sequence[Token]) -> list[tuple[int, int, str]]:
     """(start, end, name) of each `:name` placeholder; `::` casts and array slices are not ones."""
     found = []
-    tokens = tokenize(sql)
     for index, token in enumerate(tokens[:-1]):
         following = tokens[index + 1]
         if token.token_type != TokenType.COLON or following.start != token.end + 1 or not is_name(following):

@@ -41,11 +41,12 @@ _CASE_SENSITIVE = {"varchar", "bpchar", "char", "name", "super"}
 
 @dataclass(frozen=True)
 class ColumnInfo:
-    """One result column, described as the Data API's ColumnMetadata describes it."""
+    """One column as the Data API's ColumnMetadata describes it: each field is the member of that
+    shape in botocore's redshift-data model of the same name in snake case (`typeName`: `type_name`)."""
 
     name: str
     label: str
-    redshift_type: str
+    type_name: str
     precision: int = 0
     scale: int = 0
     nullable: int = 1
@@ -56,6 +57,8 @@ class ColumnInfo:
     is_signed: bool = False
     is_currency: bool = False
     length: int = 0
+    column_default: str | None = None
+    """Only DescribeTable knows a column's default."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def describe_columns(cursor: psycopg.Cursor[Any]) -> list[ColumnInfo]:
             ColumnInfo(
                 name=column.name,
                 label=column.name,
-                redshift_type=type_name,
+                type_name=type_name,
                 precision=precision,
                 scale=scale,
                 nullable=0 if not_null else 1,

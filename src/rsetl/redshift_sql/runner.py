@@ -10,12 +10,12 @@ import psycopg
 
 from rsetl.objectstore import ObjectStore
 from rsetl.redshift_sql.copy import run_copy
-from rsetl.redshift_sql.exceptions import RedshiftSqlError, UnsupportedSqlError
+from rsetl.redshift_sql.exceptions import UnsupportedSqlError
 from rsetl.redshift_sql.isolation import run_isolation
-from rsetl.redshift_sql.lexer import bind_parameters, split_statements
 from rsetl.redshift_sql.results import StatementOutcome, describe_columns, redshift_type
+from rsetl.redshift_sql.script import SqlScript, parse_script, prepare_script
 from rsetl.redshift_sql.streaming import RawStreamingCursor, RowSink, StreamingCursor, chunk_rows
-from rsetl.redshift_sql.translate import Translation, translate
+from rsetl.redshift_sql.translate import Translation
 from rsetl.redshift_sql.unload import run_unload
 
 
@@ -25,6 +25,11 @@ class RedshiftSqlRunner:
     def __init__(self, object_store: ObjectStore) -> None:
         self.object_store = object_store
 
+    @staticmethod
+    def parse(sql: str) -> SqlScript:
+        """`sql` lexed once, for `run_script` (see `parse_script`)."""
+        return parse_script(sql)
+
     def run(
         self,
         conn: psycopg.Connection[Any],
@@ -32,14 +37,24 @@ class RedshiftSqlRunner:
         parameters: Mapping[str, str] | None = None,
         sink: RowSink | None = None,
     ) -> StatementOutcome:
-        """Run `sql` (one statement, or several separated by semicolons) and return the last outcome.
+        """Run `sql` (one statement, or several separated by semicolons) and return the last outcome."""
+        return self.run_script(conn, parse_script(sql), parameters, sink)
+
+    def run_script(
+        self,
+        conn: psycopg.Connection[Any],
+        script: SqlScript,
+        parameters: Mapping[str, str] | None = None,
+        sink: RowSink | None = None,
+    ) -> StatementOutcome:
+        """Run a parsed SQL text and return the last statement's outcome.
 
         `:name` parameters are bound as data, as a prepared statement's are, so a parameterized
         text holds exactly one statement. With a `sink`, rows stream into it as they arrive and
         the outcome holds none. Raises ParameterError, UnsupportedSqlError, LoadError,
         S3AccessError, UnloadError, psycopg errors, or what the sink raises.
         """
-        translations, values = self._bound_translations(sql, parameters)
+        translations, values = prepare_script(script, parameters)
         outcome = StatementOutcome()
         for translation in translations:
             outcome = self.execute(conn, translation, values, sink)
@@ -47,20 +62,7 @@ class RedshiftSqlRunner:
 
     def translate(self, sql: str, parameters: Mapping[str, str] | None = None) -> list[Translation]:
         """The translations `run` would execute, for inspection and tests."""
-        return self._bound_translations(sql, parameters)[0]
-
-    @staticmethod
-    def _bound_translations(
-        sql: str, parameters: Mapping[str, str] | None
-    ) -> tuple[list[Translation], list[str]]:
-        text, values = bind_parameters(sql, parameters)
-        statements = split_statements(text)
-        if not statements:
-            raise UnsupportedSqlError("an empty SQL text")
-        if values and len(statements) > 1:
-            # Redshift parses a parameterized text as one prepared statement and refuses more.
-            raise RedshiftSqlError("cannot insert multiple commands into a prepared statement")
-        return [translate(statement) for statement in statements], values
+        return prepare_script(parse_script(sql), parameters)[0]
 
     def execute(
         self,

@@ -47,7 +47,11 @@ class Translation:
 
 def translate(statement: str) -> Translation:
     """Translate one Redshift statement (no trailing semicolon, parameters already bound)."""
-    tokens = tokenize(statement)
+    return translate_tokens(statement, tokenize(statement))
+
+
+def translate_tokens(statement: str, tokens: list[Token]) -> Translation:
+    """Translate one statement whose tokens (`tokenize(statement)`) are already known."""
     if not tokens:
         raise UnsupportedSqlError("an empty statement")
     words = [word(token) for token in tokens[:4]]
@@ -98,9 +102,9 @@ def translate(statement: str) -> Translation:
             return Translation("noop")
         if any(word(token) == "APPEND" for token in tokens):
             raise UnsupportedSqlError("ALTER TABLE APPEND")
-        statement = strip_encodings(statement)
+        statement = strip_encodings(statement, tokens)
     if is_physical_ddl(tokens):
-        statement = strip_physical_attributes(statement)
+        statement = strip_physical_attributes(statement, tokens)
     return Translation("sql", translate_statement(statement))
 
 

@@ -7,7 +7,7 @@ import gzip
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -16,38 +16,26 @@ from sqlglot.tokens import Token, TokenType
 from rsetl.objectstore import ObjectStore, ObjectStoreError
 from rsetl.redshift_sql.exceptions import RedshiftSqlError, S3AccessError, UnloadError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import word
+from rsetl.redshift_sql.options import FileOptions, OptionReader
 from rsetl.redshift_sql.s3url import S3Url
 
-_IGNORED_WITH_VALUE = {
-    "IAM_ROLE",
-    "CREDENTIALS",
-    "ACCESS_KEY_ID",
-    "SECRET_ACCESS_KEY",
-    "SESSION_TOKEN",
-    "REGION",
-}
 _SUFFIX = {"none": "", "gzip": ".gz", "bzip2": ".bz2"}
 _MIN_FILE_SIZE = 5 << 20
 _MAX_FILE_SIZE = int(6.2 * (1 << 30))
 
 
 @dataclass
-class UnloadCommand:
+class UnloadCommand(FileOptions):
     """A parsed Redshift UNLOAD; `query` is already translated to PostgreSQL."""
 
     query: str
     target: S3Url
-    format: Literal["csv", "text", "json"] = "text"
-    delimiter: str | None = None
     header: bool = False
-    compression: Literal["none", "gzip", "bzip2"] = "none"
     parallel: bool = True
     manifest: bool = False
     manifest_verbose: bool = False
     allow_overwrite: bool = False
-    null_as: str | None = None
     add_quotes: bool = False
-    escape: bool = False
     extension: str | None = None
     max_file_size: int | None = None
 
@@ -62,9 +50,10 @@ def parse_unload(statement: str, tokens: list[Token], translate_query: Callable[
     command = UnloadCommand(
         query=translate_query(tokens[2].text), target=S3Url.parse(tokens[5].text, "UNLOAD")
     )
-    index = 6
-    while index < len(tokens):
-        index = _option(tokens, index, command)
+    reader = OptionReader("UNLOAD", tokens, 6)
+    for option in reader.options():
+        if not reader.shared(option, command):
+            _option(reader, option, command)
     _check_combination(command)
     return command
 
@@ -89,67 +78,33 @@ def _check_combination(command: UnloadCommand) -> None:
         raise UnsupportedSqlError("UNLOAD ESCAPE")
 
 
-def _value(tokens: list[Token], index: int, option: str) -> tuple[str, int]:
-    if index < len(tokens) and word(tokens[index]) == "AS":
-        index += 1
-    if index >= len(tokens) or tokens[index].token_type not in (TokenType.STRING, TokenType.NUMBER):
-        if option == "IAM_ROLE" and index < len(tokens) and word(tokens[index]) == "DEFAULT":
-            return "default", index + 1
-        raise UnsupportedSqlError(f"UNLOAD option {option} without a value")
-    return tokens[index].text, index + 1
-
-
-def _option(tokens: list[Token], index: int, command: UnloadCommand) -> int:
-    option = word(tokens[index]) or tokens[index].text
-    index += 1
-    following = word(tokens[index]) if index < len(tokens) else ""
-    if option in _IGNORED_WITH_VALUE:
-        return _value(tokens, index, option)[1]
-    if option == "FORMAT":
-        return _option(tokens, index + 1 if following == "AS" else index, command)
-    if option == "CSV":
-        command.format = "csv"
-    elif option == "JSON":
+def _option(reader: OptionReader, option: str, command: UnloadCommand) -> None:
+    """Apply one of the options only UNLOAD takes."""
+    if option == "JSON":
         command.format = "json"
     elif option in ("PARQUET", "ORC", "FIXEDWIDTH"):
         raise UnsupportedSqlError(f"UNLOAD {option}")
     elif option == "HEADER":
         command.header = True
-    elif option == "DELIMITER":
-        command.delimiter, index = _value(tokens, index, option)
-    elif option == "GZIP":
-        command.compression = "gzip"
-    elif option == "BZIP2":
-        command.compression = "bzip2"
     elif option == "PARALLEL":
-        if following in ("ON", "OFF", "TRUE", "FALSE"):
-            command.parallel = following in ("ON", "TRUE")
-            index += 1
+        setting = reader.take("ON", "OFF", "TRUE", "FALSE")
+        if setting:
+            command.parallel = setting in ("ON", "TRUE")
     elif option == "MANIFEST":
         command.manifest = True
-        if following == "VERBOSE":
-            command.manifest_verbose = True
-            index += 1
+        command.manifest_verbose = bool(reader.take("VERBOSE"))
     elif option == "ALLOWOVERWRITE":
         command.allow_overwrite = True
-    elif option == "NULL":
-        command.null_as, index = _value(tokens, index, option)
     elif option == "ADDQUOTES":
         command.add_quotes = True
-    elif option == "ESCAPE":
-        command.escape = True
     elif option == "EXTENSION":
-        command.extension, index = _value(tokens, index, option)
+        command.extension = reader.value(option)
     elif option == "MAXFILESIZE":
-        size, index = _value(tokens, index, option)
-        unit = word(tokens[index]) if index < len(tokens) else ""
-        scale = 1 << 30 if unit == "GB" else 1 << 20
-        if unit in ("MB", "GB"):
-            index += 1
+        size = reader.value(option)
+        scale = 1 << 30 if reader.take("MB", "GB") == "GB" else 1 << 20
         command.max_file_size = int(float(size) * scale)
     else:
         raise UnsupportedSqlError(f"UNLOAD option {option}")
-    return index
 
 
 def run_unload(conn: psycopg.Connection[Any], command: UnloadCommand, store: ObjectStore) -> int:

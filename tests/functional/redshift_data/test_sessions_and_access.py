@@ -48,6 +48,23 @@ def test_temp_tables_do_not_leak_between_statements_outside_sessions(client: Any
         assert client.describe_statement(Id=made["Id"])["Status"] == "FINISHED"
 
 
+def test_temp_tables_a_procedure_makes_do_not_leak_between_statements_outside_sessions(client: Any) -> None:
+    """Outside a session each statement runs in a session of its own, which ends with it ("Using the
+    Amazon Redshift Data API", https://docs.aws.amazon.com/redshift/latest/mgmt/data-api.html); a
+    temporary table lives as long as its session, also one a stored procedure creates ("CREATE
+    TABLE", TEMPORARY, https://docs.aws.amazon.com/redshift/latest/dg/r_CREATE_TABLE_NEW.html)."""
+    name = f"leak_{uuid.uuid4().hex[:8]}"
+    body = f"BEGIN CREATE TEMP TABLE {name} (v int); END;"
+    made = client.execute_statement(
+        Sql=f"CREATE PROCEDURE {name}_p() AS $$ {body} $$ LANGUAGE plpgsql", WaitTimeSeconds=10, **TARGET
+    )
+    assert client.describe_statement(Id=made["Id"])["Status"] == "FINISHED"
+    for _ in range(3):
+        called = client.execute_statement(Sql=f"CALL {name}_p()", WaitTimeSeconds=10, **TARGET)
+        described = client.describe_statement(Id=called["Id"])
+        assert described["Status"] == "FINISHED", described.get("Error")
+
+
 def test_busy_session_refuses_a_second_statement(client: Any) -> None:
     first = client.execute_statement(Sql="SELECT pg_sleep(30)", SessionKeepAliveSeconds=60, **TARGET)
     with pytest.raises(ClientError) as error:

@@ -87,7 +87,7 @@ def test_compat_function_in_a_procedure_body(
 def test_getdate_is_a_timestamp_in_whole_seconds(runner: RedshiftSqlRunner, conn: psycopg.Connection) -> None:
     outcome = runner.run(conn, "SELECT GETDATE() AS now, SYSDATE AS tx")
     assert outcome.columns is not None
-    assert [column.redshift_type for column in outcome.columns] == ["timestamp", "timestamp"]
+    assert [column.type_name for column in outcome.columns] == ["timestamp", "timestamp"]
     assert outcome.rows is not None
     now, _ = outcome.rows[0]
     assert now.tzinfo is None and now.microsecond == 0

@@ -225,7 +225,7 @@ def test_rows_affected_and_column_metadata(runner: RedshiftSqlRunner, conn: psyc
     )
     assert outcome.columns is not None
     described = [
-        (c.name, c.redshift_type, c.precision, c.scale, c.nullable, c.schema_name, c.table_name, c.is_signed)
+        (c.name, c.type_name, c.precision, c.scale, c.nullable, c.schema_name, c.table_name, c.is_signed)
         for c in outcome.columns
     ]
     assert described == [

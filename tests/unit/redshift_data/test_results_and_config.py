@@ -20,7 +20,7 @@ from rsetl.redshift_data.connections import error_text
 from rsetl.redshift_data.events import status_change_entry
 from rsetl.redshift_data.results import ResultSet, ResultTooLarge, ResultWriter, to_field, to_text
 from rsetl.redshift_data.statements import Statement, Status, SubStatement
-from rsetl.redshift_sql import ColumnInfo
+from rsetl.redshift_sql import ColumnInfo, parse_script
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -71,7 +71,7 @@ def build(
     """A result as the executor builds it: rows streamed into a writer in chunks of 7."""
     limits = Limits(result_page_bytes=result_page_bytes, result_memory_bytes=result_memory_bytes)
     writer = ResultWriter(spill_path, result_format, limits)
-    writer.begin([column.redshift_type for column in columns])
+    writer.begin([column.type_name for column in columns])
     for start in range(0, len(rows), 7):
         writer.add(rows[start : start + 7])
     return writer.finish(columns)
@@ -261,7 +261,7 @@ def test_simulated_duration_shows_started_until_its_end() -> None:
         seq=1,
         principal="test",
         request={"Sql": "SELECT 'long'"},
-        subs=[SubStatement("s", "SELECT 'long'", T0, T0)],
+        subs=[SubStatement("s", "SELECT 'long'", T0, T0, parse_script("SELECT 'long'"))],
         is_batch=False,
         created_at=T0,
         fault=faults.for_sql("SELECT 'long'"),

@@ -41,6 +41,7 @@ def test_copy_json_option() -> None:
         ("COPY t FROM 's3://b/k' ENCODING UTF16", "COPY ENCODING UTF16"),
         ("COPY t FROM 's3://b/k' TIMEFORMAT 'epochsecs'", "COPY TIMEFORMAT 'epochsecs'"),
         ("COPY t FROM 's3://b/k' DELIMITER", "COPY option DELIMITER without a value"),
+        ("COPY t FROM 's3://b/k' FORMAT AS", "COPY option FORMAT without a format"),
         ("COPY FROM 's3://b/k'", "COPY without a table name"),
     ],
 )
@@ -68,6 +69,8 @@ def test_unload_options() -> None:
     [
         ("UNLOAD 'SELECT 1' TO 's3://b/p'", "UNLOAD syntax other than UNLOAD ('query') TO 's3://...'"),
         ("UNLOAD ('SELECT 1') TO 's3://b/p' CLEANPATH", "UNLOAD option CLEANPATH"),
+        ("UNLOAD ('SELECT 1') TO 's3://b/p' NULL AS", "UNLOAD option NULL without a value"),
+        ("UNLOAD ('SELECT 1') TO 's3://b/p' FORMAT", "UNLOAD option FORMAT without a format"),
     ],
 )
 def test_unload_refusals(sql: str, construct: str) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from .errors import ActiveWaitingRequestsExceededException, ValidationException, data_api_error
+from .errors import data_api_error
 from .polling import ABORTED, FAILED, FINISHED, RUNNING_STATUSES
 from .target import RedshiftTarget
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
 
 MAX_STATEMENT_NAME = 2048
+_TOO_MANY_WAITING = "ActiveWaitingRequestsExceededException"
 
 
 def client_token(execution_arn: str, step: str, redrive_count: int, attempt: int = 1) -> str:
@@ -75,9 +76,7 @@ def submit(
             waiting = {**request, "WaitTimeSeconds": wait_seconds} if wait_seconds else request
             return dict(call(**waiting))
         except ClientError as err:
-            if wait_seconds and isinstance(
-                data_api_error(operation, err), ActiveWaitingRequestsExceededException
-            ):
+            if wait_seconds and data_api_error(operation, err).code == _TOO_MANY_WAITING:
                 return dict(call(**request))
             raise
     except ClientError as err:
@@ -93,9 +92,7 @@ def describe(
             try:
                 return dict(client.describe_statement(Id=statement_id, WaitTimeSeconds=wait_seconds))
             except ClientError as err:
-                if not isinstance(
-                    data_api_error("DescribeStatement", err), ActiveWaitingRequestsExceededException
-                ):
+                if data_api_error("DescribeStatement", err).code != _TOO_MANY_WAITING:
                     raise
         return dict(client.describe_statement(Id=statement_id))
     except ClientError as err:
@@ -108,7 +105,7 @@ def cancel(client: RedshiftDataAPIServiceClient, statement_id: str) -> bool:
         return bool(client.cancel_statement(Id=statement_id).get("Status", False))
     except ClientError as err:
         error = data_api_error("CancelStatement", err)
-        if isinstance(error, ValidationException):
+        if error.code == "ValidationException":
             return False
         raise error from err
 

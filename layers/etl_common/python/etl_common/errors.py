@@ -1,13 +1,14 @@
 """Errors raised by the shared Lambda code.
 
 Step Functions sees a Python exception's class name as the task's error name, so the
-classes that stand for Data API errors carry the Data API's own error codes: the state
-machine's Retry and Catch rules match on those names.
+classes that stand for Data API errors carry the Data API's own error codes, taken from
+botocore's redshift-data model: the state machine's Retry and Catch rules match on those names.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from botocore.exceptions import ClientError
 
@@ -45,66 +46,32 @@ class DataApiError(EtlError):
         self.code = code
 
 
-class ThrottlingException(DataApiError):
-    """The Data API throttled the request (transient: the state machine retries)."""
+COMMON_ERRORS = ("ThrottlingException",)
+"""Data API error codes not in botocore's redshift-data model: errors common to all AWS APIs ("Common
+Errors", https://docs.aws.amazon.com/redshift/latest/APIReference/CommonErrors.html) that the
+state machine retries."""
 
 
-class ActiveStatementsExceededException(DataApiError):
-    """Too many statements are running (transient: the state machine retries)."""
+@cache
+def data_api_error_codes() -> frozenset[str]:
+    """The error codes the Data API answers with: its model's error shapes and `COMMON_ERRORS`.
+
+    botocore (in every Lambda Python runtime) is the source; it is loaded on the first error only.
+    """
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("redshift-data")
+    return frozenset(shape.name for shape in model.error_shapes) | frozenset(COMMON_ERRORS)
 
 
-class ActiveWaitingRequestsExceededException(DataApiError):
-    """Too many long-poll requests are waiting (transient: the state machine retries)."""
+@cache
+def data_api_error_class(code: str) -> type[DataApiError]:
+    """The `DataApiError` subclass named `code` (one class per code), or `DataApiError` itself for a
+    code the Data API does not document."""
+    if code not in data_api_error_codes():
+        return DataApiError
+    return type(code, (DataApiError,), {"__doc__": f"The Data API's {code}.", "__module__": __name__})
 
-
-class ActiveSessionsExceededException(DataApiError):
-    """Too many sessions are open (transient: the state machine retries)."""
-
-
-class InternalServerException(DataApiError):
-    """The Data API had an internal error (transient: the state machine retries)."""
-
-
-class DatabaseConnectionException(DataApiError):
-    """The Data API could not connect to the database (transient: the state machine retries)."""
-
-
-class ValidationException(DataApiError):
-    """The Data API rejected the request as invalid (permanent)."""
-
-
-class ResourceNotFoundException(DataApiError):
-    """The statement, cluster or workgroup does not exist (permanent)."""
-
-
-class ExecuteStatementException(DataApiError):
-    """The Data API could not run the statement (permanent)."""
-
-
-class BatchExecuteStatementException(DataApiError):
-    """The Data API could not run the batch (permanent)."""
-
-
-class QueryTimeoutException(DataApiError):
-    """The database timed the query out (permanent)."""
-
-
-_DATA_API_ERRORS: dict[str, type[DataApiError]] = {
-    cls.__name__: cls
-    for cls in (
-        ThrottlingException,
-        ActiveStatementsExceededException,
-        ActiveWaitingRequestsExceededException,
-        ActiveSessionsExceededException,
-        InternalServerException,
-        DatabaseConnectionException,
-        ValidationException,
-        ResourceNotFoundException,
-        ExecuteStatementException,
-        BatchExecuteStatementException,
-        QueryTimeoutException,
-    )
-}
 
 TRANSIENT_ERRORS: tuple[str, ...] = (
     "ThrottlingException",
@@ -131,8 +98,8 @@ def is_serialization_failure(error: str) -> bool:
 
 
 def data_api_error(operation: str, error: ClientError) -> DataApiError:
-    """Translate a botocore ``ClientError`` into the ``DataApiError`` subclass of its code."""
+    """Translate a botocore ``ClientError`` into the ``DataApiError`` subclass named by its code."""
     info = error.response.get("Error", {})
     code = info.get("Code", "Unknown")
     message = info.get("Message", str(error))
-    return _DATA_API_ERRORS.get(code, DataApiError)(operation, code, message)
+    return data_api_error_class(code)(operation, code, message)
