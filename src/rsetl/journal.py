@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS executions (
     cause TEXT,
     start_date TEXT NOT NULL,
     stop_date TEXT,
-    redrive_count INTEGER NOT NULL DEFAULT 0
+    redrive_count INTEGER NOT NULL DEFAULT 0,
+    definition TEXT
 );
 CREATE TABLE IF NOT EXISTS history_events (
     execution_arn TEXT NOT NULL,
@@ -88,6 +89,8 @@ class ExecutionRow:
     stop_date: datetime | None
     redrive_count: int = 0
     """RedriveExecution is not modelled locally: 0 for every execution the engine writes."""
+    definition: str | None = None
+    """The definition the execution started with (JSON text); a later save without it keeps it."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            _add_missing_columns(self._db)
         threading.Thread(target=self._commit_groups, name="journal-group-commit", daemon=True).start()
 
     def _commit_groups(self) -> None:
@@ -212,12 +216,17 @@ class Journal:
     # -- Step Functions --------------------------------------------------------------------
 
     def save_execution(self, row: ExecutionRow) -> None:
-        """Insert or replace an execution (its status, dates, output, error)."""
+        """Insert or update an execution (its status, dates, output, error); the definition it
+        started with is written once, by the first save that carries it."""
         self._write(
-            "INSERT OR REPLACE INTO executions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (arn) DO UPDATE SET"
+            " status = excluded.status, output = excluded.output, error = excluded.error,"
+            " cause = excluded.cause, stop_date = excluded.stop_date,"
+            " definition = coalesce(executions.definition, excluded.definition)",
             (
                 row.arn, row.name, row.state_machine_arn, row.role_arn, row.status, row.input, row.output,
                 row.error, row.cause, _time(row.start_date), _time(row.stop_date), row.redrive_count,
+                row.definition,
             ),
         )  # fmt: skip
 
@@ -229,14 +238,19 @@ class Journal:
 
     def executions(self) -> list[ExecutionRow]:
         """Every execution, oldest start first."""
-        rows = self._read("SELECT * FROM executions ORDER BY start_date, rowid")
+        rows = self._read(
+            "SELECT arn, name, state_machine_arn, role_arn, status, input, output, error, cause,"
+            " start_date, stop_date, redrive_count, definition FROM executions ORDER BY start_date, rowid"
+        )
         return [
             ExecutionRow(
                 arn, name, machine, role, status, input_text, output, error, cause,
-                _parse_time(start), _parse_time_or_none(stop), redrives,
+                _parse_time(start), _parse_time_or_none(stop), redrives, definition,
             )
-            for (arn, name, machine, role, status, input_text, output, error, cause, start, stop, redrives)
-            in rows
+            for (
+                arn, name, machine, role, status, input_text, output, error, cause, start, stop, redrives,
+                definition,
+            ) in rows
         ]  # fmt: skip
 
     def histories(self) -> dict[str, list[dict[str, Any]]]:
@@ -301,6 +315,18 @@ class Journal:
             "INSERT OR REPLACE INTO schedule_fires VALUES (?,?,?,?)",
             (schedule, fire.expression, _time(fire.anchor), _time(fire.last_fire)),
         )
+
+
+_ADDED_COLUMNS = {"executions": {"definition": "TEXT"}}
+"""Columns added to a table after its first release: a journal written before gets them at open."""
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    for table, columns in _ADDED_COLUMNS.items():
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns.items():
+            if name not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 def _dumps(value: Any) -> str:

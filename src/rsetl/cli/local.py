@@ -186,6 +186,13 @@ def print_startup_problems(runtime: LocalRuntime, out: Console) -> None:
     Runtime other than the local interpreter), functions whose handler cannot be imported, and what
     the last run left unfinished (executions restarted, deliveries made again, S3 notifications sent)."""
     for restart in runtime.recovery.restarted:
+        if restart.error is not None:
+            out.print(
+                f"[red]not restarted:[/red] {escape(restart.interrupted)} was RUNNING when the runtime "
+                f"stopped and could not be started again: {escape(restart.error)}",
+                soft_wrap=True,
+            )
+            continue
         again = f"started again as {restart.restarted_as}" if restart.restarted_as else "not restarted"
         out.print(
             f"[yellow]restarted:[/yellow] {escape(restart.interrupted)} was RUNNING when the runtime "

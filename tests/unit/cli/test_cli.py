@@ -410,7 +410,11 @@ def test_a_delivery_made_again_after_a_stop_says_so() -> None:
 def test_the_start_up_report_names_restarted_executions_redelivered_events_and_sent_notifications() -> None:
     old = "arn:aws:states:us-east-1:000000000000:execution:RunPipeline:run-1"
     recovery = Recovery(
-        [Restart(old, f"{old}-restart-1"), Restart(f"{old}b", None)],
+        [
+            Restart(old, f"{old}-restart-1"),
+            Restart(f"{old}b", None),
+            Restart(f"{old}c", None, "OperationalError: database or disk is full"),
+        ],
         [DeliveryRecord(3, "event-9", "aws.s3", "t", "arn:aws:states:us-east-1:0:stateMachine:M", "{}")],
         [ObjectNotification("landing", "sales/a.csv", "PutObject", "req-1", "000000000000")],
     )
@@ -423,6 +427,8 @@ def test_the_start_up_report_names_restarted_executions_redelivered_events_and_s
     assert out.export_text().splitlines() == [
         f"restarted: {old} was RUNNING when the runtime stopped; started again as {old}-restart-1",
         f"restarted: {old}b was RUNNING when the runtime stopped; not restarted",
+        f"not restarted: {old}c was RUNNING when the runtime stopped and could not be started again: "
+        "OperationalError: database or disk is full",
         "redelivered: event event-9 (aws.s3) to arn:aws:states:us-east-1:0:stateMachine:M: its delivery had "
         "not ended when the runtime stopped",
         "notified: 1 S3 notifications sent after a stop (objects stored before it, their events not yet "

@@ -10,6 +10,7 @@ https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ import pytest
 from rsetl.clock import VirtualClock
 from rsetl.eventbridge import EventBridge
 from rsetl.eventbridge.delivery import Delivery, DeliveryRecord, RetryBackoff
-from rsetl.journal import DeliveryRow, Journal
+from rsetl.journal import DeliveryRow, ExecutionRow, Journal
+from rsetl.stepfunctions import StepFunctionsEngine
 
 START = datetime(2026, 11, 6, 22, 0, tzinfo=UTC)
 TARGET = "arn:aws:states:us-east-1:000000000000:stateMachine:Target"
@@ -107,3 +109,98 @@ def test_an_event_older_than_its_maximum_age_is_not_attempted_again(path: Path) 
     assert message.attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumEventAgeInSeconds"
     assert json.loads(message.body) == {"id": "e1"}
     bridge.close()
+
+
+# -- executions -------------------------------------------------------------------------------
+
+MACHINE = "arn:aws:states:us-east-1:000000000000:stateMachine:pass"
+
+
+def _result(value: int) -> str:
+    return json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": value}, "End": True}}})
+
+
+def _engine(journal: Journal, status_events: list[dict[str, Any]] | None = None) -> StepFunctionsEngine:
+    sink = status_events.append if status_events is not None else None
+    engine = StepFunctionsEngine(VirtualClock(START), journal=journal, status_events=sink)
+    engine.create_state_machine("pass", _result(2), "arn:aws:iam::000000000000:role/now")
+    return engine
+
+
+def _interrupted(journal: Journal, name: str, definition: str | None) -> str:
+    """What a runtime killed during an execution leaves in its journal: a RUNNING row, a started event."""
+    arn = MACHINE.replace(":stateMachine:", ":execution:") + f":{name}"
+    journal.save_execution(
+        ExecutionRow(
+            arn, name, MACHINE, "arn:aws:iam::000000000000:role/then", "RUNNING", "{}", None, None, None,
+            START, None, definition=definition,
+        )
+    )  # fmt: skip
+    journal.add_history_event(arn, {"id": 1, "previousEventId": 0, "type": "ExecutionStarted", "timestamp": START})
+    return arn
+
+
+def test_an_execution_is_journaled_with_the_definition_it_started_with(path: Path) -> None:
+    journal = Journal(path)
+    engine = _engine(journal)
+    execution = engine.start_execution(MACHINE, {}, "run", wait=True)
+    journal.close()
+    ((definition,),) = sqlite3.connect(path).execute(
+        "SELECT definition FROM executions WHERE arn = ?", (execution.arn,)
+    )
+    assert json.loads(definition) == json.loads(_result(2))
+
+
+def test_a_restarted_execution_runs_the_definition_and_role_it_started_with(path: Path) -> None:
+    """UpdateStateMachine: "Running executions will continue to use the previous definition and
+    roleArn" (Step Functions API Reference, "UpdateStateMachine",
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_UpdateStateMachine.html)."""
+    journal = Journal(path)
+    _interrupted(journal, "run", _result(1))
+    engine = _engine(journal)
+    (restart,) = engine.restart_interrupted()
+    assert restart.restarted_as is not None and restart.error is None
+    again = engine.wait(restart.restarted_as, 10)
+    assert again.output == {"v": 1}, "the definition of its start, not the template's current one"
+    assert again.role_arn == "arn:aws:iam::000000000000:role/then"
+
+
+def test_an_execution_that_cannot_be_restarted_is_reported_and_the_others_go_on(path: Path) -> None:
+    journal = Journal(path)
+    broken = _interrupted(journal, "broken", _result(1))
+    fine = _interrupted(journal, "fine", _result(1))
+    engine = _engine(journal)
+    save = journal.save_execution
+
+    def disk_full_for_broken(row: ExecutionRow) -> None:
+        if row.arn == broken:
+            raise sqlite3.OperationalError("database or disk is full")
+        save(row)
+
+    journal.save_execution = disk_full_for_broken  # type: ignore[method-assign]
+    by_arn = {restart.interrupted: restart for restart in engine.restart_interrupted()}
+    assert by_arn[broken].restarted_as is None
+    assert by_arn[broken].error == "OperationalError: database or disk is full"
+    assert by_arn[fine].error is None and by_arn[fine].restarted_as is not None
+    assert engine.wait(by_arn[fine].restarted_as, 10).status == "SUCCEEDED"
+
+
+def test_an_execution_s_end_is_on_disk_before_its_status_event_is_sent(path: Path) -> None:
+    """A SUCCEEDED end lost in a crash would run the execution again at the next start: the end is
+    committed before its "Step Functions Execution Status Change" event goes out."""
+    reader = sqlite3.connect(path, check_same_thread=False)
+    seen: list[tuple[str, str]] = []
+
+    def status_event(entry: dict[str, Any]) -> None:
+        detail = json.loads(entry["Detail"])
+        (status,) = reader.execute(
+            "SELECT status FROM executions WHERE arn = ?", (detail["executionArn"],)
+        ).fetchone()
+        seen.append((detail["status"], status))
+
+    journal = Journal(path)
+    engine = StepFunctionsEngine(VirtualClock(START), journal=journal, status_events=status_event)
+    engine.create_state_machine("pass", _result(2))
+    engine.start_execution(MACHINE, {}, "run", wait=True)
+    assert seen == [("RUNNING", "RUNNING"), ("SUCCEEDED", "SUCCEEDED")]
+    journal.close()
