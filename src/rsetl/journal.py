@@ -316,6 +316,15 @@ class Journal:
             (schedule, fire.expression, _time(fire.anchor), _time(fire.last_fire)),
         )
 
+    def forget_schedule_fire(self, schedule: str) -> None:
+        """The schedule is gone (deleted, disabled, changed or re-created): a later one of its name
+        starts afresh."""
+        self._write("DELETE FROM schedule_fires WHERE schedule = ?", (schedule,))
+
+    def scheduled(self) -> list[str]:
+        """The ARN of every schedule with a journaled anchor."""
+        return [arn for (arn,) in self._read("SELECT schedule FROM schedule_fires ORDER BY schedule")]
+
 
 _ADDED_COLUMNS = {"executions": {"definition": "TEXT"}}
 """Columns added to a table after its first release: a journal written before gets them at open."""

@@ -25,6 +25,7 @@ from rsetl.clock import Clock, RealClock
 from rsetl.cloudformation import CloudFormationService
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
 from rsetl.eventbridge.delivery import DeliveryRecord
+from rsetl.eventbridge.scheduler import MissedFires
 from rsetl.iam import Caller, LocalIam
 from rsetl.journal import Journal
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LayerConfig
@@ -115,6 +116,8 @@ class Recovery:
     """Deliveries that had not ended: each made again."""
     notified: list[ObjectNotification] = field(default_factory=list)
     """S3 notifications of objects stored before the stop whose events were not journaled: each sent."""
+    missed: list[MissedFires] = field(default_factory=list)
+    """Schedules that fell due while the runtime was down: not fired late, as EventBridge would not."""
 
 
 class LocalRuntime:
@@ -228,6 +231,7 @@ class LocalRuntime:
             self.stepfunctions.restart_interrupted(),
             self.events.redeliver_unfinished(),
             self.s3.send_pending_notifications(),
+            self.scheduler.resume(),
         )
         if isinstance(self.clock, RealClock):
             self.scheduler.start()

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from rsetl.clock import VirtualClock
-from rsetl.eventbridge import EventBridge
+from rsetl.eventbridge import EventBridge, Scheduler
 from rsetl.eventbridge.delivery import Delivery, DeliveryRecord, RetryBackoff
+from rsetl.eventbridge.scheduler import MissedFires
 from rsetl.journal import DeliveryRow, ExecutionRow, Journal
 from rsetl.stepfunctions import StepFunctionsEngine
 
@@ -204,3 +205,95 @@ def test_an_execution_s_end_is_on_disk_before_its_status_event_is_sent(path: Pat
     engine.start_execution(MACHINE, {}, "run", wait=True)
     assert seen == [("RUNNING", "RUNNING"), ("SUCCEEDED", "SUCCEEDED")]
     journal.close()
+
+
+# -- schedules --------------------------------------------------------------------------------
+
+
+def _scheduling(journal: Journal, clock: VirtualClock, delivered: list[str]) -> tuple[EventBridge, Scheduler]:
+    bridge = EventBridge(clock=clock)
+    bridge.invoker.register(TARGET, delivered.append)
+    bridge.keep_in(journal)
+    scheduler = Scheduler(bridge)
+    scheduler.keep_in(journal)
+    return bridge, scheduler
+
+
+def _hourly(bridge: EventBridge) -> None:
+    bridge.put_rule("hourly", schedule_expression="rate(1 hour)")
+    bridge.put_targets("hourly", [{"Id": "t", "Arn": TARGET}])
+
+
+def _times(delivered: list[str]) -> list[str]:
+    return [json.loads(payload)["time"] for payload in delivered]
+
+
+def test_a_rule_re_created_under_its_name_is_anchored_at_its_own_creation(path: Path) -> None:
+    """A rate schedule runs every period from when it is created ("Rate-based schedules",
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html): a deleted rule's anchor
+    is not its successor's."""
+    clock, delivered = VirtualClock(START), []
+    bridge, scheduler = _scheduling(Journal(path), clock, delivered)
+    _hourly(bridge)
+    scheduler.run_until(START + timedelta(minutes=10))
+    bridge.remove_targets("hourly", ["t"])
+    bridge.delete_rule("hourly")
+    scheduler.run_until(START + timedelta(minutes=25))
+    _hourly(bridge)
+    scheduler.run_until(START + timedelta(hours=2))
+    assert _times(delivered) == ["2026-11-06T23:25:00Z"]
+
+
+def test_a_schedule_re_created_under_its_name_is_anchored_at_its_own_creation(path: Path) -> None:
+    clock, delivered = VirtualClock(START), []
+    _, scheduler = _scheduling(Journal(path), clock, delivered)
+    target = {"Arn": TARGET, "RoleArn": "arn:aws:iam::000000000000:role/scheduler"}
+    scheduler.create_schedule("every-hour", "rate(1 hour)", target)
+    scheduler.run_until(START + timedelta(minutes=10))
+    scheduler.delete_schedule("every-hour")
+    clock.advance_to(START + timedelta(minutes=40))
+    scheduler.create_schedule("every-hour", "rate(1 hour)", target)
+    scheduler.run_until(START + timedelta(hours=2))
+    assert [json.loads(p) for p in delivered] == [{}]
+    (record,) = scheduler.bridge.deliveries()
+    assert record.created_at == START + timedelta(hours=1, minutes=40)
+
+
+def test_a_rule_of_the_last_run_that_is_no_longer_wired_leaves_no_anchor(path: Path) -> None:
+    journal = Journal(path)
+    bridge, scheduler = _scheduling(journal, VirtualClock(START), [])
+    _hourly(bridge)
+    scheduler.run_until(START + timedelta(minutes=5))
+    journal.close()
+    delivered: list[str] = []
+    journal = Journal(path)
+    bridge, scheduler = _scheduling(journal, VirtualClock(START + timedelta(minutes=25)), delivered)
+    assert scheduler.resume() == []
+    assert journal.scheduled() == [], "the rule of the last run is not wired in this one"
+    _hourly(bridge)
+    scheduler.run_until(START + timedelta(hours=2))
+    assert _times(delivered) == ["2026-11-06T23:25:00Z"]
+
+
+def test_the_instants_missed_while_down_are_reported_and_not_fired_late(path: Path) -> None:
+    """EventBridge fires a schedule at its instants from its start on, never for past ones ("StartDate:
+    The date, in UTC, after which the schedule can begin invoking its target", EventBridge Scheduler API
+    Reference, "CreateSchedule", https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html)."""
+    journal = Journal(path)
+    bridge, scheduler = _scheduling(journal, VirtualClock(START), [])
+    _hourly(bridge)
+    bridge.put_rule("nightly", schedule_expression="cron(0 2 * * ? *)")
+    bridge.put_targets("nightly", [{"Id": "t", "Arn": TARGET}])
+    assert scheduler.run_until(START + timedelta(hours=1, minutes=30)) == 1  # 23:00
+    journal.close()
+    delivered: list[str] = []
+    bridge, scheduler = _scheduling(Journal(path), VirtualClock(START + timedelta(hours=5, minutes=30)), delivered)
+    _hourly(bridge)
+    bridge.put_rule("nightly", schedule_expression="cron(0 2 * * ? *)")
+    bridge.put_targets("nightly", [{"Id": "t", "Arn": TARGET}])
+    missed = {m.schedule_arn.rpartition("/")[2]: m for m in scheduler.resume()}
+    day = datetime(2026, 11, 7, tzinfo=UTC)
+    assert missed["hourly"] == MissedFires(missed["hourly"].schedule_arn, 4, day, day + timedelta(hours=3))
+    assert (missed["nightly"].count, missed["nightly"].first) == (1, day + timedelta(hours=2))
+    scheduler.run_until(START + timedelta(hours=6, minutes=30))
+    assert _times(delivered) == ["2026-11-07T04:00:00Z"]
