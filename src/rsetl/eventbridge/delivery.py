@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
+from functools import partial
 from datetime import datetime
 from typing import Any, Protocol, TypeGuard
 
@@ -396,7 +397,8 @@ class Dispatcher:
     def submit(self, delivery: Delivery) -> None:
         """Queue `delivery` (twice when a duplicate fault is armed for its target).
 
-        With a journal, the delivery is written (durably) before it is queued.
+        With a journal, the delivery is queued once it is written (durably), with the caller's
+        transaction if one is open.
         """
         copies = 2 if self.faults.take_duplicate(delivery.target_arn) else 1
         for _ in range(copies):
@@ -404,14 +406,16 @@ class Dispatcher:
                 record = DeliveryRecord.of(delivery, len(self._records) + 1, created_at=self.clock.now())
                 self._records.append(record)
                 self._in_flight += 1
-            if self._journal is not None:
-                with self._journal.transaction():
-                    self._journal.add_delivery(
-                        DeliveryRow(
-                            record.delivery_id, record.event_id, delivery.journaled(), record.progress()
-                        )
-                    )
-            self._pool.submit(self._run, delivery, record)
+            if self._journal is None:
+                self._pool.submit(self._run, delivery, record)
+                continue
+            with self._journal.transaction():
+                self._journal.add_delivery(
+                    DeliveryRow(record.delivery_id, record.event_id, delivery.journaled(), record.progress())
+                )
+                # Not before the event, its delivery and what else the caller's transaction holds (an
+                # execution's end) are on disk.
+                self._journal.after_commit(partial(self._pool.submit, self._run, delivery, record))
 
     def _save(self, record: DeliveryRecord) -> None:
         if self._journal is None:

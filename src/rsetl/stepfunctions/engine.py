@@ -220,7 +220,9 @@ class StepFunctionsEngine:
             text = machine.definition_text if definition is machine.definition else json.dumps(definition)
             with self._journal.transaction():
                 self._journal.save_execution(_row(execution, text))
-        self._publish_status(execution)
+                self._publish_status(execution)  # one commit: the start and its event
+        else:
+            self._publish_status(execution)
         if wait:
             self.interpreter.run(execution)
         else:
@@ -243,10 +245,13 @@ class StepFunctionsEngine:
     def _ended(self, execution: Execution) -> None:
         """The end is on disk before anything hears of it (its status event, those waiting on it):
         an end lost in a crash would run a finished execution again at the next start."""
-        if self._journal is not None:
-            with self._journal.transaction():
-                self._journal.save_execution(_row(execution))
-        self._publish_status(execution)
+        if self._journal is None:
+            self._publish_status(execution)
+            return
+        with self._journal.transaction():
+            self._journal.save_execution(_row(execution))
+            # The event commits with the end, and its deliveries start after the commit.
+            self._publish_status(execution)
 
     def _load(self, journal: Journal) -> None:
         histories = journal.histories()

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,7 @@ from rsetl.clock import VirtualClock
 from rsetl.eventbridge import EventBridge, Scheduler
 from rsetl.eventbridge.delivery import Delivery, DeliveryRecord, RetryBackoff
 from rsetl.eventbridge.scheduler import MissedFires
-from rsetl.journal import DeliveryRow, ExecutionRow, Journal
+from rsetl.journal import DeliveryRow, EventRow, ExecutionRow, Journal
 from rsetl.stepfunctions import StepFunctionsEngine
 
 START = datetime(2026, 11, 6, 22, 0, tzinfo=UTC)
@@ -186,24 +190,52 @@ def test_an_execution_that_cannot_be_restarted_is_reported_and_the_others_go_on(
     assert engine.wait(by_arn[fine].restarted_as, 10).status == "SUCCEEDED"
 
 
-def test_an_execution_s_end_is_on_disk_before_its_status_event_is_sent(path: Path) -> None:
+def test_an_execution_s_end_is_committed_durably_before_its_status_event_is_delivered(path: Path) -> None:
     """A SUCCEEDED end lost in a crash would run the execution again at the next start: the end is
-    committed before its "Step Functions Execution Status Change" event goes out."""
+    written in a durable transaction (with its "Step Functions Execution Status Change" event), and the
+    event reaches a target only once that is committed."""
     reader = sqlite3.connect(path, check_same_thread=False)
-    seen: list[tuple[str, str]] = []
-
-    def status_event(entry: dict[str, Any]) -> None:
-        detail = json.loads(entry["Detail"])
-        (status,) = reader.execute(
-            "SELECT status FROM executions WHERE arn = ?", (detail["executionArn"],)
-        ).fetchone()
-        seen.append((detail["status"], status))
-
     journal = Journal(path)
-    engine = StepFunctionsEngine(VirtualClock(START), journal=journal, status_events=status_event)
+    bridge = EventBridge(clock=VirtualClock(START))
+    bridge.keep_in(journal)
+    delivered: list[tuple[str, str]] = []
+
+    def status_target(payload: str) -> None:
+        detail = json.loads(payload)["detail"]
+        row = reader.execute("SELECT status FROM executions WHERE arn = ?", (detail["executionArn"],))
+        delivered.append((detail["status"], row.fetchone()[0]))
+
+    bridge.invoker.register(TARGET, status_target)
+    bridge.put_rule("status", event_pattern={"source": ["aws.states"]})
+    bridge.put_targets("status", [{"Id": "t", "Arn": TARGET}])
+    saved, open_transactions, transaction = [], threading.local(), journal.transaction
+
+    @contextmanager
+    def counted() -> Iterator[None]:
+        open_transactions.depth = getattr(open_transactions, "depth", 0) + 1
+        try:
+            with transaction():
+                yield
+        finally:
+            open_transactions.depth -= 1
+
+    save = journal.save_execution
+
+    def spied(row: ExecutionRow) -> None:
+        saved.append((row.status, getattr(open_transactions, "depth", 0) > 0))
+        save(row)
+
+    journal.transaction = counted  # type: ignore[method-assign]
+    journal.save_execution = spied  # type: ignore[method-assign]
+    engine = StepFunctionsEngine(
+        VirtualClock(START), journal=journal, status_events=lambda entry: bridge.publish([entry])
+    )
     engine.create_state_machine("pass", _result(2))
     engine.start_execution(MACHINE, {}, "run", wait=True)
-    assert seen == [("RUNNING", "RUNNING"), ("SUCCEEDED", "SUCCEEDED")]
+    assert bridge.wait_idle(10)
+    assert saved == [("RUNNING", True), ("SUCCEEDED", True)]
+    assert sorted(delivered) == [("RUNNING", "RUNNING"), ("SUCCEEDED", "SUCCEEDED")]
+    bridge.close()
     journal.close()
 
 
@@ -297,3 +329,37 @@ def test_the_instants_missed_while_down_are_reported_and_not_fired_late(path: Pa
     assert (missed["nightly"].count, missed["nightly"].first) == (1, day + timedelta(hours=2))
     scheduler.run_until(START + timedelta(hours=6, minutes=30))
     assert _times(delivered) == ["2026-11-07T04:00:00Z"]
+
+
+# -- the background writer --------------------------------------------------------------------
+
+
+def test_progress_queued_for_the_writer_is_on_disk_with_the_next_durable_transaction(path: Path) -> None:
+    """History events go to the background writer; a durable transaction after them (an execution's
+    end) writes them first, so a history is never behind the end it closes."""
+    journal = Journal(path)
+    journal.add_history_event("arn:x", {"id": 1, "type": "ExecutionStarted", "timestamp": START})
+    with journal.transaction():
+        journal.add_event(EventRow("e1", "default", START, {}, ()))
+    rows = sqlite3.connect(path).execute("SELECT execution_arn, id FROM history_events").fetchall()
+    assert rows == [("arn:x", 1)]
+    journal.close()
+
+
+def test_a_delivery_starts_only_once_the_transaction_that_accepted_it_has_committed(path: Path) -> None:
+    reader = sqlite3.connect(path, check_same_thread=False)
+    journal = Journal(path)
+    seen: list[int] = []
+    bridge = EventBridge(clock=VirtualClock(START))
+    bridge.invoker.register(TARGET, lambda payload: seen.append(reader.execute("SELECT count(*) FROM events").fetchone()[0]))
+    bridge.keep_in(journal)
+    bridge.put_rule("all", event_pattern={"source": ["app"]})
+    bridge.put_targets("all", [{"Id": "t", "Arn": TARGET}])
+    entry = {"Source": "app", "DetailType": "Thing", "Detail": "{}"}
+    with journal.transaction():
+        bridge.put_events([entry])
+        time.sleep(0.2)  # a delivery started here would read the event uncommitted, as 0 rows
+    assert bridge.wait_idle(10)
+    assert seen == [1]
+    bridge.close()
+    journal.close()
