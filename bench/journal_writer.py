@@ -101,7 +101,9 @@ def main(rounds: int, runs: int, before_rev: str | None) -> dict[str, float]:
                 samples[label].extend(_child(mode, runs, source))
     load_after = os.getloadavg()
     medians = {label: statistics.median(values) for label, values in samples.items()}
-    print(f"One execution of {PASS_STATES} Pass states ({2 * PASS_STATES + 2} history events), run to its end")
+    print(
+        f"One execution of {PASS_STATES} Pass states ({2 * PASS_STATES + 2} history events), run to its end"
+    )
     print(f"{rounds} rounds x {runs} runs per mode, interleaved; medians")
     cores = os.cpu_count()
     print(f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {cores} cores")

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from functools import partial
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol, TypeGuard
 
 from rsetl.clock import Clock

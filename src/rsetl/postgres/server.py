@@ -227,7 +227,9 @@ def _start_embedded(state_dir: Path) -> Any:
         seed_from_template(pgdata)
     except (OSError, subprocess.SubprocessError) as error:
         # A cache that cannot be written or built only costs the time of initdb, which the wheel runs.
-        logger.warning("PostgreSQL in %s: not copied from the cached cluster (%s); running initdb", pgdata, error)
+        logger.warning(
+            "PostgreSQL in %s: not copied from the cached cluster (%s); running initdb", pgdata, error
+        )
     attempt = 0
     while True:
         attempt += 1

@@ -82,7 +82,8 @@ class _Writes:
     @contextmanager
     def during(self) -> Iterator[list[tuple[Any, ...]]]:
         """The writes made in this thread inside, in order."""
-        self._local.log = log = []
+        log: list[tuple[Any, ...]] = []
+        self._local.log = log
         try:
             yield log
         finally:
@@ -331,7 +332,9 @@ def _notifications(
     bucket, key, reason = kind
     request_id, requester = context.request_id, context.account_id
     if reason != "DeleteObject":
-        created = [w[1] for w in writes if w[0] == "created" and (w[1].bucket_name, w[1].name) == (bucket, key)]
+        created = [
+            w[1] for w in writes if w[0] == "created" and (w[1].bucket_name, w[1].name) == (bucket, key)
+        ]
         if not created:
             return []
         version = created[-1]

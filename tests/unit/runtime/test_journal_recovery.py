@@ -122,7 +122,9 @@ MACHINE = "arn:aws:states:us-east-1:000000000000:stateMachine:pass"
 
 
 def _result(value: int) -> str:
-    return json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": value}, "End": True}}})
+    return json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": value}, "End": True}}}
+    )
 
 
 def _engine(journal: Journal, status_events: list[dict[str, Any]] | None = None) -> StepFunctionsEngine:
@@ -141,7 +143,9 @@ def _interrupted(journal: Journal, name: str, definition: str | None) -> str:
             START, None, definition=definition,
         )
     )  # fmt: skip
-    journal.add_history_event(arn, {"id": 1, "previousEventId": 0, "type": "ExecutionStarted", "timestamp": START})
+    journal.add_history_event(
+        arn, {"id": 1, "previousEventId": 0, "type": "ExecutionStarted", "timestamp": START}
+    )
     return arn
 
 
@@ -319,7 +323,9 @@ def test_the_instants_missed_while_down_are_reported_and_not_fired_late(path: Pa
     assert scheduler.run_until(START + timedelta(hours=1, minutes=30)) == 1  # 23:00
     journal.close()
     delivered: list[str] = []
-    bridge, scheduler = _scheduling(Journal(path), VirtualClock(START + timedelta(hours=5, minutes=30)), delivered)
+    bridge, scheduler = _scheduling(
+        Journal(path), VirtualClock(START + timedelta(hours=5, minutes=30)), delivered
+    )
     _hourly(bridge)
     bridge.put_rule("nightly", schedule_expression="cron(0 2 * * ? *)")
     bridge.put_targets("nightly", [{"Id": "t", "Arn": TARGET}])
@@ -351,7 +357,9 @@ def test_a_delivery_starts_only_once_the_transaction_that_accepted_it_has_commit
     journal = Journal(path)
     seen: list[int] = []
     bridge = EventBridge(clock=VirtualClock(START))
-    bridge.invoker.register(TARGET, lambda payload: seen.append(reader.execute("SELECT count(*) FROM events").fetchone()[0]))
+    bridge.invoker.register(
+        TARGET, lambda payload: seen.append(reader.execute("SELECT count(*) FROM events").fetchone()[0])
+    )
     bridge.keep_in(journal)
     bridge.put_rule("all", event_pattern={"source": ["app"]})
     bridge.put_targets("all", [{"Id": "t", "Arn": TARGET}])

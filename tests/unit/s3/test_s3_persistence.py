@@ -11,8 +11,8 @@ Versioning", https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.ht
 from __future__ import annotations
 
 import json
-import threading
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path

@@ -217,7 +217,7 @@ def test_delete_objects_sends_object_deleted_for_each_key(s3, published) -> None
 def test_a_delete_marker_is_reported_as_created_and_a_deleted_version_as_permanently_deleted(
     s3, published
 ) -> None:
-    """"When a delete marker is created for a versioned object, the deletion-type field is set to Delete
+    """ "When a delete marker is created for a versioned object, the deletion-type field is set to Delete
     Marker Created"; a versioned object permanently deleted is `Permanently Deleted` ("Using EventBridge",
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html)."""
     _, url = s3
