@@ -175,8 +175,9 @@ def _verdict(ok: bool) -> str:
     return "pass" if ok else "MISS"
 
 
-def main(rounds: int = ROUNDS, before_src: Path | None = None) -> None:
-    modes = MODES + ([Mode(f"before ({before_src})", 2, before_src)] if before_src else [])
+def main(rounds: int = ROUNDS, before_src: Path | None = None, before_prewarm: int = 2) -> None:
+    before = [Mode(f"before ({before_src})", before_prewarm, before_src)] if before_src else []
+    modes = MODES + before
     load_before = os.getloadavg()
     base = Path(tempfile.mkdtemp(prefix="rsetl-bench-startup-"))
     results: dict[tuple[str, str], list[Start]] = {}
@@ -233,10 +234,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--before-src",
         type=Path,
-        help="also run another checkout's src (e.g. main's) with 2 workers prewarmed",
+        help="also run another checkout's src (e.g. main's), with --before-prewarm workers prewarmed",
     )
+    parser.add_argument("--before-prewarm", type=int, default=2, help="workers per function for --before-src")
     arguments = parser.parse_args()
     if arguments.command == "serve":
         serve(arguments.state_dir, arguments.port, arguments.prewarm)
     else:
-        main(arguments.rounds, arguments.before_src)
+        main(arguments.rounds, arguments.before_src, arguments.before_prewarm)

@@ -9,7 +9,7 @@ import re
 import signal
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -183,11 +183,22 @@ def up(
     return 0
 
 
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def print_startup_problems(runtime: LocalRuntime, out: Console) -> None:
     """What start-up found that AWS would do differently: resources it cannot run, warnings (a
     Runtime other than the local interpreter), functions whose handler cannot be imported, and what
     the last run left unfinished (executions restarted, deliveries made again, S3 notifications sent)."""
     for restart in runtime.recovery.restarted:
+        if restart.error is not None:
+            out.print(
+                f"[red]not restarted:[/red] {escape(restart.interrupted)} was RUNNING when the runtime "
+                f"stopped and could not be started again: {escape(restart.error)}",
+                soft_wrap=True,
+            )
+            continue
         again = f"started again as {restart.restarted_as}" if restart.restarted_as else "not restarted"
         out.print(
             f"[yellow]restarted:[/yellow] {escape(restart.interrupted)} was RUNNING when the runtime "
@@ -206,6 +217,14 @@ def print_startup_problems(runtime: LocalRuntime, out: Console) -> None:
             f"[yellow]notified:[/yellow] {len(notified)} S3 notifications sent after a stop (objects stored "
             f"before it, their events not yet journaled): "
             + ", ".join(escape(notification.describe()) for notification in notified),
+            soft_wrap=True,
+        )
+    for missed in runtime.recovery.missed:
+        count = f"{missed.count}{'+' if missed.more else ''} time{'s' if missed.count != 1 else ''}"
+        span = _utc(missed.first) if missed.count == 1 else f"{_utc(missed.first)} to {_utc(missed.last)}"
+        out.print(
+            f"[yellow]missed:[/yellow] {escape(missed.schedule_arn)} fell due {count} while the runtime was "
+            f"down ({span}); not fired late, as EventBridge fires no past instant",
             soft_wrap=True,
         )
     for missing in runtime.report.not_emulated:

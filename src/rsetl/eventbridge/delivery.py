@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol, TypeGuard
 
 from rsetl.clock import Clock
@@ -54,6 +55,8 @@ class AsyncOutcome(Protocol):
 
 DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 185
 DEFAULT_MAXIMUM_EVENT_AGE = 86400
+RUNTIME_STOPPED = "rsetl.RuntimeStopped"
+"""The error of an attempt the local runtime's stop cut short (no AWS error: AWS does not stop)."""
 
 
 class TargetNotFoundError(Exception):
@@ -366,7 +369,8 @@ class Dispatcher:
     def submit(self, delivery: Delivery) -> None:
         """Queue `delivery` (twice when a duplicate fault is armed for its target).
 
-        With a journal, the delivery is written (durably) before it is queued.
+        With a journal, the delivery is queued once it is written (durably), with the caller's
+        transaction if one is open.
         """
         copies = 2 if self.faults.take_duplicate(delivery.target_arn) else 1
         for _ in range(copies):
@@ -374,14 +378,16 @@ class Dispatcher:
                 record = DeliveryRecord.of(delivery, len(self._records) + 1, created_at=self.clock.now())
                 self._records.append(record)
                 self._in_flight += 1
-            if self._journal is not None:
-                with self._journal.transaction():
-                    self._journal.add_delivery(
-                        DeliveryRow(
-                            record.delivery_id, record.event_id, delivery.journaled(), record.progress()
-                        )
-                    )
-            self._pool.submit(self._run, delivery, record)
+            if self._journal is None:
+                self._pool.submit(self._run, delivery, record)
+                continue
+            with self._journal.transaction():
+                self._journal.add_delivery(
+                    DeliveryRow(record.delivery_id, record.event_id, delivery.journaled(), record.progress())
+                )
+                # Not before the event, its delivery and what else the caller's transaction holds (an
+                # execution's end) are on disk.
+                self._journal.after_commit(partial(self._pool.submit, self._run, delivery, record))
 
     def _save(self, record: DeliveryRecord) -> None:
         if self._journal is None:
@@ -417,6 +423,13 @@ class Dispatcher:
                 self._idle.notify_all()
 
     def _deliver(self, delivery: Delivery, record: DeliveryRecord) -> None:
+        """Attempt until success or the retry policy runs out.
+
+        The budget is the delivery's, not this run's: a delivery made again after a restart goes on
+        from the attempts its record holds, and an event already older than its MaximumEventAgeInSeconds
+        is not attempted at all ("How EventBridge retries delivering events", "Using dead-letter queues
+        to process undelivered events": retries continue until either limit is met).
+        """
         self._sleep(self.faults.take_delay(delivery.target_arn))
         denied = self.authorizer(delivery) if self.authorizer is not None else None
         if denied is not None:
@@ -426,8 +439,13 @@ class Dispatcher:
             self._save(record)
             self._give_up(delivery, record, denied, None, 0)
             return
-        retries = 0
+        with self._lock:
+            retries = record.attempts
         while True:
+            condition = self._exhausted(delivery, retries)
+            if condition is not None:
+                self._give_up(delivery, record, self._last_error(record), condition, max(retries - 1, 0))
+                return
             payload = delivery.payload
             if delivery.payload_for_attempt is not None:
                 payload = delivery.payload_for_attempt(retries + 1)
@@ -438,17 +456,32 @@ class Dispatcher:
                 else:
                     self._finish(record, "SUCCEEDED")
                 return
-            condition = "MaximumRetryAttempts" if retries >= delivery.maximum_retry_attempts else None
-            if condition is None:
-                self._sleep(self.backoff.delay(retries + 1))
-                condition = self._exhausted_by_age(delivery)
+            if retries >= delivery.maximum_retry_attempts:
+                self._give_up(delivery, record, error, "MaximumRetryAttempts", retries)
+                return
+            self._sleep(self.backoff.delay(retries + 1))
             if self._closed.is_set():
                 self._finish(record, "CANCELLED")
                 return
-            if condition is not None:
-                self._give_up(delivery, record, error, condition, retries)
-                return
             retries += 1
+
+    def _exhausted(self, delivery: Delivery, attempts_made: int) -> str | None:
+        """Why no further attempt may be made, if so: every attempt the policy allows was made (the
+        first and MaximumRetryAttempts retries), or the event is older than MaximumEventAgeInSeconds."""
+        if attempts_made > delivery.maximum_retry_attempts:
+            return "MaximumRetryAttempts"
+        age = (self.clock.now() - delivery.event_time).total_seconds()
+        return "MaximumEventAgeInSeconds" if age > delivery.maximum_event_age else None
+
+    def _last_error(self, record: DeliveryRecord) -> tuple[str, str]:
+        """The error of the record's last failed attempt, for the dead-letter message of a delivery
+        given up before an attempt of this run (one the stop cut short has none)."""
+        with self._lock:
+            last = record.errors[-1] if record.errors else None
+        if last is None:
+            return RUNTIME_STOPPED, "The local runtime stopped during the delivery's last attempt."
+        code, _, message = last.partition(": ")
+        return code, message
 
     def _attempt(
         self, delivery: Delivery, record: DeliveryRecord, payload: str
@@ -484,10 +517,6 @@ class Dispatcher:
             self._finish(record, "SUCCEEDED" if finished.status == "SUCCEEDED" else "TARGET_FAILED")
 
         outcome.on_done(done)
-
-    def _exhausted_by_age(self, delivery: Delivery) -> str | None:
-        age = (self.clock.now() - delivery.event_time).total_seconds()
-        return "MaximumEventAgeInSeconds" if age > delivery.maximum_event_age else None
 
     def _give_up(
         self,

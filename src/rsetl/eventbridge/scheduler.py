@@ -25,9 +25,11 @@ from rsetl.eventbridge.exceptions import (
 from rsetl.eventbridge.schedule import ScheduleExpression
 from rsetl.journal import Journal, ScheduleFire
 
-__all__ = ["Schedule", "Scheduler"]
+__all__ = ["MissedFires", "Schedule", "Scheduler"]
 
 _FLEXIBLE_MODES = ("OFF", "FLEXIBLE")
+MISSED_COUNT_LIMIT = 10_000
+"""Missed instants counted per schedule at most (a rate of a minute over a week is 10,080)."""
 _POLL_SECONDS = 1.0
 _EPSILON = timedelta(seconds=1)
 
@@ -47,6 +49,18 @@ class Schedule:
     description: str | None = None
     flexible_time_window: dict[str, Any] | None = None
     created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MissedFires:
+    """The instants a journaled schedule fell due while the runtime was down; none is fired late."""
+
+    schedule_arn: str
+    count: int
+    """How many (at most MISSED_COUNT_LIMIT: `more` says there were more)."""
+    first: datetime
+    last: datetime
+    more: bool = False
 
 
 @dataclass
@@ -71,6 +85,7 @@ class Scheduler:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._missed: list[MissedFires] = []
 
     def keep_in(self, journal: Journal) -> None:
         """Journal each schedule's anchor and last fire in `journal`, and resume from what it holds."""
@@ -145,6 +160,26 @@ class Scheduler:
     def list_schedules(self) -> list[Schedule]:
         with self._lock:
             return [schedule for _, schedule in sorted(self._schedules.items())]
+
+    def resume(self) -> list[MissedFires]:
+        """Take up the journaled schedules once start-up has wired the current ones: each goes on from
+        its anchor and last fire; the instants that fell due while the runtime was down are not fired
+        (a schedule fires at its instants from its StartDate on, never for past ones: "The date, in UTC,
+        after which the schedule can begin invoking its target", EventBridge Scheduler API Reference,
+        "CreateSchedule", https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html)
+        but given here, to be reported. The journal forgets the schedules that are no longer wired, so a
+        later one of the same name starts from its own creation."""
+        with self._lock:
+            self._sync()
+            if self._journal is not None:
+                wired = {due.arn for due in self._due.values()}
+                gone = [arn for arn in self._journal.scheduled() if arn not in wired]
+                if gone:
+                    with self._journal.transaction():
+                        for arn in gone:
+                            self._journal.forget_schedule_fire(arn)
+            missed, self._missed = self._missed, []
+        return missed
 
     def delete_schedule(self, name: str, group_name: str | None = None) -> None:
         with self._lock:
@@ -244,20 +279,38 @@ class Scheduler:
                 wanted[key] = (anchor, schedule.arn, schedule.expression.text)
         for key in list(self._due):
             if key not in wanted:
-                del self._due[key]
+                gone = self._due.pop(key)
+                if self._journal is not None:
+                    # Deleted, disabled, changed or re-created: one of its name later starts afresh.
+                    with self._journal.transaction():
+                        self._journal.forget_schedule_fire(gone.arn)
         for key, (anchor, arn, expression) in wanted.items():
             if key in self._due:
                 continue
             after = max(now, anchor)
             fired = self._journal.schedule_fire(arn) if self._journal is not None else None
-            if fired is not None and fired.expression == expression:
-                anchor = fired.anchor
-                after = max(now, fired.last_fire or now)
+            resumed = fired if fired is not None and fired.expression == expression else None
+            if resumed is not None:
+                anchor = resumed.anchor
+                after = max(now, resumed.last_fire or now)
             elif self._journal is not None:
                 with self._journal.transaction():
                     self._journal.save_schedule_fire(arn, ScheduleFire(expression, anchor, None))
             self._due[key] = _Due(None, anchor, arn, expression)
+            if resumed is not None:
+                self._note_missed(key, resumed, now)
             self._due[key].next_fire = self._following(key, after, first=fired is None)
+
+    def _note_missed(self, key: tuple[Any, ...], fired: ScheduleFire, now: datetime) -> None:
+        """Keep, for :meth:`resume`, the instants of a resumed schedule from its last fire up to `now`."""
+        count, first, last = 0, None, None
+        moment = self._following(key, fired.last_fire or fired.anchor, first=fired.last_fire is None)
+        while moment is not None and moment <= now and count < MISSED_COUNT_LIMIT:
+            count, first, last = count + 1, first or moment, moment
+            moment = self._following(key, moment)
+        if first is not None and last is not None:
+            more = moment is not None and moment <= now
+            self._missed.append(MissedFires(self._due[key].arn, count, first, last, more))
 
     def _following(self, key: tuple[Any, ...], after: datetime, *, first: bool = False) -> datetime | None:
         due = self._due[key]

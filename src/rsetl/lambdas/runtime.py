@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from rsetl.cache import user_cache_dir
 from rsetl.lambdas.config import FunctionConfig
 from rsetl.lambdas.exceptions import FunctionNotFound, InvalidFunctionConfig, LambdaServiceError
 from rsetl.lambdas.faults import LambdaFault, LambdaFaults
@@ -34,8 +35,10 @@ DEFAULT_IDLE_SECONDS = 300.0
 """How long a worker stays warm after its last invocation. Lambda keeps an environment "for some
 time in anticipation of another function invocation" and does not say how long; 5 minutes is the
 commonly observed lower end."""
-_INIT_CHECKS_FILE = "init-checks.json"
-"""In the work folder: the fingerprints of the functions whose handler imported at the last check."""
+INIT_CHECKS_FOLDER = "lambda-init-checks"
+"""In the user cache: one empty file per fingerprint of a function whose handler imported at a check,
+so a new state directory does not check again what another one checked (the fingerprint is the code,
+packages, layers, interpreter and environment the import depends on)."""
 MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
 """Invoke: "For synchronous invocations, the maximum payload size is 6 MB" (request and response)."""
 MAX_SYNC_RESPONSE_BYTES = 6291556
@@ -453,8 +456,8 @@ class LambdaRuntime:
         """
         with self._lock:
             functions = list(self._functions.values())
-        passed = self._passed_checks()
         fingerprints = {f.config.name: self._fingerprint(f) for f in functions}
+        passed = self._passed_checks(fingerprints)
         checks = [
             (function, self._start_worker(function))
             for function in functions
@@ -469,16 +472,19 @@ class LambdaRuntime:
             self._checking.discard(worker)
         worker.stop()
 
-    def _record_passed_checks(self, passed: dict[str, str]) -> None:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        (self.work_dir / _INIT_CHECKS_FILE).write_text(json.dumps(passed, indent=1, sort_keys=True))
+    def _record_checks(self, passed: dict[str, str], failed: Iterable[str]) -> None:
+        """Keep the fingerprints that passed, forget those that failed (fingerprints)."""
+        folder = user_cache_dir() / INIT_CHECKS_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        for fingerprint in passed.values():
+            (folder / fingerprint).touch()
+        for fingerprint in failed:
+            (folder / fingerprint).unlink(missing_ok=True)
 
-    def _passed_checks(self) -> dict[str, str]:
-        try:
-            loaded = json.loads((self.work_dir / _INIT_CHECKS_FILE).read_text())
-        except (OSError, ValueError):
-            return {}
-        return loaded if isinstance(loaded, dict) else {}
+    def _passed_checks(self, fingerprints: dict[str, str]) -> dict[str, str]:
+        """Of `fingerprints` (by function name), those a past check passed."""
+        folder = user_cache_dir() / INIT_CHECKS_FOLDER
+        return {name: value for name, value in fingerprints.items() if (folder / value).exists()}
 
     def _fingerprint(self, function: _Function) -> str:
         """What a handler's import can depend on: its files, packages, layers, interpreter, environment.
@@ -632,7 +638,7 @@ class InitCheck:
                 self._runtime._end_init_check(worker)
         for name in errors:
             self._passed.pop(name, None)
-        self._runtime._record_passed_checks(self._passed)
+        self._runtime._record_checks(self._passed, (self._fingerprints[name] for name in errors))
         return errors
 
 

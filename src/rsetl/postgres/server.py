@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import threading
@@ -17,6 +18,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from rsetl.postgres.exceptions import InvalidDatabaseNameError, InvalidIsolationLevelError, PostgresStartError
 from rsetl.postgres.supervisor import Watchdog, clear_stale_handles
+from rsetl.postgres.template import seed_from_template
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "dev"
 
@@ -219,6 +223,13 @@ def _start_embedded(state_dir: Path) -> Any:
     pgdata = (state_dir / "pgdata").resolve()
     if pgdata.is_dir():
         clear_stale_handles(pgdata)
+    try:
+        seed_from_template(pgdata)
+    except (OSError, subprocess.SubprocessError) as error:
+        # A cache that cannot be written or built only costs the time of initdb, which the wheel runs.
+        logger.warning(
+            "PostgreSQL in %s: not copied from the cached cluster (%s); running initdb", pgdata, error
+        )
     attempt = 0
     while True:
         attempt += 1

@@ -30,6 +30,7 @@ from rsetl.console.pages import ConsolePages
 from rsetl.console.views import RunSource
 from rsetl.eventbridge import EventBridge, EventsService, Scheduler
 from rsetl.eventbridge.delivery import DeliveryRecord
+from rsetl.eventbridge.scheduler import MissedFires
 from rsetl.iam import Caller, LocalIam
 from rsetl.journal import Journal
 from rsetl.lambdas import FunctionConfig, LambdaRuntime, LayerConfig
@@ -123,6 +124,8 @@ class Recovery:
     """Deliveries that had not ended: each made again."""
     notified: list[ObjectNotification] = field(default_factory=list)
     """S3 notifications of objects stored before the stop whose events were not journaled: each sent."""
+    missed: list[MissedFires] = field(default_factory=list)
+    """Schedules that fell due while the runtime was down: not fired late, as EventBridge would not."""
 
 
 class LocalRuntime:
@@ -243,6 +246,7 @@ class LocalRuntime:
             self.stepfunctions.restart_interrupted(),
             self.events.redeliver_unfinished(),
             self.s3.send_pending_notifications(),
+            self.scheduler.resume(),
         )
         for poller in self.queue_pollers:
             poller.start()

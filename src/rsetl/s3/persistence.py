@@ -272,7 +272,7 @@ class S3Persistence:
         assert getattr(self._local, "depth", 0) > 0, "a notification is recorded inside `recording`"
         mark = _Mark(notification.bucket, notification.key)
         with self._lock(mark):
-            self._outbox.setdefault(mark, {})[notification.request_id] = notification
+            self._outbox.setdefault(mark, {})[notification.outbox_id] = notification
         self._pending().append(mark)
 
     def clear_notification(self, notification: ObjectNotification) -> None:
@@ -285,7 +285,7 @@ class S3Persistence:
         mark = _Mark(notification.bucket, notification.key)
         with self._lock(mark):
             pending = self._outbox.get(mark, {})
-            if pending.pop(notification.request_id, None) is None:
+            if pending.pop(notification.outbox_id, None) is None:
                 return
             if not pending:
                 del self._outbox[mark]
@@ -469,7 +469,7 @@ class S3Persistence:
                 for record in document.get("pending_notifications", [])
             ]
             if pending:
-                self._outbox[mark] = {notification.request_id: notification for notification in pending}
+                self._outbox[mark] = {notification.outbox_id: notification for notification in pending}
             if not document["versions"]:
                 continue  # a deleted key whose notification is pending
             versions: list[Any] = []

@@ -13,8 +13,9 @@ import logging
 import re
 import threading
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -27,7 +28,7 @@ from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID
 from rsetl.awsproto.wsgi import call_wsgi
 from rsetl.objectstore import NoSuchBucket, NoSuchKey, StoredObject
-from rsetl.s3.notifications import ObjectNotification, object_event_entry
+from rsetl.s3.notifications import DELETE_MARKER_CREATED, PERMANENTLY_DELETED, ObjectNotification
 from rsetl.s3.permissions import S3Target, required_permissions
 from rsetl.s3.persistence import S3Persistence
 
@@ -45,6 +46,53 @@ _XML_SUBRESOURCES = ("tagging", "acl", "retention", "legal-hold", "restore", "se
 
 EventSink = Callable[[list[dict[str, Any]]], object]
 """Receives PutEvents-style entries (the local EventBridge's `publish`)."""
+_OBSERVED_ATTRIBUTE = "_rsetl_writes"
+"""Set on a moto backend whose writes a :class:`_Writes` observes."""
+
+
+class _Writes:
+    """The versions moto's backend writes and the deletions it makes, noted per request thread, so a
+    notification describes what its own request did, not what the key holds by the time it is sent."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def observe(self, backend: Any) -> None:
+        """Note `backend`'s writes from now on (once per backend: moto's reset makes new ones)."""
+        if getattr(backend, _OBSERVED_ATTRIBUTE, None) is self:
+            return
+        put, delete = backend.put_object, backend.delete_object
+
+        def put_object(*args: Any, **kwargs: Any) -> Any:
+            written = put(*args, **kwargs)
+            self._note(("created", written))
+            return written
+
+        def delete_object(
+            bucket_name: str, key_name: str, version_id: str | None = None, bypass: bool = False
+        ) -> tuple[bool, dict[str, Any]]:
+            deleted, meta = delete(bucket_name, key_name, version_id=version_id, bypass=bypass)
+            if deleted:
+                self._note(("deleted", bucket_name, key_name, version_id, dict(meta)))
+            return deleted, meta
+
+        backend.put_object, backend.delete_object = put_object, delete_object
+        setattr(backend, _OBSERVED_ATTRIBUTE, self)
+
+    @contextmanager
+    def during(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The writes made in this thread inside, in order."""
+        log: list[tuple[Any, ...]] = []
+        self._local.log = log
+        try:
+            yield log
+        finally:
+            self._local.log = None
+
+    def _note(self, change: tuple[Any, ...]) -> None:
+        log = getattr(self._local, "log", None)
+        if log is not None:
+            log.append(change)
 
 
 class S3Service:
@@ -64,12 +112,14 @@ class S3Service:
         self._notifying: set[str] = set()
         self._lock = threading.Lock()
         self._persistence = S3Persistence(state_dir) if state_dir is not None else None
+        self._writes = _Writes()
 
     @property
     def _backend(self) -> Any:
         backend = s3_backends[self._moto_account]["aws"]
         if self._persistence is not None:
             self._persistence.attach(backend)
+        self._writes.observe(backend)
         return backend
 
     def _written_through(self) -> AbstractContextManager[None]:
@@ -104,29 +154,32 @@ class S3Service:
                 return self.error_response(AwsError("AccessDenied", message, 403), context)
         if request.method == "PUT" and request.header("x-amz-copy-source"):
             self._check_copy_source_conditions(request)
-        owed = self._notification_owed(request, context)
-        with self._written_through():
+        kind = self._notification_kind(request)
+        owed: list[ObjectNotification] = []
+        with self._written_through(), self._writes.during() as writes:
             status, headers, body = call_wsgi(self._app, request, self._moto_account)
-            succeeded = 200 <= status < 300
-            if owed is not None and succeeded and self._persistence is not None:
-                self._persistence.record_notification(owed)
+            if kind is not None and 200 <= status < 300:
+                owed = _notifications(kind, writes, context)
+            if self._persistence is not None:
+                for notification in owed:
+                    self._persistence.record_notification(notification)
         if status == 404 and (b"NoSuchKey" in body or request.method == "HEAD"):
             hidden = self._hidden_missing_key(request, context)
             if hidden is not None:
                 return self.error_response(AwsError("AccessDenied", hidden, 403), context)
-        if owed is not None and succeeded:
-            self._send(owed)
+        for notification in owed:
+            self._send(notification)
         return AwsResponse(status, body, headers)
 
     def send_pending_notifications(self) -> list[ObjectNotification]:
         """Send the notifications the state directory holds pending: requests of the last run whose
         object was stored but whose event was never journaled (it stopped in between). Each is sent
-        for the key's current version; called at start-up, once the event sink is wired. Gives those
+        as its request made it; called at start-up, once the event sink is wired. Gives those
         sent (one whose key has no current version left is cleared unsent)."""
         if self._persistence is None or self._event_sink is None:
             return []
         self._backend  # noqa: B018 - loads the state, and with it the outbox
-        return [n for n in self._persistence.pending_notifications() if self._send(n)]
+        return [n for n in self._persistence.pending_notifications() if self._send(n, pending=True)]
 
     @staticmethod
     def _hidden_missing_key(request: AwsRequest, context: RequestContext) -> str | None:
@@ -182,15 +235,18 @@ class S3Service:
                 "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412
             )
 
-    def _notification_owed(self, request: AwsRequest, context: RequestContext) -> ObjectNotification | None:
-        """The notification `request` owes if it succeeds: an object created or deleted in a bucket
-        that sends its events to EventBridge."""
+    def _notification_kind(self, request: AwsRequest) -> tuple[str, str, str] | None:
+        """(bucket, key, reason) of the notifications `request` owes if it succeeds: an object created
+        or deleted in a bucket that sends its events to EventBridge (the key is empty for DeleteObjects)."""
         if self._event_sink is None:
             return None
         bucket, _, key = request.raw_path.lstrip("/").partition("/")
-        if not key or not self._notifications_on(bucket):
+        if not bucket or not self._notifications_on(bucket):
             return None
         query = request.query
+        if not key:
+            # DeleteObjects deletes with the reason DeleteObject, one event per key it deletes.
+            return (bucket, "", "DeleteObject") if request.method == "POST" and "delete" in query else None
         if request.method == "PUT" and "partNumber" not in query and not _is_subresource(query):
             reason = "CopyObject" if request.header("x-amz-copy-source") else "PutObject"
         elif request.method == "POST" and "uploadId" in query:
@@ -199,34 +255,33 @@ class S3Service:
             reason = "DeleteObject"
         else:
             return None
-        return ObjectNotification(bucket, unquote(key), reason, context.request_id, context.account_id)
+        return bucket, unquote(key), reason
 
-    def _send(self, notification: ObjectNotification) -> bool:
+    def _send(self, notification: ObjectNotification, *, pending: bool = False) -> bool:
         """Hand the notification's event to the sink (which journals it), then clear it from the
         outbox; a stop in between leaves it pending, for the next start to send. False: no event."""
         assert self._event_sink is not None
-        entry = self._event_entry(notification)
+        entry = self._event_entry(notification, pending)
         if entry is not None:
             self._event_sink([entry])
         if self._persistence is not None:
             self._persistence.clear_notification(notification)
         return entry is not None
 
-    def _event_entry(self, notification: ObjectNotification) -> dict[str, Any] | None:
-        """The event of `notification`; a created object's size, ETag and version id are those of the
-        key's current version (None when it has none left to describe)."""
-        size = etag = version_id = None
-        if notification.detail_type == "Object Created":
+    def _event_entry(self, notification: ObjectNotification, pending: bool) -> dict[str, Any] | None:
+        """The event of `notification`. A pending creation of a key that has no current version left
+        (deleted since, its "Object Deleted" sent) is not sent; one an older outbox recorded without
+        its version's facts describes the key's current version."""
+        if notification.detail_type == "Object Created" and (pending or not notification.describes_a_version):
             stored = self._backend.get_object(notification.bucket, notification.key)
             if stored is None:
                 logger.warning("%s: not notified, the key has no current version", notification.describe())
                 return None
-            size, etag, version_id = stored.size, stored.etag.strip('"'), stored.version_id
-        return object_event_entry(
-            detail_type=notification.detail_type, reason=notification.reason, bucket=notification.bucket,
-            key=notification.key, size=size, etag=etag, version_id=version_id,
-            requester=notification.requester, request_id=notification.request_id,
-        )  # fmt: skip
+            if not notification.describes_a_version:
+                notification = replace(
+                    notification, size=stored.size, etag=stored.etag.strip('"'), version_id=stored.version_id
+                )
+        return notification.event_entry()
 
     def _notifications_on(self, bucket: str) -> bool:
         with self._lock:
@@ -264,6 +319,40 @@ class S3Service:
         if bucket not in self._backend.buckets:
             raise NoSuchBucket(bucket)
         return sorted(name for name in self._backend.buckets[bucket].keys if name.startswith(prefix))
+
+
+def _notifications(
+    kind: tuple[str, str, str], writes: list[tuple[Any, ...]], context: RequestContext
+) -> list[ObjectNotification]:
+    """The notifications of a request of `kind` that made `writes`: the version it created, or a
+    deletion per key it deleted, typed as S3 types them ("Using EventBridge": `Delete Marker Created`
+    for a delete marker, `Permanently Deleted` for an unversioned object or a deleted version)."""
+    bucket, key, reason = kind
+    request_id, requester = context.request_id, context.account_id
+    if reason != "DeleteObject":
+        created = [
+            w[1] for w in writes if w[0] == "created" and (w[1].bucket_name, w[1].name) == (bucket, key)
+        ]
+        if not created:
+            return []
+        version = created[-1]
+        return [
+            ObjectNotification(
+                bucket, key, reason, request_id, requester, size=version.size,
+                etag=version.etag.strip('"'), version_id=version.version_id,
+            )
+        ]  # fmt: skip
+    deletions = [w[1:] for w in writes if w[0] == "deleted" and w[1] == bucket]
+    return [
+        ObjectNotification(
+            bucket, name, reason, request_id, requester, version_id=meta.get("version-id"),
+            deletion_type=DELETE_MARKER_CREATED
+            if version_id is None and meta.get("delete-marker") == "true"
+            else PERMANENTLY_DELETED,
+            sequence=sequence,
+        )
+        for sequence, (_, name, version_id, meta) in enumerate(deletions)
+    ]  # fmt: skip
 
 
 def _etag_matches(condition: str, etag: str) -> bool:

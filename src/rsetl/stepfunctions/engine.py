@@ -16,6 +16,7 @@ from rsetl.arn import execution_arn, state_machine_arn
 from rsetl.awsproto.clients import LOCAL_KEYS
 from rsetl.clock import Clock
 from rsetl.journal import ExecutionRow, Journal
+from rsetl.stepfunctions.build import build_program
 from rsetl.stepfunctions.definition import parse_definition
 from rsetl.stepfunctions.exceptions import (
     DefinitionError,
@@ -58,7 +59,9 @@ class Restart:
 
     interrupted: str
     restarted_as: str | None
-    """None when its state machine no longer exists."""
+    """None when its state machine no longer exists, or it could not be restarted (`error`)."""
+    error: str | None = None
+    """Why it could not be ended and started again, when it could not."""
 
 
 @dataclass
@@ -181,6 +184,22 @@ class StepFunctionsEngine:
     ) -> Execution:
         """Start an execution in its own thread, or run it here to its end when `wait`."""
         machine = self.machine(machine_arn)
+        return self._start(
+            machine, machine.definition, machine.program, machine.role_arn, input_value, name, wait=wait
+        )
+
+    def _start(
+        self,
+        machine: StateMachine,
+        definition: dict[str, Any],
+        program: Program,
+        role_arn: str,
+        input_value: Any,
+        name: str | None,
+        *,
+        wait: bool = False,
+    ) -> Execution:
+        """Start an execution of `machine` that runs `definition` (built as `program`) as `role_arn`."""
         name = name or str(uuid.uuid4())
         check_name(name, "execution")
         arn = execution_arn(self.region, self.account_id, machine.name, name)
@@ -189,10 +208,11 @@ class StepFunctionsEngine:
             name=name,
             state_machine_arn=machine.arn,
             state_machine_name=machine.name,
-            program=machine.program,
+            program=program,
+            definition=definition,
             input={} if input_value is None else input_value,
             history=self._new_history(arn),
-            role_arn=machine.role_arn,
+            role_arn=role_arn,
             start_date=self.clock.now(),
         )
         with self._lock:
@@ -200,10 +220,14 @@ class StepFunctionsEngine:
                 raise ExecutionAlreadyExists(f"Execution Already Exists: '{arn}'")
             self.executions[arn] = execution
         if self._journal is not None:
-            # Journaled before StartExecution answers: a crash from here on restarts it.
+            # Journaled, with the definition it runs, before StartExecution answers: a crash from
+            # here on restarts it, on that definition.
+            text = machine.definition_text if definition is machine.definition else json.dumps(definition)
             with self._journal.transaction():
-                self._journal.save_execution(_row(execution))
-        self._publish_status(execution)
+                self._journal.save_execution(_row(execution, text))
+                self._publish_status(execution)  # one commit: the start and its event
+        else:
+            self._publish_status(execution)
         if wait:
             self.interpreter.run(execution)
         else:
@@ -224,9 +248,15 @@ class StepFunctionsEngine:
         return History(self.clock, self.interpreter.history_limit, on_add=write_through, events=events)
 
     def _ended(self, execution: Execution) -> None:
-        if self._journal is not None:
+        """The end is on disk before anything hears of it (its status event, those waiting on it):
+        an end lost in a crash would run a finished execution again at the next start."""
+        if self._journal is None:
+            self._publish_status(execution)
+            return
+        with self._journal.transaction():
             self._journal.save_execution(_row(execution))
-        self._publish_status(execution)
+            # The event commits with the end, and its deliveries start after the commit.
+            self._publish_status(execution)
 
     def _load(self, journal: Journal) -> None:
         histories = journal.histories()
@@ -238,6 +268,7 @@ class StepFunctionsEngine:
                 state_machine_arn=row.state_machine_arn,
                 state_machine_name=machine_name,
                 program=None,
+                definition={} if row.definition is None else json.loads(row.definition),
                 input=json.loads(row.input),
                 history=self._new_history(row.arn, histories.get(row.arn, ())),
                 role_arn=row.role_arn,
@@ -260,39 +291,54 @@ class StepFunctionsEngine:
         The interrupted one ends ABORTED (error `rsetl.RuntimeStopped`, its cause naming the new
         execution), as a StopExecution would end it, and sends its status change event; the new one
         is a new execution of the same state machine with the same input, named after the old one.
+        It runs the definition and role the interrupted one started with, as on AWS an execution
+        goes on with the definition it started with when its state machine is updated ("Running
+        executions will continue to use the previous definition and roleArn", Step Functions API
+        Reference, "UpdateStateMachine",
+        https://docs.aws.amazon.com/step-functions/latest/apireference/API_UpdateStateMachine.html).
         Its Data API ClientTokens are new (they derive from the execution's name), so every step is
         submitted again; the product's load ledger makes a load that had committed a no-op.
+
+        One that cannot be restarted is reported with its error; the others go on.
         """
         with self._lock:
             interrupted, self._interrupted = self._interrupted, []
         restarts = []
         for execution in interrupted:
-            with self._lock:
-                machine = self.machines.get(execution.state_machine_arn)
-            new_arn = None
-            cause = (
-                "The local runtime stopped while this execution was RUNNING; its state machine no "
-                "longer exists, so it was not started again."
-            )
-            if machine is not None:
-                new_name = self._restart_name(execution.name)
-                new_arn = execution_arn(self.region, self.account_id, machine.name, new_name)
-                cause = (
-                    "The local runtime stopped while this execution was RUNNING; it was started again "
-                    f"from its input as {new_arn}."
-                )
-            execution.error, execution.cause = RUNTIME_STOPPED, cause
-            execution.history.add(
-                "ExecutionAborted", {"error": RUNTIME_STOPPED, "cause": cause}, closing=True
-            )
-            execution.status = "ABORTED"
-            execution.stop_date = self.clock.now()
-            self._ended(execution)
-            execution.done.set()
-            if machine is not None:
-                self.start_execution(machine.arn, execution.input, new_name)
-            restarts.append(Restart(execution.arn, new_arn))
+            try:
+                restarts.append(self._restart(execution))
+            except Exception as exc:  # one bad journal entry must not keep the runtime from starting
+                logger.exception("cannot restart %s", execution.arn)
+                restarts.append(Restart(execution.arn, None, f"{type(exc).__name__}: {exc}"))
         return restarts
+
+    def _restart(self, execution: Execution) -> Restart:
+        with self._lock:
+            machine = self.machines.get(execution.state_machine_arn)
+        new_arn = new_name = None
+        cause = (
+            "The local runtime stopped while this execution was RUNNING; its state machine no "
+            "longer exists, so it was not started again."
+        )
+        if machine is not None:
+            new_name = self._restart_name(execution.name)
+            new_arn = execution_arn(self.region, self.account_id, machine.name, new_name)
+            cause = (
+                "The local runtime stopped while this execution was RUNNING; it was started again "
+                f"from its input as {new_arn}."
+            )
+        execution.error, execution.cause = RUNTIME_STOPPED, cause
+        execution.history.add("ExecutionAborted", {"error": RUNTIME_STOPPED, "cause": cause}, closing=True)
+        execution.status = "ABORTED"
+        execution.stop_date = self.clock.now()
+        self._ended(execution)
+        execution.done.set()
+        if machine is not None:
+            # A journal written before definitions were kept has none: the machine's is the only one.
+            definition = execution.definition or machine.definition
+            program = machine.program if definition == machine.definition else build_program(definition)
+            self._start(machine, definition, program, execution.role_arn, execution.input, new_name)
+        return Restart(execution.arn, new_arn)
 
     def _restart_name(self, name: str) -> str:
         """`<name>-restart-<n>`, the first n not taken (the name cut to fit AWS's 80 characters)."""
@@ -411,7 +457,8 @@ class StepFunctionsEngine:
         self.tokens.heartbeat(token)
 
 
-def _row(execution: Execution) -> ExecutionRow:
+def _row(execution: Execution, definition: str | None = None) -> ExecutionRow:
+    """The journal's row of `execution`; `definition` (JSON text) is given at its start only."""
     assert execution.start_date is not None
     return ExecutionRow(
         arn=execution.arn,
@@ -425,6 +472,7 @@ def _row(execution: Execution) -> ExecutionRow:
         cause=execution.cause,
         start_date=execution.start_date,
         stop_date=execution.stop_date,
+        definition=definition,
     )
 
 

@@ -43,6 +43,8 @@ class Execution:
     state_machine_name: str
     program: Program | None
     """The machine's typed states; None for an execution loaded from the journal (never run again)."""
+    definition: dict[str, Any]
+    """The definition it runs, as JSON: journaled so that a restart runs what the execution started with."""
     input: Any
     history: History
     role_arn: str = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,6 +25,7 @@ from rsetl.cli.local import (
     print_startup_problems,
 )
 from rsetl.eventbridge.delivery import DeliveryRecord
+from rsetl.eventbridge.scheduler import MissedFires
 from rsetl.redshift_data import STATEMENT_WORKERS
 from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
 from rsetl.runtime.runtime import Recovery
@@ -410,10 +412,20 @@ def test_a_delivery_made_again_after_a_stop_says_so() -> None:
 
 def test_the_start_up_report_names_restarted_executions_redelivered_events_and_sent_notifications() -> None:
     old = "arn:aws:states:us-east-1:000000000000:execution:RunPipeline:run-1"
+    rule, day = "arn:aws:events:us-east-1:000000000000:rule", datetime(2026, 11, 7, tzinfo=UTC)
     recovery = Recovery(
-        [Restart(old, f"{old}-restart-1"), Restart(f"{old}b", None)],
+        [
+            Restart(old, f"{old}-restart-1"),
+            Restart(f"{old}b", None),
+            Restart(f"{old}c", None, "OperationalError: database or disk is full"),
+        ],
         [DeliveryRecord(3, "event-9", "aws.s3", "t", "arn:aws:states:us-east-1:0:stateMachine:M", "{}")],
         [ObjectNotification("landing", "sales/a.csv", "PutObject", "req-1", "000000000000")],
+        [
+            MissedFires(f"{rule}/hourly", 4, day, day + timedelta(hours=3)),
+            MissedFires(f"{rule}/nightly", 1, day, day),
+            MissedFires(f"{rule}/minutely", 10_000, day, day + timedelta(minutes=9999), more=True),
+        ],
     )
     runtime = SimpleNamespace(
         recovery=recovery, report=SimpleNamespace(not_emulated=[]), lambdas=SimpleNamespace(warnings=[]),
@@ -424,10 +436,18 @@ def test_the_start_up_report_names_restarted_executions_redelivered_events_and_s
     assert out.export_text().splitlines() == [
         f"restarted: {old} was RUNNING when the runtime stopped; started again as {old}-restart-1",
         f"restarted: {old}b was RUNNING when the runtime stopped; not restarted",
+        f"not restarted: {old}c was RUNNING when the runtime stopped and could not be started again: "
+        "OperationalError: database or disk is full",
         "redelivered: event event-9 (aws.s3) to arn:aws:states:us-east-1:0:stateMachine:M: its delivery had "
         "not ended when the runtime stopped",
         "notified: 1 S3 notifications sent after a stop (objects stored before it, their events not yet "
         "journaled): s3://landing/sales/a.csv (PutObject)",
+        f"missed: {rule}/hourly fell due 4 times while the runtime was down (2026-11-07T00:00:00Z to "
+        "2026-11-07T03:00:00Z); not fired late, as EventBridge fires no past instant",
+        f"missed: {rule}/nightly fell due 1 time while the runtime was down (2026-11-07T00:00:00Z); not "
+        "fired late, as EventBridge fires no past instant",
+        f"missed: {rule}/minutely fell due 10000+ times while the runtime was down (2026-11-07T00:00:00Z to "
+        "2026-11-13T22:39:00Z); not fired late, as EventBridge fires no past instant",
     ]
 
 

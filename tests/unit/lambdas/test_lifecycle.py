@@ -105,6 +105,28 @@ def test_an_unchanged_function_is_not_checked_again_a_changed_one_is(
     assert errors["fn"]["errorType"] == "Runtime.ImportModuleError"
 
 
+def test_a_function_checked_for_one_state_dir_is_not_checked_again_for_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The passed checks are kept in the user cache, by fingerprint: a fresh state directory's start
+    does not import again a handler whose code, packages and environment passed before."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    config = function(tmp_path, "fn", PID)
+    with LambdaRuntime([config], work_dir=tmp_path / "first") as rt:
+        assert rt.startup_errors() == {}
+    started: list[str] = []
+    start_worker = LambdaRuntime._start_worker
+
+    def counting(self: LambdaRuntime, fn: Any) -> Any:
+        started.append(fn.config.name)
+        return start_worker(self, fn)
+
+    monkeypatch.setattr(LambdaRuntime, "_start_worker", counting)
+    with LambdaRuntime([config], work_dir=tmp_path / "second") as rt:
+        assert rt.startup_errors() == {}
+    assert started == []
+
+
 def test_a_failed_check_is_made_again(tmp_path: Path) -> None:
     config = function(tmp_path, "broken", "import not_a_module_anywhere\n")
     work = tmp_path / "work"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -404,27 +405,37 @@ def test_a_delete_cut_short_before_its_event_is_notified_and_its_manifest_then_g
     assert list((crashed / "objects" / "landing").glob("*.json")) == [], "no version and nothing pending"
 
 
-def test_notifications_pending_when_the_sink_fails_are_each_sent_for_the_current_version(
+def test_notifications_pending_when_the_sink_fails_are_each_sent_for_the_version_they_wrote(
     serve: Served, tmp_path: Path, published
 ) -> None:
     """PUTs of one key whose events could not be journaled (the sink raised: each answered 500, and
-    botocore retried it once): each stays pending, and the next start sends each, for the version the
-    key holds now."""
-    refused: list[str] = []
+    botocore retried it once): each stays pending, and the next start sends each with the ETag and size
+    of the version its PUT wrote, as S3 would have ("Using EventBridge",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html), not the key's current one."""
+    refused: dict[str, tuple[str, int]] = {}
 
     def failing(entries: list[dict[str, Any]]) -> None:
-        refused.extend(_detail(entry)["request-id"] for entry in entries)
+        for entry in entries:
+            detail = _detail(entry)
+            refused[detail["request-id"]] = (detail["object"]["etag"], detail["object"]["size"])
         raise OSError("journal unavailable")
 
+    written = {}
     with serve() as (service, client):
         service.set_event_sink(failing)
-        for body in (b"first", b"second"):
+        for body in (b"first", b"second!"):
             with pytest.raises(ClientError, match="InternalServerException"):
                 client.put_object(Bucket="landing", Key="sales/twice.csv", Body=body)
-        current = client.head_object(Bucket="landing", Key="sales/twice.csv")["ETag"].strip('"')
+            etag = client.head_object(Bucket="landing", Key="sales/twice.csv")["ETag"].strip('"')
+            written[etag] = len(body)
     sent = _restarted(tmp_path / "s3", published)
     assert len(refused) >= 2 and sorted(n.request_id for n in sent) == sorted(refused)
-    assert [_detail(e)["object"]["etag"] for e in published] == [current] * len(refused)
+    assert {(_detail(e)["object"]["etag"], _detail(e)["object"]["size"]) for e in published} == set(
+        written.items()
+    )
+    assert all(refused[_detail(e)["request-id"]] == (
+        _detail(e)["object"]["etag"], _detail(e)["object"]["size"]) for e in published
+    )  # fmt: skip
 
 
 def test_a_pending_creation_of_a_key_deleted_since_is_cleared_without_an_event(
@@ -447,3 +458,34 @@ def test_a_pending_creation_of_a_key_deleted_since_is_cleared_without_an_event(
     published.clear()
     assert _restarted(tmp_path / "s3", published) == [] and published == []
     assert list((tmp_path / "s3" / "objects" / "landing").glob("*.json")) == []
+
+
+def test_concurrent_puts_of_a_versioned_key_each_report_the_version_they_wrote(
+    serve: Served, published: list[dict[str, Any]]
+) -> None:
+    """Each "Object Created" names the version, ETag and size its own PUT wrote ("Using EventBridge",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html), even when another PUT of the
+    key is stored between the first one's write and its event."""
+    with serve() as (service, client):
+        client.put_bucket_versioning(Bucket="landing", VersioningConfiguration={"Status": "Enabled"})
+        other = boto3.client(
+            "s3", endpoint_url=client.meta.endpoint_url, region_name="us-east-1", aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )  # fmt: skip
+        persistence = service._persistence
+        assert persistence is not None
+        flush, second, overtaking = persistence._flush, {}, threading.Event()
+
+        def overtaken(mark: Any) -> None:
+            if mark.key == "sales/v.csv" and not overtaking.is_set():
+                overtaking.set()  # the second PUT's own flush goes straight on
+                second.update(other.put_object(Bucket="landing", Key="sales/v.csv", Body=b"second, longer"))
+            flush(mark)
+
+        persistence._flush = overtaken  # type: ignore[method-assign]
+        first = client.put_object(Bucket="landing", Key="sales/v.csv", Body=b"first")
+    reported = [_detail(entry)["object"] for entry in published]
+    assert [(o["version-id"], o["etag"], o["size"]) for o in reported] == [
+        (second["VersionId"], second["ETag"].strip('"'), 14),
+        (first["VersionId"], first["ETag"].strip('"'), 5),
+    ]

@@ -195,3 +195,41 @@ def test_copy_object_source_conditions_are_enforced(s3) -> None:
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
     client.copy_object(Bucket="quiet", Key="copy.csv", CopySource=source, CopySourceIfMatch=second.strip('"'))
     assert client.get_object(Bucket="quiet", Key="copy.csv")["Body"].read() == b"two"
+
+
+def test_delete_objects_sends_object_deleted_for_each_key(s3, published) -> None:
+    """S3 sends "Object Deleted" for an object deleted through the API, reason `DeleteObject`, and
+    `Permanently Deleted` for an unversioned object ("Using EventBridge",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html)."""
+    _, url = s3
+    client = _client(url)
+    for key in ("a.csv", "b.csv"):
+        client.put_object(Bucket="landing", Key=key, Body=b"1")
+    published.clear()
+    client.delete_objects(Bucket="landing", Delete={"Objects": [{"Key": "a.csv"}, {"Key": "b.csv"}]})
+    details = [json.loads(e["Detail"]) for e in published]
+    assert [e["DetailType"] for e in published] == ["Object Deleted", "Object Deleted"]
+    assert [(d["object"]["key"], d["reason"], d["deletion-type"]) for d in details] == [
+        ("a.csv", "DeleteObject", "Permanently Deleted"),
+        ("b.csv", "DeleteObject", "Permanently Deleted"),
+    ]
+
+
+def test_a_delete_marker_is_reported_as_created_and_a_deleted_version_as_permanently_deleted(
+    s3, published
+) -> None:
+    """ "When a delete marker is created for a versioned object, the deletion-type field is set to Delete
+    Marker Created"; a versioned object permanently deleted is `Permanently Deleted` ("Using EventBridge",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html)."""
+    _, url = s3
+    client = _client(url)
+    client.put_bucket_versioning(Bucket="landing", VersioningConfiguration={"Status": "Enabled"})
+    version = client.put_object(Bucket="landing", Key="v.csv", Body=b"1")["VersionId"]
+    published.clear()
+    marker = client.delete_object(Bucket="landing", Key="v.csv")
+    client.delete_objects(Bucket="landing", Delete={"Objects": [{"Key": "v.csv", "VersionId": version}]})
+    details = [json.loads(e["Detail"]) for e in published]
+    assert [(d["deletion-type"], d["object"]["version-id"]) for d in details] == [
+        ("Delete Marker Created", marker["VersionId"]),
+        ("Permanently Deleted", version),
+    ]
