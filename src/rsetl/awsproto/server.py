@@ -238,9 +238,10 @@ class _AsgiApp:
                 self._refusals["refused by its head (signature, routing) before its body was read"] += 1
             await self._refuse_unread(receive, send, headers, has_body, admitted, head.method)
             return
-        if declared is not None and int(declared) > admitted.max_body:
+        proposed = admitted.proposed_size(None if declared is None else int(declared))
+        if proposed is not None and proposed > admitted.max_body:
             self._refusals["body over the limit"] += 1
-            refusal = admitted.body_too_large(int(declared))
+            refusal = admitted.body_too_large(proposed)
             await self._refuse_unread(receive, send, headers, has_body, refusal, head.method)
             return
         body = await self._read_body(receive, send, admitted, head.method) if has_body else b""
@@ -303,9 +304,10 @@ class _AsgiApp:
                 logger.debug("client disconnected before its request body was complete")
                 return None
             body += message.get("body", b"")
-            if len(body) > admitted.max_body:
+            if len(body) > admitted.max_read:
                 self._refusals["body over the limit"] += 1
-                await _respond(send, admitted.body_too_large(len(body)), method, close=True)
+                refusal = admitted.body_too_large(admitted.proposed_size(len(body)) or len(body))
+                await _respond(send, refusal, method, close=True)
                 return None
             if not message.get("more_body", False):
                 return bytes(body)

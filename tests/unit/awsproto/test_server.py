@@ -391,6 +391,41 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(server: LocalServer,
     assert (status, b"<Code>EntityTooLarge</Code>" in body, headers["connection"]) == (400, True, "close")
 
 
+def _signed_chunked_put(port: int, key: str, pieces: list[bytes]) -> bytes:
+    """A signed aws-chunked PUT of `pieces`, its Content-Length the framed length."""
+    claim = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+    headers = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(sum(map(len, pieces)))}
+    length = len(_signed_chunks(_signed_head(port, "PUT", f"/landing/{key}", headers, claim)[1], pieces))
+    head, request = _signed_head(
+        port, "PUT", f"/landing/{key}", {**headers, "Content-Length": str(length)}, claim
+    )
+    return head + _signed_chunks(request, pieces)
+
+
+def test_an_aws_chunked_put_is_held_to_the_size_limit_by_its_object_size_not_its_framing(
+    server: LocalServer, connect: Any, s3: S3Service
+) -> None:
+    """S3's size limit is the object's: "x-amz-decoded-content-length ... specifying the size of the
+    object in bytes" ("Signature Calculations for the Authorization Header: Transferring Payload in
+    Multiple Chunks (Chunked Upload)", https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html),
+    while Content-Length counts the chunk metadata too. An object just under the limit is stored
+    though its framed body is over it; one just over is EntityTooLarge with its own size as
+    ProposedSize ("Error responses", https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html)."""
+    s3.max_request_body = 20_000
+    fits = [b"a" * 8192, b"b" * 8192, b"c" * 3606]
+    over = [b"a" * 8192, b"b" * 8192, b"c" * 3617]
+    connection = connect()
+
+    connection.send(_signed_chunked_put(server.port, "fits.bin", fits))
+    assert connection.response()[0] == 200
+    assert _stored(s3, "fits.bin") == b"".join(fits)
+
+    connection.send(_signed_chunked_put(server.port, "over.bin", over))
+    status, _, answer = connection.response()
+    assert (status, b"<Code>EntityTooLarge</Code>" in answer) == (400, True)
+    assert b"<ProposedSize>20001</ProposedSize>" in answer
+
+
 def test_a_refused_json_body_is_discarded_and_the_connection_carries_on(
     server: LocalServer, connect: Any
 ) -> None:
