@@ -41,6 +41,13 @@ class Service(Protocol):
     def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse: ...
 
 
+class AnswersAtOnce(Protocol):
+    """A service that can tell a request it answers from memory, without waiting on a database, a
+    disk write, a sleep or another request (an optional method of a :class:`Service`)."""
+
+    def answers_at_once(self, request: AwsRequest) -> bool: ...
+
+
 @dataclass(frozen=True)
 class CallerIdentity:
     """Who a verified access key stands for, as the router puts it in the RequestContext."""
@@ -199,6 +206,17 @@ class Admission:
 
     def refuse(self, error: AwsError) -> AwsResponse:
         return self._service.error_response(error, self._anonymous)
+
+    def answers_at_once(self, request: AwsRequest) -> bool:
+        """Whether the service answers `request` from memory without waiting (see :class:`AnswersAtOnce`);
+        False when it cannot tell, so only what is known not to block is answered on the event loop."""
+        hint = getattr(self._service, "answers_at_once", None)
+        if hint is None:
+            return False
+        try:
+            return bool(hint(request))
+        except Exception:
+            return False
 
     def complete(self, request: AwsRequest) -> AwsResponse:
         """Check the body against the signature, then let the service answer; raises only

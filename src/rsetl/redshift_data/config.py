@@ -151,6 +151,13 @@ class Faults:
                 return None
             return pending.pop(0)
 
+    def injects(self, operation: str) -> bool:
+        """Whether an error, a dropped connection or a delay is set for `operation`."""
+        with self._lock:
+            return bool(
+                self._errors.get(operation) or self._drops.get(operation) or self._delays.get(operation)
+            )
+
     def delay_for(self, operation: str) -> float:
         with self._lock:
             return self._delays.get(operation, 0.0)

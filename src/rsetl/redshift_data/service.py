@@ -49,6 +49,7 @@ T = TypeVar("T")
 
 DEFAULT_DATABASE = "dev"
 _TOKEN_FIELDS = ("ClientToken", "WaitTimeSeconds")
+_READS_AT_ONCE = ("GetStatementResult", "GetStatementResultV2")
 _STATEMENT_FILTERS = ("Database", "ClusterIdentifier", "WorkgroupName")
 _STATEMENT_ACTIONS = {
     "DescribeStatement": "redshift-data:DescribeStatement",
@@ -217,6 +218,21 @@ class RedshiftDataService(JsonService):
                 logger.exception("redshift-data sweep failed")
 
     # -- protocol ----------------------------------------------------------------------------
+
+    def answers_at_once(self, request: AwsRequest) -> bool:
+        """A GetStatementResult(V2) page held in memory, with no WaitTimeSeconds and no fault on the
+        operation: read from memory, so the server answers it on its event loop."""
+        operation = request.header("X-Amz-Target").rpartition(".")[2]
+        if operation not in _READS_AT_ONCE or self.faults.injects(operation):
+            return False
+        params = json.loads(request.body)
+        if params.get("WaitTimeSeconds"):
+            return False
+        with self._lock:
+            stmt = self._statements.get(str(params["Id"]).partition(":")[0])
+        return stmt is not None and all(
+            sub.result is None or sub.result.data is not None for sub in stmt.subs
+        )
 
     def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse:
         """Apply injected faults, delays and rate limits before the operation runs."""

@@ -600,3 +600,40 @@ def test_a_client_that_disconnects_mid_body_leaves_only_a_debug_line(
         time.sleep(0.01)
 
     assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
+
+
+class _ThreadReportingS3(S3Service):
+    """The local S3, noting which thread answered each request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def handle(self, request: Any, context: RequestContext) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return super().handle(request, context)
+
+
+def test_a_request_answered_from_memory_runs_on_the_loop_and_one_that_writes_in_the_pool() -> None:
+    """A small object's GET (S3Service.answers_at_once) is answered on the server's event loop, with
+    no hop to a pool thread; the PUT that stored it, and a GET of an object over AT_ONCE_BYTES, run
+    in the pool, where a slow write or read stalls no other connection."""
+    from rsetl.s3.service import AT_ONCE_BYTES
+
+    s3 = _ThreadReportingS3()
+    s3.create_bucket("landing")
+    router = Router()
+    router.register(s3, fallback=True)
+    with LocalServer(router) as server:
+        client = boto3.client(
+            "s3", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test",
+            endpoint_url=server.url, config=Config(retries={"total_max_attempts": 1}),
+        )  # fmt: skip
+        client.put_object(Bucket="landing", Key="small", Body=b"a,b\n")
+        client.put_object(Bucket="landing", Key="large", Body=b"x" * (AT_ONCE_BYTES + 1))
+        assert client.get_object(Bucket="landing", Key="small")["Body"].read() == b"a,b\n"
+        assert len(client.get_object(Bucket="landing", Key="large")["Body"].read()) == AT_ONCE_BYTES + 1
+
+    put_small, put_large, get_small, get_large = s3.threads
+    assert get_small == "rsetl-http"
+    assert all(name.startswith("rsetl-request") for name in (put_small, put_large, get_large))
