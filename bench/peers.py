@@ -62,7 +62,7 @@ PEERS = ("rsetl", "MiniStack", "moto")
 
 
 def _pass_chain(count: int) -> dict[str, Any]:
-    states = {f"P{i}": {"Type": "Pass", "Next": f"P{i + 1}"} for i in range(count)}
+    states: dict[str, dict[str, Any]] = {f"P{i}": {"Type": "Pass", "Next": f"P{i + 1}"} for i in range(count)}
     states[f"P{count - 1}"] = {"Type": "Pass", "End": True}
     return {"StartAt": "P0", "States": states}
 
@@ -130,7 +130,7 @@ class Emulator:
                 self.process.wait()
 
 
-def _client(service: str, url: str) -> Any:
+def _client(service: Any, url: str) -> Any:
     return boto3.client(
         service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
         aws_secret_access_key="test",
@@ -142,7 +142,7 @@ def _client(service: str, url: str) -> Any:
 def _spawn(name: str, peers_python: str, state_dir: Path) -> Emulator:
     port = _free_port()
     environment = dict(os.environ)
-    extra: Callable[[], list[int]] = lambda: []
+    extra: Callable[[], list[int]] = list
     if name == "rsetl":
         # What `rsetl local up` runs (bench.startup's child): the template, PostgreSQL, on-demand workers.
         command = [sys.executable, "-m", "bench.startup", "serve", str(state_dir), str(port), "0"]
@@ -224,7 +224,8 @@ def _run_to_end(sfn: Any, machine: str, payload: Any) -> str:
 def _execution(label: str) -> Callable[[Emulator], float]:
     def run(emulator: Emulator) -> float:
         began = time.perf_counter()
-        output = _run_to_end(emulator.client("stepfunctions"), emulator.machines[label], INPUTS.get(label, {}))
+        sfn = emulator.client("stepfunctions")
+        output = _run_to_end(sfn, emulator.machines[label], INPUTS.get(label, {}))
         elapsed = time.perf_counter() - began
         if label == "Choice loop of 10" and json.loads(output) != {"n": 10}:
             raise RuntimeError(f"the loop ended with {output}, not {{'n': 10}}")
@@ -263,7 +264,9 @@ def _concurrent(emulator: Emulator) -> float:
 def _put_events(emulator: Emulator) -> float:
     """Events per second accepted: EVENT_BATCHES batches of 10 from each of EVENT_THREADS threads."""
     events = emulator.client("events")
-    entries = [{"Source": "bench.peers", "DetailType": "bench", "Detail": json.dumps({"n": n})} for n in range(10)]
+    entries = [
+        {"Source": "bench.peers", "DetailType": "bench", "Detail": json.dumps({"n": n})} for n in range(10)
+    ]
     failures: list[str] = []
 
     def send() -> None:
@@ -298,8 +301,10 @@ def _targets_ran(emulator: Emulator) -> bool:
 
 
 def _test_event_pattern(emulator: Emulator) -> float:
-    event = {"id": str(uuid.uuid4()), "account": ACCOUNT, "source": "bench.peers", "time": "2026-12-02T00:00:00Z",
-             "region": "us-east-1", "resources": [], "detail-type": "bench", "detail": {"n": 1}}  # fmt: skip
+    event = {
+        "id": str(uuid.uuid4()), "account": ACCOUNT, "source": "bench.peers", "region": "us-east-1",
+        "time": "2026-12-02T00:00:00Z", "resources": [], "detail-type": "bench", "detail": {"n": 1},
+    }  # fmt: skip
     began = time.perf_counter()
     answer = emulator.client("events").test_event_pattern(
         EventPattern=json.dumps({"source": ["bench.peers"], "detail": {"n": [{"numeric": [">", 0]}]}}),
@@ -468,7 +473,7 @@ def main(peers_python: str, output: Path | None, quick: bool = False) -> None:
                                 stdin=subprocess.PIPE)  # fmt: skip
         floor = Emulator("null server", null, null_port)
         _first_answer_null(floor)
-        for label, workload, rounds, unit in ROWS:
+        for label, workload, rounds, _ in ROWS:
             served = [*emulators, floor] if "Data API" in label else emulators
             measured = _measure(served, workload, 2 if quick else rounds)
             table[label] = {n: measured.get(n) for n in (*PEERS, "null server")}
@@ -494,6 +499,9 @@ def main(peers_python: str, output: Path | None, quick: bool = False) -> None:
     if output is not None:
         output.write_text(json.dumps({"table": table, "units": units, "notes": notes,
                                       "load": [load_before[0], load_after[0]]}, indent=2) + "\n")  # fmt: skip
+        from bench.plots import plot_peers
+
+        print(f"plot: {plot_peers(table, units, output.with_suffix('.png'))}")
 
 
 def _first_answer_null(floor: Emulator) -> None:
@@ -513,8 +521,9 @@ def _print(
     load_before: tuple[float, float, float],
     load_after: tuple[float, float, float],
 ) -> None:
-    print(f"rsetl local up against MiniStack 1.5.33 and moto 5.2.5 (medians; interleaved rounds)")
-    print(f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores")
+    print("rsetl local up against MiniStack 1.5.33 and moto 5.2.5 (medians; interleaved rounds)")
+    cores = os.cpu_count()
+    print(f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {cores} cores")
     print(f"{'figure':52}{'rsetl':>14}{'MiniStack':>14}{'moto':>14}{'null server':>14}"
           f"{'vs MiniStack':>14}{'vs moto':>10}")  # fmt: skip
     for label, values in table.items():
@@ -525,9 +534,11 @@ def _print(
             for name, v in values.items()
         }  # fmt: skip
         ours = values.get("rsetl")
-        print(f"{label:52}{shown.get('rsetl', '-'):>14}{shown.get('MiniStack', '-'):>14}{shown.get('moto', '-'):>14}"
-              f"{shown.get('null server', '-'):>14}{_ratio(ours, values.get('MiniStack'), unit):>14}"
-              f"{_ratio(ours, values.get('moto'), unit):>10}")  # fmt: skip
+        cells = "".join(f"{shown.get(name, '-'):>14}" for name in (*PEERS, "null server"))
+        ratios = (
+            f"{_ratio(ours, values.get('MiniStack'), unit):>14}{_ratio(ours, values.get('moto'), unit):>10}"
+        )
+        print(f"{label:52}{cells}{ratios}")
     pair = table.get("Data API ExecuteStatement+GetStatementResult", {})
     ours, floor = pair.get("rsetl"), pair.get("null server")
     if isinstance(ours, float) and isinstance(floor, float):
@@ -542,7 +553,9 @@ if __name__ == "__main__":
         _serve_null()
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-        parser.add_argument("--peers-python", required=True, help="python of a venv with ministack and moto[server]")
+        parser.add_argument(
+            "--peers-python", required=True, help="python of a venv with ministack and moto[server]"
+        )
         parser.add_argument("--output", type=Path, help="write the table as JSON here (for bench.plots)")
         parser.add_argument("--quick", action="store_true", help="two rounds a row: a check that all runs")
         arguments = parser.parse_args()
