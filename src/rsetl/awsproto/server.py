@@ -21,7 +21,7 @@ Added here, in a subclass of uvicorn's protocol, because neither has them:
 - refusals counted by kind and logged at debug, not a warning (or traceback) per bad client.
 
 Every accepted connection gets TCP_NODELAY, so keep-alive responses do not wait ~40 ms for Nagle's
-algorithm and the client's delayed ACK.
+algorithm and the client's delayed ACK; and a response's head and body leave in one write.
 """
 
 from __future__ import annotations
@@ -118,6 +118,39 @@ class _HeaderTooLarge(Exception):
     pass
 
 
+class _CoalescingTransport:
+    """A connection's transport that can hold a response's writes until the response is whole.
+
+    uvicorn writes a response's head and its body in two writes: with TCP_NODELAY, two segments
+    and two reads for the client. Held, they leave in one send.
+    """
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: list[bytes] | None = None
+
+    def hold(self) -> None:
+        self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._transport.write(b"".join(held))
+
+    def write(self, data: bytes) -> None:
+        if self._held is None:
+            self._transport.write(data)
+        else:
+            self._held.append(data)
+
+    def close(self) -> None:
+        self.release()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class _HardenedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header timeout, a header size cap and counted refusals."""
 
@@ -134,6 +167,7 @@ class _HardenedProtocol(HttpToolsProtocol):
         connection = transport.get_extra_info("socket")
         if connection is not None:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.transport = _CoalescingTransport(transport)  # type: ignore[assignment]
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -219,6 +253,7 @@ class _AsgiApp:
         self._refusals = refusals
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        send = _whole_responses(send, scope["extensions"][_TRANSPORT]["transport"])
         headers = Message()
         for name, value in scope["headers"]:
             headers[name.decode("latin-1")] = value.decode("latin-1")
@@ -316,6 +351,23 @@ class _AsgiApp:
                 return None
             if not message.get("more_body", False):
                 return bytes(body)
+
+
+def _whole_responses(send: Any, transport: _CoalescingTransport) -> Any:
+    """`send`, with each response's head held until its last body part: one write per response."""
+
+    async def coalesced(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            transport.hold()
+        try:
+            await send(message)
+        except BaseException:
+            transport.release()
+            raise
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            transport.release()
+
+    return coalesced
 
 
 async def _respond(send: Any, response: AwsResponse, method: str, *, close: bool) -> None:

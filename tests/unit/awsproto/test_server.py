@@ -637,3 +637,45 @@ def test_a_request_answered_from_memory_runs_on_the_loop_and_one_that_writes_in_
     put_small, put_large, get_small, get_large = s3.threads
     assert get_small == "rsetl-http"
     assert all(name.startswith("rsetl-request") for name in (put_small, put_large, get_large))
+
+
+class _RecordingTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed_after: int | None = None
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed_after = len(self.writes)
+
+
+def test_a_response_head_and_body_leave_in_one_write_even_when_the_connection_closes_after_it() -> None:
+    """uvicorn writes a response's head at `http.response.start` and its body at `http.response.body`:
+    held by the server's transport, they leave in one write (one segment, one client read), and a
+    close that uvicorn makes right after the body (`Connection: close`) comes after that write."""
+    import asyncio
+
+    from rsetl.awsproto.server import _CoalescingTransport, _whole_responses
+
+    raw = _RecordingTransport()
+    transport = _CoalescingTransport(raw)  # type: ignore[arg-type]
+
+    async def uvicorn_send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\n")
+        else:
+            transport.write(message["body"])
+            transport.close()
+
+    async def respond() -> None:
+        send = _whole_responses(uvicorn_send, transport)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        assert raw.writes == []
+        await send({"type": "http.response.body", "body": b"a,b\n"})
+
+    asyncio.run(respond())
+
+    assert raw.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\na,b\n"]
+    assert raw.closed_after == 1
