@@ -167,7 +167,7 @@ class _HardenedProtocol(HttpToolsProtocol):
         connection = transport.get_extra_info("socket")
         if connection is not None:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.transport = _CoalescingTransport(transport)  # type: ignore[assignment]
+        self.transport = _CoalescingTransport(transport)  # type: ignore[arg-type,assignment]
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
