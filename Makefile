@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The other local emulators go into a throwaway venv of their own, never the project's.
+PEERS_VENV := bench/results/.peers-venv
+
+$(PEERS_VENV)/bin/python:
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet 'ministack==1.5.33' 'moto[server]==5.2.5'
+
+bench-peers: $(STAMP) $(PEERS_VENV)/bin/python
+	$(BIN)/python -m bench.peers --peers-python $(PEERS_VENV)/bin/python --output bench/results/peers.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .rsetl

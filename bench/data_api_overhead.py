@@ -8,12 +8,17 @@ PostgreSQL is queried directly with psycopg for the baselines. Prints, side by s
   GetStatementResult) vs psycopg on an open connection and vs psycopg connecting per query;
 - a ~100 ms statement (`pg_sleep(0.1)`), the same way;
 - statements per second with 8 client threads (ExecuteStatement with WaitTimeSeconds).
+
+The calls compared run interleaved, round by round, after untimed warm-up rounds, and the load
+average is printed: run one after the other, a change in the machine's load fell on one of them
+only, which is why an earlier figure (3.67 ms) did not reproduce.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import statistics
 import tempfile
 import threading
@@ -32,6 +37,8 @@ TINY_SQL = "SELECT 1 AS one"
 SLOW_SQL = "SELECT pg_sleep(0.1)"
 TINY_ROUNDS = 300
 SLOW_ROUNDS = 10
+WARM_UP = 20
+"""Untimed rounds first: the connections are opened and the server's code paths warm."""
 THREADS = 8
 THROUGHPUT_SECONDS = 4.0
 AWS_EXECUTE_QUOTA = 30.0
@@ -56,14 +63,20 @@ def _client(url: str) -> Any:
     )  # fmt: skip
 
 
-def _median_ms(call: Callable[[], object], rounds: int) -> float:
-    call()
-    samples = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
+def _interleaved_ms(calls: list[Callable[[], object]], rounds: int) -> list[float]:
+    """Median ms of each call over `rounds`, interleaved: each round runs every call once, the first
+    of the round rotating, so the machine's load falls on all alike; WARM_UP untimed rounds first."""
+    for _ in range(WARM_UP):
+        for call in calls:
+            call()
+    samples: list[list[float]] = [[] for _ in calls]
+    for round_number in range(rounds):
+        first = round_number % len(calls)
+        for index in [*range(first, len(calls)), *range(first)]:
+            started = time.perf_counter()
+            calls[index]()
+            samples[index].append(time.perf_counter() - started)
+    return [statistics.median(values) * 1000 for values in samples]
 
 
 def _data_api(client: Any, sql: str) -> Callable[[], object]:
@@ -116,6 +129,7 @@ def _verdict(ok: bool) -> str:
 
 
 def main() -> None:
+    load_before = os.getloadavg()[0]
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     with tempfile.TemporaryDirectory(prefix="rsetl-bench-") as state_dir:
@@ -125,17 +139,22 @@ def main() -> None:
         try:
             client = _client(url)
             with psycopg.connect(conninfo, autocommit=True) as conn:
-                tiny_api = _median_ms(_data_api(client, TINY_SQL), TINY_ROUNDS)
-                tiny_open = _median_ms(_psycopg_open(conn, TINY_SQL), TINY_ROUNDS)
-                tiny_connect = _median_ms(_psycopg_connect(conninfo, TINY_SQL), TINY_ROUNDS)
-                slow_api = _median_ms(_data_api(client, SLOW_SQL), SLOW_ROUNDS)
-                slow_open = _median_ms(_psycopg_open(conn, SLOW_SQL), SLOW_ROUNDS)
+                tiny_api, tiny_open, tiny_connect = _interleaved_ms(
+                    [_data_api(client, TINY_SQL), _psycopg_open(conn, TINY_SQL),
+                     _psycopg_connect(conninfo, TINY_SQL)],
+                    TINY_ROUNDS,
+                )  # fmt: skip
+                slow_api, slow_open = _interleaved_ms(
+                    [_data_api(client, SLOW_SQL), _psycopg_open(conn, SLOW_SQL)], SLOW_ROUNDS
+                )
             rate = _throughput(url)
         finally:
             parent.send("stop")
             server.join(timeout=30)
 
-    print("Local Redshift Data API overhead (median round trip, ms)")
+    load_after = os.getloadavg()[0]
+    print(f"Local Redshift Data API overhead (median round trip, ms; {TINY_ROUNDS} interleaved rounds)")
+    print(f"load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} cores")
     print(f"{'':34}{'Data API':>10}{'psycopg':>10}{'ratio':>8}")
     print(
         f"{'one-row SELECT, open connection':34}{tiny_api:10.2f}{tiny_open:10.2f}{tiny_api / tiny_open:8.1f}x"

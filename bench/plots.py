@@ -1,4 +1,5 @@
-"""PNG plots of the cost of waiting: transitions and detection latency against statement duration."""
+"""PNG plots: the cost of waiting (transitions and detection latency against statement duration) and
+the local runtime against the other local emulators (bench/peers.py)."""
 
 from __future__ import annotations
 
@@ -81,6 +82,35 @@ def plot_burst(bursts: list[Burst], path: Path) -> Path:
     for axes in (wall, transitions):
         axes.legend(fontsize=8)
         axes.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def plot_peers(table: dict[str, dict[str, float | str | None]], units: dict[str, str], path: Path) -> Path:
+    """How many times better rsetl is than each peer on each figure (log scale; 1 = level); a figure
+    a peer does not serve has no bar."""
+    labels = list(table)
+    figure, axes = plt.subplots(figsize=(8, 0.42 * len(labels) + 1.5))
+    for offset, peer in ((-0.2, "MiniStack"), (0.2, "moto")):
+        ratios: list[float] = []
+        for label in labels:
+            ours, theirs = table[label].get("rsetl"), table[label].get(peer)
+            if not isinstance(ours, float) or not isinstance(theirs, float):
+                ratios.append(float("nan"))
+            elif units[label] in ("ms", "s", "MB"):
+                ratios.append(theirs / ours)
+            else:
+                ratios.append(ours / theirs)
+        axes.barh([i + offset for i in range(len(labels))], ratios, height=0.4, label=f"vs {peer}")
+    axes.axvline(1, color="grey", linestyle=":")
+    axes.set(xscale="log", yticks=range(len(labels)), xlabel="rsetl ahead by (x; < 1: behind)",
+             title="rsetl local up against MiniStack 1.5.33 and moto 5.2.5")  # fmt: skip
+    axes.set_yticklabels(labels, fontsize=8)
+    axes.invert_yaxis()
+    axes.legend(fontsize=8)
+    axes.grid(True, axis="x", which="both", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -54,8 +54,9 @@ def _serve(state_dir: str, pipe: Connection) -> None:
 
     # The tight front's 503s each log uvicorn's "Exceeded concurrency limit." warning.
     logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
-    data_api = serve(Path(state_dir))
-    s3 = S3Service()
+    data_api = serve(Path(state_dir) / "redshift-data")
+    # Durable, as `rsetl local up` serves it: a PUT is fsynced before its answer.
+    s3 = S3Service(state_dir=Path(state_dir) / "s3")
     s3.create_bucket(BUCKET)
     router = Router()
     router.register(data_api.service)

@@ -12,6 +12,9 @@ The unsigned form (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`) carries no signatures. 
 sign is `AWS4-HMAC-SHA256-PAYLOAD`, the request time, the scope, the previous signature (the request's
 own for the first chunk), the SHA-256 of the empty string and the chunk data's SHA-256; the trailer's is
 `AWS4-HMAC-SHA256-TRAILER`, time, scope, the last chunk's signature and the SHA-256 of the trailer lines.
+
+"The chunk size must be at least 8 KB ... This chunk size applies to all chunks except the last one"
+(the first page above): a smaller chunk followed by another with data is S3's `InvalidChunkSizeError`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,19 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _SIGNATURE_RE = re.compile(r"^[0-9a-f]{64}$")
 _HEX_RE = re.compile(r"^[0-9a-fA-F]{1,16}$")
 _TRAILER_SIGNATURE = "x-amz-trailer-signature"
+MIN_CHUNK_BYTES = 8192
+"""S3's smallest chunk but the last one with data ("at least 8 KB"; its refusal says 8192 bytes)."""
+_MAX_CHUNK_FRAMING = len(b"ffffffffffffffff;chunk-signature=") + 64 + 4
+"""The most framing one chunk adds: its size in hex, its signature and two CRLFs."""
+_MAX_TRAILER_BYTES = 16 * 1024
+"""The trailer section's framing allowance (the same as the request headers' cap)."""
+
+
+def max_framed_length(decoded_length: int) -> int:
+    """The longest aws-chunked body that can carry `decoded_length` object bytes in chunks S3 takes
+    (every chunk but the last with data at least MIN_CHUNK_BYTES, then the 0-byte chunk and a trailer)."""
+    chunks = decoded_length // MIN_CHUNK_BYTES + 2
+    return decoded_length + chunks * _MAX_CHUNK_FRAMING + _MAX_TRAILER_BYTES
 
 
 def _crc32(data: bytes) -> bytes:
@@ -121,11 +137,17 @@ def decode(body: bytes, form: str, signing: ChunkSigning | None, declared_traile
     payload = bytearray()
     previous = signing.seed_signature if signing is not None else ""
     position = 0
+    previous_size = MIN_CHUNK_BYTES
+    number = 0
     while True:
         line_end = body.find(b"\r\n", position)
         if line_end < 0:
             raise _incomplete()
         size, signature = _chunk_header(body[position:line_end], signed=form != UNSIGNED_TRAILER)
+        number += 1
+        if size and previous_size < MIN_CHUNK_BYTES:
+            raise _chunk_too_small(number, previous_size)
+        previous_size = size
         start = line_end + 2
         data = body[start : start + size]
         if len(data) < size:
@@ -170,7 +192,11 @@ def _chunk_header(line: bytes, signed: bool) -> tuple[int, str]:
 
 
 def _trailers(tail: bytes, form: str, signing: ChunkSigning | None, previous: str) -> dict[str, str]:
-    """The trailer lines after the final chunk, ending in an empty line; signed ones checked."""
+    """The trailer lines after the final chunk, ending in an empty line; signed ones checked.
+
+    Each trailing header once, the signature (of the signed form) last, no line opening with
+    whitespace (an obsolete line folding, which RFC 9112 section 5.2 has a server refuse).
+    """
     if not tail.endswith(b"\r\n\r\n") or tail.count(b"\r\n\r\n") != 1:
         raise _bad_trailer()
     lines = tail[:-4].split(b"\r\n")
@@ -179,12 +205,14 @@ def _trailers(tail: bytes, form: str, signing: ChunkSigning | None, previous: st
     signature = ""
     for line in lines:
         name, colon, value = line.decode("ascii", errors="replace").partition(":")
-        if not colon:
+        if not colon or name[:1].isspace() or signature:
             raise _bad_trailer()
-        name = name.strip().lower()
+        name = name.rstrip().lower()
         if name == _TRAILER_SIGNATURE:
             signature = value.strip()
             continue
+        if name in trailers:
+            raise _bad_trailer()
         trailers[name] = value.strip()
         canonical += f"{name}:{value.strip()}\n".encode()
     if form == SIGNED_TRAILER:
@@ -213,6 +241,16 @@ def _check_checksums(payload: bytes, trailers: dict[str, str], declared: list[st
 def _incomplete() -> AwsError:
     return AwsError(
         "IncompleteBody", "The request body terminated unexpectedly (an aws-chunked chunk is cut short).", 400
+    )
+
+
+def _chunk_too_small(number: int, bad_size: int) -> AwsError:
+    """S3's refusal; like S3 it numbers the chunk whose header showed the one before it was not the last."""
+    return AwsError(
+        "InvalidChunkSizeError",
+        f"Only the last chunk is allowed to have a size less than {MIN_CHUNK_BYTES} bytes",
+        400,
+        details={"Chunk": str(number), "BadChunkSize": str(bad_size)},
     )
 
 

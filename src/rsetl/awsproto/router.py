@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 import botocore.loaders
 from botocore.exceptions import DataNotFoundError
 
+from rsetl.awsproto import aws_chunked
 from rsetl.awsproto.errors import AwsError, DropConnection, wire_error
 from rsetl.awsproto.messages import Authorizer, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.sigv4 import PendingSignature, SignedIdentity, SigV4Verifier, credential_scope_service
@@ -41,6 +42,13 @@ class Service(Protocol):
     def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse: ...
 
     def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse: ...
+
+
+class AnswersAtOnce(Protocol):
+    """A service that can tell a request it answers from memory, without waiting on a database, a
+    disk write, a sleep or another request (an optional method of a :class:`Service`)."""
+
+    def answers_at_once(self, request: AwsRequest) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -116,7 +124,7 @@ class Router:
             pending = self.verifier.verify_head(head, service.signing_name, self.default_region)
         except AwsError as error:
             return service.error_response(error, anonymous)
-        return Admission(self, service, pending, anonymous)
+        return Admission(self, service, pending, anonymous, head)
 
     def _context(self, identity: SignedIdentity, request_id: str) -> RequestContext:
         caller = self.identities(identity.access_key) if self.identities is not None else None
@@ -167,17 +175,35 @@ class Admission:
     :meth:`complete` it (or :meth:`refuse` it, when the body cannot be read)."""
 
     def __init__(
-        self, router: Router, service: Service, pending: PendingSignature, anonymous: RequestContext
+        self,
+        router: Router,
+        service: Service,
+        pending: PendingSignature,
+        anonymous: RequestContext,
+        head: AwsRequest,
     ) -> None:
         self._router = router
         self._service = service
         self._pending = pending
         self._anonymous = anonymous
+        self._decoded_length = _decoded_length(head)
 
     @property
     def max_body(self) -> int:
         """The largest body the service takes (S3 objects are the large ones)."""
         return int(getattr(self._service, "max_request_body", DEFAULT_MAX_BODY))
+
+    def proposed_size(self, content_length: int | None) -> int | None:
+        """What the body holds for the service: an aws-chunked upload's object size (its
+        x-amz-decoded-content-length, not its framed length), else the Content-Length."""
+        return self._decoded_length if self._decoded_length is not None else content_length
+
+    @property
+    def max_read(self) -> int:
+        """The most bytes read for the body: an aws-chunked upload's framing is read beyond its object."""
+        if self._decoded_length is None:
+            return self.max_body
+        return aws_chunked.max_framed_length(self._decoded_length)
 
     def body_too_large(self, size: int) -> AwsResponse:
         """The service's refusal of a body over :attr:`max_body`, answered without reading it."""
@@ -194,6 +220,17 @@ class Admission:
 
     def refuse(self, error: AwsError) -> AwsResponse:
         return self._service.error_response(error, self._anonymous)
+
+    def answers_at_once(self, request: AwsRequest) -> bool:
+        """Whether the service answers `request` from memory without waiting (see :class:`AnswersAtOnce`);
+        False when it cannot tell, so only what is known not to block is answered on the event loop."""
+        hint = getattr(self._service, "answers_at_once", None)
+        if hint is None:
+            return False
+        try:
+            return bool(hint(request))
+        except Exception:
+            return False
 
     def complete(self, request: AwsRequest) -> AwsResponse:
         """Check the body against the signature, then let the service answer; raises only
@@ -242,6 +279,12 @@ class PageAdmission(Admission):
         except Exception:
             logger.exception("unhandled error in the page %s", request.path)
             return self.refuse(AwsError("InternalError", "The page failed; see the runtime's log.", 500))
+def _decoded_length(head: AwsRequest) -> int | None:
+    """An aws-chunked upload's x-amz-decoded-content-length (admitted heads carry a decimal one)."""
+    if head.header("x-amz-content-sha256") not in aws_chunked.FORMS:
+        return None
+    declared = head.header("x-amz-decoded-content-length")
+    return int(declared) if declared.isascii() and declared.isdigit() else None
 
 
 def _signed_service(request: AwsRequest) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from rsetl import paging
 from rsetl.arn import DEFAULT_BUS, event_bus_arn, rule_arn
-from rsetl.awsproto import JsonService, RequestContext
+from rsetl.awsproto import AwsRequest, JsonService, RequestContext
 from rsetl.eventbridge.bus import EventBridge, EventBus
 from rsetl.eventbridge.exceptions import ValidationException
 
@@ -81,6 +81,10 @@ class EventsService(JsonService):
         if "EventBus" in operation and isinstance(params.get("Name"), str):
             return [bus_arn(params["Name"])]
         return ["*"]
+
+    def answers_at_once(self, request: AwsRequest) -> bool:
+        """TestEventPattern matches its own input, reading and writing nothing."""
+        return request.header("X-Amz-Target") == "AWSEvents.TestEventPattern"
 
     def put_events(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         entries = [{**entry, "Time": _entry_time(entry.get("Time"))} for entry in params["Entries"]]

@@ -305,6 +305,12 @@ class RedshiftDataBackend:
             return None
         return stmt
 
+    def results_in_memory(self, statement_id: str) -> bool:
+        """Whether every result of the statement is held in memory (none spilled to disk)."""
+        with self._lock:
+            stmt = self._statements.get(statement_id)
+        return stmt is not None and all(sub.result is None or sub.result.data is not None for sub in stmt.subs)
+
     def visible_statements(self, context: RequestContext) -> list[Statement]:
         """The caller's unexpired statements, newest first."""
         now = self.clock.now()

@@ -31,7 +31,10 @@ class Limits:
     max_sql_bytes: int = 100_000
     """AWS says "100 KB": the stricter reading (100,000 bytes, as the pipeline specs' limit), so a
     text the local Data API accepts is never one AWS refuses."""
-    result_page_bytes: int = 100 * 1024 * 1024
+    result_page_bytes: int = 100_000_000
+    """A GetStatementResult page's size: "The Data API limit is 100 MB" (the earlier text of
+    "Troubleshooting issues for Amazon Redshift Data API", still in its translations), read strictly
+    as max_result_bytes is (10**6 bytes a MB), so no page is larger than one AWS serves."""
     max_result_bytes: int = 500_000_000
     """"The Data API limit is 500 MB in the result set returned by the database"; a larger result
     fails its statement with `Database response exceeded size limit` ("Troubleshooting issues for
@@ -140,6 +143,13 @@ class Faults:
     def take_error(self, operation: str) -> InjectedError | None:
         """The injected error for this call of `operation`, consuming it."""
         return self._errors.take(operation)
+
+    def injects(self, operation: str) -> bool:
+        """Whether an error, a dropped connection or a delay is set for `operation`."""
+        with self._lock:
+            return bool(
+                self._errors.get(operation) or self._drops.get(operation) or self._delays.get(operation)
+            )
 
     def delay_for(self, operation: str) -> float:
         with self._lock:

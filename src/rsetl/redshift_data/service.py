@@ -3,6 +3,7 @@ checked and answered here; the statements, sessions and tokens live in its backe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, Unpack
@@ -33,6 +34,7 @@ from rsetl.redshift_data.users import DatabaseAuth, DatabaseUsers
 
 T = TypeVar("T")
 
+_READS_AT_ONCE = ("GetStatementResult", "GetStatementResultV2")
 _STATEMENT_FILTERS = ("Database", "ClusterIdentifier", "WorkgroupName")
 
 
@@ -103,6 +105,19 @@ class RedshiftDataService(JsonService):
         self.backend.close()
 
     # -- protocol ----------------------------------------------------------------------------
+
+    def answers_at_once(self, request: AwsRequest) -> bool:
+        """A GetStatementResult(V2) page held in memory, with no WaitTimeSeconds and no fault on the
+        operation: read from memory, so the server answers it on its event loop."""
+        operation = request.header("X-Amz-Target").rpartition(".")[2]
+        if operation not in _READS_AT_ONCE or self.faults.injects(operation):
+            return False
+        try:
+            params = json.loads(request.body)
+            statement_id = str(params["Id"]).partition(":")[0]
+        except (ValueError, TypeError, KeyError):
+            return False  # the pool answers it with the wire's own error
+        return not params.get("WaitTimeSeconds") and self.backend.results_in_memory(statement_id)
 
     def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse:
         """Apply injected faults, delays and rate limits before the operation runs."""

@@ -34,6 +34,8 @@ from rsetl.s3.persistence import S3Persistence
 
 logger = logging.getLogger(__name__)
 
+AT_ONCE_BYTES = 1024 * 1024
+"""Largest object a GET or HEAD reads on the server's event loop (a larger one is read in its pool)."""
 MAX_OBJECT_BODY = 512 * 1024 * 1024
 """Largest request body the local S3 reads (refused, before reading, with EntityTooLarge); AWS takes
 5 GB in one PUT, a local development endpoint far less."""
@@ -143,6 +145,16 @@ class S3Service:
 
     def bucket_names(self) -> list[str]:
         return sorted(self._backend.buckets)
+
+    def answers_at_once(self, request: AwsRequest) -> bool:
+        """A GET or HEAD of one object of at most AT_ONCE_BYTES: moto reads it from memory (or, kept
+        in the state directory, from one small file), writing nothing and sending no notification."""
+        if request.method not in ("GET", "HEAD") or request.raw_query:
+            return False
+        target = S3Target.of(request)
+        bucket = self._backend.buckets.get(target.bucket)
+        version = bucket.keys.get(target.key) if bucket is not None and target.key else None
+        return version is not None and version.size <= AT_ONCE_BYTES
 
     def handle(self, request: AwsRequest, context: RequestContext) -> AwsResponse:
         wire_error = content_md5_error(request) or bucket_name_error(request) or malformed_xml_error(request)

@@ -391,6 +391,41 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(server: LocalServer,
     assert (status, b"<Code>EntityTooLarge</Code>" in body, headers["connection"]) == (400, True, "close")
 
 
+def _signed_chunked_put(port: int, key: str, pieces: list[bytes]) -> bytes:
+    """A signed aws-chunked PUT of `pieces`, its Content-Length the framed length."""
+    claim = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+    headers = {"Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(sum(map(len, pieces)))}
+    length = len(_signed_chunks(_signed_head(port, "PUT", f"/landing/{key}", headers, claim)[1], pieces))
+    head, request = _signed_head(
+        port, "PUT", f"/landing/{key}", {**headers, "Content-Length": str(length)}, claim
+    )
+    return head + _signed_chunks(request, pieces)
+
+
+def test_an_aws_chunked_put_is_held_to_the_size_limit_by_its_object_size_not_its_framing(
+    server: LocalServer, connect: Any, s3: S3Service
+) -> None:
+    """S3's size limit is the object's: "x-amz-decoded-content-length ... specifying the size of the
+    object in bytes" ("Signature Calculations for the Authorization Header: Transferring Payload in
+    Multiple Chunks (Chunked Upload)", https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html),
+    while Content-Length counts the chunk metadata too. An object just under the limit is stored
+    though its framed body is over it; one just over is EntityTooLarge with its own size as
+    ProposedSize ("Error responses", https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html)."""
+    s3.max_request_body = 20_000
+    fits = [b"a" * 8192, b"b" * 8192, b"c" * 3606]
+    over = [b"a" * 8192, b"b" * 8192, b"c" * 3617]
+    connection = connect()
+
+    connection.send(_signed_chunked_put(server.port, "fits.bin", fits))
+    assert connection.response()[0] == 200
+    assert _stored(s3, "fits.bin") == b"".join(fits)
+
+    connection.send(_signed_chunked_put(server.port, "over.bin", over))
+    status, _, answer = connection.response()
+    assert (status, b"<Code>EntityTooLarge</Code>" in answer) == (400, True)
+    assert b"<ProposedSize>20001</ProposedSize>" in answer
+
+
 def test_a_refused_json_body_is_discarded_and_the_connection_carries_on(
     server: LocalServer, connect: Any
 ) -> None:
@@ -565,3 +600,82 @@ def test_a_client_that_disconnects_mid_body_leaves_only_a_debug_line(
         time.sleep(0.01)
 
     assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
+
+
+class _ThreadReportingS3(S3Service):
+    """The local S3, noting which thread answered each request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+
+    def handle(self, request: Any, context: RequestContext) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return super().handle(request, context)
+
+
+def test_a_request_answered_from_memory_runs_on_the_loop_and_one_that_writes_in_the_pool() -> None:
+    """A small object's GET (S3Service.answers_at_once) is answered on the server's event loop, with
+    no hop to a pool thread; the PUT that stored it, and a GET of an object over AT_ONCE_BYTES, run
+    in the pool, where a slow write or read stalls no other connection."""
+    from rsetl.s3.service import AT_ONCE_BYTES
+
+    s3 = _ThreadReportingS3()
+    s3.create_bucket("landing")
+    router = Router()
+    router.register(s3, fallback=True)
+    with LocalServer(router) as server:
+        client = boto3.client(
+            "s3", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test",
+            endpoint_url=server.url, config=Config(retries={"total_max_attempts": 1}),
+        )  # fmt: skip
+        client.put_object(Bucket="landing", Key="small", Body=b"a,b\n")
+        client.put_object(Bucket="landing", Key="large", Body=b"x" * (AT_ONCE_BYTES + 1))
+        assert client.get_object(Bucket="landing", Key="small")["Body"].read() == b"a,b\n"
+        assert len(client.get_object(Bucket="landing", Key="large")["Body"].read()) == AT_ONCE_BYTES + 1
+
+    put_small, put_large, get_small, get_large = s3.threads
+    assert get_small == "rsetl-http"
+    assert all(name.startswith("rsetl-request") for name in (put_small, put_large, get_large))
+
+
+class _RecordingTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed_after: int | None = None
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def close(self) -> None:
+        self.closed_after = len(self.writes)
+
+
+def test_a_response_head_and_body_leave_in_one_write_even_when_the_connection_closes_after_it() -> None:
+    """uvicorn writes a response's head at `http.response.start` and its body at `http.response.body`:
+    held by the server's transport, they leave in one write (one segment, one client read), and a
+    close that uvicorn makes right after the body (`Connection: close`) comes after that write."""
+    import asyncio
+
+    from rsetl.awsproto.server import _CoalescingTransport, _whole_responses
+
+    raw = _RecordingTransport()
+    transport = _CoalescingTransport(raw)  # type: ignore[arg-type]
+
+    async def uvicorn_send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\n")
+        else:
+            transport.write(message["body"])
+            transport.close()
+
+    async def respond() -> None:
+        send = _whole_responses(uvicorn_send, transport)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        assert raw.writes == []
+        await send({"type": "http.response.body", "body": b"a,b\n"})
+
+    asyncio.run(respond())
+
+    assert raw.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\na,b\n"]
+    assert raw.closed_after == 1
