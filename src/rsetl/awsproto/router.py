@@ -279,6 +279,8 @@ class PageAdmission(Admission):
         except Exception:
             logger.exception("unhandled error in the page %s", request.path)
             return self.refuse(AwsError("InternalError", "The page failed; see the runtime's log.", 500))
+
+
 def _decoded_length(head: AwsRequest) -> int | None:
     """An aws-chunked upload's x-amz-decoded-content-length (admitted heads carry a decimal one)."""
     if head.header("x-amz-content-sha256") not in aws_chunked.FORMS:

@@ -309,7 +309,9 @@ class RedshiftDataBackend:
         """Whether every result of the statement is held in memory (none spilled to disk)."""
         with self._lock:
             stmt = self._statements.get(statement_id)
-        return stmt is not None and all(sub.result is None or sub.result.data is not None for sub in stmt.subs)
+        return stmt is not None and all(
+            sub.result is None or sub.result.data is not None for sub in stmt.subs
+        )
 
     def visible_statements(self, context: RequestContext) -> list[Statement]:
         """The caller's unexpired statements, newest first."""

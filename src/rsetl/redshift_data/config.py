@@ -146,10 +146,10 @@ class Faults:
 
     def injects(self, operation: str) -> bool:
         """Whether an error, a dropped connection or a delay is set for `operation`."""
+        if self._errors.pending(operation) or self._drops.pending(operation):
+            return True
         with self._lock:
-            return bool(
-                self._errors.get(operation) or self._drops.get(operation) or self._delays.get(operation)
-            )
+            return bool(self._delays.get(operation))
 
     def delay_for(self, operation: str) -> float:
         with self._lock:

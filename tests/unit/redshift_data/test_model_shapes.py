@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 
-import pytest
 from botocore.model import StructureShape
 
 from rsetl.awsproto.models import service_model

@@ -190,8 +190,9 @@ def test_an_execution_that_cannot_be_restarted_is_reported_and_the_others_go_on(
     by_arn = {restart.interrupted: restart for restart in engine.restart_interrupted()}
     assert by_arn[broken].restarted_as is None
     assert by_arn[broken].error == "OperationalError: database or disk is full"
-    assert by_arn[fine].error is None and by_arn[fine].restarted_as is not None
-    assert engine.wait(by_arn[fine].restarted_as, 10).status == "SUCCEEDED"
+    restarted = by_arn[fine].restarted_as
+    assert by_arn[fine].error is None and restarted is not None
+    assert engine.wait(restarted, 10).status == "SUCCEEDED"
 
 
 def test_an_execution_s_end_is_committed_durably_before_its_status_event_is_delivered(path: Path) -> None:
@@ -268,7 +269,8 @@ def test_a_rule_re_created_under_its_name_is_anchored_at_its_own_creation(path: 
     """A rate schedule runs every period from when it is created ("Rate-based schedules",
     https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html): a deleted rule's anchor
     is not its successor's."""
-    clock, delivered = VirtualClock(START), []
+    clock = VirtualClock(START)
+    delivered: list[Any] = []
     bridge, scheduler = _scheduling(Journal(path), clock, delivered)
     _hourly(bridge)
     scheduler.run_until(START + timedelta(minutes=10))
@@ -281,7 +283,8 @@ def test_a_rule_re_created_under_its_name_is_anchored_at_its_own_creation(path: 
 
 
 def test_a_schedule_re_created_under_its_name_is_anchored_at_its_own_creation(path: Path) -> None:
-    clock, delivered = VirtualClock(START), []
+    clock = VirtualClock(START)
+    delivered: list[Any] = []
     _, scheduler = _scheduling(Journal(path), clock, delivered)
     target = {"Arn": TARGET, "RoleArn": "arn:aws:iam::000000000000:role/scheduler"}
     scheduler.create_schedule("every-hour", "rate(1 hour)", target)

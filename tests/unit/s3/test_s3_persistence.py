@@ -474,7 +474,8 @@ def test_concurrent_puts_of_a_versioned_key_each_report_the_version_they_wrote(
         )  # fmt: skip
         persistence = service._persistence
         assert persistence is not None
-        flush, second, overtaking = persistence._flush, {}, threading.Event()
+        flush, overtaking = persistence._flush, threading.Event()
+        second: dict[str, Any] = {}
 
         def overtaken(mark: Any) -> None:
             if mark.key == "sales/v.csv" and not overtaking.is_set():
