@@ -52,5 +52,7 @@ def with_reference(template: Path) -> None:
     head, marker, tail = template.read_text().partition("\nResources:\n")
     if not marker:
         raise ValueError(f"{template}: no top-level Resources section to add the reference machine to")
-    resources = "".join(f"  {line}" if line.strip() else line for line in REFERENCE_RESOURCES.read_text().splitlines(True))
+    resources = "".join(
+        f"  {line}" if line.strip() else line for line in REFERENCE_RESOURCES.read_text().splitlines(True)
+    )
     template.write_text(head + marker + resources + "\n" + tail)

@@ -2,14 +2,16 @@
 
 Both machines run in one local runtime wired from template.yaml on a VirtualClock: RunPipeline
 with the real handlers in their Lambda workers, the reference (bench/reference_poll.asl.json)
-with `aws-sdk:redshiftdata` tasks, deployed with its own role (bench/reference_poll.yaml). Each runs one statement whose duration the local Data API
-simulates, so a 24-hour statement and its polling take seconds of real time.
+with `aws-sdk:redshiftdata` tasks, deployed with its own role (bench/reference_poll.yaml). Each
+runs one statement whose duration the local Data API simulates, so a 24-hour statement and its
+polling take seconds of real time.
 
-Run alone: `.venv/bin/python -m bench.waiting`.
+Run alone: `.venv/bin/python -m bench.waiting` (`--durations 1 30` for a short run).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 import time
@@ -324,8 +326,15 @@ def measure(durations: tuple[int, ...] = DURATIONS) -> list[PollRun]:
         return [bench.run(machine, d) for d in durations for machine in (OURS, REFERENCE)]
 
 
-def main() -> None:
-    for run in measure():
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.waiting", description=__doc__.splitlines()[0])
+    default = " ".join(map(str, DURATIONS))
+    parser.add_argument(
+        "--durations", type=int, nargs="+", default=list(DURATIONS), metavar="SECONDS",
+        help=f"statement durations to measure (default: {default}; `--durations 1 30` is a short run)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    for run in measure(tuple(args.durations)):
         print(json.dumps(run.to_json()))
 
 
