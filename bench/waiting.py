@@ -2,14 +2,16 @@
 
 Both machines run in one local runtime wired from template.yaml on a VirtualClock: RunPipeline
 with the real handlers in their Lambda workers, the reference (bench/reference_poll.asl.json)
-with `aws-sdk:redshiftdata` tasks. Each runs one statement whose duration the local Data API
-simulates, so a 24-hour statement and its polling take seconds of real time.
+with `aws-sdk:redshiftdata` tasks, deployed with its own role (bench/reference_poll.yaml). Each
+runs one statement whose duration the local Data API simulates, so a 24-hour statement and its
+polling take seconds of real time.
 
-Run alone: `.venv/bin/python -m bench.waiting`.
+Run alone: `.venv/bin/python -m bench.waiting` (`--durations 1 30` for a short run).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import tempfile
 import time
@@ -17,21 +19,20 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 from bench.cost import RunCounts, lambda_gb_seconds
-from bench.project import BENCH_PIPELINE, BENCH_SQL_MARKER, bench_project
+from bench.project import BENCH_PIPELINE, BENCH_SQL_MARKER, REFERENCE_NAME, bench_project
 from rsetl.awsproto import AwsRequest, AwsResponse
+from rsetl.awsproto.clients import local_client
 from rsetl.clock import VirtualClock
 from rsetl.redshift_data import RedshiftDataService
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 
 DURATIONS = (1, 30, 300, 3600, 86_400)
-REFERENCE_ASL = Path(__file__).with_name("reference_poll.asl.json")
-REFERENCE_NAME = "rsetl-bench-reference-poll"
 REFERENCE_POLL_SECONDS = 5
 COMPUTE_SECONDS = 0.05
 """Handler time billed per Lambda invocation on top of its Data API waits (an assumption)."""
@@ -41,6 +42,8 @@ MAX_STATEMENT_SECONDS = 86_400
 HISTORY_TARGET = 5_000
 """'Well inside 25,000 history events': a fifth of the limit."""
 RUNNING = ("SUBMITTED", "PICKED", "STARTED")
+CATCH_UP_SECONDS = 10.0
+"""Real seconds a DescribeStatement waits at most for the statement's real work to catch up."""
 OURS, REFERENCE = "rsetl", "reference"
 
 
@@ -111,15 +114,40 @@ def phased_duration(duration: int, phase: float) -> float:
 
 
 class DataApiCalls:
-    """Counts the requests the local Data API serves, by operation."""
+    """Counts the requests the local Data API serves, by operation.
 
-    def __init__(self, service: RedshiftDataService) -> None:
+    Submitting and describing let the statement's real work catch up with the virtual clock: a
+    Wait state jumps 5 s at once, while logging in and running the SQL take real time that a 5 s
+    poll on AWS would always cover. Without it the reference polls a statement still PICKED, and
+    its simulated duration starts at the first poll instead of at its submission.
+    """
+
+    def __init__(self, service: RedshiftDataService, clock: VirtualClock) -> None:
+        self._service, self._clock = service, clock
         self._handle = service.handle
         self.calls: Counter[str] = Counter()
 
     def __call__(self, request: AwsRequest, context: Any) -> AwsResponse:
-        self.calls[request.header("X-Amz-Target").rpartition(".")[2]] += 1
-        return self._handle(request, context)
+        operation = request.header("X-Amz-Target").rpartition(".")[2]
+        self.calls[operation] += 1
+        if operation == "DescribeStatement":
+            self._catch_up(str(json.loads(request.body).get("Id", "")))
+        response = self._handle(request, context)
+        if operation == "ExecuteStatement" and response.status == 200:
+            self._catch_up(str(json.loads(response.body).get("Id", "")))
+        return response
+
+    def _catch_up(self, statement_id: str) -> None:
+        """Wait in real time (the virtual clock stands still) until the statement's SQL has run,
+        and, once its simulated duration is over, until it has ended."""
+        parent = statement_id.partition(":")[0]
+        statement = next((s for s in self._service.statements() if s.id == parent), None)
+        if statement is None:
+            return
+        statement.work_done.wait(CATCH_UP_SECONDS)
+        end = statement.simulated_end
+        if end is None or self._clock.now() >= end:
+            statement.done.wait(CATCH_UP_SECONDS)
 
 
 def step_states(definition: Mapping[str, Any], first: str = "ExecuteStep") -> set[str]:
@@ -179,8 +207,8 @@ class WaitingBench:
         self.data_api = runtime.redshift_data
         machines = list(runtime.stepfunctions.machines.values())
         (self.ours,) = [m for m in machines if "RunPipeline" in m.name]
+        (self.reference,) = [m for m in machines if m.name == REFERENCE_NAME]
         self.step_states = step_states(json.loads(self.ours.definition_text))
-        self.reference = runtime.stepfunctions.create_state_machine(REFERENCE_NAME, REFERENCE_ASL.read_text())
         parameters = runtime.template.parameters
         self.reference_input = {
             "workgroup_name": parameters["WorkgroupName"],
@@ -191,7 +219,23 @@ class WaitingBench:
             f.arn: int(f.properties.get("MemorySize", 128))
             for f in runtime.template.of_type("AWS::Lambda::Function")
         }
-        self.client = runtime.client("redshift-data")
+        execute_step = runtime.template.resources["ExecuteStepFunction"]
+        self.statement_readers = {
+            OURS: self._data_api_client(str(execute_step.properties["Role"]), execute_step.ref),
+            REFERENCE: self._data_api_client(self.reference.role_arn, "rsetl-bench-latency"),
+        }
+        """Per machine, a Data API client signed as a session of the role that runs its statement:
+        the Data API shows a statement only to the IAM role that ran it."""
+
+    def _data_api_client(self, role_arn: str, session_name: str) -> Any:
+        caller = self.runtime.iam.callers.session(role_arn, session_name)
+        return local_client(
+            "redshift-data",
+            self.runtime.url,
+            self.runtime.template.region,
+            caller.access_key,
+            caller.secret_key,
+        )
 
     def run(self, machine: str, duration: int) -> PollRun:
         """`machine` waiting for a statement of `duration` seconds; latency also `PHASES` later.
@@ -210,8 +254,9 @@ class WaitingBench:
 
     def _run(self, machine: str, duration: int, phase: float) -> PollRun:
         self.data_api.faults.clear()
-        self.data_api.faults.simulate_duration(BENCH_SQL_MARKER, phased_duration(duration, phase))
-        counter = DataApiCalls(self.data_api)
+        simulated = phased_duration(duration, phase)
+        self.data_api.faults.simulate_duration(BENCH_SQL_MARKER, simulated)
+        counter = DataApiCalls(self.data_api, self.clock)
         arn, payload = (
             (self.ours.arn, {"pipeline": BENCH_PIPELINE})
             if machine == OURS
@@ -228,7 +273,9 @@ class WaitingBench:
         latency = None
         seen = noticed(events)
         if seen is not None:
-            ended = self.client.describe_statement(Id=seen[0])["UpdatedAt"]
+            described = self.statement_readers[machine].describe_statement(Id=seen[0])
+            # A Wait's jump moves the end the Data API records to the poll that found it.
+            ended = min(described["UpdatedAt"], described["CreatedAt"] + timedelta(seconds=simulated))
             latency = max(0.0, (seen[1] - ended).total_seconds())
         entered = [e for e in events if e["type"].endswith("StateEntered")]
         in_step = [
@@ -278,8 +325,15 @@ def measure(durations: tuple[int, ...] = DURATIONS) -> list[PollRun]:
         return [bench.run(machine, d) for d in durations for machine in (OURS, REFERENCE)]
 
 
-def main() -> None:
-    for run in measure():
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.waiting", description=__doc__.splitlines()[0])
+    default = " ".join(map(str, DURATIONS))
+    parser.add_argument(
+        "--durations", type=int, nargs="+", default=list(DURATIONS), metavar="SECONDS",
+        help=f"statement durations to measure (default: {default}; `--durations 1 30` is a short run)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    for run in measure(tuple(args.durations)):
         print(json.dumps(run.to_json()))
 
 

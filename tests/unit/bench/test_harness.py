@@ -11,9 +11,9 @@ import pytest
 from bench.anchors import parse_copy, parse_overhead
 from bench.cost import Prices, RunCounts, lambda_gb_seconds, run_cost
 from bench.end_to_end import referenced
+from bench.project import REFERENCE_ASL
 from bench.waiting import (
     MAX_STATEMENT_SECONDS,
-    REFERENCE_ASL,
     Targets,
     lambda_waits,
     noticed,
