@@ -178,6 +178,13 @@ def test_the_pipelines_page_draws_the_wiring_and_the_demos_last_runs(
     expect(
         page.locator('.edge[data-from="nightly_sales_snapshot"][data-to="load_customer_segments"]')
     ).to_have_count(1)
+    refresh = "via:RequestRefreshFunctionRefreshViewsAfterIngest"
+    expect(page.locator(f'.graph-svg [data-state="{refresh}"] > text')).to_have_text(
+        "RequestRefreshFunction → RefreshViewsStateMachine"
+    )
+    for ingest in ("ingest_sales", "ingest_products", "ingest_stores"):
+        expect(page.locator(f'.edge[data-from="{ingest}"][data-to="{refresh}"]')).to_have_count(1)
+    expect(page.locator(f'.edge[data-from="{refresh}"][data-to="refresh_sales_views"]')).to_have_count(1)
     expect(page.locator('[data-pipeline="ingest_sales"] [data-execution]')).to_have_count(5)
     expect(page.locator('[data-pipeline="ingest_sales"]')).to_contain_text(f"{sales_uploads()} runs in all")
     expect(page.locator('[data-pipeline="load_customer_segments"]')).to_contain_text("SUCCEEDED")

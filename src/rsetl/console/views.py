@@ -53,7 +53,14 @@ def pipelines_view(source: RunSource) -> dict[str, Any]:
                 "name": name,
                 "description": pipeline.description,
                 "triggers": [
-                    {"rule": t.rule, "kind": t.kind, "summary": t.summary(), "upstream": list(t.upstream)}
+                    {
+                        "rule": t.rule,
+                        "kind": t.kind,
+                        "summary": t.summary(),
+                        "when": t.when(),
+                        "upstream": list(t.upstream),
+                        "via": list(t.via),
+                    }
                     for t in pipeline.triggers
                 ],
                 "downstream": list(pipeline.downstream),

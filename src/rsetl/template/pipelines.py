@@ -65,10 +65,11 @@ class Trigger:
 
     def summary(self) -> str:
         """One line saying when the rule starts its pipeline (and through what, when indirect)."""
-        when = self._when()
+        when = self.when()
         return f"{when}, through {' -> '.join(self.via)}" if self.via else when
 
-    def _when(self) -> str:
+    def when(self) -> str:
+        """What the rule listens for: a schedule, upstream pipelines' success, an upload or an event."""
         if self.schedule is not None:
             return f"schedule {self.schedule}"
         if self.upstream:
