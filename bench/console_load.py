@@ -101,7 +101,7 @@ def long_poll_execution(states_entered: int) -> Execution:
         name="bench-500",
         state_machine_arn=MACHINE_ARN,
         state_machine_name="rsetl-RunPipelineStateMachine",
-        definition={},
+        program=None,
         input={"pipeline": "bench", "parameters": {}},
         history=history,
         status="SUCCEEDED",

@@ -263,9 +263,8 @@ def test_each_downstream_link_starts_its_pipeline_with_the_upstream_parameters(
         started = rule_inputs(resources, event, bus="PipelineEventBus")
         if trigger.kind == "indirect":
             function, machine = trigger.via
-            assert started == {
-                trigger.rule: {"target": {"Fn::GetAtt": [function, "Arn"]}, "input": event}
-            }, upstream
+            whole_event = {"target": {"Fn::GetAtt": [function, "Arn"]}, "input": event}
+            assert started == {trigger.rule: whole_event}, upstream
             variables = resources[function]["Properties"]["Environment"]["Variables"]
             assert variables["REFRESH_STATE_MACHINE_ARN"] == {"Ref": machine}
             run = ({"Ref": STATE_MACHINE}, {"pipeline": downstream, "parameters": trigger.parameters})

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_redshift_data import RedshiftDataAPIServiceClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 
 @cache
@@ -36,6 +37,6 @@ def s3() -> S3Client:
 
 
 @cache
-def stepfunctions() -> Any:
+def stepfunctions() -> SFNClient:
     """The Step Functions client."""
     return boto3.client("stepfunctions")
