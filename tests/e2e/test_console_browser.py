@@ -178,6 +178,13 @@ def test_the_pipelines_page_draws_the_wiring_and_the_demos_last_runs(
     expect(
         page.locator('.edge[data-from="nightly_sales_snapshot"][data-to="load_customer_segments"]')
     ).to_have_count(1)
+    refresh = "via:RequestRefreshFunctionRefreshViewsAfterIngest"
+    expect(page.locator(f'.graph-svg [data-state="{refresh}"] > text')).to_have_text(
+        "RequestRefreshFunction → RefreshViewsStateMachine"
+    )
+    for ingest in ("ingest_sales", "ingest_products", "ingest_stores"):
+        expect(page.locator(f'.edge[data-from="{ingest}"][data-to="{refresh}"]')).to_have_count(1)
+    expect(page.locator(f'.edge[data-from="{refresh}"][data-to="refresh_sales_views"]')).to_have_count(1)
     expect(page.locator('[data-pipeline="ingest_sales"] [data-execution]')).to_have_count(5)
     expect(page.locator('[data-pipeline="ingest_sales"]')).to_contain_text(f"{sales_uploads()} runs in all")
     expect(page.locator('[data-pipeline="load_customer_segments"]')).to_contain_text("SUCCEEDED")
@@ -252,9 +259,19 @@ def test_a_running_execution_updates_without_a_reload(demo: Served, page: Page, 
             time.sleep(0.1)
         return submitted
 
+    # The demo's last refresh left the views fresh, so a refresh would skip its REFRESH: a committed
+    # write to a base table makes them stale (the rewritten row holds the same values).
+    run(
+        "UPDATE sales.fact_sales SET quantity = quantity"
+        " WHERE order_id = (SELECT MIN(order_id) FROM sales.fact_sales)"
+    )
     session = run("BEGIN", SessionKeepAliveSeconds=600)["SessionId"]
     run("LOCK TABLE sales.fact_sales IN ACCESS EXCLUSIVE MODE", SessionId=session)
-    (machine,) = states.list_state_machines()["stateMachines"]
+    (machine,) = [
+        m
+        for m in states.list_state_machines()["stateMachines"]
+        if m["name"].endswith("-RunPipelineStateMachine")
+    ]
     started = states.start_execution(
         stateMachineArn=machine["stateMachineArn"], name="console-live",
         input=json.dumps({"pipeline": "refresh_sales_views", "parameters": {}}),

@@ -92,8 +92,7 @@ def upload_concurrently(runtime: LocalRuntime, bodies: dict[str, bytes]) -> None
 
 def run_pipeline_arn(runtime: LocalRuntime) -> str:
     """The RunPipeline state machine's ARN (the target of every trigger rule)."""
-    (machine,) = runtime.template.of_type("AWS::StepFunctions::StateMachine")
-    return str(machine.arn)
+    return str(runtime.template.resources["RunPipelineStateMachine"].arn)
 
 
 def md5(body: bytes) -> str:

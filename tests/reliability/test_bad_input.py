@@ -32,7 +32,7 @@ from rsetl.runtime import LocalRuntime
 def start(runtime: LocalRuntime, payload: Any) -> dict[str, Any]:
     """Start RunPipeline by hand with `payload`; returns the failure event of the run."""
     sfn = aws_client(runtime, "stepfunctions")
-    (machine,) = runtime.template.of_type("AWS::StepFunctions::StateMachine")
+    machine = runtime.template.resources["RunPipelineStateMachine"]
     arn = sfn.start_execution(stateMachineArn=str(machine.arn), input=json.dumps(payload))["executionArn"]
     settle(runtime)
     described = sfn.describe_execution(executionArn=arn)

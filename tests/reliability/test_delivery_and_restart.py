@@ -71,7 +71,9 @@ def test_failing_target_is_retried(runtime: LocalRuntime) -> None:
     (run,) = executions_for(runtime, key)
     assert run.status == "SUCCEEDED"
     assert_loaded_once(runtime, key)
-    (record,) = [r for r in runtime.events.deliveries() if key in r.payload and r.rule_arn]
+    # The ingest's success event (which names the key too) goes to RequestRefresh, not RunPipeline.
+    machine = run_pipeline_arn(runtime)
+    (record,) = [r for r in runtime.events.deliveries() if key in r.payload and r.target_arn == machine]
     assert record.attempts == 6
     assert record.status == "SUCCEEDED"
 

@@ -225,26 +225,51 @@ def test_sample_upload_becomes_a_valid_run(resources: dict[str, Any], pipelines_
     assert run["source"] == {"status": "STAGED", "manifest": f"s3://{bucket}/rsetl-staging/e1/{key}.manifest"}
 
 
+def executions_started(resources: dict[str, Any], machine: str) -> list[tuple[Any, Any]]:
+    """(the DefinitionSubstitutions value of StateMachineArn, Input) of each startExecution task."""
+    props = resources[machine]["Properties"]
+    separator, lines = props["DefinitionString"]["Fn::Join"]
+    states = json.loads(separator.join(lines))["States"].values()
+    substitutions = props.get("DefinitionSubstitutions", {})
+    return [
+        (substitutions.get(state["Parameters"]["StateMachineArn"].strip("${}")), state["Parameters"]["Input"])
+        for state in states
+        if state["Type"] == "Task" and state["Resource"].startswith("arn:aws:states:::states:startExecution")
+    ]
+
+
 def test_each_downstream_link_starts_its_pipeline_with_the_upstream_parameters(
     resources: dict[str, Any],
 ) -> None:
     """A pipeline trigger read from template.yaml is what the transformed rule does on the upstream's
-    success event: it starts the downstream pipeline with the parameters its InputTransformer maps."""
+    success event: it starts the downstream pipeline with the parameters its InputTransformer maps, or
+    (an indirect trigger) sends the whole event to the function whose environment names the machine
+    that starts the pipeline on RunPipeline (the coalesced refresh, docs/aws.md)."""
     pipelines = load_pipelines(TEMPLATE)
     links = [
         (upstream, name, trigger)
         for name, pipeline in pipelines.items()
         for trigger in pipeline.triggers
-        if trigger.kind == "pipeline"
+        if trigger.kind in ("pipeline", "indirect")
         for upstream in trigger.upstream
     ]
     assert len(links) >= 4
+    assert {name for _, name, trigger in links if trigger.kind == "indirect"} == {"refresh_sales_views"}
     for upstream, downstream, trigger in links:
         assert downstream in pipelines[upstream].downstream
         parameters = {p: f"value-of-{p}" for p in pipelines[upstream].parameters}
         event = sample("pipeline-succeeded-ingest-sales.json")
         event["detail"].update(pipeline=upstream, parameters=parameters)
         started = rule_inputs(resources, event, bus="PipelineEventBus")
+        if trigger.kind == "indirect":
+            function, machine = trigger.via
+            whole_event = {"target": {"Fn::GetAtt": [function, "Arn"]}, "input": event}
+            assert started == {trigger.rule: whole_event}, upstream
+            variables = resources[function]["Properties"]["Environment"]["Variables"]
+            assert variables["REFRESH_STATE_MACHINE_ARN"] == {"Ref": machine}
+            run = ({"Ref": STATE_MACHINE}, {"pipeline": downstream, "parameters": trigger.parameters})
+            assert executions_started(resources, machine) == [run]
+            continue
         expected = {
             "pipeline": downstream,
             "parameters": {

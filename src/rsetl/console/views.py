@@ -53,7 +53,14 @@ def pipelines_view(source: RunSource) -> dict[str, Any]:
                 "name": name,
                 "description": pipeline.description,
                 "triggers": [
-                    {"rule": t.rule, "kind": t.kind, "summary": t.summary(), "upstream": list(t.upstream)}
+                    {
+                        "rule": t.rule,
+                        "kind": t.kind,
+                        "summary": t.summary(),
+                        "when": t.when(),
+                        "upstream": list(t.upstream),
+                        "via": list(t.via),
+                    }
                     for t in pipeline.triggers
                 ],
                 "downstream": list(pipeline.downstream),
@@ -83,8 +90,8 @@ def execution_summary(execution: Execution, now: datetime) -> dict[str, Any]:
 def execution_view(source: RunSource, execution: Execution) -> dict[str, Any]:
     """One execution: its machine's graph, the states it entered and how, its statements, its chain."""
     events = list(execution.history.events)
-    definition = source.definition(execution.state_machine_arn) or execution.definition
-    nodes, edges = state_graph(definition)
+    # An execution keeps only its machine's typed states: the ASL drawn is the machine's.
+    nodes, edges = state_graph(source.definition(execution.state_machine_arn))
     states = state_entries(events, source.now())
     return {
         "clock": clock_view(source),

@@ -5,10 +5,13 @@ A pipeline is a spec file in the pipelines layer (the `AWS::Serverless::LayerVer
 `ContentUri` holds `specs/`; a template without one has no pipelines). It starts by a rule whose
 target input is `{"pipeline": NAME, "parameters": {...}}`: an S3 `Object Created` rule (key
 prefixes), a schedule, or a rule on another pipeline's `Pipeline Succeeded` event (the upstream
-pipeline's downstream link). Each rule's
-parameters are checked against the spec's: a rule that names an unknown pipeline or parameter, leaves
-a required parameter out, or reads `$.detail.parameters.X` of an upstream pipeline that has no `X`
-fails with a :class:`WiringError` naming the rule and the parameter.
+pipeline's downstream link). It also starts, indirectly, by a rule whose target is a function or a
+state machine that leads to a `states:startExecution` task whose input names a literal pipeline: a
+function through an environment value that `!Ref`s a state machine, a state machine through its ASL
+(DefinitionSubstitutions filled) and the machines its tasks start. Each rule's parameters are
+checked against the spec's: a rule that names an unknown pipeline or parameter, leaves a required
+parameter out, or reads `$.detail.parameters.X` of an upstream pipeline that has no `X` fails with a
+:class:`WiringError` naming the rule and the parameter.
 """
 
 from __future__ import annotations
@@ -16,18 +19,23 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from rsetl.stepfunctions.definition import substitute
+from rsetl.stepfunctions.exceptions import DefinitionError
 from rsetl.template.exceptions import TemplateError
 from rsetl.template.loader import _TemplateLoader
 
 COMPLETION_SOURCE = "rsetl.pipeline"
 UPSTREAM_PARAMETER = re.compile(r"^\$\.detail\.parameters\.([A-Za-z_][A-Za-z0-9_]*)$")
 _PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.-]+)>")
+_STATE_MACHINES = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
+_FUNCTIONS = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+_START_EXECUTION = "arn:aws:states:::states:startExecution"
 
 
 class WiringError(TemplateError):
@@ -41,7 +49,8 @@ class Trigger:
     rule: str
     """The rule's logical id (SAM names a state machine event's rule `<machine><event>`)."""
     kind: str
-    """`s3` (an upload under a prefix), `schedule`, `pipeline` (another pipeline succeeded) or `event`."""
+    """`s3` (an upload under a prefix), `schedule`, `pipeline` (another pipeline succeeded), `event`, or
+    `indirect` (the rule's target does not start the pipeline itself but through `via`)."""
     parameters: dict[str, str]
     """Run parameter -> where its value comes from: an event path (`$.detail.object.key`) or a literal."""
     prefixes: tuple[str, ...] = ()
@@ -50,15 +59,23 @@ class Trigger:
     upstream: tuple[str, ...] = ()
     bus: str | None = None
     """The bus the rule listens on (None: the account's default bus)."""
+    via: tuple[str, ...] = ()
+    """An indirect trigger's chain: the rule's target, then each state machine it starts, the last one
+    starting the pipeline (e.g. a function whose environment names a state machine, then that machine)."""
 
     def summary(self) -> str:
-        """One line saying when the rule starts its pipeline."""
-        if self.kind == "s3":
-            return "S3 upload under " + ", ".join(self.prefixes)
-        if self.kind == "schedule":
+        """One line saying when the rule starts its pipeline (and through what, when indirect)."""
+        when = self.when()
+        return f"{when}, through {' -> '.join(self.via)}" if self.via else when
+
+    def when(self) -> str:
+        """What the rule listens for: a schedule, upstream pipelines' success, an upload or an event."""
+        if self.schedule is not None:
             return f"schedule {self.schedule}"
-        if self.kind == "pipeline":
+        if self.upstream:
             return "after " + ", ".join(self.upstream) + " succeeded"
+        if self.prefixes:
+            return "S3 upload under " + ", ".join(self.prefixes)
         return f"event on {self.bus or 'the default bus'}"
 
 
@@ -73,7 +90,7 @@ class Pipeline:
     spec_path: Path
     triggers: tuple[Trigger, ...] = ()
     downstream: tuple[str, ...] = field(default=())
-    """Pipelines started by a rule on this pipeline's `Pipeline Succeeded` event."""
+    """Pipelines started by a rule on this pipeline's `Pipeline Succeeded` event, directly or not."""
 
 
 def load_pipelines(template_path: Path) -> dict[str, Pipeline]:
@@ -86,7 +103,7 @@ def load_pipelines(template_path: Path) -> dict[str, Pipeline]:
         if isinstance(declared, Mapping)
     }
     triggers: dict[str, list[Trigger]] = {name: [] for name in specs}
-    for rule, started, trigger in _triggers(sam, defaults):
+    for rule, started, trigger in _triggers(sam, template_path, defaults):
         where = f"{template_path.name}: rule {rule}"
         if started not in specs:
             raise WiringError(f"{where}: starts pipeline {started!r}, which has no spec ({_known(specs)})")
@@ -145,13 +162,17 @@ def _specs(folder: Path | None) -> dict[str, dict[str, Any]]:
     return specs
 
 
-def _triggers(sam: Mapping[str, Any], defaults: Mapping[str, Any]) -> Iterator[tuple[str, str, Trigger]]:
-    """(rule, pipeline started, trigger) for every rule whose target input names a pipeline."""
+def _triggers(
+    sam: Mapping[str, Any], template_path: Path, defaults: Mapping[str, Any]
+) -> Iterator[tuple[str, str, Trigger]]:
+    """(rule, pipeline started, trigger) for every rule that starts a pipeline, directly or not."""
+    wiring = _Wiring(sam, template_path, defaults)
     for logical_id, resource in sam["Resources"].items():
         if not isinstance(resource, Mapping):
             continue
         props = resource.get("Properties") or {}
-        if resource.get("Type") == "AWS::Serverless::StateMachine":
+        kind = resource.get("Type")
+        if kind in ("AWS::Serverless::StateMachine", "AWS::Serverless::Function"):
             for event_name, event in (props.get("Events") or {}).items():
                 event_props = event.get("Properties") or {}
                 if event.get("Type") == "Schedule":
@@ -160,24 +181,147 @@ def _triggers(sam: Mapping[str, Any], defaults: Mapping[str, Any]) -> Iterator[t
                     rule = {"EventPattern": event_props.get("Pattern"), **event_props}
                 else:
                     continue
-                yield from _rule_triggers(f"{logical_id}{event_name}", rule, [event_props], defaults)
-        elif resource.get("Type") == "AWS::Events::Rule":
-            yield from _rule_triggers(logical_id, props, props.get("Targets") or [], defaults)
+                # SAM names an event's rule `<resource><event>` and targets the resource itself.
+                target = {**event_props, "Arn": {"Ref": logical_id}}
+                yield from wiring.rule_triggers(f"{logical_id}{event_name}", rule, [target])
+        elif kind == "AWS::Events::Rule":
+            yield from wiring.rule_triggers(logical_id, props, props.get("Targets") or [])
 
 
-def _rule_triggers(
-    name: str, rule: Mapping[str, Any], targets: list[Any], defaults: Mapping[str, Any]
-) -> Iterator[tuple[str, str, Trigger]]:
-    for target in targets:
-        started = _target_input(name, target)
-        if started is None:
+class _Wiring:
+    """Follows a rule's target to the pipelines it starts."""
+
+    def __init__(self, sam: Mapping[str, Any], template_path: Path, defaults: Mapping[str, Any]) -> None:
+        self.resources: Mapping[str, Any] = sam["Resources"]
+        self.template_path = template_path
+        self.defaults = defaults
+        globals_function = (sam.get("Globals") or {}).get("Function") or {}
+        self.global_environment: Mapping[str, Any] = (globals_function.get("Environment") or {}).get(
+            "Variables"
+        ) or {}
+
+    def rule_triggers(
+        self, name: str, rule: Mapping[str, Any], targets: list[Any]
+    ) -> Iterator[tuple[str, str, Trigger]]:
+        for target in targets:
+            started = _target_input(name, target)
+            if started is not None:
+                pipeline, parameters = started
+                yield name, pipeline, _classify(name, rule, parameters, self.defaults)
+                continue
+            resource = _resource_named(target.get("Arn"))
+            for via, pipeline, parameters in self._started_by(resource, (), frozenset()):
+                trigger = _classify(name, rule, parameters, self.defaults)
+                yield name, pipeline, replace(trigger, kind="indirect", via=via)
+
+    def _started_by(
+        self, logical_id: str | None, via: tuple[str, ...], seen: frozenset[str]
+    ) -> Iterator[tuple[tuple[str, ...], str, dict[str, str]]]:
+        """(chain, pipeline, parameters) for each pipeline the resource starts, following machines."""
+        resource = self.resources.get(logical_id) if logical_id is not None else None
+        if logical_id is None or logical_id in seen or not isinstance(resource, Mapping):
+            return
+        via, seen = (*via, logical_id), seen | {logical_id}
+        props = resource.get("Properties") or {}
+        if resource.get("Type") in _FUNCTIONS:
+            variables = {
+                **self.global_environment,
+                **((props.get("Environment") or {}).get("Variables") or {}),
+            }
+            for value in variables.values():
+                if isinstance(value, Mapping) and set(value) == {"Ref"} and self._is_machine(value["Ref"]):
+                    yield from self._started_by(str(value["Ref"]), via, seen)
+        elif resource.get("Type") in _STATE_MACHINES:
+            for arn, execution_input in self._executions_started(logical_id, props):
+                started = _pipeline_input(f"state machine {logical_id}", execution_input)
+                if started is not None:
+                    yield (via, *started)
+                elif self._is_machine(arn):
+                    yield from self._started_by(arn, via, seen)
+
+    def _is_machine(self, logical_id: Any) -> bool:
+        resource = self.resources.get(logical_id) if isinstance(logical_id, str) else None
+        return isinstance(resource, Mapping) and resource.get("Type") in _STATE_MACHINES
+
+    def _executions_started(self, logical_id: str, props: Mapping[str, Any]) -> Iterator[tuple[Any, Any]]:
+        """(StateMachineArn, Input) of every `states:startExecution` task of the machine's definition."""
+        for state in _states(self._definition(logical_id, props)):
+            resource = state.get("Resource")
+            if (
+                state.get("Type") == "Task"
+                and isinstance(resource, str)
+                and resource.startswith(_START_EXECUTION)
+            ):
+                arguments = state.get("Parameters") or state.get("Arguments") or {}
+                if isinstance(arguments, Mapping):
+                    yield arguments.get("StateMachineArn"), arguments.get("Input")
+
+    def _definition(self, logical_id: str, props: Mapping[str, Any]) -> Any:
+        """The machine's ASL with its DefinitionSubstitutions filled, a resource's `!Ref`/`!GetAtt`
+        standing as its logical id and a parameter's `!Ref` as its default."""
+        where = f"{self.template_path.name}: state machine {logical_id}"
+        uri, definition = props.get("DefinitionUri"), props.get("Definition")
+        if isinstance(uri, str):
+            path = self.template_path.parent / uri
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as error:
+                raise TemplateError(f"{where}: cannot read DefinitionUri {uri}: {error}") from None
+        elif isinstance(definition, Mapping):
+            text = json.dumps(definition)
+        elif isinstance(props.get("DefinitionString"), str):
+            text = props["DefinitionString"]
+        else:
+            return {}
+        substitutions = {
+            str(name): json.dumps(str(self._stand_in(value)))[1:-1]
+            for name, value in (props.get("DefinitionSubstitutions") or {}).items()
+        }
+        try:
+            text = substitute(text, substitutions)
+            return (
+                json.loads(text)
+                if not isinstance(uri, str) or uri.endswith(".json")
+                else yaml.safe_load(text)
+            )
+        except DefinitionError as error:
+            raise TemplateError(f"{where}: {error.reason}") from None
+        except (ValueError, yaml.YAMLError) as error:
+            raise TemplateError(f"{where}: the definition is not valid: {error}") from None
+
+    def _stand_in(self, value: Any) -> Any:
+        named = _resource_named(value)
+        if named is None:
+            return value
+        if "Ref" in value and named not in self.resources:
+            return self.defaults.get(named, named)
+        return named
+
+
+def _states(definition: Any) -> Iterator[Mapping[str, Any]]:
+    """Every state of an ASL definition, those of Parallel branches and Map processors too."""
+    states = definition.get("States") if isinstance(definition, Mapping) else None
+    for state in (states or {}).values():
+        if not isinstance(state, Mapping):
             continue
-        pipeline, parameters = started
-        yield name, pipeline, _classify(name, rule, parameters, defaults)
+        yield state
+        for branch in state.get("Branches") or []:
+            yield from _states(branch)
+        yield from _states(state.get("ItemProcessor") or state.get("Iterator"))
+
+
+def _resource_named(arn: Any) -> str | None:
+    """The logical id a target's `Arn` names (`!Ref X` or `!GetAtt X.Arn`)."""
+    if isinstance(arn, Mapping) and set(arn) == {"Ref"}:
+        return str(arn["Ref"])
+    if isinstance(arn, Mapping) and set(arn) == {"Fn::GetAtt"}:
+        attribute = arn["Fn::GetAtt"]
+        return str(attribute[0]) if isinstance(attribute, list) else str(attribute).split(".")[0]
+    return None
 
 
 def _target_input(rule: str, target: Mapping[str, Any]) -> tuple[str, dict[str, str]] | None:
-    """The pipeline a target starts and each parameter's source; None for a target that starts none."""
+    """The pipeline a target's input starts and each parameter's source; None for another input."""
     paths: dict[str, str] = {}
     if isinstance(target.get("Input"), str):
         text = target["Input"]
@@ -187,17 +331,24 @@ def _target_input(rule: str, target: Mapping[str, Any]) -> tuple[str, dict[str, 
         text = _with_placeholders(rule, str(transformer.get("InputTemplate", "")), paths)
     else:
         return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
+    return _pipeline_input(f"rule {rule}", text)
+
+
+def _pipeline_input(where: str, value: Any) -> tuple[str, dict[str, str]] | None:
+    """The literal pipeline an execution input (an object, or JSON text) names and each parameter's
+    source (a path for a `name.$` key of a state's Parameters); None for an input naming none."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
     if not isinstance(value, dict) or not isinstance(value.get("pipeline"), str):
         return None
     parameters = value.get("parameters", {})
     if not isinstance(parameters, dict):
-        raise WiringError(f"rule {rule}: the input's parameters are not an object")
+        raise WiringError(f"{where}: the input's parameters are not an object")
     return value["pipeline"], {
-        str(key): (source if isinstance(source, str) else json.dumps(source))
+        str(key).removesuffix(".$"): (source if isinstance(source, str) else json.dumps(source))
         for key, source in parameters.items()
     }
 
@@ -267,7 +418,8 @@ def _check_parameters(
     for upstream in trigger.upstream:
         if upstream not in specs:
             raise WiringError(f"{where}: upstream pipeline {upstream!r} has no spec ({_known(specs)})")
-        for param, source in trigger.parameters.items():
+        # An indirect trigger's sources are paths in the last machine's input, not in the event.
+        for param, source in () if trigger.via else trigger.parameters.items():
             match = UPSTREAM_PARAMETER.match(source)
             if match and match.group(1) not in specs[upstream]["parameters"]:
                 raise WiringError(

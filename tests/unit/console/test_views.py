@@ -218,6 +218,14 @@ def test_the_pipelines_view_lists_the_template_wiring_and_last_runs(engine: Step
     view = pipelines_view(_source(engine))
     by_name = {p["name"]: p for p in view["pipelines"]}
     assert by_name["nightly_sales_snapshot"]["downstream"] == ["load_customer_segments"]
+    assert by_name["ingest_sales"]["downstream"] == ["refresh_sales_views"]
+    (refresh,) = by_name["refresh_sales_views"]["triggers"]
+    assert (refresh["kind"], refresh["upstream"], refresh["via"]) == (
+        "indirect",
+        ["ingest_sales", "ingest_products", "ingest_stores"],
+        ["RequestRefreshFunction", "RefreshViewsStateMachine"],
+    )
+    assert refresh["when"] == "after ingest_sales, ingest_products, ingest_stores succeeded"
     assert by_name["ingest_sales"]["triggers"][0]["summary"] == "S3 upload under sales/"
     assert view["clock"] == {"now": START.isoformat(), "virtual": True}
 

@@ -127,12 +127,19 @@ function renderPipelines(data) {
   for (const pipeline of data.pipelines) {
     nodes.push({ id: pipeline.name, label: pipeline.name, kind: "pipeline", pipeline });
     for (const trigger of pipeline.triggers) {
-      if (trigger.kind === "pipeline") {
-        for (const upstream of trigger.upstream) edges.push({ from: upstream, to: pipeline.name, label: "succeeded" });
+      // An indirect trigger's chain (a function, then the machines it starts) is one node before the pipeline.
+      let start = pipeline.name;
+      if (trigger.via.length) {
+        start = `via:${trigger.rule}`;
+        nodes.push({ id: start, label: trigger.via.join(" → "), kind: "trigger" });
+        edges.push({ from: start, to: pipeline.name, label: "" });
+      }
+      if (trigger.upstream.length) {
+        for (const upstream of trigger.upstream) edges.push({ from: upstream, to: start, label: "succeeded" });
       } else {
         const id = `trigger:${trigger.rule}`;
-        nodes.push({ id, label: trigger.summary, kind: "trigger" });
-        edges.push({ from: id, to: pipeline.name, label: "" });
+        nodes.push({ id, label: trigger.when, kind: "trigger" });
+        edges.push({ from: id, to: start, label: "" });
       }
     }
   }
