@@ -260,6 +260,11 @@ class PageAdmission(Admission):
 
     def __init__(self, handler: PageHandler) -> None:
         self._handler = handler
+        self._decoded_length = None
+
+    def answers_at_once(self, request: AwsRequest) -> bool:
+        """A page reads the services' state under their locks: it is answered in the pool."""
+        return False
 
     @property
     def max_body(self) -> int:
