@@ -36,6 +36,12 @@ SALES_COLUMNS = (
 """The `staging.sales_lines` file layout (sql/003_staging_tables.sql)."""
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `own_runtime` run after the others: moto's backends are process-wide, and a second
+    runtime's SQS resets them and points their clock at its own, which the session runtime then reads."""
+    items.sort(key=lambda item: item.get_closest_marker("own_runtime") is not None)
+
+
 @pytest.fixture(scope="session")
 def runtime() -> Iterator[LocalRuntime]:
     """One runtime for the session (PostgreSQL start-up and sql/ take seconds)."""

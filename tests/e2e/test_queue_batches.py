@@ -21,6 +21,8 @@ import pytest
 from rsetl.clock import VirtualClock
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 
+pytestmark = pytest.mark.own_runtime
+
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31

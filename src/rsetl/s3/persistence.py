@@ -191,6 +191,10 @@ class S3Persistence:
             "abort_multipart_upload": lambda a: [_Mark(a["bucket_name"], upload=a["multipart_id"])],
             "complete_multipart_upload": lambda a: [_Mark(a["bucket_name"], upload=a["multipart_id"])],
         }
+        # moto's backends are shared by the process: one another runtime attached keeps its write-through
+        # wrappers as instance attributes; dropping them wraps moto's own methods, not those wrappers.
+        for name in (*marks, *_BUCKET_SETTINGS, "create_multipart_upload"):
+            vars(backend).pop(name, None)
         # CreateMultipartUpload's id exists only once moto has made it: the mark comes from the result.
         create = backend.create_multipart_upload
 

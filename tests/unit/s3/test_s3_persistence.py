@@ -490,3 +490,16 @@ def test_concurrent_puts_of_a_versioned_key_each_report_the_version_they_wrote(
         (second["VersionId"], second["ETag"].strip('"'), 14),
         (first["VersionId"], first["ETag"].strip('"'), 5),
     ]
+
+
+def test_two_local_s3s_in_one_process_each_write_through_after_the_other_attached(tmp_path: Path) -> None:
+    """moto's backends are process-wide and each local S3 resets them at start (as every moto service
+    that starts afresh does): a second runtime's S3 attaches the backend the first one re-attaches next.
+    Each must wrap moto's own methods, not the other's write-through, and keep writing its own state."""
+    first = S3Service(state_dir=tmp_path / "first")
+    first.create_bucket("landing")
+    second = S3Service(state_dir=tmp_path / "second")
+    second.create_bucket("landing")
+    first.create_bucket("landing")
+    first.put_object("landing", "a.csv", b"first's")
+    assert S3Service(state_dir=tmp_path / "first").get_object("landing", "a.csv").body == b"first's"
