@@ -81,11 +81,8 @@ def test_a_burst_refreshes_each_view_at_most_once_per_window_never_twice_at_once
     coalescers = [run for run in _coalescer_runs(e2e) if run.name not in coalescers_before]
     assert {run.status for run in coalescers} == {"SUCCEEDED"}
     assert {run.status for run in refreshes} == {"SUCCEEDED"}
-    # Every load of one window joined that window's execution: one refresh per coalescing run. How many
-    # windows a burst spans is not fixed here: on the shared virtual clock a window's Wait moves time to
-    # the window's end at once, so loads still running fall into later windows (bench.refreshes counts
-    # the runs of a burst: BENCHMARKS.md, "Coalesced view refreshes").
-    assert 1 <= len(refreshes) == len(coalescers) <= BURST_FILES
+    # Far fewer refreshes than loads: every load of one window joined that window's execution.
+    assert 1 <= len(refreshes) == len(coalescers) < BURST_FILES
 
     # At most one refresh per window, and none starts before the previous one ended.
     starts = [run.start_date for run in refreshes]

@@ -564,7 +564,7 @@ class Dispatcher:
         remaining = seconds
         while remaining > 0 and not self._closed.is_set():
             step = min(remaining, 1.0)
-            self.clock.sleep(step)
+            self.clock.sleep_in_turn(step)
             remaining -= step
 
 

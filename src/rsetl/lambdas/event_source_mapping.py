@@ -310,6 +310,6 @@ class SqsPoller:
                 continue
             if self._queue.messages_left(self.mapping.queue_arn):
                 # Only messages in flight (a returned batch) or delayed: let their timeouts pass.
-                self._clock.sleep(1.0)
+                self._clock.sleep_in_turn(1.0)
             else:
                 self._stop.wait(IDLE_POLL_SECONDS)

@@ -442,8 +442,12 @@ class StepFunctionsEngine:
         child_input = parameters.get("Input", {})
         if isinstance(child_input, str):
             child_input = json.loads(child_input)
-        execution = self.start_execution(machine_arn, child_input, parameters.get("Name"), wait=wait)
-        return self.describe(execution)
+        if not wait:
+            return self.describe(self.start_execution(machine_arn, child_input, parameters.get("Name")))
+        # The parent waits for its child: on a VirtualClock only the child takes part meanwhile.
+        with self.clock.idle():
+            child = self.start_execution(machine_arn, child_input, parameters.get("Name"), wait=True)
+        return self.describe(child)
 
     # -- callbacks -------------------------------------------------------------------------
 

@@ -92,7 +92,8 @@ class Interpreter:
 
     def run(self, execution: Execution) -> None:
         """Run `execution` to its end in the calling thread, recording its history."""
-        Run(self, execution).run()
+        with self.clock.participant():
+            Run(self, execution).run()
 
 
 class Run:
@@ -182,7 +183,7 @@ class Run:
         if cut_short and self.deadline is not None:
             seconds = max(self.deadline - self.clock.monotonic(), 0.0)
         if isinstance(self.clock, VirtualClock):
-            self.clock.sleep(seconds)
+            self.clock.sleep_in_turn(seconds)
         elif self.clock.wait(self.execution.stop_requested, seconds):
             raise ExecutionStopped()
         self.check_alive()

@@ -167,7 +167,9 @@ class TaskState(RecoveringState):
                     raise StatesError(errors.TIMEOUT)
                 raise ExecutionTimedOut()
             beats = waiter.heartbeats
-            if clock.wait(waiter.changed, window):
+            with clock.idle():
+                changed = clock.wait(waiter.changed, window)
+            if changed:
                 waiter.changed.clear()
                 if waiter.done:
                     if waiter.error is not None:
