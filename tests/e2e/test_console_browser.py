@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +47,13 @@ class Served:
     page_url: str = ""
     endpoint: str = ""
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    said: deque[str] = field(default_factory=lambda: deque(maxlen=30))
 
     @classmethod
     def start(cls, argv: list[str], ready: re.Pattern[str] | str) -> Served:
         code = f"import sys; from rsetl.cli import main; sys.exit(main({argv!r}))"
         process = subprocess.Popen(
-            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "COLUMNS": "200"},
         )  # fmt: skip
         served = cls(process)
@@ -62,6 +64,7 @@ class Served:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            self.said.append(line.rstrip("\n"))
             self.lines.put(line.rstrip("\n"))
 
     def _wait_for(self, ready: re.Pattern[str] | str) -> None:
@@ -70,7 +73,9 @@ class Served:
             try:
                 line = self.lines.get(timeout=1)
             except queue.Empty:
-                assert self.process.poll() is None, "the command ended before it served the page"
+                assert self.process.poll() is None, (
+                    "the command ended before it served the page; its last lines:\n" + "\n".join(self.said)
+                )
                 continue
             if line.startswith("run page: "):
                 self.page_url = line.removeprefix("run page: ")

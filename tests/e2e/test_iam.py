@@ -48,3 +48,19 @@ def test_the_administrator_may_do_anything_the_bucket_policy_allows(e2e: E2E) ->
     e2e.s3.put_object(Bucket=e2e.bucket, Key="notes/admin.txt", Body=b"x")
     assert e2e.s3.get_object(Bucket=e2e.bucket, Key="notes/admin.txt")["Body"].read() == b"x"
     e2e.s3.delete_object(Bucket=e2e.bucket, Key="notes/admin.txt")
+
+
+def test_create_state_machine_refuses_a_role_step_functions_may_not_assume(e2e: E2E) -> None:
+    """Step Functions must be able to assume the state machine's role: a role whose trust policy does
+    not name states.amazonaws.com is refused at CreateStateMachine ("Creating an IAM role for your state
+    machine", https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html)."""
+    definition = '{"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": true}}}'
+    trusted = e2e.runtime.template.resources["StateMachineRole"].arn
+    untrusted = e2e.runtime.template.resources["StatementRole"].arn
+    with pytest.raises(ClientError) as refused:
+        e2e.sfn.create_state_machine(name="e2e-untrusted-role", definition=definition, roleArn=untrusted)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "states.amazonaws.com" in refused.value.response["Error"]["Message"]
+    assert not any(m["name"] == "e2e-untrusted-role" for m in e2e.sfn.list_state_machines()["stateMachines"])
+    created = e2e.sfn.create_state_machine(name="e2e-trusted-role", definition=definition, roleArn=trusted)
+    assert created["stateMachineArn"].endswith(":stateMachine:e2e-trusted-role")

@@ -72,19 +72,53 @@ class InProcessAccess:
         The error is `Lambda.AWSLambdaException` with Lambda's AccessDeniedException as the cause
         (as AWS reports it, e.g. awslabs/aws-deployment-framework issue #460).
         """
-        caller = self.task_caller(request)
         arn = (
             function
             if function.startswith("arn:")
             else function_arn(request.region, request.account_id, function)
         )
-        message = self.iam.denial(caller, "lambda:InvokeFunction", arn)
-        if message is not None:
-            raise StatesError(
-                "Lambda.AWSLambdaException",
-                f"{message} (Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException; "
-                f"Request ID: {uuid.uuid4()}; Proxy: null)",
+        self._task_call(
+            request, [("lambda:InvokeFunction", arn)], "Lambda.AWSLambdaException", "AWSLambda", 403
+        )
+
+    def states_task(self, request: TaskRequest, machine_arn: str) -> None:
+        """Raise the task error Step Functions reports when its role may not start `machine_arn`.
+
+        What a nested execution needs ("IAM policies for AWS Step Functions", nested workflows,
+        https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html): StartExecution on
+        the child state machine; with `.sync`, also DescribeExecution and StopExecution on its
+        executions and PutTargets, PutRule, DescribeRule on the managed rule
+        StepFunctionsGetEventsForStepFunctionsExecutionRule. The error is
+        `StepFunctions.AWSStepFunctionsException`, the name retriers of nested starts match.
+        """
+        needed = [("states:StartExecution", machine_arn)]
+        if request.pattern.startswith("sync"):
+            parts = machine_arn.split(":")
+            executions = (
+                ":".join([*parts[:5], "execution", parts[-1], "*"]) if len(parts) == 7 else machine_arn
             )
+            rule = (
+                f"arn:aws:events:{request.region}:{request.account_id}"
+                ":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+            )
+            needed += [("states:DescribeExecution", executions), ("states:StopExecution", executions)]
+            needed += [
+                (action, rule) for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule")
+            ]
+        self._task_call(request, needed, "StepFunctions.AWSStepFunctionsException", "AWSStepFunctions", 400)
+
+    def _task_call(
+        self, request: TaskRequest, needed: list[tuple[str, str]], error: str, service: str, status: int
+    ) -> None:
+        caller = self.task_caller(request)
+        for action, resource in needed:
+            message = self.iam.denial(caller, action, resource)
+            if message is not None:
+                raise StatesError(
+                    error,
+                    f"{message} (Service: {service}; Status Code: {status}; "
+                    f"Error Code: AccessDeniedException; Request ID: {uuid.uuid4()}; Proxy: null)",
+                )
 
     def queue_poll(self, role_arn: str, function_name: str, queue_arn: str) -> str | None:
         """None when the function's execution role may poll `queue_arn`; else Lambda's refusal of

@@ -224,7 +224,8 @@ class LocalRuntime:
         self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
         self.stepfunctions = StepFunctionsEngine(
             self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,
-            task_credentials=self._task_credentials, endpoint_url=self.url,
+            states_authorizer=self._authorize_states_task, task_credentials=self._task_credentials,
+            endpoint_url=self.url,
             credentials=(self.access_key, self.secret_key), region=template.region,
             account_id=template.account_id, status_events=self._publish_one, journal=self.journal,
         )  # fmt: skip
@@ -233,7 +234,7 @@ class LocalRuntime:
         self.events.dispatcher.dead_letter_authorizer = self.access.dead_letter
         router.register(self.redshift_data)
         router.register(EventsService(self.events))
-        router.register(StatesService(self.stepfunctions))
+        router.register(StatesService(self.stepfunctions, self.access.state_machine_trust))
         router.register(self.sqs)
         router.register(CloudFormationService(template, self.clock.now()))
         router.register(AdminService(self.events))
@@ -305,6 +306,9 @@ class LocalRuntime:
     # Late-bound: the engine takes these hooks, and InProcessAccess needs the engine.
     def _authorize_lambda_task(self, request: Any, function: str) -> None:
         self.access.lambda_task(request, function)
+
+    def _authorize_states_task(self, request: Any, machine_arn: str) -> None:
+        self.access.states_task(request, machine_arn)
 
     def _task_credentials(self, request: Any) -> tuple[str, str]:
         return self.access.task_credentials(request)

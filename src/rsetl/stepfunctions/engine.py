@@ -33,10 +33,10 @@ from rsetl.stepfunctions.integrations import (
     AwsSdkIntegration,
     EventsIntegration,
     IntegrationRegistry,
-    LambdaAuthorizer,
     LambdaIntegration,
     LambdaInvoker,
     StatesIntegration,
+    TaskAuthorizer,
     TaskCredentials,
 )
 from rsetl.stepfunctions.interpreter import Execution, Interpreter
@@ -97,7 +97,8 @@ class StepFunctionsEngine:
         *,
         integrations: IntegrationRegistry | None = None,
         lambda_invoker: LambdaInvoker | None = None,
-        lambda_authorizer: LambdaAuthorizer | None = None,
+        lambda_authorizer: TaskAuthorizer | None = None,
+        states_authorizer: TaskAuthorizer | None = None,
         task_credentials: TaskCredentials | None = None,
         endpoint_url: str | None = None,
         credentials: tuple[str, str] = LOCAL_KEYS,
@@ -119,7 +120,14 @@ class StepFunctionsEngine:
         self.account_id = account_id
         self.tokens = TaskTokens()
         self.integrations = integrations or default_integrations(
-            self, lambda_invoker, endpoint_url, region, lambda_authorizer, task_credentials, credentials
+            self,
+            lambda_invoker,
+            endpoint_url,
+            region,
+            lambda_authorizer,
+            task_credentials,
+            credentials,
+            states_authorizer,
         )
         self.interpreter = Interpreter(
             clock,
@@ -485,9 +493,10 @@ def default_integrations(
     lambda_invoker: LambdaInvoker | None,
     endpoint_url: str | None,
     region: str,
-    lambda_authorizer: LambdaAuthorizer | None = None,
+    lambda_authorizer: TaskAuthorizer | None = None,
     task_credentials: TaskCredentials | None = None,
     credentials: tuple[str, str] = LOCAL_KEYS,
+    states_authorizer: TaskAuthorizer | None = None,
 ) -> IntegrationRegistry:
     """lambda (when a runtime is given), states, aws-sdk and events against `endpoint_url`.
 
@@ -495,7 +504,7 @@ def default_integrations(
     Functions makes them; otherwise as the local administrator.
     """
     registry = IntegrationRegistry()
-    registry.register("states", StatesIntegration(engine))
+    registry.register("states", StatesIntegration(engine, states_authorizer))
     sdk = AwsSdkIntegration(endpoint_url, region, *credentials, credentials=task_credentials)
     registry.register("aws-sdk", sdk)
     if lambda_invoker is not None:

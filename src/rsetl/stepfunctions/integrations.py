@@ -144,14 +144,15 @@ def lambda_error(payload: Any) -> StatesError:
 TaskCredentials = Callable[[TaskRequest], tuple[str, str]]
 """The access key and secret a task's SDK calls sign with: a session of the execution's role."""
 
-LambdaAuthorizer = Callable[[TaskRequest, str], None]
-"""Checks that the execution's role may invoke the function (name or ARN); raises StatesError."""
+TaskAuthorizer = Callable[[TaskRequest, str], None]
+"""Checks that the execution's role may call the task's target (a function's name or ARN, a child
+state machine's ARN); raises the StatesError Step Functions reports when it may not."""
 
 
 class LambdaIntegration:
     """Lambda through the local runtime: the function ARN form and `lambda:invoke`."""
 
-    def __init__(self, invoker: LambdaInvoker, authorize: LambdaAuthorizer | None = None) -> None:
+    def __init__(self, invoker: LambdaInvoker, authorize: TaskAuthorizer | None = None) -> None:
         self._invoker = invoker
         self._authorize = authorize
 
@@ -228,14 +229,18 @@ class EventsIntegration:
 class StatesIntegration:
     """`states:startExecution` (fire and forget, `.sync` and `.sync:2`) on the local engine."""
 
-    def __init__(self, starter: ExecutionStarter) -> None:
+    def __init__(self, starter: ExecutionStarter, authorize: TaskAuthorizer | None = None) -> None:
         self._starter = starter
+        self._authorize = authorize
 
     def call(self, request: TaskRequest) -> Any:
         if request.action != "startExecution":
             raise StatesError("States.Runtime", f"Unsupported Step Functions action {request.action!r}")
         parameters = request.parameters if isinstance(request.parameters, dict) else {}
         wait = request.pattern.startswith("sync")
+        machine_arn = parameters.get("StateMachineArn")
+        if self._authorize is not None and isinstance(machine_arn, str):
+            self._authorize(request, machine_arn)
         description = _jsonable(self._starter.start_for_task(parameters, wait, request.execution_arn))
         if not wait:
             return {"ExecutionArn": description["executionArn"], "StartDate": description["startDate"]}

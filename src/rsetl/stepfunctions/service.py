@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from rsetl import paging
-from rsetl.awsproto import JsonService, RequestContext
+from rsetl.arn import state_machine_arn
+from rsetl.awsproto import AwsError, JsonService, RequestContext
 from rsetl.stepfunctions.engine import StepFunctionsEngine
 from rsetl.stepfunctions.exceptions import (
     InvalidArn,
@@ -41,13 +43,18 @@ def _json_input(text: Any, what: str, error: type[StatesApiError]) -> Any:
         raise error(f"Invalid {what}: {exc}") from None
 
 
+RoleTrust = Callable[[str, str], "str | None"]
+"""(state machine ARN, role ARN) -> None when Step Functions may assume the role, else AWS's refusal."""
+
+
 class StatesService(JsonService):
     """AWSStepFunctions operations, answered by a :class:`StepFunctionsEngine`."""
 
     service_name = "stepfunctions"
 
-    def __init__(self, engine: StepFunctionsEngine) -> None:
+    def __init__(self, engine: StepFunctionsEngine, role_trust: RoleTrust | None = None) -> None:
         self.engine = engine
+        self._role_trust = role_trust
 
     def operation_resources(
         self, operation: str, params: dict[str, Any], context: RequestContext
@@ -75,6 +82,11 @@ class StatesService(JsonService):
     # -- state machines --------------------------------------------------------------------
 
     def create_state_machine(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        if self._role_trust is not None:
+            machine_arn = state_machine_arn(self.engine.region, self.engine.account_id, params["name"])
+            untrusted = self._role_trust(machine_arn, params.get("roleArn", ""))
+            if untrusted is not None:
+                raise AwsError("AccessDeniedException", untrusted, 400)
         machine = self.engine.create_state_machine(
             params["name"], params["definition"], params.get("roleArn", ""), params.get("type", "STANDARD")
         )

@@ -128,3 +128,35 @@ def test_only_this_stacks_rules_may_send_to_the_dead_letter_queue(template: Loca
     stranger = _delivery(machine, "arn:aws:events:us-east-1:000000000000:rule/someone-elses")
     refused = access.dead_letter(replace(stranger, dead_letter_arn=queue))
     assert refused is not None and "sqs:SendMessage" in refused
+
+
+def _nested(pattern: str) -> TaskRequest:
+    return TaskRequest(
+        resource=f"arn:aws:states:::states:startExecution.{pattern}".removesuffix("."), service="states",
+        action="startExecution", pattern=pattern, parameters={}, state_name="RefreshViews",
+        execution_arn=EXECUTION, region="us-east-1", account_id="000000000000",
+    )  # fmt: skip
+
+
+def test_a_nested_start_needs_start_execution_and_with_sync_the_describe_stop_and_managed_rule(
+    template: LocalTemplate,
+) -> None:
+    """Nested workflows ("IAM policies for AWS Step Functions",
+    https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html): StartExecution on the
+    child; `.sync` also DescribeExecution and StopExecution on its executions and PutTargets, PutRule,
+    DescribeRule on rule/StepFunctionsGetEventsForStepFunctionsExecutionRule. A denied start fails the
+    task with `StepFunctions.AWSStepFunctionsException`."""
+    child = template.resources["RunPipelineStateMachine"].arn
+    refresh_views = _access(template, "RefreshViewsRole")
+    refresh_views.states_task(_nested(""), child)
+    refresh_views.states_task(_nested("sync:2"), child)
+    with pytest.raises(StatesError) as denied:
+        refresh_views.states_task(_nested("sync:2"), template.resources["RefreshViewsStateMachine"].arn)
+    assert denied.value.error == "StepFunctions.AWSStepFunctionsException"
+    assert "is not authorized to perform: states:StartExecution on resource: " in denied.value.cause
+    assert "Error Code: AccessDeniedException" in denied.value.cause
+
+    run_pipeline = _access(template)  # its role starts no state machine
+    with pytest.raises(StatesError) as denied:
+        run_pipeline.states_task(_nested(""), child)
+    assert "states:StartExecution" in denied.value.cause
