@@ -11,7 +11,7 @@ import hashlib
 import string
 import uuid
 
-from rsetl.arn import function_arn
+from rsetl.arn import execution_arn, function_arn, rule_arn
 from rsetl.eventbridge.delivery import Delivery
 from rsetl.iam import Caller, LocalIam, ServiceCaller
 from rsetl.stepfunctions import StepFunctionsEngine
@@ -93,13 +93,10 @@ class InProcessAccess:
         """
         needed = [("states:StartExecution", machine_arn)]
         if request.pattern.startswith("sync"):
-            parts = machine_arn.split(":")
-            executions = (
-                ":".join([*parts[:5], "execution", parts[-1], "*"]) if len(parts) == 7 else machine_arn
-            )
-            rule = (
-                f"arn:aws:events:{request.region}:{request.account_id}"
-                ":rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"
+            machine_name = machine_arn.rsplit(":", 1)[-1]
+            executions = execution_arn(request.region, request.account_id, machine_name, "*")
+            rule = rule_arn(
+                request.region, request.account_id, "StepFunctionsGetEventsForStepFunctionsExecutionRule"
             )
             needed += [("states:DescribeExecution", executions), ("states:StopExecution", executions)]
             needed += [
