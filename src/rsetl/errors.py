@@ -7,6 +7,8 @@ them with AWS's message text; the router turns any of them into its protocol's e
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class ServiceError(Exception):
     """An AWS API error: `code` is the class name unless a class sets it; `status` its HTTP status."""
@@ -19,9 +21,12 @@ class ServiceError(Exception):
         if "code" not in cls.__dict__:
             cls.code = cls.__name__
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, details: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.details: Mapping[str, str] = details or {}
+        """The other members of the error's shape in the service model (the Data API's
+        `ResourceNotFoundException` has `ResourceId`), answered beside the message."""
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

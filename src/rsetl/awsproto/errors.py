@@ -12,24 +12,23 @@ class AwsError(ServiceError):
 
     The wire layer raises it for what no domain package sees (signatures, protocol, bodies); services
     raise their own :class:`~rsetl.errors.ServiceError` subclasses. `details` are the extra elements
-    some XML errors carry (S3's `RequestTimeTooSkewed` has `RequestTime`, `ServerTime`,
+    some errors carry (S3's `RequestTimeTooSkewed` has `RequestTime`, `ServerTime`,
     `MaxAllowedSkewMilliseconds`).
     """
 
     def __init__(
         self, code: str, message: str, status: int = 400, details: Mapping[str, str] | None = None
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, details)
         self.code = code
         self.status = status
-        self.details: Mapping[str, str] = details or {}
 
 
 def wire_error(error: ServiceError) -> AwsError:
     """The error response a domain error answers with: its code, AWS's message, its status."""
     if isinstance(error, AwsError):
         return error
-    return AwsError(error.code, error.message, error.status)
+    return AwsError(error.code, error.message, error.status, error.details)
 
 
 class DropConnection(Exception):

@@ -88,8 +88,8 @@ class JsonService:
         return ["*"]
 
     def error_response(self, error: AwsError, context: RequestContext) -> AwsResponse:
-        """AWS's JSON error shape: `__type` and `message`."""
-        body = json.dumps({"__type": error.code, "message": error.message}).encode()
+        """AWS's JSON error shape: `__type`, `message` and the shape's other members."""
+        body = json.dumps({"__type": error.code, "message": error.message, **error.details}).encode()
         response = self._response(error.status, body, context)
         response.headers["x-amzn-ErrorType"] = error.code
         return response

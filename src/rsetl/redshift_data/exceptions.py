@@ -19,7 +19,13 @@ class ValidationException(RedshiftDataError):
 
 
 class ResourceNotFoundException(RedshiftDataError):
-    """The statement or session does not exist, is not the caller's, or has expired."""
+    """The statement or session does not exist, is not the caller's, or has expired.
+
+    `resource_id` is the statement or session ID asked for: the model's shape requires it.
+    """
+
+    def __init__(self, message: str, resource_id: str) -> None:
+        super().__init__(message, {"ResourceId": resource_id})
 
 
 class ActiveStatementsExceededException(RedshiftDataError):

@@ -259,8 +259,9 @@ class ResultSet:
                 spilled.seek(start)
                 return spilled.read(end - start)
         except FileNotFoundError:
-            # The result expired (and its file went) while this request was on its way.
-            raise ResourceNotFoundException(NO_RESULT) from None
+            # The result expired (and its file went) while this request was on its way; the file is
+            # named by the statement's ID.
+            raise ResourceNotFoundException(NO_RESULT, self.path.name) from None
 
 
 def _decode_field(field: dict[str, Any]) -> dict[str, Any]:

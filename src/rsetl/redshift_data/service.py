@@ -337,11 +337,11 @@ class RedshiftDataService(JsonService):
         keys = {STATEMENT_OWNER_KEY: stmt.principal} if stmt is not None else None
         context.authorize(STATEMENT_ACTIONS[operation], "*", keys)
         if stmt is None:
-            raise ResourceNotFoundException(f"Query {statement_id} does not exist.")
+            raise ResourceNotFoundException(f"Query {statement_id} does not exist.", statement_id)
         if not index:
             return stmt, None
         if not stmt.is_batch or not index.isdigit() or not 1 <= int(index) <= len(stmt.subs):
-            raise ResourceNotFoundException(f"Query {statement_id} does not exist.")
+            raise ResourceNotFoundException(f"Query {statement_id} does not exist.", statement_id)
         return stmt, stmt.subs[int(index) - 1]
 
     def _result_of(
@@ -362,7 +362,7 @@ class RedshiftDataService(JsonService):
                 f"The statement's ResultFormat is {stored_format}; retrieve its result with {operation}."
             )
         if stmt.shown_status(self.clock.now()) != Status.FINISHED or sub.result is None:
-            raise ResourceNotFoundException(NO_RESULT)
+            raise ResourceNotFoundException(NO_RESULT, str(params["Id"]))
         return sub
 
     def _with_catalog(

@@ -53,10 +53,14 @@ class SessionTable:
         if session_id:
             session = self._sessions.get(session_id)
             if session is None or session.owner != owner or session.closed:
-                raise ResourceNotFoundException(f"Session {session_id} does not exist or has expired.")
+                raise ResourceNotFoundException(
+                    f"Session {session_id} does not exist or has expired.", session_id
+                )
             if session_due(session, now):
                 session.closed = True
-                raise ResourceNotFoundException(f"Session {session_id} does not exist or has expired.")
+                raise ResourceNotFoundException(
+                    f"Session {session_id} does not exist or has expired.", session_id
+                )
             # A statement whose final status is set no longer uses the connection; its worker
             # may not have released the session yet.
             if session.current_statement and is_busy(session.current_statement):

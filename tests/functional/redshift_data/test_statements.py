@@ -64,6 +64,18 @@ def test_failed_statement_reports_redshift_like_error(client: Any) -> None:
     with pytest.raises(ClientError) as error:
         client.get_statement_result(Id=described["Id"])
     assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert dict(error.value.response).get("ResourceId") == described["Id"]
+
+
+def test_an_unknown_statement_names_itself_as_the_missing_resource(client: Any) -> None:
+    # The model's ResourceNotFoundException requires `ResourceId` beside `Message`; botocore parses
+    # the modeled members of an error into the response (Redshift Data API Reference, Errors,
+    # https://docs.aws.amazon.com/redshift-data/latest/APIReference/API_DescribeStatement.html#API_DescribeStatement_Errors).
+    unknown = "3b2e51d4-0c0e-4f53-8a5e-0a3a3f0b6c11"
+    with pytest.raises(ClientError) as error:
+        client.describe_statement(Id=unknown)
+    assert error.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert dict(error.value.response).get("ResourceId") == unknown
 
 
 def test_unknown_database_fails_the_statement(client: Any) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
+from typing import Any
 
 from botocore.model import StructureShape
 
@@ -28,7 +30,21 @@ def test_every_error_class_is_named_by_an_error_code_of_the_model() -> None:
     assert classes, "the service defines its errors"
     for cls in classes:
         assert cls.__name__ in codes
-        assert cls("why").code == cls.__name__
+        assert cls.code == cls.__name__
+
+
+def test_every_error_answers_the_members_its_model_shape_requires() -> None:
+    """An error shape's required members beside `Message` (ResourceNotFoundException's `ResourceId`)
+    are in the error answered, so an SDK that reads them finds them."""
+    shapes = {shape.name: shape for shape in MODEL.error_shapes}
+    for cls in exceptions.RedshiftDataError.__subclasses__():
+        shape = shapes.get(cls.__name__)
+        required = set(shape.required_members) - {"Message"} if shape is not None else set()
+        parameters = inspect.signature(cls).parameters.values()
+        arguments: list[Any] = [
+            "x" for parameter in parameters if parameter.default is inspect.Parameter.empty
+        ]
+        assert set(cls(*arguments).details) == required, cls.__name__
 
 
 def test_column_info_has_a_field_for_each_column_metadata_member() -> None:
