@@ -239,7 +239,12 @@ def test_an_execution_s_end_is_committed_durably_before_its_status_event_is_deli
     engine.start_execution(MACHINE, {}, "run", wait=True)
     assert bridge.wait_idle(10)
     assert saved == [("RUNNING", True), ("SUCCEEDED", True)]
-    assert sorted(delivered) == [("RUNNING", "RUNNING"), ("SUCCEEDED", "SUCCEEDED")]
+    # Each event finds its status on disk, or a later one: the RUNNING event's delivery may come after
+    # the execution has ended (a loaded machine), never before its start was committed.
+    assert sorted(delivered) in (
+        [("RUNNING", "RUNNING"), ("SUCCEEDED", "SUCCEEDED")],
+        [("RUNNING", "SUCCEEDED"), ("SUCCEEDED", "SUCCEEDED")],
+    )
     bridge.close()
     journal.close()
 
