@@ -17,8 +17,6 @@ __all__ = [
 
 DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 185
 DEFAULT_MAXIMUM_EVENT_AGE = 86400
-RUNTIME_STOPPED = "rsetl.RuntimeStopped"
-"""The error of an attempt the local runtime's stop cut short (no AWS error: AWS does not stop)."""
 
 
 @dataclass(frozen=True)

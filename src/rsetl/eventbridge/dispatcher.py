@@ -15,9 +15,9 @@ from functools import partial
 from typing import TypeGuard
 
 from rsetl.clock import Clock
+from rsetl.errors import RUNTIME_STOPPED
 from rsetl.eventbridge.delivery import (
     FINISHED_STATUSES,
-    RUNTIME_STOPPED,
     Delivery,
     DeliveryAuthorizer,
     DeliveryRecord,

@@ -68,7 +68,7 @@ from rsetl.s3 import S3Service
 from rsetl.s3.notifications import ObjectNotification
 from rsetl.sqs import SqsService
 from rsetl.stepfunctions import StepFunctionsEngine
-from rsetl.stepfunctions.engine import Restart
+from rsetl.stepfunctions.restarts import Restart
 from rsetl.stepfunctions.service import StatesService
 from rsetl.template import LocalTemplate, load_template
 from rsetl.template.pipelines import load_pipelines
