@@ -47,6 +47,7 @@ def _copy_sql(command: CopyCommand, columns: list[Column], fmt: str, target: sql
 def copy_delimited(
     cursor: psycopg.Cursor[Any], command: CopyCommand, columns: list[Column], body: bytes, file: S3Url
 ) -> int:
+    """Load one delimited file; return its rows."""
     fmt = "text" if command.format == "text" and command.escape else "csv"
     data = body if command.compression == "none" else b"".join(decompress(body, command.compression))
     chunks = skip_lines(decompress(data, "none"), command.ignore_header)

@@ -20,6 +20,8 @@ NOT_NULL = "Missing data for not-null field"
 
 @dataclass(frozen=True)
 class Column:
+    """A column the COPY loads, as the catalog declares it."""
+
     name: str
     is_text: bool
     is_identity: bool
@@ -31,6 +33,7 @@ class Column:
 
 
 def target_columns(conn: psycopg.Connection[Any], command: CopyCommand) -> tuple[int, list[Column]]:
+    """The target table's OID and the columns the COPY loads, in its column list's order."""
     rows = conn.execute(
         "SELECT a.attname, t.typcategory = 'S', a.attidentity <> '', a.attrelid::int8,"
         " format_type(a.atttypid, a.atttypmod), a.attnotnull,"
@@ -59,6 +62,7 @@ def target_columns(conn: psycopg.Connection[Any], command: CopyCommand) -> tuple
 
 
 def decompress(body: bytes, compression: str) -> Iterator[bytes | memoryview]:
+    """The file's bytes in chunks, decompressed as they are read."""
     view = memoryview(body)
     if compression == "none":
         for start in range(0, len(body), _CHUNK):
@@ -80,6 +84,7 @@ def decompress(body: bytes, compression: str) -> Iterator[bytes | memoryview]:
 
 
 def skip_lines(chunks: Iterator[bytes | memoryview], count: int) -> Iterator[bytes | memoryview]:
+    """`chunks` without their first `count` lines (IGNOREHEADER)."""
     pending = b""
     for chunk in chunks:
         if count <= 0:
@@ -98,6 +103,7 @@ def skip_lines(chunks: Iterator[bytes | memoryview], count: int) -> Iterator[byt
 
 
 def raw_line(body: bytes, compression: str, line: int | None) -> str:
+    """Line `line` of the file, for STL_LOAD_ERRORS' raw_line ('' without a line)."""
     if line is None:
         return ""
     text = b"".join(bytes(chunk) for chunk in decompress(body, compression))
@@ -106,6 +112,7 @@ def raw_line(body: bytes, compression: str, line: int | None) -> str:
 
 
 def unreadable(command: CopyCommand, error: Exception) -> str:
+    """The load error's reason for a file that cannot be decompressed or decoded."""
     if isinstance(error, UnicodeDecodeError):
         return f"invalid UTF-8 in the file: {error}"
     return f"the file is not valid {command.compression.upper()} data: {error}"
