@@ -89,7 +89,7 @@ def copy_json(
     file: S3Url,
     record_lines: list[int],
 ) -> int:
-    """Load one file of JSON records, each line of a record appended to `record_lines`; return its rows."""
+    """Load one file of JSON records, appending the line each starts on to `record_lines`; return its rows."""
     text = b"".join(decompress(body, command.compression)).decode("utf-8")
     names = [column.name for column in columns]
     scales = [None if command.round_decimals else column.scale for column in columns]
