@@ -68,10 +68,7 @@ def parse_copy(statement: str, tokens: list[Token]) -> CopyCommand:
     if index >= len(tokens) or tokens[index].token_type != TokenType.STRING:
         raise UnsupportedSqlError("COPY from anything but an 's3://...' string")
     command = CopyCommand(table=table, columns=columns, source=S3Url.parse(tokens[index].text, "COPY"))
-    reader = OptionReader("COPY", tokens, index + 1)
-    for option in reader.options():
-        if not reader.shared(option, command):
-            _option(reader, option, command)
+    OptionReader("COPY", tokens, index + 1).read_into(command, _option)
     _check_combination(command)
     return command
 
