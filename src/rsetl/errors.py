@@ -30,3 +30,8 @@ class ServiceError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+RUNTIME_STOPPED = "rsetl.RuntimeStopped"
+"""The error of work the local runtime's stop cut short: an execution RUNNING when it stopped, a
+delivery's last attempt. No AWS error: on AWS the service does not stop under them."""

@@ -12,6 +12,10 @@ start-up finds unfinished and does again. The caller of a progress write only qu
 
 The services keep their live objects in memory and write them through here; at start-up they load
 what the journal holds. A service given no journal keeps everything in memory only.
+
+One module over 400 lines: the schema, the row types and the one class that reads and writes them
+are a single format, each part read against the others: split, a change to one table would span three
+modules.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from rsetl.clock import VirtualClock
-from rsetl.eventbridge.bus import PutEventRecord
+from rsetl.eventbridge.entries import PutEventRecord
 from rsetl.postgres import DEFAULT_ISOLATION_LEVEL
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 from rsetl.stepfunctions.interpreter import Execution

@@ -17,3 +17,9 @@ def _session() -> botocore.session.Session:
 def service_model(service_name: str) -> ServiceModel:
     """botocore's model of `service_name` (e.g. "stepfunctions")."""
     return _session().get_service_model(service_name)
+
+
+@cache
+def modelled_services() -> frozenset[str]:
+    """The names of every service botocore has a model of."""
+    return frozenset(_session().get_available_services())

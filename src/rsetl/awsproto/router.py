@@ -18,6 +18,7 @@ from botocore.exceptions import DataNotFoundError
 from rsetl.awsproto import aws_chunked
 from rsetl.awsproto.errors import AwsError, DropConnection, wire_error
 from rsetl.awsproto.messages import Authorizer, AwsRequest, AwsResponse, RequestContext
+from rsetl.awsproto.models import modelled_services
 from rsetl.awsproto.sigv4 import PendingSignature, SignedIdentity, SigV4Verifier, credential_scope_service
 from rsetl.errors import ServiceError
 
@@ -103,6 +104,16 @@ class Router:
         self._by_signing_name[service.signing_name] = service
         if fallback:
             self._fallback = service
+
+    @property
+    def aws_services(self) -> frozenset[str]:
+        """The botocore names of the registered AWS services (the runtime's own, with no botocore
+        model, aside): a JSON service's `service_name`, another's signing name."""
+        names = {
+            getattr(service, "service_name", service.signing_name)
+            for service in self._by_signing_name.values()
+        }
+        return frozenset(names & modelled_services())
 
     def dispatch(self, request: AwsRequest) -> AwsResponse:
         """Answer one request whose body is read; raises only :class:`DropConnection`."""

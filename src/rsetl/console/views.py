@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rsetl.console.history import iso, millis, state_entries, state_graph, taken_edges
-from rsetl.eventbridge.bus import PutEventRecord
 from rsetl.eventbridge.delivery import DeliveryRecord
+from rsetl.eventbridge.entries import PutEventRecord
 from rsetl.stepfunctions.interpreter import Execution
 from rsetl.template.pipelines import Pipeline
 

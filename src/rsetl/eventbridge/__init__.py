@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from rsetl.eventbridge.bus import EventBridge, EventBus, PutEventRecord, Rule
+from rsetl.eventbridge.bus import EventBridge
 from rsetl.eventbridge.cfn import apply_event_bus, apply_rule, apply_schedule
-from rsetl.eventbridge.delivery import (
-    DeadLetterMessage,
-    DeadLetterQueues,
-    DeliveryRecord,
-    FaultInjector,
-    RetryBackoff,
-    TargetInvoker,
-    TargetNotFoundError,
-)
+from rsetl.eventbridge.delivery import DeliveryRecord, RetryBackoff
+from rsetl.eventbridge.entries import PutEventRecord
 from rsetl.eventbridge.exceptions import (
     EventBridgeError,
     InvalidEventPatternException,
@@ -22,9 +15,17 @@ from rsetl.eventbridge.exceptions import (
     ValidationException,
 )
 from rsetl.eventbridge.pattern import EventPattern
+from rsetl.eventbridge.rules import EventBus, Rule
 from rsetl.eventbridge.schedule import ScheduleExpression
 from rsetl.eventbridge.scheduler import Schedule, Scheduler
 from rsetl.eventbridge.service import EventsService
+from rsetl.eventbridge.targets import (
+    DeadLetterMessage,
+    DeadLetterQueues,
+    FaultInjector,
+    TargetInvoker,
+    TargetNotFoundError,
+)
 
 __all__ = [
     "DeadLetterMessage",

@@ -9,131 +9,37 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, cast
-
-from botocore.model import StringShape, StructureShape
+from datetime import datetime
+from typing import Any
 
 from rsetl.arn import DEFAULT_BUS, event_bus_arn, rule_arn
-from rsetl.awsproto.errors import AwsError
-from rsetl.awsproto.models import service_model
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID, LOCAL_REGION
-from rsetl.awsproto.shapes import validate_input
 from rsetl.clock import Clock, RealClock
-from rsetl.eventbridge.delivery import (
-    DeadLetterQueues,
-    Delivery,
-    DeliveryRecord,
-    Dispatcher,
-    FaultInjector,
-    RetryBackoff,
-    TargetInvoker,
+from rsetl.eventbridge.delivery import Delivery, DeliveryRecord, RetryBackoff
+from rsetl.eventbridge.dispatcher import Dispatcher
+from rsetl.eventbridge.entries import (
+    PutEventRecord,
+    check_entries,
+    entry_error,
+    format_time,
+    new_event,
+    parse_test_event,
 )
 from rsetl.eventbridge.exceptions import (
-    LimitExceededException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
     ValidationException,
 )
 from rsetl.eventbridge.pattern import EventPattern
+from rsetl.eventbridge.rules import EventBus, Rule, bus_name_of, merge_targets, pattern_text, validate_request
 from rsetl.eventbridge.schedule import ScheduleExpression
-from rsetl.eventbridge.transform import RuleContext, render_target_input, validate_target_input
+from rsetl.eventbridge.targets import DeadLetterQueues, FaultInjector, TargetInvoker
+from rsetl.eventbridge.transform import RuleContext, render_target_input
 from rsetl.journal import EventRow, Journal
 
-__all__ = ["EventBridge", "EventBus", "PutEventRecord", "Rule", "format_time"]
-
-_MODEL = service_model("events")
-MAX_ENTRIES = int(_MODEL.shape_for("PutEventsRequestEntryList").metadata["max"])
-"""Entries of one PutEvents request, from botocore's events model."""
-MAX_REQUEST_BYTES = 256 * 1024
-MAX_TARGETS_PER_RULE = 5
-"""A quota, not a model limit: "Targets per rule: 5" (Amazon EventBridge quotas,
-https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html)."""
-_RETRY_POLICY = cast(StructureShape, _MODEL.shape_for("RetryPolicy")).members
-_TEST_EVENT_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
-RULE_STATES = tuple(cast(StringShape, _MODEL.shape_for("RuleState")).enum)
-
-
-def _validate(operation: str, **params: Any) -> None:
-    """The wire's check of `operation`'s input against botocore's events model, for the in-process
-    callers too (the template's wiring, the other local services): None values are left out."""
-    request = {name: value for name, value in params.items() if value is not None}
-    try:
-        validate_input(_MODEL.operation_model(operation).input_shape, request)
-    except AwsError as error:
-        if error.code != "ValidationException":
-            raise
-        raise ValidationException(error.message) from None
-
-
-def format_time(moment: datetime) -> str:
-    """An event's `time`: ISO 8601 in UTC to the second, as EventBridge writes it."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class EventBus:
-    """An event bus: `default` or a custom one."""
-
-    name: str
-    arn: str
-    description: str | None
-    created: datetime
-    modified: datetime
-
-
-@dataclass
-class Rule:
-    """A rule on a bus: an event pattern or a schedule, and up to five targets."""
-
-    name: str
-    bus_name: str
-    arn: str
-    state: str
-    pattern: EventPattern | None = None
-    pattern_text: str | None = None
-    schedule: ScheduleExpression | None = None
-    description: str | None = None
-    role_arn: str | None = None
-    targets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    created: datetime | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.state != "DISABLED"
-
-    def describe(self, account_id: str) -> dict[str, Any]:
-        """The rule as DescribeRule / ListRules show it."""
-        out: dict[str, Any] = {
-            "Name": self.name,
-            "Arn": self.arn,
-            "State": self.state,
-            "EventBusName": self.bus_name,
-        }
-        optional = {
-            "EventPattern": self.pattern_text,
-            "ScheduleExpression": self.schedule.text if self.schedule else None,
-            "Description": self.description,
-            "RoleArn": self.role_arn,
-        }
-        out.update({key: value for key, value in optional.items() if value is not None})
-        out["CreatedBy"] = account_id
-        return out
-
-
-@dataclass(frozen=True)
-class PutEventRecord:
-    """An event that reached a bus, and the rules it matched."""
-
-    event_id: str
-    bus_name: str
-    event: dict[str, Any]
-    received_at: datetime
-    matched_rules: tuple[str, ...]
+__all__ = ["EventBridge", "PutEventRecord"]
 
 
 class EventBridge:
@@ -205,19 +111,10 @@ class EventBridge:
     def rule_arn(self, name: str, bus_name: str = DEFAULT_BUS) -> str:
         return rule_arn(self.region, self.account_id, name, bus_name)
 
-    @staticmethod
-    def bus_name_of(name_or_arn: str | None) -> str:
-        """The bus name from an EventBusName parameter, which may be a name or an ARN."""
-        if not name_or_arn:
-            return DEFAULT_BUS
-        if name_or_arn.startswith("arn:"):
-            return name_or_arn.split(":event-bus/", 1)[-1]
-        return name_or_arn
-
     # ----- buses
 
     def create_event_bus(self, name: str, description: str | None = None) -> EventBus:
-        _validate("CreateEventBus", Name=name, Description=description)
+        validate_request("CreateEventBus", Name=name, Description=description)
         if name == DEFAULT_BUS:
             raise ValidationException(f"Event bus name '{name}' is not valid.")
         with self._lock:
@@ -232,14 +129,14 @@ class EventBridge:
         return bus
 
     def describe_event_bus(self, name: str | None = None) -> EventBus:
-        return self._bus(self.bus_name_of(name))
+        return self._bus(bus_name_of(name))
 
     def list_event_buses(self, name_prefix: str | None = None) -> list[EventBus]:
         with self._lock:
             return [bus for name, bus in sorted(self._buses.items()) if name.startswith(name_prefix or "")]
 
     def delete_event_bus(self, name: str) -> None:
-        bus_name = self.bus_name_of(name)
+        bus_name = bus_name_of(name)
         if bus_name == DEFAULT_BUS:
             raise ValidationException("Cannot delete event bus default.")
         with self._lock:
@@ -268,12 +165,12 @@ class EventBridge:
         event_bus_name: str | None = None,
     ) -> Rule:
         """Create or update a rule (PutRule); returns it."""
-        _validate(
+        validate_request(
             "PutRule", Name=name, ScheduleExpression=schedule_expression, State=state,
             EventPattern=event_pattern if isinstance(event_pattern, str) else None,
             Description=description, RoleArn=role_arn, EventBusName=event_bus_name,
         )  # fmt: skip
-        bus_name = self.bus_name_of(event_bus_name)
+        bus_name = bus_name_of(event_bus_name)
         self._bus(bus_name)
         if event_pattern is None and not schedule_expression:
             raise ValidationException("Parameter(s) EventPattern or ScheduleExpression must be specified.")
@@ -289,7 +186,7 @@ class EventBridge:
                 arn=self.rule_arn(name, bus_name),
                 state=state or (existing.state if existing else "ENABLED"),
                 pattern=pattern,
-                pattern_text=_pattern_text(event_pattern, pattern),
+                pattern_text=pattern_text(event_pattern, pattern),
                 schedule=schedule,
                 description=description,
                 role_arn=role_arn,
@@ -300,10 +197,10 @@ class EventBridge:
             return rule
 
     def describe_rule(self, name: str, event_bus_name: str | None = None) -> Rule:
-        return self._rule(name, self.bus_name_of(event_bus_name))
+        return self._rule(name, bus_name_of(event_bus_name))
 
     def list_rules(self, name_prefix: str | None = None, event_bus_name: str | None = None) -> list[Rule]:
-        bus_name = self.bus_name_of(event_bus_name)
+        bus_name = bus_name_of(event_bus_name)
         self._bus(bus_name)
         with self._lock:
             return [
@@ -318,7 +215,7 @@ class EventBridge:
             return list(self._rules.values())
 
     def delete_rule(self, name: str, event_bus_name: str | None = None, force: bool = False) -> None:
-        bus_name = self.bus_name_of(event_bus_name)
+        bus_name = bus_name_of(event_bus_name)
         with self._lock:
             rule = self._rules.get((bus_name, name))
             if rule is None:
@@ -329,7 +226,7 @@ class EventBridge:
 
     def set_rule_state(self, name: str, enabled: bool, event_bus_name: str | None = None) -> None:
         """EnableRule / DisableRule."""
-        rule = self._rule(name, self.bus_name_of(event_bus_name))
+        rule = self._rule(name, bus_name_of(event_bus_name))
         with self._lock:
             rule.state = "ENABLED" if enabled else "DISABLED"
 
@@ -346,35 +243,17 @@ class EventBridge:
         self, rule_name: str, targets: Sequence[Mapping[str, Any]], event_bus_name: str | None = None
     ) -> None:
         """Add or replace targets (PutTargets) given as API `Target` dicts."""
-        rule = self._rule(rule_name, self.bus_name_of(event_bus_name))
-        for target in targets:
-            if not target.get("Id") or not target.get("Arn"):
-                raise ValidationException("Every target needs an Id and an Arn.")
-            validate_target_input(target)
-            policy = target.get("RetryPolicy") or {}
-            attempts = policy.get("MaximumRetryAttempts")
-            age = policy.get("MaximumEventAgeInSeconds")
-            for member, value in (("MaximumRetryAttempts", attempts), ("MaximumEventAgeInSeconds", age)):
-                low, high = (int(_RETRY_POLICY[member].metadata[bound]) for bound in ("min", "max"))
-                if value is not None and not low <= int(value) <= high:
-                    raise ValidationException(f"RetryPolicy {member} must be between {low} and {high}.")
+        rule = self._rule(rule_name, bus_name_of(event_bus_name))
         with self._lock:
-            merged = dict(rule.targets)
-            merged.update({target["Id"]: dict(target) for target in targets})
-            if len(merged) > MAX_TARGETS_PER_RULE:
-                raise LimitExceededException(
-                    f"The requested resource exceeds the maximum number allowed: a rule has at most "
-                    f"{MAX_TARGETS_PER_RULE} targets."
-                )
-            rule.targets = merged
+            rule.targets = merge_targets(rule.targets, targets)
 
     def list_targets_by_rule(self, rule_name: str, event_bus_name: str | None = None) -> list[dict[str, Any]]:
-        rule = self._rule(rule_name, self.bus_name_of(event_bus_name))
+        rule = self._rule(rule_name, bus_name_of(event_bus_name))
         with self._lock:
             return [dict(target) for target in rule.targets.values()]
 
     def remove_targets(self, rule_name: str, ids: Iterable[str], event_bus_name: str | None = None) -> None:
-        rule = self._rule(rule_name, self.bus_name_of(event_bus_name))
+        rule = self._rule(rule_name, bus_name_of(event_bus_name))
         with self._lock:
             rule.targets = {key: value for key, value in rule.targets.items() if key not in set(ids)}
 
@@ -385,13 +264,7 @@ class EventBridge:
 
         `trusted` callers (the local AWS services) may use `aws.*` sources.
         """
-        if not 1 <= len(entries) <= MAX_ENTRIES:
-            raise ValidationException(
-                f"1 validation error detected: Value at 'entries' failed to satisfy constraint: "
-                f"Member must have length less than or equal to {MAX_ENTRIES}"
-            )
-        if sum(_entry_size(entry) for entry in entries) > MAX_REQUEST_BYTES:
-            raise ValidationException("Total size of the entries in the request is over the limit.")
+        check_entries(entries)
         with self.journaled():
             results = [self._put_entry(entry, trusted) for entry in entries]
         return {"FailedEntryCount": sum("ErrorCode" in result for result in results), "Entries": results}
@@ -401,10 +274,10 @@ class EventBridge:
         return self.put_events(entries, trusted=True)
 
     def _put_entry(self, entry: Mapping[str, Any], trusted: bool) -> dict[str, str]:
-        error = _entry_error(entry, trusted)
+        error = entry_error(entry, trusted)
         if error is not None:
             return {"ErrorCode": error[0], "ErrorMessage": error[1]}
-        bus_name = self.bus_name_of(entry.get("EventBusName"))
+        bus_name = bus_name_of(entry.get("EventBusName"))
         with self._lock:
             if bus_name not in self._buses:
                 return {
@@ -413,17 +286,15 @@ class EventBridge:
                 }
         now = self.clock.now()
         when = entry.get("Time")
-        event = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": entry["DetailType"],
-            "source": entry["Source"],
-            "account": self.account_id,
-            "time": format_time(when if isinstance(when, datetime) else now),
-            "region": self.region,
-            "resources": list(entry.get("Resources") or []),
-            "detail": json.loads(entry["Detail"]),
-        }
+        event = new_event(
+            source=entry["Source"],
+            detail_type=entry["DetailType"],
+            detail=json.loads(entry["Detail"]),
+            resources=list(entry.get("Resources") or []),
+            time=when if isinstance(when, datetime) else now,
+            account=self.account_id,
+            region=self.region,
+        )
         self.dispatch(event, bus_name, received_at=now)
         return {"EventId": event["id"]}
 
@@ -458,17 +329,15 @@ class EventBridge:
 
     def fire_scheduled_rule(self, rule: Rule, fire_time: datetime) -> PutEventRecord:
         """Send a scheduled rule's "Scheduled Event" to its targets (the scheduler calls this)."""
-        event: dict[str, Any] = {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": self.account_id,
-            "time": format_time(fire_time),
-            "region": self.region,
-            "resources": [rule.arn],
-            "detail": {},
-        }
+        event = new_event(
+            source="aws.events",
+            detail_type="Scheduled Event",
+            detail={},
+            resources=[rule.arn],
+            time=fire_time,
+            account=self.account_id,
+            region=self.region,
+        )
         record = PutEventRecord(event["id"], rule.bus_name, event, fire_time, (rule.arn,))
         with self._lock:
             self._events.append(record)
@@ -503,21 +372,7 @@ class EventBridge:
     ) -> bool:
         """TestEventPattern: validates the pattern and the event, then tells whether they match."""
         pattern = EventPattern(event_pattern)
-        if isinstance(event, str):
-            try:
-                parsed = json.loads(event)
-            except ValueError as exc:
-                raise ValidationException(f"Parameter Event is not valid: it is not JSON ({exc}).") from exc
-        else:
-            parsed = dict(event)
-        if not isinstance(parsed, dict):
-            raise ValidationException("Parameter Event is not valid: it must be a JSON object.")
-        missing = [name for name in _TEST_EVENT_FIELDS if name not in parsed]
-        if missing:
-            raise ValidationException(
-                f"Parameter Event is not valid: the event lacks the mandatory field(s) {', '.join(missing)}."
-            )
-        return pattern.matches(parsed)
+        return pattern.matches(parse_test_event(event))
 
     # ----- observing
 
@@ -537,34 +392,3 @@ class EventBridge:
     def close(self) -> None:
         """Stop the delivery workers."""
         self.dispatcher.shutdown()
-
-
-def _pattern_text(given: str | Mapping[str, Any] | None, pattern: EventPattern | None) -> str | None:
-    if isinstance(given, str):
-        return given
-    return pattern.to_json() if pattern is not None else None
-
-
-def _entry_size(entry: Mapping[str, Any]) -> int:
-    # The PutEvents size rule: UTF-8 bytes of Source, DetailType, Detail and Resources, plus 14 for a Time.
-    size = 14 if entry.get("Time") is not None else 0
-    for key in ("Source", "DetailType", "Detail"):
-        size += len(str(entry.get(key) or "").encode())
-    size += sum(len(str(resource).encode()) for resource in entry.get("Resources") or [])
-    return size
-
-
-def _entry_error(entry: Mapping[str, Any], trusted: bool) -> tuple[str, str] | None:
-    for key in ("Source", "DetailType", "Detail"):
-        if not entry.get(key):
-            return "InvalidArgument", f"Parameter {key} is not valid. Reason: {key} is a required argument."
-    source = str(entry["Source"])
-    if source.startswith("aws.") and not trusted:
-        return "NotAuthorizedForSourceException", "Not authorized for the source."
-    try:
-        detail = json.loads(entry["Detail"])
-    except (TypeError, ValueError):
-        return "MalformedDetail", "Detail is malformed."
-    if not isinstance(detail, dict):
-        return "MalformedDetail", "Detail is malformed."
-    return None

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from rsetl.eventbridge.bus import EventBridge, EventBus, Rule
+from rsetl.eventbridge.bus import EventBridge
 from rsetl.eventbridge.exceptions import ResourceAlreadyExistsException
+from rsetl.eventbridge.rules import EventBus, Rule
 from rsetl.eventbridge.scheduler import Schedule, Scheduler
 
 __all__ = ["apply_event_bus", "apply_rule", "apply_schedule"]

@@ -15,13 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rsetl.arn import schedule_arn
-from rsetl.eventbridge.bus import EventBridge, Rule, format_time
+from rsetl.eventbridge.bus import EventBridge
 from rsetl.eventbridge.delivery import Delivery
+from rsetl.eventbridge.entries import format_time
 from rsetl.eventbridge.exceptions import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
     ValidationException,
 )
+from rsetl.eventbridge.rules import Rule
 from rsetl.eventbridge.schedule import ScheduleExpression
 from rsetl.journal import Journal, ScheduleFire
 

@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 from rsetl import paging
 from rsetl.arn import DEFAULT_BUS, event_bus_arn, rule_arn
 from rsetl.awsproto import AwsRequest, JsonService, RequestContext
-from rsetl.eventbridge.bus import EventBridge, EventBus
+from rsetl.eventbridge.bus import EventBridge
 from rsetl.eventbridge.exceptions import ValidationException
+from rsetl.eventbridge.rules import EventBus
 
 __all__ = ["EventsService"]
 

@@ -15,7 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from rsetl.iam.policy import ContextValue, PolicyDocument, Principal, evaluate
+from rsetl.iam.conditions import ContextValue
+from rsetl.iam.policy import PolicyDocument, Principal, evaluate
 
 ADMINISTRATOR_ACCESS = PolicyDocument.parse(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rsetl.iam.conditions import ContextValue
 from rsetl.iam.exceptions import PolicyError
 from rsetl.iam.identities import Caller, Callers, Role, ServiceCaller
-from rsetl.iam.policy import ContextValue, Evaluation, PolicyDocument, evaluate
+from rsetl.iam.policy import Evaluation, PolicyDocument, evaluate
 from rsetl.template import LocalResource, LocalTemplate
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,9 @@ from rsetl.lambdas.exceptions import (
     PackageInstallError,
 )
 from rsetl.lambdas.faults import LambdaFault, LambdaFaults
+from rsetl.lambdas.layers import build_opt_dir
 from rsetl.lambdas.packages import CACHE_DIR_VARIABLE, PackageCache
-from rsetl.lambdas.runtime import InvokeResult, LambdaRuntime, build_opt_dir
+from rsetl.lambdas.runtime import InvokeResult, LambdaRuntime
 
 __all__ = [
     "CACHE_DIR_VARIABLE",

@@ -8,9 +8,9 @@ a keyword, an optional AS, and a quoted or numeric value where the option takes 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlglot.tokens import Token, TokenType
 
@@ -39,6 +39,9 @@ class FileOptions:
     escape: bool = False
     ignored: list[str] = field(default_factory=list)
     """Options accepted without a local effect, in order."""
+
+
+Options = TypeVar("Options", bound=FileOptions)
 
 
 class OptionReader:
@@ -83,6 +86,12 @@ class OptionReader:
         value = self.tokens[self.index].text
         self.index += 1
         return value
+
+    def read_into(self, into: Options, own: Callable[[OptionReader, str, Options], None]) -> None:
+        """Apply every option to `into`: those both commands take alike here, the command's own by `own`."""
+        for option in self.options():
+            if not self.shared(option, into):
+                own(self, option, into)
 
     def shared(self, option: str, into: FileOptions) -> bool:
         """Apply `option` when both commands take it alike; False when it is not one of those."""

@@ -7,7 +7,7 @@ from typing import Literal
 
 from sqlglot.tokens import Token, TokenType
 
-from rsetl.redshift_sql.copy import CopyCommand, parse_copy
+from rsetl.redshift_sql.copy_command import CopyCommand, parse_copy
 from rsetl.redshift_sql.ddl import (
     alter_table_storage_only,
     is_physical_ddl,

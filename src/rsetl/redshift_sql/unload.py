@@ -50,10 +50,7 @@ def parse_unload(statement: str, tokens: list[Token], translate_query: Callable[
     command = UnloadCommand(
         query=translate_query(tokens[2].text), target=S3Url.parse(tokens[5].text, "UNLOAD")
     )
-    reader = OptionReader("UNLOAD", tokens, 6)
-    for option in reader.options():
-        if not reader.shared(option, command):
-            _option(reader, option, command)
+    OptionReader("UNLOAD", tokens, 6).read_into(command, _option)
     _check_combination(command)
     return command
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from rsetl.awsproto.models import service_model
+from rsetl.awsproto.router import Router
 
-EMULATED_SERVICES = ("redshift-data", "events", "stepfunctions", "s3", "sqs")
-"""botocore names of the services the local endpoint answers."""
+EMULATED_SERVICES = ("redshift-data", "events", "stepfunctions", "s3", "sqs", "cloudformation")
+"""botocore names of the AWS services the local endpoint answers: the Lambdas' environment is built
+before the services are, and :func:`check_served` holds the router to this list once they are."""
 
 
 def endpoint_variable(service_name: str) -> str:
@@ -24,3 +26,14 @@ def local_aws_environment(endpoint_url: str, region: str, access_key: str, secre
         AWS_DEFAULT_REGION=region,
     )
     return environment
+
+
+def check_served(router: Router) -> None:
+    """Raise unless `router` serves exactly the AWS services of :data:`EMULATED_SERVICES`, so that every
+    endpoint variable names a served service and every served service has its variable."""
+    named, served = frozenset(EMULATED_SERVICES), router.aws_services
+    if named != served:
+        raise RuntimeError(
+            f"EMULATED_SERVICES is not what the local endpoint serves: not served "
+            f"{sorted(named - served)}, served without an endpoint variable {sorted(served - named)}"
+        )

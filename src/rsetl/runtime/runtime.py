@@ -49,7 +49,7 @@ from rsetl.redshift_data import (
 from rsetl.redshift_sql import RedshiftSqlRunner
 from rsetl.runtime.access import InProcessAccess
 from rsetl.runtime.admin import AdminService
-from rsetl.runtime.endpoints import local_aws_environment
+from rsetl.runtime.endpoints import check_served, local_aws_environment
 from rsetl.runtime.sql_apply import AppliedFile, apply_sql_folder
 from rsetl.runtime.state import EndpointInfo, clear_endpoint, write_endpoint
 from rsetl.runtime.wiring import (
@@ -68,7 +68,7 @@ from rsetl.s3 import S3Service
 from rsetl.s3.notifications import ObjectNotification
 from rsetl.sqs import SqsService
 from rsetl.stepfunctions import StepFunctionsEngine
-from rsetl.stepfunctions.engine import Restart
+from rsetl.stepfunctions.restarts import Restart
 from rsetl.stepfunctions.service import StatesService
 from rsetl.template import LocalTemplate, load_template
 from rsetl.template.pipelines import load_pipelines
@@ -239,6 +239,7 @@ class LocalRuntime:
         router.register(CloudFormationService(template, self.clock.now()))
         router.register(AdminService(self.events))
         router.register(self.s3, fallback=True)
+        check_served(router)
         router.mount(CONSOLE_MOUNT, ConsolePages(self._run_source()).handle)
         say("wiring template.yaml")
         self._wire()

@@ -7,14 +7,10 @@ the :class:`~rsetl.objectstore.ObjectStore` view that COPY and UNLOAD use.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import re
 import threading
-import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,9 +24,11 @@ from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID
 from rsetl.awsproto.wsgi import call_wsgi
 from rsetl.objectstore import NoSuchBucket, NoSuchKey, StoredObject
-from rsetl.s3.notifications import DELETE_MARKER_CREATED, PERMANENTLY_DELETED, ObjectNotification
+from rsetl.s3.checks import bucket_name_error, content_md5_error, copy_source_error, malformed_xml_error
+from rsetl.s3.notifications import ObjectNotification
 from rsetl.s3.permissions import S3Target, required_permissions
 from rsetl.s3.persistence import S3Persistence
+from rsetl.s3.writes import Writes, notifications_of
 
 logger = logging.getLogger(__name__)
 
@@ -39,62 +37,9 @@ AT_ONCE_BYTES = 1024 * 1024
 MAX_OBJECT_BODY = 512 * 1024 * 1024
 """Largest request body the local S3 reads (refused, before reading, with EntityTooLarge); AWS takes
 5 GB in one PUT, a local development endpoint far less."""
-_IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
-_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-_XML_SUBRESOURCES = ("tagging", "acl", "retention", "legal-hold", "restore", "select")
-"""Object subresources whose request body is XML (a bucket-level body is XML but for `policy`)."""
 
 EventSink = Callable[[list[dict[str, Any]]], object]
 """Receives PutEvents-style entries (the local EventBridge's `publish`)."""
-_OBSERVED_ATTRIBUTE = "_rsetl_writes"
-"""Set on a moto backend whose writes a :class:`_Writes` observes."""
-
-
-class _Writes:
-    """The versions moto's backend writes and the deletions it makes, noted per request thread, so a
-    notification describes what its own request did, not what the key holds by the time it is sent."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def observe(self, backend: Any) -> None:
-        """Note `backend`'s writes from now on (once per backend: moto's reset makes new ones)."""
-        if getattr(backend, _OBSERVED_ATTRIBUTE, None) is self:
-            return
-        put, delete = backend.put_object, backend.delete_object
-
-        def put_object(*args: Any, **kwargs: Any) -> Any:
-            written = put(*args, **kwargs)
-            self._note(("created", written))
-            return written
-
-        def delete_object(
-            bucket_name: str, key_name: str, version_id: str | None = None, bypass: bool = False
-        ) -> tuple[bool, dict[str, Any]]:
-            deleted, meta = delete(bucket_name, key_name, version_id=version_id, bypass=bypass)
-            if deleted:
-                self._note(("deleted", bucket_name, key_name, version_id, dict(meta)))
-            return deleted, meta
-
-        backend.put_object, backend.delete_object = put_object, delete_object
-        setattr(backend, _OBSERVED_ATTRIBUTE, self)
-
-    @contextmanager
-    def during(self) -> Iterator[list[tuple[Any, ...]]]:
-        """The writes made in this thread inside, in order."""
-        log: list[tuple[Any, ...]] = []
-        self._local.log = log
-        try:
-            yield log
-        finally:
-            self._local.log = None
-
-    def _note(self, change: tuple[Any, ...]) -> None:
-        log = getattr(self._local, "log", None)
-        if log is not None:
-            log.append(change)
 
 
 class S3Service:
@@ -114,7 +59,7 @@ class S3Service:
         self._notifying: set[str] = set()
         self._lock = threading.Lock()
         self._persistence = S3Persistence(state_dir) if state_dir is not None else None
-        self._writes = _Writes()
+        self._writes = Writes()
 
     @property
     def _backend(self) -> Any:
@@ -165,13 +110,15 @@ class S3Service:
             if message is not None:
                 return self.error_response(AwsError("AccessDenied", message, 403), context)
         if request.method == "PUT" and request.header("x-amz-copy-source"):
-            self._check_copy_source_conditions(request)
+            precondition = copy_source_error(request, self._current_etag)
+            if precondition is not None:
+                raise precondition
         kind = self._notification_kind(request)
         owed: list[ObjectNotification] = []
         with self._written_through(), self._writes.during() as writes:
             status, headers, body = call_wsgi(self._app, request, self._moto_account)
             if kind is not None and 200 <= status < 300:
-                owed = _notifications(kind, writes, context)
+                owed = notifications_of(kind, writes, context)
             if self._persistence is not None:
                 for notification in owed:
                     self._persistence.record_notification(notification)
@@ -222,30 +169,12 @@ class S3Service:
             error.status, body, {"Content-Type": "application/xml", "x-amz-request-id": context.request_id}
         )
 
-    def _check_copy_source_conditions(self, request: AwsRequest) -> None:
-        """CopyObject's `x-amz-copy-source-if-match` / `-if-none-match`: 412 PreconditionFailed when
-        the source's current ETag does not match ("CopyObject",
-        https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html)."""
-        if_match = request.header("x-amz-copy-source-if-match")
-        if_none_match = request.header("x-amz-copy-source-if-none-match")
-        if not if_match and not if_none_match:
-            return
-        source = unquote(request.header("x-amz-copy-source").split("?", 1)[0]).lstrip("/")
-        bucket, _, key = source.partition("/")
+    def _current_etag(self, bucket: str, key: str) -> str | None:
         try:
             current = self._backend.get_object(bucket, key)
         except Exception:
-            return  # moto answers NoSuchBucket / NoSuchKey
-        if current is None:
-            return
-        etag = current.etag.strip('"')
-        failed = (if_match and not _etag_matches(if_match, etag)) or (
-            if_none_match and _etag_matches(if_none_match, etag)
-        )
-        if failed:
-            raise AwsError(
-                "PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412
-            )
+            return None
+        return None if current is None else str(current.etag).strip('"')
 
     def _notification_kind(self, request: AwsRequest) -> tuple[str, str, str] | None:
         """(bucket, key, reason) of the notifications `request` owes if it succeeds: an object created
@@ -331,124 +260,6 @@ class S3Service:
         if bucket not in self._backend.buckets:
             raise NoSuchBucket(bucket)
         return sorted(name for name in self._backend.buckets[bucket].keys if name.startswith(prefix))
-
-
-def _notifications(
-    kind: tuple[str, str, str], writes: list[tuple[Any, ...]], context: RequestContext
-) -> list[ObjectNotification]:
-    """The notifications of a request of `kind` that made `writes`: the version it created, or a
-    deletion per key it deleted, typed as S3 types them ("Using EventBridge": `Delete Marker Created`
-    for a delete marker, `Permanently Deleted` for an unversioned object or a deleted version)."""
-    bucket, key, reason = kind
-    request_id, requester = context.request_id, context.account_id
-    if reason != "DeleteObject":
-        created = [
-            w[1] for w in writes if w[0] == "created" and (w[1].bucket_name, w[1].name) == (bucket, key)
-        ]
-        if not created:
-            return []
-        version = created[-1]
-        return [
-            ObjectNotification(
-                bucket, key, reason, request_id, requester, size=version.size,
-                etag=version.etag.strip('"'), version_id=version.version_id,
-            )
-        ]  # fmt: skip
-    deletions = [w[1:] for w in writes if w[0] == "deleted" and w[1] == bucket]
-    return [
-        ObjectNotification(
-            bucket, name, reason, request_id, requester, version_id=meta.get("version-id"),
-            deletion_type=DELETE_MARKER_CREATED
-            if version_id is None and meta.get("delete-marker") == "true"
-            else PERMANENTLY_DELETED,
-            sequence=sequence,
-        )
-        for sequence, (_, name, version_id, meta) in enumerate(deletions)
-    ]  # fmt: skip
-
-
-def _etag_matches(condition: str, etag: str) -> bool:
-    """Whether an If-Match style condition (ETags, quoted or not, comma-separated, or `*`) names `etag`."""
-    wanted = {value.strip().strip('"') for value in condition.split(",")}
-    return "*" in wanted or etag in wanted
-
-
-def content_md5_error(request: AwsRequest) -> AwsError | None:
-    """S3's check of `Content-MD5` (RFC 1864: the base64 of the body's 128-bit MD5): `InvalidDigest`
-    when it is not one, `BadDigest` when it does not match the body."""
-    claimed = request.header("Content-MD5")
-    if not claimed:
-        return None
-    try:
-        digest = base64.b64decode(claimed, validate=True)
-    except ValueError:
-        digest = b""
-    if len(digest) != 16:
-        return AwsError(
-            "InvalidDigest",
-            "The Content-MD5 you specified is not valid.",
-            400,
-            details={"Content-MD5": claimed},
-        )
-    computed = hashlib.md5(request.body, usedforsecurity=False).digest()
-    if digest != computed:
-        return AwsError(
-            "BadDigest",
-            "The Content-MD5 you specified did not match what we received.",
-            400,
-            details={"ExpectedDigest": claimed, "CalculatedDigest": base64.b64encode(computed).decode()},
-        )
-    return None
-
-
-def bucket_name_error(request: AwsRequest) -> AwsError | None:
-    """CreateBucket's check of the general purpose bucket naming rules (Amazon S3 User Guide, "General
-    purpose bucket naming rules", https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html):
-    3 to 63 lowercase letters, digits, dots and hyphens, a letter or digit at each end, no two adjacent
-    dots, not an IP address, none of the reserved prefixes and suffixes; else `InvalidBucketName`."""
-    target = S3Target.of(request)
-    if request.method != "PUT" or not target.bucket or target.key or request.raw_query:
-        return None
-    name = target.bucket
-    valid = (
-        _BUCKET_NAME.match(name) is not None
-        and ".." not in name
-        and not _IP_ADDRESS.match(name)
-        and not name.startswith(_RESERVED_PREFIXES)
-        and not name.endswith(_RESERVED_SUFFIXES)
-    )
-    if valid:
-        return None
-    return AwsError(
-        "InvalidBucketName", "The specified bucket is not valid.", 400, details={"BucketName": name}
-    )
-
-
-def malformed_xml_error(request: AwsRequest) -> AwsError | None:
-    """`MalformedXML` (400) for an XML request body that does not parse ("Error responses",
-    https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList), rather than the
-    parser's exception surfacing as a 500."""
-    if not request.body.strip() or not _carries_xml(request):
-        return None
-    try:
-        ElementTree.fromstring(request.body)
-    except ElementTree.ParseError:
-        return AwsError(
-            "MalformedXML",
-            "The XML you provided was not well-formed or did not validate against our published schema",
-            400,
-        )
-    return None
-
-
-def _carries_xml(request: AwsRequest) -> bool:
-    target = S3Target.of(request)
-    query = request.query
-    if not target.key:
-        return "policy" not in query
-    if request.method == "POST" and "uploadId" in query:
-        return True  # CompleteMultipartUpload
-    return any(name in query for name in _XML_SUBRESOURCES)
 
 
 def _is_subresource(query: dict[str, list[str]]) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rsetl.stepfunctions.definition import load_definition, substitute, validate_definition
-from rsetl.stepfunctions.engine import StateMachine, StepFunctionsEngine
+from rsetl.stepfunctions.engine import StepFunctionsEngine
 from rsetl.stepfunctions.exceptions import (
     DefinitionError,
     ExecutionAlreadyExists,
@@ -30,6 +30,7 @@ from rsetl.stepfunctions.integrations import (
     TaskRequest,
 )
 from rsetl.stepfunctions.interpreter import Execution, Interpreter
+from rsetl.stepfunctions.machines import StateMachine
 from rsetl.stepfunctions.service import StatesService
 from rsetl.stepfunctions.tokens import TaskTokens
 

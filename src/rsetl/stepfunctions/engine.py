@@ -1,33 +1,21 @@
-"""The local Step Functions engine: state machines, executions and task tokens."""
+"""The local Step Functions engine: executions and task tokens over the registry of state machines."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rsetl.arn import execution_arn, state_machine_arn
+from rsetl.arn import execution_arn
 from rsetl.awsproto.clients import LOCAL_KEYS
 from rsetl.clock import Clock
-from rsetl.journal import ExecutionRow, Journal
+from rsetl.journal import Journal
 from rsetl.stepfunctions.build import build_program
-from rsetl.stepfunctions.definition import parse_definition
-from rsetl.stepfunctions.exceptions import (
-    DefinitionError,
-    ExecutionAlreadyExists,
-    ExecutionDoesNotExist,
-    InvalidDefinition,
-    InvalidName,
-    StateMachineAlreadyExists,
-    StateMachineDoesNotExist,
-    StepFunctionsError,
-)
+from rsetl.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist, StepFunctionsError
 from rsetl.stepfunctions.history import HISTORY_EVENT_LIMIT, History
 from rsetl.stepfunctions.integrations import (
     AwsSdkIntegration,
@@ -40,52 +28,18 @@ from rsetl.stepfunctions.integrations import (
     TaskCredentials,
 )
 from rsetl.stepfunctions.interpreter import Execution, Interpreter
+from rsetl.stepfunctions.machines import StateMachine, StateMachines, check_name
+from rsetl.stepfunctions.restarts import (
+    Restart,
+    abort_interrupted,
+    execution_row,
+    journaled_execution,
+    restart_name,
+)
 from rsetl.stepfunctions.states import Program
 from rsetl.stepfunctions.tokens import TaskTokens
 
 logger = logging.getLogger(__name__)
-
-_NAME = re.compile(r"^[^\s?*<>{}\[\]\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]{1,80}$")
-_NAME_LIMIT = 80
-_RESTART_SUFFIX = re.compile(r"-restart-\d+$")
-RUNTIME_STOPPED = "rsetl.RuntimeStopped"
-"""The error of an execution that was RUNNING when the local runtime stopped (it is not an AWS error:
-on AWS the service does not stop under a running execution)."""
-
-
-@dataclass(frozen=True)
-class Restart:
-    """An execution found RUNNING in the journal at start-up, and the execution that took its place."""
-
-    interrupted: str
-    restarted_as: str | None
-    """None when its state machine no longer exists, or it could not be restarted (`error`)."""
-    error: str | None = None
-    """Why it could not be ended and started again, when it could not."""
-
-
-@dataclass
-class StateMachine:
-    """A registered state machine."""
-
-    arn: str
-    name: str
-    definition_text: str
-    definition: dict[str, Any]
-    role_arn: str
-    type: str
-    creation_date: datetime
-    program: Program
-    """The definition's typed states, built once when the machine is created."""
-
-
-def check_name(name: str, what: str) -> None:
-    """AWS's rules for state machine and execution names (1-80 chars, no spaces or specials)."""
-    if not _NAME.match(name):
-        raise InvalidName(
-            f"Invalid {what} name {name!r}: 1-80 characters without spaces, wildcards, brackets, "
-            f"special or control characters"
-        )
 
 
 class StepFunctionsEngine:
@@ -140,7 +94,7 @@ class StepFunctionsEngine:
             on_end=self._ended,
         )
         self._lock = threading.Lock()
-        self.machines: dict[str, StateMachine] = {}
+        self.machines = StateMachines(clock, region, account_id)
         self.executions: dict[str, Execution] = {}
         self._interrupted: list[Execution] = []
         if journal is not None:
@@ -149,7 +103,7 @@ class StepFunctionsEngine:
     # -- state machines --------------------------------------------------------------------
 
     def machine_arn(self, name: str) -> str:
-        return state_machine_arn(self.region, self.account_id, name)
+        return self.machines.arn(name)
 
     def create_state_machine(
         self,
@@ -160,30 +114,10 @@ class StepFunctionsEngine:
         substitutions: Mapping[str, Any] | None = None,
     ) -> StateMachine:
         """Register a machine; the same name and definition again returns the existing one."""
-        check_name(name, "state machine")
-        try:
-            parsed, program = parse_definition(definition, substitutions)
-        except DefinitionError as error:
-            raise InvalidDefinition(f"Invalid State Machine Definition: '{error}'") from error
-        arn = self.machine_arn(name)
-        with self._lock:
-            existing = self.machines.get(arn)
-            if existing is not None:
-                if existing.definition != parsed or existing.role_arn != role_arn:
-                    raise StateMachineAlreadyExists(f"State Machine Already Exists: '{arn}'")
-                return existing
-            machine = StateMachine(
-                arn, name, json.dumps(parsed), parsed, role_arn, machine_type, self.clock.now(), program
-            )
-            self.machines[arn] = machine
-        return machine
+        return self.machines.create(name, definition, role_arn, machine_type, substitutions)
 
     def machine(self, arn: str) -> StateMachine:
-        with self._lock:
-            machine = self.machines.get(arn)
-        if machine is None:
-            raise StateMachineDoesNotExist(f"State Machine Does Not Exist: '{arn}'")
-        return machine
+        return self.machines.machine(arn)
 
     # -- executions ------------------------------------------------------------------------
 
@@ -232,7 +166,7 @@ class StepFunctionsEngine:
             # here on restarts it, on that definition.
             text = machine.definition_text if definition is machine.definition else json.dumps(definition)
             with self._journal.transaction():
-                self._journal.save_execution(_row(execution, text))
+                self._journal.save_execution(execution_row(execution, text))
                 self._publish_status(execution)  # one commit: the start and its event
         else:
             self._publish_status(execution)
@@ -262,50 +196,21 @@ class StepFunctionsEngine:
             self._publish_status(execution)
             return
         with self._journal.transaction():
-            self._journal.save_execution(_row(execution))
+            self._journal.save_execution(execution_row(execution))
             # The event commits with the end, and its deliveries start after the commit.
             self._publish_status(execution)
 
     def _load(self, journal: Journal) -> None:
         histories = journal.histories()
         for row in journal.executions():
-            machine_name = row.state_machine_arn.rpartition(":")[2]
-            execution = Execution(
-                arn=row.arn,
-                name=row.name,
-                state_machine_arn=row.state_machine_arn,
-                state_machine_name=machine_name,
-                program=None,
-                definition={} if row.definition is None else json.loads(row.definition),
-                input=json.loads(row.input),
-                history=self._new_history(row.arn, histories.get(row.arn, ())),
-                role_arn=row.role_arn,
-                status=row.status,
-                start_date=row.start_date,
-                stop_date=row.stop_date,
-                output=None if row.output is None else json.loads(row.output),
-                error=row.error,
-                cause=row.cause,
-            )
+            execution = journaled_execution(row, self._new_history(row.arn, histories.get(row.arn, ())))
             if execution.status == "RUNNING":
                 self._interrupted.append(execution)
-            else:
-                execution.done.set()
             self.executions[row.arn] = execution
 
     def restart_interrupted(self) -> list[Restart]:
-        """End each execution the journal held as RUNNING, and start it again from its input.
-
-        The interrupted one ends ABORTED (error `rsetl.RuntimeStopped`, its cause naming the new
-        execution), as a StopExecution would end it, and sends its status change event; the new one
-        is a new execution of the same state machine with the same input, named after the old one.
-        It runs the definition and role the interrupted one started with, as on AWS an execution
-        goes on with the definition it started with when its state machine is updated ("Running
-        executions will continue to use the previous definition and roleArn", Step Functions API
-        Reference, "UpdateStateMachine",
-        https://docs.aws.amazon.com/step-functions/latest/apireference/API_UpdateStateMachine.html).
-        Its Data API ClientTokens are new (they derive from the execution's name), so every step is
-        submitted again; the product's load ledger makes a load that had committed a no-op.
+        """End each execution the journal held as RUNNING, and start it again from its input
+        (:mod:`rsetl.stepfunctions.restarts`).
 
         One that cannot be restarted is reported with its error; the others go on.
         """
@@ -321,24 +226,12 @@ class StepFunctionsEngine:
         return restarts
 
     def _restart(self, execution: Execution) -> Restart:
-        with self._lock:
-            machine = self.machines.get(execution.state_machine_arn)
+        machine = self.machines.get(execution.state_machine_arn)
         new_arn = new_name = None
-        cause = (
-            "The local runtime stopped while this execution was RUNNING; its state machine no "
-            "longer exists, so it was not started again."
-        )
         if machine is not None:
-            new_name = self._restart_name(execution.name)
+            new_name = restart_name(execution.name, self._name_taken)
             new_arn = execution_arn(self.region, self.account_id, machine.name, new_name)
-            cause = (
-                "The local runtime stopped while this execution was RUNNING; it was started again "
-                f"from its input as {new_arn}."
-            )
-        execution.error, execution.cause = RUNTIME_STOPPED, cause
-        execution.history.add("ExecutionAborted", {"error": RUNTIME_STOPPED, "cause": cause}, closing=True)
-        execution.status = "ABORTED"
-        execution.stop_date = self.clock.now()
+        abort_interrupted(execution, new_arn, self.clock.now())
         self._ended(execution)
         execution.done.set()
         if machine is not None:
@@ -348,18 +241,9 @@ class StepFunctionsEngine:
             self._start(machine, definition, program, execution.role_arn, execution.input, new_name)
         return Restart(execution.arn, new_arn)
 
-    def _restart_name(self, name: str) -> str:
-        """`<name>-restart-<n>`, the first n not taken (the name cut to fit AWS's 80 characters)."""
-        base = _RESTART_SUFFIX.sub("", name)
-        number = 1
-        while True:
-            suffix = f"-restart-{number}"
-            candidate = base[: _NAME_LIMIT - len(suffix)] + suffix
-            with self._lock:
-                taken = any(e.name == candidate for e in self.executions.values())
-            if not taken:
-                return candidate
-            number += 1
+    def _name_taken(self, name: str) -> bool:
+        with self._lock:
+            return any(e.name == name for e in self.executions.values())
 
     def _publish_status(self, execution: Execution) -> None:
         """A "Step Functions Execution Status Change" event, as Standard workflows send to the default bus.
@@ -467,25 +351,6 @@ class StepFunctionsEngine:
 
     def send_task_heartbeat(self, token: str) -> None:
         self.tokens.heartbeat(token)
-
-
-def _row(execution: Execution, definition: str | None = None) -> ExecutionRow:
-    """The journal's row of `execution`; `definition` (JSON text) is given at its start only."""
-    assert execution.start_date is not None
-    return ExecutionRow(
-        arn=execution.arn,
-        name=execution.name,
-        state_machine_arn=execution.state_machine_arn,
-        role_arn=execution.role_arn,
-        status=execution.status,
-        input=json.dumps(execution.input),
-        output=json.dumps(execution.output) if execution.status == "SUCCEEDED" else None,
-        error=execution.error,
-        cause=execution.cause,
-        start_date=execution.start_date,
-        stop_date=execution.stop_date,
-        definition=definition,
-    )
 
 
 def default_integrations(

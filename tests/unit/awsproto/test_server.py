@@ -657,10 +657,10 @@ def test_a_response_head_and_body_leave_in_one_write_even_when_the_connection_cl
     close that uvicorn makes right after the body (`Connection: close`) comes after that write."""
     import asyncio
 
-    from rsetl.awsproto.server import _CoalescingTransport, _whole_responses
+    from rsetl.awsproto.http_protocol import CoalescingTransport, whole_responses
 
     raw = _RecordingTransport()
-    transport = _CoalescingTransport(raw)  # type: ignore[arg-type]
+    transport = CoalescingTransport(raw)  # type: ignore[arg-type]
 
     async def uvicorn_send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -670,7 +670,7 @@ def test_a_response_head_and_body_leave_in_one_write_even_when_the_connection_cl
             transport.close()
 
     async def respond() -> None:
-        send = _whole_responses(uvicorn_send, transport)
+        send = whole_responses(uvicorn_send, transport)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         assert raw.writes == []
         await send({"type": "http.response.body", "body": b"a,b\n"})

@@ -31,7 +31,7 @@ from rsetl.runtime import DEFAULT_STATE_DIR, EndpointInfo
 from rsetl.runtime.runtime import Recovery
 from rsetl.runtime.state import hold_state_dir, write_endpoint
 from rsetl.s3.notifications import ObjectNotification
-from rsetl.stepfunctions.engine import Restart
+from rsetl.stepfunctions.restarts import Restart
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 

@@ -15,8 +15,8 @@ from rsetl.awsproto.router import PageAdmission, Router
 from rsetl.clock import VirtualClock
 from rsetl.console.pages import PREFIX, ConsolePages
 from rsetl.console.views import RunSource, chain_view, execution_view, pipelines_view
-from rsetl.eventbridge.bus import PutEventRecord
 from rsetl.eventbridge.delivery import DeliveryRecord
+from rsetl.eventbridge.entries import PutEventRecord
 from rsetl.stepfunctions import StepFunctionsEngine
 from rsetl.template.pipelines import load_pipelines
 

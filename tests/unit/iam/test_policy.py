@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rsetl.iam import Decision, PolicyDocument, PolicyError, Principal, evaluate
-from rsetl.iam.policy import RequestKeys
+from rsetl.iam.conditions import RequestKeys
 
 
 def _policy(*statements: dict[str, object], version: str = "2012-10-17") -> PolicyDocument:

@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from rsetl.awsproto import LocalServer, Router
 from rsetl.clock import VirtualClock
+from rsetl.errors import RUNTIME_STOPPED
 from rsetl.eventbridge import EventBridge, Scheduler
 from rsetl.journal import (
     DeliveryRow,
@@ -35,7 +36,6 @@ from rsetl.journal import (
 )
 from rsetl.s3 import S3Service
 from rsetl.stepfunctions import StepFunctionsEngine
-from rsetl.stepfunctions.engine import RUNTIME_STOPPED
 from rsetl.stepfunctions.interpreter import Execution
 
 START = datetime(2026, 11, 6, 22, 0, tzinfo=UTC)
