@@ -37,7 +37,7 @@ from rsetl.lambdas import FunctionConfig, LambdaRuntime, LayerConfig
 from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker
 from rsetl.lambdas.event_source_mapping import SqsPoller
 from rsetl.lambdas.runtime import DEFAULT_IDLE_SECONDS
-from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer, StartingServer
 from rsetl.redshift_data import (
     ADMIN_USER,
     STATEMENT_WORKERS,
@@ -145,6 +145,7 @@ class LocalRuntime:
             for function in self.template.of_type("AWS::Lambda::Function")
         }
         self.postgres: PostgresServer | None = None
+        self._starting_postgres: StartingServer | None = None
         self.server: LocalServer | None = None
         self.lambdas: LambdaRuntime | None = None
         self.redshift_data: RedshiftDataService | None = None
@@ -181,6 +182,11 @@ class LocalRuntime:
             )
         ensure_port_free(options.port)
         options.state_dir.mkdir(parents=True, exist_ok=True)
+        if not options.database_url:
+            say("starting PostgreSQL")
+            # Copying its data directory and waiting for pg_ctl are waits on other processes: the
+            # journal loads and what needs no database is wired meanwhile.
+            self._starting_postgres = StartingServer(options.state_dir / "postgres")
         self.journal = Journal.in_state_dir(options.state_dir)
         self.events.keep_in(self.journal)
         self.scheduler.keep_in(self.journal)
@@ -198,12 +204,25 @@ class LocalRuntime:
         self.lambdas.prewarm(options.lambda_prewarm)
         # The handlers import while PostgreSQL starts and sql/ applies: both wait on other processes.
         init_check = self.lambdas.start_init_check()
-        say("starting PostgreSQL")
+        self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
+        self.stepfunctions = StepFunctionsEngine(
+            self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,
+            states_authorizer=self._authorize_states_task, task_credentials=self._task_credentials,
+            endpoint_url=self.url,
+            credentials=(self.access_key, self.secret_key), region=template.region,
+            account_id=template.account_id, status_events=self._publish_one, journal=self.journal,
+        )  # fmt: skip
+        self.access = InProcessAccess(self.iam, self.stepfunctions)
+        self.events.dispatcher.authorizer = self.access.delivery
+        self.events.dispatcher.dead_letter_authorizer = self.access.dead_letter
+        say("wiring template.yaml")
+        self._wire()
         self.postgres = (
             PostgresServer.from_url(options.database_url)
             if options.database_url
-            else PostgresServer.start(options.state_dir / "postgres")
+            else self._starting_postgres.result()
         )
+        self._starting_postgres = None
         self.postgres.create_database("dev", options.isolation_level)
         self.sql_runner = RedshiftSqlRunner(self.s3)
         self.redshift_data = RedshiftDataService(
@@ -221,17 +240,6 @@ class LocalRuntime:
             # A secret holds the credentials of a user that exists (the deployer created it).
             users.ensure(DatabaseLogin(user))
         self.function_errors = init_check.errors()
-        self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
-        self.stepfunctions = StepFunctionsEngine(
-            self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,
-            states_authorizer=self._authorize_states_task, task_credentials=self._task_credentials,
-            endpoint_url=self.url,
-            credentials=(self.access_key, self.secret_key), region=template.region,
-            account_id=template.account_id, status_events=self._publish_one, journal=self.journal,
-        )  # fmt: skip
-        self.access = InProcessAccess(self.iam, self.stepfunctions)
-        self.events.dispatcher.authorizer = self.access.delivery
-        self.events.dispatcher.dead_letter_authorizer = self.access.dead_letter
         router.register(self.redshift_data)
         router.register(EventsService(self.events))
         router.register(StatesService(self.stepfunctions, self.access.state_machine_trust))
@@ -240,8 +248,6 @@ class LocalRuntime:
         router.register(AdminService(self.events))
         router.register(self.s3, fallback=True)
         router.mount(CONSOLE_MOUNT, ConsolePages(self._run_source()).handle)
-        say("wiring template.yaml")
-        self._wire()
         self.server.start()
         self.recovery = Recovery(
             self.stepfunctions.restart_interrupted(),
@@ -499,6 +505,9 @@ class LocalRuntime:
             self.redshift_data.close()
         if self.postgres is not None:
             self.postgres.stop()
+        elif self._starting_postgres is not None:
+            # The start failed before it waited for the server: it must not outlive the runtime.
+            self._starting_postgres.stop()
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
