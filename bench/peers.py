@@ -468,11 +468,8 @@ def main(peers_python: str, output: Path | None, quick: bool = False) -> None:
             emulators.append(emulator)
             _first_answer(emulator, time.monotonic())
             _prepare(emulator)
-        null_port = _free_port()
-        null = subprocess.Popen([sys.executable, "-m", "bench.peers", "null", str(null_port)], cwd=PROJECT,
-                                stdin=subprocess.PIPE)  # fmt: skip
-        floor = Emulator("null server", null, null_port)
-        _first_answer_null(floor)
+        floor = _spawn_null()
+        null = floor.process
         for label, workload, rounds, _ in ROWS:
             served = [*emulators, floor] if "Data API" in label else emulators
             measured = _measure(served, workload, 2 if quick else rounds)
@@ -502,6 +499,39 @@ def main(peers_python: str, output: Path | None, quick: bool = False) -> None:
         from bench.plots import plot_peers
 
         print(f"plot: {plot_peers(table, units, output.with_suffix('.png'))}")
+
+
+def _spawn_null() -> Emulator:
+    """The null Data API in a process of its own, once it answers."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.peers", "null", str(port)], cwd=PROJECT,
+                               stdin=subprocess.PIPE)  # fmt: skip
+    floor = Emulator("null server", process, port)
+    _first_answer_null(floor)
+    return floor
+
+
+def data_api_floor(rounds: int) -> None:
+    """Only the Data API pair against its floor (`--data-api-only`: no peer is installed or run)."""
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="rsetl-bench-peers-") as state_dir:
+        ours = _spawn("rsetl", sys.executable, Path(state_dir))
+        floor = None
+        try:
+            _first_answer(ours, time.monotonic())
+            floor = _spawn_null()
+            measured = _measure([ours, floor], _data_api_pair, rounds)
+        finally:
+            ours.stop()
+            if floor is not None:
+                floor.stop()
+    load_after = os.getloadavg()
+    print(f"Data API pair (select 1), {rounds} interleaved rounds, medians; load average (1 min) "
+          f"{load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores")  # fmt: skip
+    rsetl, null = measured["rsetl"], measured["null server"]
+    print(f"rsetl {_format(rsetl, 'ms')}, null server {_format(null, 'ms')}", end="")
+    if isinstance(rsetl, float) and isinstance(null, float):
+        print(f": {rsetl / null:.2f}x the floor (target <= 1.5x)")
 
 
 def _first_answer_null(floor: Emulator) -> None:
@@ -553,10 +583,17 @@ if __name__ == "__main__":
         _serve_null()
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("--peers-python", help="python of a venv with ministack and moto[server]")
         parser.add_argument(
-            "--peers-python", required=True, help="python of a venv with ministack and moto[server]"
-        )
+            "--data-api-only", type=int, metavar="ROUNDS",
+            help="only the Data API pair against its floor, over ROUNDS rounds (no peers needed)",
+        )  # fmt: skip
         parser.add_argument("--output", type=Path, help="write the table as JSON here (for bench.plots)")
         parser.add_argument("--quick", action="store_true", help="two rounds a row: a check that all runs")
         arguments = parser.parse_args()
-        main(arguments.peers_python, arguments.output, arguments.quick)
+        if arguments.data_api_only:
+            data_api_floor(arguments.data_api_only)
+        elif arguments.peers_python is None:
+            parser.error("--peers-python is required, unless --data-api-only")
+        else:
+            main(arguments.peers_python, arguments.output, arguments.quick)

@@ -10,7 +10,7 @@ from sqlglot.tokens import Token, TokenType
 
 from rsetl.redshift_sql.exceptions import ParameterError, RedshiftSqlError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import check_parameters, placeholders, split_tokens, tokenize, word
-from rsetl.redshift_sql.translate import Translation, translate_tokens
+from rsetl.redshift_sql.translate import Translation, translate_cached
 
 _SESSION_COMMANDS = {"SET", "PREPARE", "DECLARE", "LISTEN", "LOCK", "CALL"}
 """Statements that leave state on their connection (settings, prepared statements, cursors,
@@ -99,7 +99,7 @@ def prepare_script(
     if values and len(statements) > 1:
         # Redshift parses a parameterized text as one prepared statement and refuses more.
         raise RedshiftSqlError("cannot insert multiple commands into a prepared statement")
-    return [translate_tokens(s.text, list(s.tokens)) for s in statements], values
+    return [translate_cached(s.text, s.tokens) for s in statements], values
 
 
 def bind_parameters(

@@ -1,0 +1,50 @@
+"""Translations are kept by text: the same statement sent again is not parsed again."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+
+from rsetl.redshift_sql.lexer import tokenize
+
+# The package exports a function named `translate` too, which hides the module as an attribute.
+translate_module = importlib.import_module("rsetl.redshift_sql.translate")
+
+
+@pytest.fixture
+def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+    original = translate_module.translate_tokens
+
+    def counted(statement: str, tokens: Any) -> Any:
+        seen.append(statement)
+        return original(statement, tokens)
+
+    monkeypatch.setattr(translate_module, "translate_tokens", counted)
+    monkeypatch.setattr(translate_module, "_CACHE", translate_module._TranslationCache(size=2))
+    return seen
+
+
+def _translate(statement: str) -> translate_module.Translation:
+    return translate_module.translate_cached(statement, tokenize(statement))
+
+
+def test_a_text_seen_before_is_answered_from_the_cache(parses: list[str]) -> None:
+    first = _translate("SELECT NVL(a, 'x') FROM t")
+    assert _translate("SELECT NVL(a, 'x') FROM t") is first
+    assert first.sql == "SELECT COALESCE(a, 'x') FROM t"
+    assert parses == ["SELECT NVL(a, 'x') FROM t"]
+
+
+def test_the_least_recently_used_text_goes_first(parses: list[str]) -> None:
+    for statement in ["SELECT 1", "SELECT 2", "SELECT 1", "SELECT 3", "SELECT 1", "SELECT 2"]:
+        _translate(statement)
+    assert parses == ["SELECT 1", "SELECT 2", "SELECT 3", "SELECT 2"]
+
+
+def test_copy_commands_are_translated_each_time(parses: list[str]) -> None:
+    copy = "COPY sales FROM 's3://bucket/key' IAM_ROLE default CSV"
+    assert _translate(copy) is not _translate(copy)
+    assert parses == [copy, copy]
