@@ -10,6 +10,7 @@ from sqlglot.tokens import Token, TokenType
 
 from rsetl.redshift_sql.exceptions import ParameterError, RedshiftSqlError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import check_parameters, placeholders, split_tokens, tokenize, word
+from rsetl.redshift_sql.text_cache import TextCache
 from rsetl.redshift_sql.translate import Translation, translate_cached
 
 _SESSION_COMMANDS = {"SET", "PREPARE", "DECLARE", "LISTEN", "LOCK", "CALL"}
@@ -66,8 +67,17 @@ class SqlScript:
         )
 
 
+_SCRIPTS: TextCache[SqlScript] = TextCache()
+"""Lexed texts by text: the Data API receives the same statements over and over."""
+
+
 def parse_script(sql: str) -> SqlScript:
-    """Lex `sql` once; a text the lexer cannot read carries its error instead of statements."""
+    """Lex `sql` once (a text seen lately, not again); a text the lexer cannot read carries its error
+    instead of statements."""
+    return _SCRIPTS.get(sql, lambda: _lex_script(sql))
+
+
+def _lex_script(sql: str) -> SqlScript:
     try:
         tokens = tokenize(sql)
     except RedshiftSqlError as error:

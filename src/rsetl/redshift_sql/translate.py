@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -22,6 +20,7 @@ from rsetl.redshift_sql.exceptions import RedshiftSqlError, UnsupportedSqlError
 from rsetl.redshift_sql.isolation import IsolationCommand, parse_isolation
 from rsetl.redshift_sql.lexer import span, tokenize, word
 from rsetl.redshift_sql.procedural import rewrite_body, rewrite_expressions
+from rsetl.redshift_sql.text_cache import TextCache
 from rsetl.redshift_sql.unload import UnloadCommand, parse_unload
 
 # Statements PostgreSQL runs as Redshift writes them.
@@ -53,39 +52,17 @@ def translate(statement: str) -> Translation:
     return translate_tokens(statement, tokenize(statement))
 
 
-class _TranslationCache:
-    """The translations of the last texts seen, by text: a client sends the same statements over and
-    over, and parsing each with sqlglot is most of its translation. Only plain SQL and no-ops are kept
-    (a COPY or UNLOAD command is a mutable object), and only texts up to `max_length` characters."""
-
-    def __init__(self, size: int = 1024, max_length: int = 16_384) -> None:
-        self._size, self._max_length = size, max_length
-        self._kept: OrderedDict[str, Translation] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def translate(self, statement: str, tokens: Sequence[Token]) -> Translation:
-        if len(statement) > self._max_length:
-            return translate_tokens(statement, list(tokens))
-        with self._lock:
-            kept = self._kept.get(statement)
-            if kept is not None:
-                self._kept.move_to_end(statement)
-                return kept
-        translation = translate_tokens(statement, list(tokens))
-        if translation.kind in ("sql", "noop"):
-            with self._lock:
-                self._kept[statement] = translation
-                if len(self._kept) > self._size:
-                    self._kept.popitem(last=False)
-        return translation
-
-
-_CACHE = _TranslationCache()
+_CACHE: TextCache[Translation] = TextCache()
+"""Translations by text: a client sends the same statements over and over, and parsing each with
+sqlglot is most of its translation. Only plain SQL and no-ops are kept (a COPY or UNLOAD command is a
+mutable object)."""
 
 
 def translate_cached(statement: str, tokens: Sequence[Token]) -> Translation:
     """`translate_tokens`, answered from the cache of the last 1,024 texts when it holds `statement`."""
-    return _CACHE.translate(statement, tokens)
+    return _CACHE.get(
+        statement, lambda: translate_tokens(statement, list(tokens)), lambda t: t.kind in ("sql", "noop")
+    )
 
 
 def translate_tokens(statement: str, tokens: list[Token]) -> Translation:

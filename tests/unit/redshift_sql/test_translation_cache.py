@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from rsetl.redshift_sql.lexer import tokenize
+from rsetl.redshift_sql.text_cache import TextCache
 
 # The package exports a function named `translate` too, which hides the module as an attribute.
 translate_module = importlib.import_module("rsetl.redshift_sql.translate")
@@ -23,7 +24,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return original(statement, tokens)
 
     monkeypatch.setattr(translate_module, "translate_tokens", counted)
-    monkeypatch.setattr(translate_module, "_CACHE", translate_module._TranslationCache(size=2))
+    monkeypatch.setattr(translate_module, "_CACHE", TextCache(size=2))
     return seen
 
 
@@ -48,3 +49,24 @@ def test_copy_commands_are_translated_each_time(parses: list[str]) -> None:
     copy = "COPY sales FROM 's3://bucket/key' IAM_ROLE default CSV"
     assert _translate(copy) is not _translate(copy)
     assert parses == [copy, copy]
+
+
+def test_a_text_seen_before_is_not_lexed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    script_module = importlib.import_module("rsetl.redshift_sql.script")
+    monkeypatch.setattr(script_module, "_SCRIPTS", TextCache())
+    first = script_module.parse_script("SELECT 1; SELECT 2")
+    assert script_module.parse_script("SELECT 1; SELECT 2") is first
+    assert len(first.statements) == 2
+
+
+def test_a_long_text_is_not_kept() -> None:
+    cache: TextCache[list[str]] = TextCache(max_length=10)
+    made: list[str] = []
+
+    def make(text: str) -> list[str]:
+        made.append(text)
+        return [text]
+
+    for text in ["short", "short", "a longer text", "a longer text"]:
+        cache.get(text, lambda text=text: make(text))  # type: ignore[misc]
+    assert made == ["short", "a longer text", "a longer text"]
