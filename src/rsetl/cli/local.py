@@ -1,4 +1,7 @@
-"""`rsetl local ...`: run the SAM application on this machine and talk to the running runtime."""
+"""`rsetl local ...`: run the SAM application on this machine and talk to the running runtime.
+
+Longer than 400 lines because it holds one short function per verb, with the argument checks of `up`.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,12 @@
-"""The local runtime: every service the product uses, on one 127.0.0.1 port, wired from template.yaml."""
+"""The local runtime: every service the product uses, on one 127.0.0.1 port, wired from template.yaml.
+
+Longer than 400 lines because it is the one place where the services meet: their construction in
+start-up order, the hooks between them, and their stop in the reverse order read best together.
+"""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -174,6 +179,17 @@ class LocalRuntime:
 
     def start(self, on_progress: Callable[[str], None] | None = None) -> LocalRuntime:
         """Bring everything up; `on_progress` hears one line per phase."""
+        collecting = gc.isenabled()
+        # Start-up allocates much and frees little (the journal's history, the wiring): a collection
+        # meanwhile only costs time.
+        gc.disable()
+        try:
+            return self._start(on_progress)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _start(self, on_progress: Callable[[str], None] | None) -> LocalRuntime:
         say = on_progress or (lambda line: logger.info(line))
         options, template = self.options, self.template
         if options.isolation_level not in ISOLATION_LEVELS:
