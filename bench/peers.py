@@ -468,7 +468,7 @@ def main(peers_python: str, output: Path | None, quick: bool = False) -> None:
             emulators.append(emulator)
             _first_answer(emulator, time.monotonic())
             _prepare(emulator)
-        floor = _spawn_null()
+        floor = _spawn_data_api()
         null = floor.process
         for label, workload, rounds, _ in ROWS:
             served = [*emulators, floor] if "Data API" in label else emulators
@@ -501,37 +501,58 @@ def main(peers_python: str, output: Path | None, quick: bool = False) -> None:
         print(f"plot: {plot_peers(table, units, output.with_suffix('.png'))}")
 
 
-def _spawn_null() -> Emulator:
-    """The null Data API in a process of its own, once it answers."""
+def _spawn_data_api(kind: str = "null", name: str = "null server") -> Emulator:
+    """The null Data API (or, `standalone`, bench.data_api_overhead's server) in a process of its own,
+    once it answers."""
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.peers", "null", str(port)], cwd=PROJECT,
-                               stdin=subprocess.PIPE)  # fmt: skip
-    floor = Emulator("null server", process, port)
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PROJECT / "src"), str(PROJECT)]))
+    process = subprocess.Popen([sys.executable, "-m", "bench.peers", kind, str(port)], cwd=PROJECT,
+                               env=environment, stdin=subprocess.PIPE)  # fmt: skip
+    floor = Emulator(name, process, port)
     _first_answer_null(floor)
     return floor
 
 
-def data_api_floor(rounds: int) -> None:
-    """Only the Data API pair against its floor (`--data-api-only`: no peer is installed or run)."""
-    load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="rsetl-bench-peers-") as state_dir:
-        ours = _spawn("rsetl", sys.executable, Path(state_dir))
-        floor = None
+def _serve_standalone() -> None:
+    """Child (`python -m bench.peers standalone PORT`): the Data API alone, on an embedded PostgreSQL,
+    as bench.data_api_overhead serves it, until stdin closes."""
+    from rsetl.redshift_data import serve
+
+    with tempfile.TemporaryDirectory(prefix="rsetl-bench-standalone-") as state_dir:
+        endpoint = serve(Path(state_dir), port=int(sys.argv[2]))
         try:
-            _first_answer(ours, time.monotonic())
-            floor = _spawn_null()
-            measured = _measure([ours, floor], _data_api_pair, rounds)
+            sys.stdin.read()
         finally:
-            ours.stop()
-            if floor is not None:
-                floor.stop()
+            endpoint.stop()
+
+
+def data_api_floor(rounds: int) -> None:
+    """Only the Data API pair (`--data-api-only`: no peer is installed or run): `up`'s, the server of
+    bench.data_api_overhead (the Data API alone), and their floor, interleaved."""
+    load_before = os.getloadavg()
+    servers: list[Emulator] = []
+    with tempfile.TemporaryDirectory(prefix="rsetl-bench-peers-") as state_dir:
+        try:
+            servers.append(_spawn("rsetl", sys.executable, Path(state_dir)))
+            _first_answer(servers[0], time.monotonic())
+            servers.append(_spawn_data_api("standalone", "Data API alone"))
+            servers.append(_spawn_data_api())
+            measured = _measure(servers, _data_api_pair, rounds)
+        finally:
+            for server in servers:
+                server.stop()
     load_after = os.getloadavg()
     print(f"Data API pair (select 1), {rounds} interleaved rounds, medians; load average (1 min) "
           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores")  # fmt: skip
-    rsetl, null = measured["rsetl"], measured["null server"]
-    print(f"rsetl {_format(rsetl, 'ms')}, null server {_format(null, 'ms')}", end="")
-    if isinstance(rsetl, float) and isinstance(null, float):
-        print(f": {rsetl / null:.2f}x the floor (target <= 1.5x)")
+    floor = measured["null server"]
+    for name, value in measured.items():
+        ratio = (
+            f" ({value / floor:.2f}x the floor)"
+            if isinstance(value, float) and isinstance(floor, float)
+            else ""
+        )
+        print(f"{'rsetl local up' if name == 'rsetl' else name:16}{_format(value, 'ms'):>10}{ratio}")
+    print("target: rsetl local up <= 1.5x the floor")
 
 
 def _first_answer_null(floor: Emulator) -> None:
@@ -581,6 +602,8 @@ def _print(
 if __name__ == "__main__":
     if sys.argv[1:2] == ["null"]:
         _serve_null()
+    elif sys.argv[1:2] == ["standalone"]:
+        _serve_standalone()
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--peers-python", help="python of a venv with ministack and moto[server]")
