@@ -49,7 +49,6 @@ from rsetl.redshift_data import (
     DatabaseAuth,
     DatabaseLogin,
     RedshiftDataService,
-    local_workgroup_id,
 )
 from rsetl.redshift_sql import RedshiftSqlRunner
 from rsetl.runtime.access import InProcessAccess
@@ -57,6 +56,7 @@ from rsetl.runtime.admin import AdminService
 from rsetl.runtime.endpoints import local_aws_environment
 from rsetl.runtime.sql_apply import AppliedFile, apply_sql_folder
 from rsetl.runtime.state import EndpointInfo, clear_endpoint, write_endpoint
+from rsetl.runtime.template import load_local_template
 from rsetl.runtime.wiring import (
     WiringReport,
     not_emulated_names,
@@ -75,7 +75,7 @@ from rsetl.sqs import SqsService
 from rsetl.stepfunctions import StepFunctionsEngine
 from rsetl.stepfunctions.engine import Restart
 from rsetl.stepfunctions.service import StatesService
-from rsetl.template import LocalTemplate, load_template
+from rsetl.template import LocalTemplate
 from rsetl.template.pipelines import load_pipelines
 
 logger = logging.getLogger(__name__)
@@ -136,10 +136,13 @@ class Recovery:
 class LocalRuntime:
     """Starts PostgreSQL and the local services, wires the template into them, serves one port."""
 
-    def __init__(self, options: RuntimeOptions) -> None:
+    def __init__(self, options: RuntimeOptions, template: LocalTemplate | None = None) -> None:
+        """`template`: the options' template when the caller loaded it already (`load_local_template`)."""
         self.options = options
         self.clock = options.clock
-        self.template: LocalTemplate = _load_with_local_target(options)
+        self.template: LocalTemplate = template or load_local_template(
+            options.project_dir, options.parameter_overrides, options.config_env
+        )
         self.report = WiringReport(not_emulated=not_emulated_names(self.template))
         self.access_key, self.secret_key = next(iter(options.credentials.items()))
         self.iam = LocalIam(self.template, now=self.clock.now, on_denied=self._log_denial)
@@ -177,8 +180,13 @@ class LocalRuntime:
         """A boto3 client of `service` at this runtime's endpoint, signed as its administrator."""
         return local_client(service, self.url, self.template.region, self.access_key, self.secret_key)
 
-    def start(self, on_progress: Callable[[str], None] | None = None) -> LocalRuntime:
-        """Bring everything up; `on_progress` hears one line per phase."""
+    def start(
+        self, on_progress: Callable[[str], None] | None = None, postgres: StartingServer | None = None
+    ) -> LocalRuntime:
+        """Bring everything up; `on_progress` hears one line per phase. `postgres`: the embedded server
+        of `state_dir/postgres`, started already (`up` starts it before the runtime's imports); it is
+        stopped with the runtime, also when the start fails."""
+        self._starting_postgres = postgres
         collecting = gc.isenabled()
         # Start-up allocates much and frees little (the journal's history, the wiring): a collection
         # meanwhile only costs time.
@@ -202,7 +210,8 @@ class LocalRuntime:
             say("starting PostgreSQL")
             # Copying its data directory and waiting for pg_ctl are waits on other processes: the
             # journal loads and what needs no database is wired meanwhile.
-            self._starting_postgres = StartingServer(options.state_dir / "postgres")
+            if self._starting_postgres is None:
+                self._starting_postgres = StartingServer(options.state_dir / "postgres")
         self.journal = Journal.in_state_dir(options.state_dir)
         self.events.keep_in(self.journal)
         self.scheduler.keep_in(self.journal)
@@ -233,12 +242,10 @@ class LocalRuntime:
         self.events.dispatcher.dead_letter_authorizer = self.access.dead_letter
         say("wiring template.yaml")
         self._wire()
-        self.postgres = (
-            PostgresServer.from_url(options.database_url)
-            if options.database_url
-            else self._starting_postgres.result()
-        )
-        self._starting_postgres = None
+        if self._starting_postgres is not None:
+            self.postgres, self._starting_postgres = self._starting_postgres.result(), None
+        else:
+            self.postgres = PostgresServer.from_url(str(options.database_url))
         self.postgres.create_database("dev", options.isolation_level)
         self.sql_runner = RedshiftSqlRunner(self.s3)
         self.redshift_data = RedshiftDataService(
@@ -539,23 +546,6 @@ def role_session_environment(caller: Caller) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": caller.secret_key,
         "AWS_SESSION_TOKEN": f"rsetl-local-session-{caller.access_key}",
     }
-
-
-def _load_with_local_target(options: RuntimeOptions) -> LocalTemplate:
-    """The template; with a Serverless WorkgroupName but no WorkgroupId, the local workgroup's ID
-    fills it in, as a deployer copies it from `aws redshift-serverless get-workgroup`."""
-    path = options.project_dir / "template.yaml"
-    template = load_template(
-        path, parameter_overrides=options.parameter_overrides, config_env=options.config_env
-    )
-    parameters = template.parameters
-    if parameters.get("WorkgroupName") and "WorkgroupId" in parameters and not parameters["WorkgroupId"]:
-        overrides = {
-            **options.parameter_overrides,
-            "WorkgroupId": local_workgroup_id(parameters["WorkgroupName"]),
-        }
-        template = load_template(path, parameter_overrides=overrides, config_env=options.config_env)
-    return template
 
 
 def _workgroup_ids(template: LocalTemplate) -> dict[str, str]:

@@ -9,6 +9,7 @@ import pytest
 
 from rsetl.redshift_sql.lexer import tokenize
 from rsetl.redshift_sql.text_cache import TextCache
+from rsetl.redshift_sql.translate import Translation
 
 # The package exports a function named `translate` too, which hides the module as an attribute.
 translate_module = importlib.import_module("rsetl.redshift_sql.translate")
@@ -28,7 +29,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def _translate(statement: str) -> translate_module.Translation:
+def _translate(statement: str) -> Translation:
     return translate_module.translate_cached(statement, tokenize(statement))
 
 
