@@ -11,7 +11,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,9 +19,11 @@ from rich.table import Table
 
 from rsetl.cli.client import LocalClients
 from rsetl.cli.up import UsageError
-from rsetl.postgres import StartingServer
-from rsetl.runtime import LocalRuntime, RuntimeOptions
-from rsetl.template import LocalTemplate
+
+if TYPE_CHECKING:
+    from rsetl.postgres import StartingServer
+    from rsetl.runtime import LocalRuntime, RuntimeOptions
+    from rsetl.template import LocalTemplate
 
 
 class PipeConsole(Console):
@@ -50,6 +52,8 @@ def serve(
     cancels what is left, and exits; what the runtime notices while it runs (a PostgreSQL restart) is
     logged.
     """
+    from rsetl.runtime import LocalRuntime
+
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         runtime = LocalRuntime(options, template)

@@ -129,16 +129,22 @@ def up(
         if database_url is None:
             ensure_port_free(port)
             postgres = StartingServer(state_dir / "postgres")
-        # Imported only now: the runtime's imports take longer than PostgreSQL's start.
-        from rsetl.cli.local import serve
-        from rsetl.runtime.runtime import RuntimeOptions
+        try:
+            # Imported only now: the runtime's imports take longer than PostgreSQL's start.
+            from rsetl.cli.local import serve
+            from rsetl.runtime.runtime import RuntimeOptions
 
-        options = RuntimeOptions(
-            project_dir=project_dir, state_dir=state_dir, port=port, parameter_overrides=parameter_overrides,
-            database_url=database_url, database_secrets=secrets, isolation_level=isolation_level,
-            config_env=config_env, credentials=credentials or dict(DEFAULT_CREDENTIALS),
-            stop_grace_seconds=stop_grace_seconds, statement_workers=statement_workers,
-        )  # fmt: skip
+            options = RuntimeOptions(
+                project_dir=project_dir, state_dir=state_dir, port=port,
+                parameter_overrides=parameter_overrides, database_url=database_url, database_secrets=secrets,
+                isolation_level=isolation_level, config_env=config_env,
+                credentials=credentials or dict(DEFAULT_CREDENTIALS), stop_grace_seconds=stop_grace_seconds,
+                statement_workers=statement_workers,
+            )  # fmt: skip
+        except BaseException:
+            if postgres is not None:
+                postgres.stop()
+            raise
         return serve(template, options, postgres, stop)
     finally:
         held.close()
