@@ -142,10 +142,24 @@ def _start(state_dir: Path, mode: Mode) -> Start:
 def serve(state_dir: Path, port: int, prewarm: int) -> None:
     """Child: the runtime `rsetl local up` starts, in `rsetl.cli.up`'s order (the template checked,
     PostgreSQL started, then the runtime imported and started), until stdin closes."""
-    from rsetl.awsproto import ensure_port_free
-    from rsetl.postgres import StartingServer
-    from rsetl.runtime.template import load_local_template
+    runtime = _start_as_up(state_dir, port, prewarm)
+    try:
+        sys.stdin.read()
+    finally:
+        runtime.stop()
 
+
+def _start_as_up(state_dir: Path, port: int, prewarm: int) -> Any:
+    from rsetl.awsproto import ensure_port_free
+
+    try:
+        from rsetl.postgres import StartingServer
+        from rsetl.runtime.template import load_local_template
+    except ImportError:  # --before-src: a checkout whose runtime starts PostgreSQL itself, after its imports
+        from rsetl.runtime import LocalRuntime, RuntimeOptions
+
+        options = RuntimeOptions(project_dir=PROJECT, state_dir=state_dir, port=port, lambda_prewarm=prewarm)
+        return LocalRuntime(options).start(lambda _: None)
     template = load_local_template(PROJECT, {})
     state_dir.mkdir(parents=True, exist_ok=True)
     ensure_port_free(port)
@@ -153,11 +167,7 @@ def serve(state_dir: Path, port: int, prewarm: int) -> None:
     from rsetl.runtime.runtime import LocalRuntime, RuntimeOptions
 
     options = RuntimeOptions(project_dir=PROJECT, state_dir=state_dir, port=port, lambda_prewarm=prewarm)
-    runtime = LocalRuntime(options, template).start(lambda _: None, postgres)
-    try:
-        sys.stdin.read()
-    finally:
-        runtime.stop()
+    return LocalRuntime(options, template).start(lambda _: None, postgres)
 
 
 def cold_and_warm(state_dir: Path) -> dict[str, tuple[float, float]]:
