@@ -18,6 +18,9 @@ medians and the ratios to rsetl are printed, with the machine's load:
   canned JSON, through the same boto3 client.
 
 A workload an emulator does not serve (or serves wrongly) is reported, not timed.
+
+`python -m bench.peers --data-api-only ROUNDS` needs no peer: it runs the Data API pair alone, through
+`up`'s runtime, the Data API served alone (bench.data_api_overhead's server) and the null floor.
 """
 
 from __future__ import annotations
