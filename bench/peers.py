@@ -18,6 +18,9 @@ medians and the ratios to rsetl are printed, with the machine's load:
   canned JSON, through the same boto3 client.
 
 A workload an emulator does not serve (or serves wrongly) is reported, not timed.
+
+`python -m bench.peers --data-api-only ROUNDS` needs no peer: it runs the Data API pair alone, through
+`up`'s runtime, the Data API served alone (bench.data_api_overhead's server) and the null floor.
 """
 
 from __future__ import annotations
@@ -468,11 +471,8 @@ def main(peers_python: str, output: Path | None, quick: bool = False) -> None:
             emulators.append(emulator)
             _first_answer(emulator, time.monotonic())
             _prepare(emulator)
-        null_port = _free_port()
-        null = subprocess.Popen([sys.executable, "-m", "bench.peers", "null", str(null_port)], cwd=PROJECT,
-                                stdin=subprocess.PIPE)  # fmt: skip
-        floor = Emulator("null server", null, null_port)
-        _first_answer_null(floor)
+        floor = _spawn_data_api()
+        null = floor.process
         for label, workload, rounds, _ in ROWS:
             served = [*emulators, floor] if "Data API" in label else emulators
             measured = _measure(served, workload, 2 if quick else rounds)
@@ -502,6 +502,60 @@ def main(peers_python: str, output: Path | None, quick: bool = False) -> None:
         from bench.plots import plot_peers
 
         print(f"plot: {plot_peers(table, units, output.with_suffix('.png'))}")
+
+
+def _spawn_data_api(kind: str = "null", name: str = "null server") -> Emulator:
+    """The null Data API (or, `standalone`, bench.data_api_overhead's server) in a process of its own,
+    once it answers."""
+    port = _free_port()
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PROJECT / "src"), str(PROJECT)]))
+    process = subprocess.Popen([sys.executable, "-m", "bench.peers", kind, str(port)], cwd=PROJECT,
+                               env=environment, stdin=subprocess.PIPE)  # fmt: skip
+    floor = Emulator(name, process, port)
+    _first_answer_null(floor)
+    return floor
+
+
+def _serve_standalone() -> None:
+    """Child (`python -m bench.peers standalone PORT`): the Data API alone, on an embedded PostgreSQL,
+    as bench.data_api_overhead serves it, until stdin closes."""
+    from rsetl.redshift_data import serve
+
+    with tempfile.TemporaryDirectory(prefix="rsetl-bench-standalone-") as state_dir:
+        endpoint = serve(Path(state_dir), port=int(sys.argv[2]))
+        try:
+            sys.stdin.read()
+        finally:
+            endpoint.stop()
+
+
+def data_api_floor(rounds: int) -> None:
+    """Only the Data API pair (`--data-api-only`: no peer is installed or run): `up`'s, the server of
+    bench.data_api_overhead (the Data API alone), and their floor, interleaved."""
+    load_before = os.getloadavg()
+    servers: list[Emulator] = []
+    with tempfile.TemporaryDirectory(prefix="rsetl-bench-peers-") as state_dir:
+        try:
+            servers.append(_spawn("rsetl", sys.executable, Path(state_dir)))
+            _first_answer(servers[0], time.monotonic())
+            servers.append(_spawn_data_api("standalone", "Data API alone"))
+            servers.append(_spawn_data_api())
+            measured = _measure(servers, _data_api_pair, rounds)
+        finally:
+            for server in servers:
+                server.stop()
+    load_after = os.getloadavg()
+    print(f"Data API pair (select 1), {rounds} interleaved rounds, medians; load average (1 min) "
+          f"{load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores")  # fmt: skip
+    floor = measured["null server"]
+    for name, value in measured.items():
+        ratio = (
+            f" ({value / floor:.2f}x the floor)"
+            if isinstance(value, float) and isinstance(floor, float)
+            else ""
+        )
+        print(f"{'rsetl local up' if name == 'rsetl' else name:16}{_format(value, 'ms'):>10}{ratio}")
+    print("target: rsetl local up <= 1.5x the floor")
 
 
 def _first_answer_null(floor: Emulator) -> None:
@@ -551,12 +605,21 @@ def _print(
 if __name__ == "__main__":
     if sys.argv[1:2] == ["null"]:
         _serve_null()
+    elif sys.argv[1:2] == ["standalone"]:
+        _serve_standalone()
     else:
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("--peers-python", help="python of a venv with ministack and moto[server]")
         parser.add_argument(
-            "--peers-python", required=True, help="python of a venv with ministack and moto[server]"
-        )
+            "--data-api-only", type=int, metavar="ROUNDS",
+            help="only the Data API pair against its floor, over ROUNDS rounds (no peers needed)",
+        )  # fmt: skip
         parser.add_argument("--output", type=Path, help="write the table as JSON here (for bench.plots)")
         parser.add_argument("--quick", action="store_true", help="two rounds a row: a check that all runs")
         arguments = parser.parse_args()
-        main(arguments.peers_python, arguments.output, arguments.quick)
+        if arguments.data_api_only:
+            data_api_floor(arguments.data_api_only)
+        elif arguments.peers_python is None:
+            parser.error("--peers-python is required, unless --data-api-only")
+        else:
+            main(arguments.peers_python, arguments.output, arguments.quick)

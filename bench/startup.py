@@ -27,11 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.config import Config
-from botocore.exceptions import EndpointConnectionError
-
-from rsetl.awsproto.clients import LOCAL_KEYS, local_client
-
 PROJECT = Path(__file__).resolve().parents[1]
 ROUNDS = 3
 
@@ -97,6 +92,10 @@ def _memory_kb(pid: int) -> tuple[int, int]:
 
 
 def _client(port: int) -> Any:
+    from botocore.config import Config
+
+    from rsetl.awsproto.clients import LOCAL_KEYS, local_client
+
     # The port is bound before the runtime serves on it: an early call waits for its answer.
     return local_client(
         "stepfunctions", f"http://127.0.0.1:{port}", "us-east-1", *LOCAL_KEYS,
@@ -112,6 +111,8 @@ def _start(state_dir: Path, mode: Mode) -> Start:
     environment = dict(os.environ)
     if mode.source is not None:
         environment["PYTHONPATH"] = os.pathsep.join([str(PROJECT), str(mode.source)])
+    from botocore.exceptions import EndpointConnectionError
+
     started = time.monotonic()
     child = subprocess.Popen(
         command, cwd=PROJECT, env=environment, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
@@ -139,15 +140,34 @@ def _start(state_dir: Path, mode: Mode) -> Start:
 
 
 def serve(state_dir: Path, port: int, prewarm: int) -> None:
-    """Child: the runtime `rsetl local up` starts, until stdin closes."""
-    from rsetl.runtime import LocalRuntime, RuntimeOptions
-
-    options = RuntimeOptions(project_dir=PROJECT, state_dir=state_dir, port=port, lambda_prewarm=prewarm)
-    runtime = LocalRuntime(options).start(lambda _: None)
+    """Child: the runtime `rsetl local up` starts, in `rsetl.cli.up`'s order (the template checked,
+    PostgreSQL started, then the runtime imported and started), until stdin closes."""
+    runtime = _start_as_up(state_dir, port, prewarm)
     try:
         sys.stdin.read()
     finally:
         runtime.stop()
+
+
+def _start_as_up(state_dir: Path, port: int, prewarm: int) -> Any:
+    from rsetl.awsproto import ensure_port_free
+
+    try:
+        from rsetl.postgres import StartingServer
+        from rsetl.runtime.template import load_local_template
+    except ImportError:  # --before-src: a checkout whose runtime starts PostgreSQL itself, after its imports
+        from rsetl.runtime import LocalRuntime, RuntimeOptions
+
+        options = RuntimeOptions(project_dir=PROJECT, state_dir=state_dir, port=port, lambda_prewarm=prewarm)
+        return LocalRuntime(options).start(lambda _: None)
+    template = load_local_template(PROJECT, {})
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ensure_port_free(port)
+    postgres = StartingServer(state_dir / "postgres")
+    from rsetl.runtime.runtime import LocalRuntime, RuntimeOptions
+
+    options = RuntimeOptions(project_dir=PROJECT, state_dir=state_dir, port=port, lambda_prewarm=prewarm)
+    return LocalRuntime(options, template).start(lambda _: None, postgres)
 
 
 def cold_and_warm(state_dir: Path) -> dict[str, tuple[float, float]]:

@@ -1,4 +1,8 @@
-"""The `rsetl` command line."""
+"""The `rsetl` command line.
+
+A verb imports what it needs when it runs: `up` starts PostgreSQL before the runtime's imports, and
+the client verbs never import the runtime.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,10 @@ import signal
 import sys
 from pathlib import Path
 
-from boto3.exceptions import S3UploadFailedError
-from botocore.exceptions import BotoCoreError, ClientError
-
 from rsetl import __version__
-from rsetl.awsproto import PortUnavailable
-from rsetl.lambdas import LambdaRuntimeError
-from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresError
-from rsetl.redshift_data import STATEMENT_WORKERS
-from rsetl.runtime.state import DEFAULT_STATE_DIR, NoRuntimeRunning
-from rsetl.template import TemplateError
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS
+from rsetl.redshift_data.config import STATEMENT_WORKERS
+from rsetl.runtime.state import DEFAULT_STATE_DIR
 
 STATE_DIR_HELP = (
     f"local state (default {DEFAULT_STATE_DIR}; for the demo <project>/.rsetl/demo, wiped first); "
@@ -145,24 +143,43 @@ def main(argv: list[str] | None = None) -> int:
     if before is not None and after is not None and before != after:
         parser.error(f"--state-dir is given twice with different folders: {before} and {after}")
     chosen: Path | None = after or before
-    from rsetl.cli import local
-    from rsetl.cli.client import EndpointError
-
     try:
         return _run(args, chosen)
-    except (
-        NoRuntimeRunning, TemplateError, LambdaRuntimeError, PostgresError, PortUnavailable, local.UsageError,
-    ) as error:  # fmt: skip
-        print(f"rsetl: {_one_line(error)}", file=sys.stderr)
-        return 2
-    except (ClientError, BotoCoreError, S3UploadFailedError, EndpointError) as error:
-        print(f"rsetl: the local endpoint answered: {_one_line(error)}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("rsetl: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return _reader_gone()
+    except Exception as error:
+        code = _exit_code(error)
+        if code is None:
+            raise
+        prefix = "rsetl: the local endpoint answered: " if code == 1 else "rsetl: "
+        print(f"{prefix}{_one_line(error)}", file=sys.stderr)
+        return code
+
+
+def _exit_code(error: Exception) -> int | None:
+    """2 for a usage error or a runtime that cannot start or be reached, 1 for an error the endpoint
+    answered; None for anything else (a bug: its traceback is shown)."""
+    # Imported here: a verb that failed has imported them already, and the others need not.
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from rsetl.awsproto import PortUnavailable
+    from rsetl.cli.client import EndpointError
+    from rsetl.cli.up import UsageError
+    from rsetl.lambdas import LambdaRuntimeError
+    from rsetl.postgres import PostgresError
+    from rsetl.runtime.state import NoRuntimeRunning
+    from rsetl.template import TemplateError
+
+    usage = (NoRuntimeRunning, TemplateError, LambdaRuntimeError, PostgresError, PortUnavailable, UsageError)
+    if isinstance(error, usage):
+        return 2
+    if isinstance(error, ClientError | BotoCoreError | S3UploadFailedError | EndpointError):
+        return 1
+    return None
 
 
 def _reader_gone() -> int:
@@ -178,9 +195,6 @@ def _reader_gone() -> int:
 
 
 def _run(args: argparse.Namespace, chosen_state_dir: Path | None) -> int:
-    from rsetl.cli import local
-    from rsetl.cli.client import LocalClients
-
     if args.command == "pipelines":
         from rsetl.cli.pipelines import list_pipelines
 
@@ -188,12 +202,14 @@ def _run(args: argparse.Namespace, chosen_state_dir: Path | None) -> int:
     state_dir = chosen_state_dir or DEFAULT_STATE_DIR
     match args.local_command:
         case "up":
-            return local.up(
+            from rsetl.cli import up
+
+            return up.up(
                 args.project_dir, state_dir, args.port, args.parameter_overrides, args.database_url,
                 args.database_secret,
                 args.isolation_level,
                 args.config_env,
-                credentials=local.parse_credentials(args.credentials, args.credentials_file),
+                credentials=up.parse_credentials(args.credentials, args.credentials_file),
                 stop_grace_seconds=args.stop_grace_seconds,
                 statement_workers=args.statement_workers,
             )  # fmt: skip
@@ -209,6 +225,9 @@ def _run(args: argparse.Namespace, chosen_state_dir: Path | None) -> int:
                 serve=args.serve,
                 port=args.port,
             )
+    from rsetl.cli import local
+    from rsetl.cli.client import LocalClients
+
     clients = LocalClients.for_state_dir(state_dir)
     match args.local_command:
         case "put":

@@ -13,6 +13,7 @@ from rsetl.postgres.server import (
     DEFAULT_ISOLATION_LEVEL,
     ISOLATION_LEVELS,
     PostgresServer,
+    StartingServer,
     alter_isolation_sql,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "PostgresError",
     "PostgresServer",
     "PostgresStartError",
+    "StartingServer",
     "alter_isolation_sql",
 ]

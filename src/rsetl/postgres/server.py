@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import subprocess
@@ -192,10 +193,60 @@ class PostgresServer:
                 time.sleep(0.2)
 
     def _install_compat(self, database: str) -> None:
-        from rsetl.redshift_sql.compat import install_compat
+        """Install the compat layer unless the database's stamp names this very script.
 
+        The stamp is a comment on the compat schema, written in the install's transaction; a database
+        from an older version (another script, or no stamp) gets the script again.
+        """
+        from rsetl.redshift_sql.compat import COMPAT_SCHEMA, compat_sql, install_compat
+
+        stamp = "rsetl compat " + hashlib.sha256(compat_sql().encode()).hexdigest()
         with psycopg.connect(self.conninfo(database), autocommit=True) as conn:
-            install_compat(conn)
+            found = conn.execute(
+                "SELECT obj_description(to_regnamespace(%s), 'pg_namespace')", (COMPAT_SCHEMA,)
+            ).fetchone()
+            if found is not None and found[0] == stamp:
+                return
+            with conn.transaction():
+                install_compat(conn)
+                conn.execute(
+                    sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                        sql.Identifier(COMPAT_SCHEMA), sql.Literal(stamp)
+                    )
+                )
+
+
+class StartingServer:
+    """An embedded server starting in a thread of its own: copying its data directory and waiting for
+    `pg_ctl` are mostly waits on other processes, so the caller wires the rest meanwhile."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._server: PostgresServer | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._start, args=(state_dir,), name="postgres-start", daemon=True
+        )
+        self._thread.start()
+
+    def _start(self, state_dir: Path) -> None:
+        try:
+            self._server = PostgresServer.start(state_dir)
+        except BaseException as error:  # handed to the caller of result()
+            self._error = error
+
+    def result(self) -> PostgresServer:
+        """The started server, once it is up; what failed the start is raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._server is not None
+        return self._server
+
+    def stop(self) -> None:
+        """Stop the server once its start has ended, for a caller that gave up before result()."""
+        self._thread.join()
+        if self._server is not None:
+            self._server.stop()
 
 
 def alter_isolation_sql(name: str, level: str) -> str:

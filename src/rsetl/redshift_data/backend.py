@@ -1,7 +1,8 @@
 """The state of the local Data API: statements, client tokens, sessions, the sweep and aborts.
 
 The wire layer (`service.py`) checks requests and shapes answers; everything a statement goes
-through after its submit, and every cancel, happens here.
+through after its submit, and every cancel, happens here. Longer than 400 lines because submit,
+sweep, end and cancel share one lock over the statements, client tokens and sessions: read together.
 """
 
 from __future__ import annotations

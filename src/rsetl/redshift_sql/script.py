@@ -10,7 +10,8 @@ from sqlglot.tokens import Token, TokenType
 
 from rsetl.redshift_sql.exceptions import ParameterError, RedshiftSqlError, UnsupportedSqlError
 from rsetl.redshift_sql.lexer import check_parameters, placeholders, split_tokens, tokenize, word
-from rsetl.redshift_sql.translate import Translation, translate_tokens
+from rsetl.redshift_sql.text_cache import TextCache
+from rsetl.redshift_sql.translate import Translation, translate_cached
 
 _SESSION_COMMANDS = {"SET", "PREPARE", "DECLARE", "LISTEN", "LOCK", "CALL"}
 """Statements that leave state on their connection (settings, prepared statements, cursors,
@@ -66,8 +67,17 @@ class SqlScript:
         )
 
 
+_SCRIPTS: TextCache[SqlScript] = TextCache()
+"""Lexed texts by text: the Data API receives the same statements over and over."""
+
+
 def parse_script(sql: str) -> SqlScript:
-    """Lex `sql` once; a text the lexer cannot read carries its error instead of statements."""
+    """Lex `sql` once (a text seen lately, not again); a text the lexer cannot read carries its error
+    instead of statements."""
+    return _SCRIPTS.get(sql, lambda: _lex_script(sql))
+
+
+def _lex_script(sql: str) -> SqlScript:
     try:
         tokens = tokenize(sql)
     except RedshiftSqlError as error:
@@ -99,7 +109,7 @@ def prepare_script(
     if values and len(statements) > 1:
         # Redshift parses a parameterized text as one prepared statement and refuses more.
         raise RedshiftSqlError("cannot insert multiple commands into a prepared statement")
-    return [translate_tokens(s.text, list(s.tokens)) for s in statements], values
+    return [translate_cached(s.text, s.tokens) for s in statements], values
 
 
 def bind_parameters(

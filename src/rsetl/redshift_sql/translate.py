@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -19,6 +20,7 @@ from rsetl.redshift_sql.exceptions import RedshiftSqlError, UnsupportedSqlError
 from rsetl.redshift_sql.isolation import IsolationCommand, parse_isolation
 from rsetl.redshift_sql.lexer import span, tokenize, word
 from rsetl.redshift_sql.procedural import rewrite_body, rewrite_expressions
+from rsetl.redshift_sql.text_cache import TextCache
 from rsetl.redshift_sql.unload import UnloadCommand, parse_unload
 
 # Statements PostgreSQL runs as Redshift writes them.
@@ -48,6 +50,19 @@ class Translation:
 def translate(statement: str) -> Translation:
     """Translate one Redshift statement (no trailing semicolon, parameters already bound)."""
     return translate_tokens(statement, tokenize(statement))
+
+
+_CACHE: TextCache[Translation] = TextCache()
+"""Translations by text: a client sends the same statements over and over, and parsing each with
+sqlglot is most of its translation. Only plain SQL and no-ops are kept (a COPY or UNLOAD command is a
+mutable object)."""
+
+
+def translate_cached(statement: str, tokens: Sequence[Token]) -> Translation:
+    """`translate_tokens`, answered from the cache of the last 1,024 texts when it holds `statement`."""
+    return _CACHE.get(
+        statement, lambda: translate_tokens(statement, list(tokens)), lambda t: t.kind in ("sql", "noop")
+    )
 
 
 def translate_tokens(statement: str, tokens: list[Token]) -> Translation:

@@ -1,7 +1,12 @@
-"""The local runtime: every service the product uses, on one 127.0.0.1 port, wired from template.yaml."""
+"""The local runtime: every service the product uses, on one 127.0.0.1 port, wired from template.yaml.
+
+Longer than 400 lines because it is the one place where the services meet: their construction in
+start-up order, the hooks between them, and their stop in the reverse order read best together.
+"""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -37,14 +42,13 @@ from rsetl.lambdas import FunctionConfig, LambdaRuntime, LayerConfig
 from rsetl.lambdas.asynchronous import AsyncInvocation, AsyncInvoker
 from rsetl.lambdas.event_source_mapping import SqsPoller
 from rsetl.lambdas.runtime import DEFAULT_IDLE_SECONDS
-from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer
+from rsetl.postgres import DEFAULT_ISOLATION_LEVEL, ISOLATION_LEVELS, PostgresServer, StartingServer
 from rsetl.redshift_data import (
     ADMIN_USER,
     STATEMENT_WORKERS,
     DatabaseAuth,
     DatabaseLogin,
     RedshiftDataService,
-    local_workgroup_id,
 )
 from rsetl.redshift_sql import RedshiftSqlRunner
 from rsetl.runtime.access import InProcessAccess
@@ -52,6 +56,7 @@ from rsetl.runtime.admin import AdminService
 from rsetl.runtime.endpoints import check_served, local_aws_environment
 from rsetl.runtime.sql_apply import AppliedFile, apply_sql_folder
 from rsetl.runtime.state import EndpointInfo, clear_endpoint, write_endpoint
+from rsetl.runtime.template import load_local_template
 from rsetl.runtime.wiring import (
     WiringReport,
     not_emulated_names,
@@ -70,7 +75,7 @@ from rsetl.sqs import SqsService
 from rsetl.stepfunctions import StepFunctionsEngine
 from rsetl.stepfunctions.restarts import Restart
 from rsetl.stepfunctions.service import StatesService
-from rsetl.template import LocalTemplate, load_template
+from rsetl.template import LocalTemplate
 from rsetl.template.pipelines import load_pipelines
 
 logger = logging.getLogger(__name__)
@@ -131,10 +136,13 @@ class Recovery:
 class LocalRuntime:
     """Starts PostgreSQL and the local services, wires the template into them, serves one port."""
 
-    def __init__(self, options: RuntimeOptions) -> None:
+    def __init__(self, options: RuntimeOptions, template: LocalTemplate | None = None) -> None:
+        """`template`: the options' template when the caller loaded it already (`load_local_template`)."""
         self.options = options
         self.clock = options.clock
-        self.template: LocalTemplate = _load_with_local_target(options)
+        self.template: LocalTemplate = template or load_local_template(
+            options.project_dir, options.parameter_overrides, options.config_env
+        )
         self.report = WiringReport(not_emulated=not_emulated_names(self.template))
         self.access_key, self.secret_key = next(iter(options.credentials.items()))
         self.iam = LocalIam(self.template, now=self.clock.now, on_denied=self._log_denial)
@@ -145,6 +153,7 @@ class LocalRuntime:
             for function in self.template.of_type("AWS::Lambda::Function")
         }
         self.postgres: PostgresServer | None = None
+        self._starting_postgres: StartingServer | None = None
         self.server: LocalServer | None = None
         self.lambdas: LambdaRuntime | None = None
         self.redshift_data: RedshiftDataService | None = None
@@ -171,8 +180,24 @@ class LocalRuntime:
         """A boto3 client of `service` at this runtime's endpoint, signed as its administrator."""
         return local_client(service, self.url, self.template.region, self.access_key, self.secret_key)
 
-    def start(self, on_progress: Callable[[str], None] | None = None) -> LocalRuntime:
-        """Bring everything up; `on_progress` hears one line per phase."""
+    def start(
+        self, on_progress: Callable[[str], None] | None = None, postgres: StartingServer | None = None
+    ) -> LocalRuntime:
+        """Bring everything up; `on_progress` hears one line per phase. `postgres`: the embedded server
+        of `state_dir/postgres`, started already (`up` starts it before the runtime's imports); it is
+        stopped with the runtime, also when the start fails."""
+        self._starting_postgres = postgres
+        collecting = gc.isenabled()
+        # Start-up allocates much and frees little (the journal's history, the wiring): a collection
+        # meanwhile only costs time.
+        gc.disable()
+        try:
+            return self._start(on_progress)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _start(self, on_progress: Callable[[str], None] | None) -> LocalRuntime:
         say = on_progress or (lambda line: logger.info(line))
         options, template = self.options, self.template
         if options.isolation_level not in ISOLATION_LEVELS:
@@ -181,6 +206,12 @@ class LocalRuntime:
             )
         ensure_port_free(options.port)
         options.state_dir.mkdir(parents=True, exist_ok=True)
+        if not options.database_url:
+            say("starting PostgreSQL")
+            # Copying its data directory and waiting for pg_ctl are waits on other processes: the
+            # journal loads and what needs no database is wired meanwhile.
+            if self._starting_postgres is None:
+                self._starting_postgres = StartingServer(options.state_dir / "postgres")
         self.journal = Journal.in_state_dir(options.state_dir)
         self.events.keep_in(self.journal)
         self.scheduler.keep_in(self.journal)
@@ -198,12 +229,23 @@ class LocalRuntime:
         self.lambdas.prewarm(options.lambda_prewarm)
         # The handlers import while PostgreSQL starts and sql/ applies: both wait on other processes.
         init_check = self.lambdas.start_init_check()
-        say("starting PostgreSQL")
-        self.postgres = (
-            PostgresServer.from_url(options.database_url)
-            if options.database_url
-            else PostgresServer.start(options.state_dir / "postgres")
-        )
+        self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
+        self.stepfunctions = StepFunctionsEngine(
+            self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,
+            states_authorizer=self._authorize_states_task, task_credentials=self._task_credentials,
+            endpoint_url=self.url,
+            credentials=(self.access_key, self.secret_key), region=template.region,
+            account_id=template.account_id, status_events=self._publish_one, journal=self.journal,
+        )  # fmt: skip
+        self.access = InProcessAccess(self.iam, self.stepfunctions)
+        self.events.dispatcher.authorizer = self.access.delivery
+        self.events.dispatcher.dead_letter_authorizer = self.access.dead_letter
+        say("wiring template.yaml")
+        self._wire()
+        if self._starting_postgres is not None:
+            self.postgres, self._starting_postgres = self._starting_postgres.result(), None
+        else:
+            self.postgres = PostgresServer.from_url(str(options.database_url))
         self.postgres.create_database("dev", options.isolation_level)
         self.sql_runner = RedshiftSqlRunner(self.s3)
         self.redshift_data = RedshiftDataService(
@@ -221,17 +263,6 @@ class LocalRuntime:
             # A secret holds the credentials of a user that exists (the deployer created it).
             users.ensure(DatabaseLogin(user))
         self.function_errors = init_check.errors()
-        self.async_lambda = AsyncInvoker(self.lambdas, self.clock, self._send_to_destination)
-        self.stepfunctions = StepFunctionsEngine(
-            self.clock, lambda_invoker=self.lambdas, lambda_authorizer=self._authorize_lambda_task,
-            states_authorizer=self._authorize_states_task, task_credentials=self._task_credentials,
-            endpoint_url=self.url,
-            credentials=(self.access_key, self.secret_key), region=template.region,
-            account_id=template.account_id, status_events=self._publish_one, journal=self.journal,
-        )  # fmt: skip
-        self.access = InProcessAccess(self.iam, self.stepfunctions)
-        self.events.dispatcher.authorizer = self.access.delivery
-        self.events.dispatcher.dead_letter_authorizer = self.access.dead_letter
         router.register(self.redshift_data)
         router.register(EventsService(self.events))
         router.register(StatesService(self.stepfunctions, self.access.state_machine_trust))
@@ -241,8 +272,6 @@ class LocalRuntime:
         router.register(self.s3, fallback=True)
         check_served(router)
         router.mount(CONSOLE_MOUNT, ConsolePages(self._run_source()).handle)
-        say("wiring template.yaml")
-        self._wire()
         self.server.start()
         self.recovery = Recovery(
             self.stepfunctions.restart_interrupted(),
@@ -500,6 +529,9 @@ class LocalRuntime:
             self.redshift_data.close()
         if self.postgres is not None:
             self.postgres.stop()
+        elif self._starting_postgres is not None:
+            # The start failed before it waited for the server: it must not outlive the runtime.
+            self._starting_postgres.stop()
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -515,23 +547,6 @@ def role_session_environment(caller: Caller) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": caller.secret_key,
         "AWS_SESSION_TOKEN": f"rsetl-local-session-{caller.access_key}",
     }
-
-
-def _load_with_local_target(options: RuntimeOptions) -> LocalTemplate:
-    """The template; with a Serverless WorkgroupName but no WorkgroupId, the local workgroup's ID
-    fills it in, as a deployer copies it from `aws redshift-serverless get-workgroup`."""
-    path = options.project_dir / "template.yaml"
-    template = load_template(
-        path, parameter_overrides=options.parameter_overrides, config_env=options.config_env
-    )
-    parameters = template.parameters
-    if parameters.get("WorkgroupName") and "WorkgroupId" in parameters and not parameters["WorkgroupId"]:
-        overrides = {
-            **options.parameter_overrides,
-            "WorkgroupId": local_workgroup_id(parameters["WorkgroupName"]),
-        }
-        template = load_template(path, parameter_overrides=overrides, config_env=options.config_env)
-    return template
 
 
 def _workgroup_ids(template: LocalTemplate) -> dict[str, str]:

@@ -224,3 +224,25 @@ def test_a_connection_in_use_when_the_pool_closes_is_closed_when_released(postgr
     assert not fresh.closed
     assert pool.acquire("dev", login) is fresh
     pool.close()
+
+
+def test_a_pooled_connection_whose_backend_was_terminated_is_not_handed_out_again(
+    postgres: PostgresServer,
+) -> None:
+    """The pool tells a dead idle connection by its socket (readable: the backend's FATAL, then EOF)."""
+    users = DatabaseUsers(postgres.conninfo, ADMIN_USER)
+    pool = ConnectionPool(users)
+    login = users.admin()
+    pooled = pool.acquire("dev", login)
+    pid = pooled.info.backend_pid
+    pool.release("dev", login, pooled, dirty=False)
+    assert pool.acquire("dev", login) is pooled  # alive: reused without a new backend
+    pool.release("dev", login, pooled, dirty=False)
+    with postgres.connect("dev") as admin:
+        # With a timeout, pg_terminate_backend returns once the backend has exited.
+        assert admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone() == (True,)
+    replacement = pool.acquire("dev", login)
+    assert replacement is not pooled and pooled.closed
+    assert replacement.execute("SELECT 1").fetchone() == (1,)
+    pool.release("dev", login, replacement, dirty=False)
+    pool.close()

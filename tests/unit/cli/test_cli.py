@@ -16,14 +16,8 @@ from rich.console import Console
 from rsetl.cli import build_parser, main
 from rsetl.cli.client import EndpointError, LocalClients
 from rsetl.cli.demo import run_demo
-from rsetl.cli.local import (
-    UsageError,
-    delivery_text,
-    parse_credentials,
-    parse_database_secrets,
-    parse_s3_uri,
-    print_startup_problems,
-)
+from rsetl.cli.local import delivery_text, parse_s3_uri, print_startup_problems
+from rsetl.cli.up import UsageError, parse_credentials, parse_database_secrets
 from rsetl.eventbridge.delivery import DeliveryRecord
 from rsetl.eventbridge.scheduler import MissedFires
 from rsetl.redshift_data import STATEMENT_WORKERS
@@ -85,7 +79,7 @@ def test_up_takes_the_number_of_statement_workers(monkeypatch: pytest.MonkeyPatc
         seen.append(kwargs["statement_workers"])
         return 0
 
-    monkeypatch.setattr("rsetl.cli.local.up", up)
+    monkeypatch.setattr("rsetl.cli.up.up", up)
     assert main(["local", "up", "--statement-workers", "8"]) == 0
     assert main(["local", "up"]) == 0
     assert seen == [8, STATEMENT_WORKERS]

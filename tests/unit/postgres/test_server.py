@@ -38,6 +38,21 @@ def test_create_database_is_idempotent_and_installs_compat(embedded: PostgresSer
         assert conn.execute("SELECT rsetl_compat.strtol('ff', 16)").fetchone() == (255,)
 
 
+def test_compat_layer_is_installed_again_only_when_its_stamp_differs(embedded: PostgresServer) -> None:
+    embedded.create_database("stamped")
+    with embedded.connect("stamped") as conn:
+        # A function the stamp's script creates, dropped behind its back: a matching stamp skips it.
+        conn.execute("DROP FUNCTION rsetl_compat.getdate()")
+    embedded.create_database("stamped")
+    with embedded.connect("stamped") as conn:
+        assert conn.execute("SELECT to_regproc('rsetl_compat.getdate')").fetchone() == (None,)
+        # A database an older version set up has another stamp (or none): the script runs again.
+        conn.execute("COMMENT ON SCHEMA rsetl_compat IS NULL")
+    embedded.create_database("stamped")
+    with embedded.connect("stamped") as conn:
+        assert conn.execute("SELECT rsetl_compat.getdate() IS NOT NULL").fetchone() == (True,)
+
+
 @pytest.mark.parametrize("name", ["1abc", "has space", "semi;colon", ""])
 def test_invalid_database_names_are_refused(embedded: PostgresServer, name: str) -> None:
     with pytest.raises(InvalidDatabaseNameError):

@@ -46,6 +46,12 @@ def test_fresh_data_directories_are_copies_of_the_cached_cluster_and_start(
         raise AssertionError("initdb ran for a fresh data directory")
 
     monkeypatch.setattr(wheel, "initdb", no_initdb)
+    import rsetl.redshift_sql.compat as compat
+
+    def no_install(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the compat layer was installed again in a copy of the template")
+
+    monkeypatch.setattr(compat, "install_compat", no_install)
     second = PostgresServer.start(state_dirs / "second")
     try:
         with psycopg.connect(second.conninfo()) as conn:

@@ -3,12 +3,18 @@ translation all read the same tokens."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
 
 from rsetl.objectstore import MemoryObjectStore
 from rsetl.redshift_sql import RedshiftSqlRunner, lexer, prepare_script
+from rsetl.redshift_sql import script as script_module
+from rsetl.redshift_sql.text_cache import TextCache
+
+# The package exports a function named `translate` too, which hides the module as an attribute.
+translate_module = importlib.import_module("rsetl.redshift_sql.translate")
 
 
 @pytest.fixture
@@ -21,6 +27,9 @@ def lexings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return original(self, sql)
 
     monkeypatch.setattr(lexer._Tokenizer, "tokenize", counted)
+    # Empty caches: a text another test lexed is not lexed again.
+    monkeypatch.setattr(script_module, "_SCRIPTS", TextCache())
+    monkeypatch.setattr(translate_module, "_CACHE", TextCache())
     return seen
 
 
