@@ -40,7 +40,14 @@ from rsetl.runtime import LocalRuntime, RuntimeOptions
 
 SIZES = (100, 1000, 5000)
 PER_FILE = "per-file"
-"""Today's design: one S3 event, one RunPipeline execution, one transaction per file."""
+"""One S3 event, one RunPipeline execution, one transaction per file (the template's SalesLoads: PER_FILE)."""
+BATCHED = "batched"
+"""S3 events gather in the SalesUploadsQueue; one ingest_sales_batch run and transaction per 19 files
+(SalesLoads: BATCHED)."""
+DESIGNS = {PER_FILE: "PER_FILE", BATCHED: "BATCHED"}
+"""Each design's SalesLoads template parameter."""
+DELIVERY_TARGETS = {PER_FILE: "RunPipelineStateMachine", BATCHED: "SalesUploadsQueue"}
+"""Where each design's S3 rule delivers (its duplicated deliveries)."""
 DUPLICATE_SHARE = 5
 """One delivery in this many to the state machine is duplicated (EventBridge delivers at least once)."""
 UPLOADERS = 16
@@ -96,9 +103,13 @@ def sales_file(tag: str, *, bad: bool = False) -> bytes:
 
 
 @contextmanager
-def burst_runtime(work: Path) -> Iterator[LocalRuntime]:
+def burst_runtime(work: Path, design: str = PER_FILE) -> Iterator[LocalRuntime]:
     """A started runtime over the repository's template on a virtual clock, fresh state in `work`."""
-    runtime = LocalRuntime(RuntimeOptions(project_dir=REPO, state_dir=work, clock=VirtualClock(DEMO_START)))
+    options = RuntimeOptions(
+        project_dir=REPO, state_dir=work, clock=VirtualClock(DEMO_START),
+        parameter_overrides={"SalesLoads": DESIGNS[design]},
+    )  # fmt: skip
+    runtime = LocalRuntime(options)
     runtime.start()
     try:
         yield runtime
@@ -134,12 +145,12 @@ def run_burst(files: int, design: str = PER_FILE) -> Burst:
     """One burst of `files` uploads (one bad, a fifth of the deliveries duplicated) on fresh state."""
     with (
         tempfile.TemporaryDirectory(prefix="rsetl-bench-burst-") as work,
-        burst_runtime(Path(work)) as runtime,
+        burst_runtime(Path(work), design) as runtime,
     ):
         assert runtime.redshift_data is not None and runtime.async_lambda is not None
-        (machine,) = runtime.template.of_type("AWS::StepFunctions::StateMachine")
+        target = runtime.template.resources[DELIVERY_TARGETS[design]]
         duplicates = files // DUPLICATE_SHARE
-        runtime.events.dispatcher.faults.duplicate(str(machine.arn), times=duplicates)
+        runtime.events.dispatcher.faults.duplicate(str(target.arn), times=duplicates)
         started, uploaded_at = time.perf_counter(), runtime.clock.now()
         _upload_all(runtime, files)
         if not runtime.settle(timeout=3600):
