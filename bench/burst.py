@@ -1,14 +1,17 @@
-"""A burst of uploads through the local runtime on a virtual clock: what each file costs as the burst grows.
+"""A burst of uploads through the local runtime on a virtual clock: what each file costs as the burst grows,
+per file and batched (the template's SalesLoads) side by side.
 
-Each size runs on fresh state: `files` sales files (three rows each) land in the landing bucket
-from parallel uploaders, a fifth of the S3 deliveries are duplicated, and one file is bad (a
-negative quantity). It is timed from the first upload until nothing is under way, and counted:
-executions, state transitions, Lambda invocations (the state machine's tasks and the asynchronous
-quarantines), Data API submits, Redshift transactions (a TRANSACTION batch or an ExecuteStatement),
-view refreshes, and the AWS cost per 1,000 files from `bench.cost`.
+Each size runs on fresh state, once per design: `files` sales files (three rows each) land in the
+landing bucket from parallel uploaders, a fifth of the S3 rule's deliveries are duplicated, and one
+file is bad (a negative quantity). It is timed from the first upload until nothing is under way, and
+counted: executions, state transitions, Lambda invocations (the state machine's tasks, the event-source
+mapping's batches and the asynchronous invocations), Data API submits, Redshift transactions (a
+TRANSACTION batch or an ExecuteStatement), view refreshes, SQS requests, and the AWS cost per 1,000
+files from `bench.cost`. Then a lone upload per design: its latency on the virtual clock, batched
+against per file.
 
 Run alone: `.venv/bin/python -m bench.burst [100 1000 5000]`; `--profile N` writes a cProfile of an
-N-file burst to bench/results/burst-N.prof.
+N-file per-file burst to bench/results/burst-N.prof.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import cProfile
 import hashlib
 import json
+import math
 import pstats
 import sys
 import tempfile
@@ -36,6 +40,7 @@ from bench.project import REPO
 from bench.waiting import COMPUTE_SECONDS
 from rsetl.cli.demo import DEMO_START
 from rsetl.clock import VirtualClock
+from rsetl.lambdas.event_source_mapping import BatchOutcome
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 
 SIZES = (100, 1000, 5000)
@@ -133,8 +138,10 @@ def _upload_all(runtime: LocalRuntime, files: int) -> None:
     bucket = _landing_bucket(runtime)
 
     def put(n: int) -> None:
+        # A lone upload is a good one: it measures a load's latency.
+        bad = n == 0 and files > 1
         s3.put_object(
-            Bucket=bucket, Key=f"sales/2026/11/06/burst-{n:05d}.csv", Body=sales_file(str(n), bad=n == 0)
+            Bucket=bucket, Key=f"sales/2026/11/06/burst-{n:05d}.csv", Body=sales_file(str(n), bad=bad)
         )
 
     with ThreadPoolExecutor(max_workers=UPLOADERS) as pool:
@@ -187,15 +194,16 @@ def _count(runtime: LocalRuntime, design: str, files: int, duplicates: int, wall
         )
     async_attempts = sum(i.attempts for i in runtime.async_lambda.invocations)
     task_invocations = sum(e.history.stats.lambda_invocations for e in executions)
+    batches = [outcome for poller in runtime.queue_pollers for outcome in poller.outcomes]
     # Billed as compute only: on a virtual clock shared by concurrent runs, a task's virtual duration
     # also holds the other runs' waits.
-    invocations = task_invocations + async_attempts
+    invocations = task_invocations + async_attempts + len(batches)
     gb_seconds = lambda_gb_seconds([0.0] * invocations, LAMBDA_MEMORY_MB, COMPUTE_SECONDS)
     transitions = sum(e.history.stats.state_transitions for e in executions)
     events_put = sum(
         1 for record in runtime.events.events() if record.event.get("source") == "rsetl.pipeline"
     )
-    counts = RunCounts(transitions, invocations, gb_seconds, events_put)
+    counts = RunCounts(transitions, invocations, gb_seconds, events_put, _sqs_requests(batches))
     return Burst(
         design=design,
         files=files,
@@ -212,6 +220,19 @@ def _count(runtime: LocalRuntime, design: str, files: int, duplicates: int, wall
         wall_seconds=wall,
         cost_per_1000_files=run_cost(counts).total * 1000 / files,
     )
+
+
+def _sqs_requests(batches: list[BatchOutcome]) -> int:
+    """SendMessage per message, and per batch its ReceiveMessage and DeleteMessageBatch calls (10
+    messages each). The mapping's pollers' empty long polls between bursts are not counted."""
+    sent = {m for batch in batches for m in batch.message_ids}
+    per_ten = sum(math.ceil(len(b.message_ids) / 10) + math.ceil(len(b.deleted) / 10) for b in batches)
+    return len(sent) + per_ten
+
+
+def lone_upload_latency(design: str) -> float:
+    """Virtual seconds from a lone upload to the end of its load."""
+    return run_burst(1, design).virtual_seconds_to_last_load
 
 
 def profile(files: int) -> Path:
@@ -249,10 +270,15 @@ def main(argv: list[str]) -> None:
 
     bursts = []
     for files in [int(a) for a in argv] or list(SIZES):
-        bursts.append(run_burst(files))
-        print(json.dumps(bursts[-1].to_json()), flush=True)
+        for design in DESIGNS:
+            bursts.append(run_burst(files, design))
+            print(json.dumps(bursts[-1].to_json()), flush=True)
+    lone = {design: lone_upload_latency(design) for design in DESIGNS}
+    latency = {"lone_upload_seconds": lone, "batched_over_per_file": lone[BATCHED] / lone[PER_FILE]}
+    print(json.dumps(latency), flush=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "burst.json").write_text(json.dumps([b.to_json() for b in bursts], indent=2) + "\n")
+    results = {"bursts": [b.to_json() for b in bursts], "lone_upload": latency}
+    (RESULTS_DIR / "burst.json").write_text(json.dumps(results, indent=2) + "\n")
     print(plot_burst(bursts, RESULTS_DIR / "burst.png"))
 
 

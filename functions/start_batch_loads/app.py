@@ -88,7 +88,8 @@ def start(client: Any, machine_arn: str, name: str, files: Sequence[File]) -> st
 def start_batches(
     client: Any, machine_arn: str, records: Sequence[Mapping[str, Any]], most: int
 ) -> dict[str, Any]:
-    """Start the loads of an SQS batch's files; the partial batch response (malformed or unstarted records)."""
+    """Start the loads of an SQS batch's files; the partial batch response: the records that are no S3
+    event or whose run did not start."""
     failures: list[str] = []
     by_bucket: dict[str, dict[File, list[str]]] = {}
     for record in records:

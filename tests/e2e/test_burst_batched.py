@@ -21,8 +21,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-
 from bench.burst import BATCHED, burst_runtime, sales_file
+
 from rsetl.runtime import LocalRuntime
 
 pytestmark = pytest.mark.own_runtime
@@ -55,17 +55,12 @@ def rows(runtime: LocalRuntime, sql: str) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def burst(runtime: LocalRuntime) -> LocalRuntime:
-    client = boto3.session.Session().client
-    s3, sqs = (
-        client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=runtime.url,
-            region_name=runtime.template.region,
-            aws_access_key_id=runtime.access_key,
-            aws_secret_access_key=runtime.secret_key,
-        )  # fmt: skip
-        for service in ("s3", "sqs")
+    session = boto3.session.Session(
+        region_name=runtime.template.region,
+        aws_access_key_id=runtime.access_key,
+        aws_secret_access_key=runtime.secret_key,
     )
+    s3, sqs = session.client("s3", endpoint_url=runtime.url), session.client("sqs", endpoint_url=runtime.url)
     queue = runtime.template.resources["SalesUploadsQueue"]
     runtime.events.dispatcher.faults.duplicate(str(queue.arn), times=DUPLICATES)
     (bucket,) = runtime.template.of_type("AWS::S3::Bucket")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-
 from bench.burst import BATCHED, burst_runtime, sales_file
 
 pytestmark = pytest.mark.own_runtime

@@ -58,7 +58,8 @@ def test_a_superseded_file_is_recorded_while_the_others_load() -> None:
     files[0]["source"] = {"status": "SUPERSEDED", "reason": "overwritten"}
     sqls, names = render(files)
     assert sqls[2] == (
-        "CALL etl.sp_record_superseded_load(:bucket, :object_key_1, :etag_1, :pipeline, :execution_name, :reason_1)"
+        "CALL etl.sp_record_superseded_load("
+        ":bucket, :object_key_1, :etag_1, :pipeline, :execution_name, :reason_1)"
     )
     assert sqls[3].startswith("COPY ") and len(sqls) == 5
     assert "reason_1" in names and file_values(files)["reason_1"] == "overwritten"
@@ -121,5 +122,5 @@ steps:
           - sql: SELECT :object_key
           - for_each_file: [{sql: SELECT 1}]
 """
-    with pytest.raises(SpecError, match="sql cannot read a file's parameters.*cannot nest"):
+    with pytest.raises(SpecError, match=r"sql cannot read a file's parameters.*cannot nest"):
         parse_spec(text, "bad_batch.yaml")
