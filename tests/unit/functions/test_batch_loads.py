@@ -6,6 +6,8 @@ BatchExecuteStatement, Sqls: "Maximum number of 40 items"), which bounds the fil
 
 from __future__ import annotations
 
+from typing import Any
+
 import botocore.session
 import pytest
 from etl_common import InputError, SpecError, load_spec, parse_spec, prepare_run
@@ -32,7 +34,7 @@ def staged(files: list[dict[str, str]]) -> list[dict]:
     ]
 
 
-def render(files: list[dict]) -> tuple[list[str], list[str]]:
+def render(files: list[Any]) -> tuple[list[str], list[str]]:
     spec = load_spec("ingest_sales_batch")
     values = {"bucket": BUCKET, "pipeline": spec["name"], "execution_name": "x", **file_values(files)}
     rendered = render_step(spec, "load_files", values, "", files=files)
@@ -70,11 +72,9 @@ def test_the_most_files_a_run_takes_fill_one_batch_execute_statement() -> None:
     most = max_files(spec)
     assert most == 19
     sqls, _ = render(staged(batch_files(most)))
-    limit = botocore.session.get_session().get_service_model("redshift-data")
-    assert (
-        len(sqls)
-        <= limit.operation_model("BatchExecuteStatement").input_shape.members["Sqls"].metadata["max"]
-    )
+    model = botocore.session.get_session().get_service_model("redshift-data")
+    shape = model.operation_model("BatchExecuteStatement").input_shape
+    assert shape is not None and len(sqls) <= shape.members["Sqls"].metadata["max"]
 
 
 @pytest.mark.parametrize(

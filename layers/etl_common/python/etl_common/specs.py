@@ -80,7 +80,7 @@ def iter_steps(spec: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]
     return stages
 
 
-def statement_parameters(statement: dict[str, Any]) -> list[str]:
+def statement_parameters(statement: Mapping[str, Any]) -> list[str]:
     """Run parameters a spec statement reads: ``:name`` references, call args and COPY sources."""
     if "sql" in statement:
         return referenced_parameters(statement["sql"])
