@@ -127,14 +127,18 @@ def _landing_bucket(runtime: LocalRuntime) -> str:
     return str(bucket.ref)
 
 
-def _upload_all(runtime: LocalRuntime, files: int) -> None:
-    s3 = boto3.session.Session().client(
-        "s3",
-        endpoint_url=runtime.url,
+def client(runtime: LocalRuntime, service: str) -> Any:
+    """A boto3 client of `runtime`'s endpoint with its credentials."""
+    session = boto3.session.Session(
         region_name=runtime.template.region,
         aws_access_key_id=runtime.access_key,
         aws_secret_access_key=runtime.secret_key,
     )
+    return session.client(service, endpoint_url=runtime.url)  # type: ignore[call-overload]
+
+
+def _upload_all(runtime: LocalRuntime, files: int) -> None:
+    s3 = client(runtime, "s3")
     bucket = _landing_bucket(runtime)
 
     def put(n: int) -> None:

@@ -19,9 +19,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from bench.burst import BATCHED, burst_runtime, sales_file
+from bench.burst import BATCHED, burst_runtime, client, sales_file
 
 from rsetl.runtime import LocalRuntime
 
@@ -55,12 +54,7 @@ def rows(runtime: LocalRuntime, sql: str) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def burst(runtime: LocalRuntime) -> LocalRuntime:
-    session = boto3.session.Session(
-        region_name=runtime.template.region,
-        aws_access_key_id=runtime.access_key,
-        aws_secret_access_key=runtime.secret_key,
-    )
-    s3, sqs = session.client("s3", endpoint_url=runtime.url), session.client("sqs", endpoint_url=runtime.url)
+    s3, sqs = client(runtime, "s3"), client(runtime, "sqs")
     queue = runtime.template.resources["SalesUploadsQueue"]
     runtime.events.dispatcher.faults.duplicate(str(queue.arn), times=DUPLICATES)
     (bucket,) = runtime.template.of_type("AWS::S3::Bucket")

@@ -12,9 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
 import pytest
-from bench.burst import BATCHED, burst_runtime, sales_file
+from bench.burst import BATCHED, burst_runtime, client, sales_file
 
 pytestmark = pytest.mark.own_runtime
 
@@ -28,10 +27,7 @@ def test_uploads_queued_before_a_stop_load_after_the_next_start() -> None:
         with burst_runtime(work, BATCHED) as first:
             for poller in first.queue_pollers:
                 poller.stop()
-            s3 = boto3.session.Session().client(
-                "s3", endpoint_url=first.url, region_name=first.template.region,
-                aws_access_key_id=first.access_key, aws_secret_access_key=first.secret_key,
-            )  # fmt: skip
+            s3 = client(first, "s3")
             (bucket,) = first.template.of_type("AWS::S3::Bucket")
             for key in keys:
                 s3.put_object(Bucket=bucket.ref, Key=key, Body=sales_file(key))
