@@ -124,7 +124,10 @@ def split_failed_batch(client: Any, machine_arn: str, detail: Mapping[str, Any])
     files = [(bucket, f["object_key"], f["etag"]) for f in failed["files"]]
     middle = len(files) // 2
     names = []
+    # A batch of one (started by hand) has one half: its file alone, as `ingest_sales`.
     for half, part in (("first", files[:middle]), ("second", files[middle:])):
+        if not part:
+            continue
         name = execution_name("sales-split", str(detail["execution_name"]), half)
         start(client, machine_arn, name, part)
         names.append(name)

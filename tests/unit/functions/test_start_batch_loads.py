@@ -128,3 +128,27 @@ def test_a_failed_batch_starts_again_in_halves_down_to_per_file_loads(app, conte
     assert inputs[0]["pipeline"] == "ingest_sales" and inputs[0]["parameters"]["object_key"] == "sales/f0.csv"
     assert inputs[1]["files"] == files[1:]
     assert len(set(started)) == 2 and all(len(name) <= 80 for name in started)
+
+
+def test_a_failed_batch_of_one_runs_its_file_alone(app, context) -> None:
+    failed_input = {
+        "pipeline": "ingest_sales_batch",
+        "parameters": {"bucket": BUCKET},
+        "files": [{"object_key": "sales/only.csv", "etag": "e1"}],
+    }
+    app.sfn_stub.add_response(
+        "describe_execution",
+        {
+            "executionArn": f"{MACHINE}:one",
+            "stateMachineArn": MACHINE,
+            "status": "FAILED",
+            "startDate": datetime(2026, 11, 6, tzinfo=UTC),
+            "input": json.dumps(failed_input),
+        },
+    )
+    inputs = started_inputs(app, 1)
+    event = {"detail": {"execution_name": "one", "execution_arn": f"{MACHINE}:one"}}
+    assert len(app.lambda_handler(event, context)["started"]) == 1
+    assert (
+        inputs[0]["pipeline"] == "ingest_sales" and inputs[0]["parameters"]["object_key"] == "sales/only.csv"
+    )
