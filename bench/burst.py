@@ -1,14 +1,17 @@
-"""A burst of uploads through the local runtime on a virtual clock: what each file costs as the burst grows.
+"""A burst of uploads through the local runtime on a virtual clock: what each file costs as the burst grows,
+per file and batched (the template's SalesLoads) side by side.
 
-Each size runs on fresh state: `files` sales files (three rows each) land in the landing bucket
-from parallel uploaders, a fifth of the S3 deliveries are duplicated, and one file is bad (a
-negative quantity). It is timed from the first upload until nothing is under way, and counted:
-executions, state transitions, Lambda invocations (the state machine's tasks and the asynchronous
-quarantines), Data API submits, Redshift transactions (a TRANSACTION batch or an ExecuteStatement),
-view refreshes, and the AWS cost per 1,000 files from `bench.cost`.
+Each size runs on fresh state, once per design: `files` sales files (three rows each) land in the
+landing bucket from parallel uploaders, a fifth of the S3 rule's deliveries are duplicated, and one
+file is bad (a negative quantity). It is timed from the first upload until nothing is under way, and
+counted: executions, state transitions, Lambda invocations (the state machine's tasks, the event-source
+mapping's batches and the asynchronous invocations), Data API submits, Redshift transactions (a
+TRANSACTION batch or an ExecuteStatement), view refreshes, SQS requests, and the AWS cost per 1,000
+files from `bench.cost`. Then a lone upload per design: its latency on the virtual clock, batched
+against per file.
 
 Run alone: `.venv/bin/python -m bench.burst [100 1000 5000]`; `--profile N` writes a cProfile of an
-N-file burst to bench/results/burst-N.prof.
+N-file per-file burst to bench/results/burst-N.prof.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import cProfile
 import hashlib
 import json
+import math
 import pstats
 import sys
 import tempfile
@@ -36,11 +40,19 @@ from bench.project import REPO
 from bench.waiting import COMPUTE_SECONDS
 from rsetl.cli.demo import DEMO_START
 from rsetl.clock import VirtualClock
+from rsetl.lambdas.event_source_mapping import BatchOutcome
 from rsetl.runtime import LocalRuntime, RuntimeOptions
 
 SIZES = (100, 1000, 5000)
 PER_FILE = "per-file"
-"""Today's design: one S3 event, one RunPipeline execution, one transaction per file."""
+"""One S3 event, one RunPipeline execution, one transaction per file (the template's SalesLoads: PER_FILE)."""
+BATCHED = "batched"
+"""S3 events gather in the SalesUploadsQueue; one ingest_sales_batch run and transaction per 19 files
+(SalesLoads: BATCHED)."""
+DESIGNS = {PER_FILE: "PER_FILE", BATCHED: "BATCHED"}
+"""Each design's SalesLoads template parameter."""
+DELIVERY_TARGETS = {PER_FILE: "RunPipelineStateMachine", BATCHED: "SalesUploadsQueue"}
+"""Where each design's S3 rule delivers (its duplicated deliveries)."""
 DUPLICATE_SHARE = 5
 """One delivery in this many to the state machine is duplicated (EventBridge delivers at least once)."""
 UPLOADERS = 16
@@ -96,9 +108,13 @@ def sales_file(tag: str, *, bad: bool = False) -> bytes:
 
 
 @contextmanager
-def burst_runtime(work: Path) -> Iterator[LocalRuntime]:
+def burst_runtime(work: Path, design: str = PER_FILE) -> Iterator[LocalRuntime]:
     """A started runtime over the repository's template on a virtual clock, fresh state in `work`."""
-    runtime = LocalRuntime(RuntimeOptions(project_dir=REPO, state_dir=work, clock=VirtualClock(DEMO_START)))
+    options = RuntimeOptions(
+        project_dir=REPO, state_dir=work, clock=VirtualClock(DEMO_START),
+        parameter_overrides={"SalesLoads": DESIGNS[design]},
+    )  # fmt: skip
+    runtime = LocalRuntime(options)
     runtime.start()
     try:
         yield runtime
@@ -111,19 +127,25 @@ def _landing_bucket(runtime: LocalRuntime) -> str:
     return str(bucket.ref)
 
 
-def _upload_all(runtime: LocalRuntime, files: int) -> None:
-    s3 = boto3.session.Session().client(
-        "s3",
-        endpoint_url=runtime.url,
+def client(runtime: LocalRuntime, service: str) -> Any:
+    """A boto3 client of `runtime`'s endpoint with its credentials."""
+    session = boto3.session.Session(
         region_name=runtime.template.region,
         aws_access_key_id=runtime.access_key,
         aws_secret_access_key=runtime.secret_key,
     )
+    return session.client(service, endpoint_url=runtime.url)  # type: ignore[call-overload]
+
+
+def _upload_all(runtime: LocalRuntime, files: int) -> None:
+    s3 = client(runtime, "s3")
     bucket = _landing_bucket(runtime)
 
     def put(n: int) -> None:
+        # A lone upload is a good one: it measures a load's latency.
+        bad = n == 0 and files > 1
         s3.put_object(
-            Bucket=bucket, Key=f"sales/2026/11/06/burst-{n:05d}.csv", Body=sales_file(str(n), bad=n == 0)
+            Bucket=bucket, Key=f"sales/2026/11/06/burst-{n:05d}.csv", Body=sales_file(str(n), bad=bad)
         )
 
     with ThreadPoolExecutor(max_workers=UPLOADERS) as pool:
@@ -134,12 +156,12 @@ def run_burst(files: int, design: str = PER_FILE) -> Burst:
     """One burst of `files` uploads (one bad, a fifth of the deliveries duplicated) on fresh state."""
     with (
         tempfile.TemporaryDirectory(prefix="rsetl-bench-burst-") as work,
-        burst_runtime(Path(work)) as runtime,
+        burst_runtime(Path(work), design) as runtime,
     ):
         assert runtime.redshift_data is not None and runtime.async_lambda is not None
-        (machine,) = runtime.template.of_type("AWS::StepFunctions::StateMachine")
+        target = runtime.template.resources[DELIVERY_TARGETS[design]]
         duplicates = files // DUPLICATE_SHARE
-        runtime.events.dispatcher.faults.duplicate(str(machine.arn), times=duplicates)
+        runtime.events.dispatcher.faults.duplicate(str(target.arn), times=duplicates)
         started, uploaded_at = time.perf_counter(), runtime.clock.now()
         _upload_all(runtime, files)
         if not runtime.settle(timeout=3600):
@@ -176,15 +198,16 @@ def _count(runtime: LocalRuntime, design: str, files: int, duplicates: int, wall
         )
     async_attempts = sum(i.attempts for i in runtime.async_lambda.invocations)
     task_invocations = sum(e.history.stats.lambda_invocations for e in executions)
+    batches = [outcome for poller in runtime.queue_pollers for outcome in poller.outcomes]
     # Billed as compute only: on a virtual clock shared by concurrent runs, a task's virtual duration
     # also holds the other runs' waits.
-    invocations = task_invocations + async_attempts
+    invocations = task_invocations + async_attempts + len(batches)
     gb_seconds = lambda_gb_seconds([0.0] * invocations, LAMBDA_MEMORY_MB, COMPUTE_SECONDS)
     transitions = sum(e.history.stats.state_transitions for e in executions)
     events_put = sum(
         1 for record in runtime.events.events() if record.event.get("source") == "rsetl.pipeline"
     )
-    counts = RunCounts(transitions, invocations, gb_seconds, events_put)
+    counts = RunCounts(transitions, invocations, gb_seconds, events_put, _sqs_requests(batches))
     return Burst(
         design=design,
         files=files,
@@ -201,6 +224,19 @@ def _count(runtime: LocalRuntime, design: str, files: int, duplicates: int, wall
         wall_seconds=wall,
         cost_per_1000_files=run_cost(counts).total * 1000 / files,
     )
+
+
+def _sqs_requests(batches: list[BatchOutcome]) -> int:
+    """SendMessage per message, and per batch its ReceiveMessage and DeleteMessageBatch calls (10
+    messages each). The mapping's pollers' empty long polls between bursts are not counted."""
+    sent = {m for batch in batches for m in batch.message_ids}
+    per_ten = sum(math.ceil(len(b.message_ids) / 10) + math.ceil(len(b.deleted) / 10) for b in batches)
+    return len(sent) + per_ten
+
+
+def lone_upload_latency(design: str) -> float:
+    """Virtual seconds from a lone upload to the end of its load."""
+    return run_burst(1, design).virtual_seconds_to_last_load
 
 
 def profile(files: int) -> Path:
@@ -238,10 +274,15 @@ def main(argv: list[str]) -> None:
 
     bursts = []
     for files in [int(a) for a in argv] or list(SIZES):
-        bursts.append(run_burst(files))
-        print(json.dumps(bursts[-1].to_json()), flush=True)
+        for design in DESIGNS:
+            bursts.append(run_burst(files, design))
+            print(json.dumps(bursts[-1].to_json()), flush=True)
+    lone = {design: lone_upload_latency(design) for design in DESIGNS}
+    latency = {"lone_upload_seconds": lone, "batched_over_per_file": lone[BATCHED] / lone[PER_FILE]}
+    print(json.dumps(latency), flush=True)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    (RESULTS_DIR / "burst.json").write_text(json.dumps([b.to_json() for b in bursts], indent=2) + "\n")
+    results = {"bursts": [b.to_json() for b in bursts], "lone_upload": latency}
+    (RESULTS_DIR / "burst.json").write_text(json.dumps(results, indent=2) + "\n")
     print(plot_burst(bursts, RESULTS_DIR / "burst.png"))
 
 

@@ -11,6 +11,9 @@
 -- the snapshot: under SNAPSHOT isolation the second delivery would load the file again, under
 -- SERIALIZABLE two loads of different files would fail with error 1023.) The ledger protocol
 -- (claim the file, record it LOADED) is etl.sp_claim_file and etl.sp_record_loaded_file (sql/010).
+-- A batch (ingest_sales_batch) repeats COPY + CALL per file in the same transaction: the procedure
+-- empties sales_lines_batch when it returns (DELETE: a TRUNCATE would commit the transaction), so the
+-- next file's COPY starts from an empty table, and a file repeated in the batch is skipped by the claim.
 CREATE OR REPLACE PROCEDURE sales.sp_merge_sales_lines(
     p_bucket          VARCHAR(63),
     p_object_key      VARCHAR(1024),
@@ -35,6 +38,7 @@ BEGIN
     v_source_key := 's3://' || p_bucket || '/' || p_object_key;
     CALL etl.sp_claim_file('ingest_sales', p_bucket, p_object_key, p_etag, v_claimed);
     IF NOT v_claimed THEN
+        DELETE FROM sales_lines_batch;
         RETURN;
     END IF;
 
@@ -106,6 +110,7 @@ BEGIN
            quantity * unit_price - NVL(discount, 0), v_source_key, GETDATE()
     FROM sales_lines_batch;
     GET DIAGNOSTICS v_rows := ROW_COUNT;
+    DELETE FROM sales_lines_batch;
 
     CALL etl.sp_record_loaded_file('ingest_sales', p_bucket, p_object_key, p_etag, p_execution_name, v_rows);
 END;

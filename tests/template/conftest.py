@@ -56,9 +56,43 @@ def cfn(sam: dict[str, Any]) -> dict[str, Any]:
     return translate(sam)
 
 
+BATCHED_SALES_LOADS = "BatchedSalesLoads"
+
+
+def deployed(resources: dict[str, Any], *, batched: bool) -> dict[str, Any]:
+    """The resources of a stack whose SalesLoads parameter is BATCHED or not: the resources of the
+    BatchedSalesLoads condition kept or dropped, its `Fn::If`s resolved (AWS::NoValue dropped from lists).
+    The other conditions depend on the Redshift target and stay as the transform wrote them."""
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"Fn::If"}:
+                name, *branches = value["Fn::If"]
+                if name == BATCHED_SALES_LOADS:
+                    return resolve(branches[0 if batched else 1])
+                return {"Fn::If": [name, *map(resolve, branches)]}
+            return {key: resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [item for item in map(resolve, value) if item != {"Ref": "AWS::NoValue"}]
+        return value
+
+    return {
+        name: resolve(resource)
+        for name, resource in resources.items()
+        if batched or resource.get("Condition") != BATCHED_SALES_LOADS
+    }
+
+
 @pytest.fixture(scope="session")
 def resources(cfn: dict[str, Any]) -> dict[str, Any]:
-    return cfn["Resources"]
+    """The resources with the default parameters (SalesLoads: PER_FILE)."""
+    return deployed(cfn["Resources"], batched=False)
+
+
+@pytest.fixture(scope="session")
+def batched_resources(cfn: dict[str, Any]) -> dict[str, Any]:
+    """The resources with SalesLoads: BATCHED."""
+    return deployed(cfn["Resources"], batched=True)
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from cfnlint.api import ManualArgs, lint_file
 from etl_common import load_all_specs, prepare_run
+from etl_common.batches import max_files
 from etl_common.schemas import schema_errors
 
 from rsetl.eventbridge import EventPattern
@@ -50,7 +51,7 @@ def rule_inputs(
     started = {}
     for name, rule in of_type(resources, "AWS::Events::Rule").items():
         props = substitute(rule["Properties"], {"LandingBucket": BUCKET})
-        if "EventPattern" not in props:
+        if "EventPattern" not in props or props.get("State") == "DISABLED":
             continue
         # A pattern may name this stack's state machine (its status change events).
         props["EventPattern"] = substitute(props["EventPattern"], {STATE_MACHINE: MACHINE_ARN})
@@ -483,3 +484,52 @@ def test_cfn_lint_reports_a_broken_template(tmp_path: Path) -> None:
     (tmp_path / "template.yaml").write_text(broken)
     matches = lint_file(tmp_path / "template.yaml", ManualArgs(regions=["us-east-1"]))
     assert any("NotAProperty" in str(m) for m in matches)
+
+
+def test_batched_sales_uploads_go_to_the_queue_and_products_stay_per_file(
+    batched_resources: dict[str, Any],
+) -> None:
+    """SalesLoads: BATCHED. EventBridge sends the whole event to an SQS target without an input
+    transformer ("Amazon EventBridge targets"); the per-file sales rule is disabled, products and
+    stores stay per file."""
+    event = sample("s3-object-created-sales.json")
+    started = rule_inputs(batched_resources, event, bus=None)
+    assert list(started) == ["SalesUploadsRule"]
+    assert started["SalesUploadsRule"] == {
+        "target": {"Fn::GetAtt": ["SalesUploadsQueue", "Arn"]},
+        "input": event,
+    }
+    event["detail"]["object"]["key"] = "reference/products/2024/file.csv"
+    assert list(rule_inputs(batched_resources, event, bus=None)) == [
+        "RunPipelineStateMachineIngestProductsOnUpload"
+    ]
+
+
+def test_the_sales_uploads_queue_takes_only_its_rule_and_outlives_the_function(
+    batched_resources: dict[str, Any],
+) -> None:
+    """ "Configuring an Amazon SQS queue to use with Lambda": a visibility timeout of at least six times
+    the function's timeout; SQS resource-based policy scoped by aws:SourceArn to the rule
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sqs-permissions)."""
+    queue = batched_resources["SalesUploadsQueue"]["Properties"]
+    function = batched_resources["StartBatchLoadsFunction"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["SalesUploadsDeadLetterQueue", "Arn"]
+    }
+    (statement,) = batched_resources["SalesUploadsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["SalesUploadsRule", "Arn"]}}
+    }
+    (mapping,) = of_type(batched_resources, "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    most = max_files(load_all_specs()["ingest_sales_batch"])
+    assert props["BatchSize"] % most == 0, "a batch fills whole ingest_sales_batch runs"
+    assert props["MaximumBatchingWindowInSeconds"] >= 1, "a BatchSize over 10 needs a batching window"
+
+
+def test_batched_dead_letter_queue_accepts_this_stacks_rules(batched_resources: dict[str, Any]) -> None:
+    test_dead_letter_queue_accepts_only_this_stacks_rules(batched_resources)
+    assert "SalesUploadsRule" in of_type(batched_resources, "AWS::Events::Rule")

@@ -174,15 +174,20 @@ class SqsPoller:
 
     def poll_once(self) -> BatchOutcome | None:
         """Gather one batch (size, window and payload bounds) and invoke the function; None if the queue
-        had nothing visible."""
-        batch = self._gather()
-        if not batch:
-            return None
-        self._invoking.set()
-        try:
-            outcome = self._invoke(batch)
-        finally:
-            self._invoking.clear()
+        had nothing visible.
+
+        While it gathers and hands on a batch the poller takes part in the clock's turns: a virtual
+        clock does not jump to another execution's Wait meanwhile.
+        """
+        with self._clock.participant():
+            batch = self._gather()
+            if not batch:
+                return None
+            self._invoking.set()
+            try:
+                outcome = self._invoke(batch)
+            finally:
+                self._invoking.clear()
         self.outcomes.append(outcome)
         return outcome
 

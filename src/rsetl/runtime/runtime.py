@@ -162,7 +162,9 @@ class LocalRuntime:
         )
         self.scheduler = Scheduler(self.events)
         self.s3 = S3Service(event_sink=self.events.publish, state_dir=options.state_dir / "s3")
-        self.sqs = SqsService(self.template.account_id, self.template.region, options.clock)
+        self.sqs = SqsService(
+            self.template.account_id, self.template.region, options.clock, state_dir=options.state_dir / "sqs"
+        )
         self.async_lambda: AsyncInvoker | None = None
         self.queue_pollers: list[SqsPoller] = []
         self.applied_sql: list[AppliedFile] = []

@@ -3,7 +3,8 @@
 The template's queues are created at start-up; Lambda's OnFailure destinations and EventBridge's SQS
 targets send to them through :meth:`SqsService.send_message`, Lambda's event-source mappings receive
 and delete through :meth:`SqsService.receive` and :meth:`SqsService.delete`, and any boto3 client
-reads them over the wire. Visibility timeouts, delays and retention run on the runtime's clock.
+reads them over the wire. Visibility timeouts, delays and retention run on the runtime's clock. Given
+a state directory, the messages survive a restart (:mod:`rsetl.sqs.store`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import moto.sqs.models as moto_sqs
@@ -22,6 +24,7 @@ from rsetl.awsproto import AwsError, AwsRequest, AwsResponse, RequestContext
 from rsetl.awsproto.router import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from rsetl.awsproto.wsgi import call_wsgi
 from rsetl.clock import Clock, RealClock
+from rsetl.sqs.store import MessageStore
 
 QUEUE_ATTRIBUTES = (
     "DelaySeconds", "MaximumMessageSize", "MessageRetentionPeriod", "ReceiveMessageWaitTimeSeconds",
@@ -61,6 +64,43 @@ def _use_clock(clock: Clock) -> None:
     moto_sqs.unix_time_millis = lambda moment=None: unix_time(moment) * 1000.0  # type: ignore[assignment]
 
 
+def _write_through(backend: Any, store: MessageStore) -> None:
+    """Make every change moto's `backend` makes to a message, whoever asks for it (the wire or this
+    service), reach `store`: its methods are wrapped on the instance, which its server app calls."""
+    send, receive = backend.send_message, backend.receive_message
+    delete, change, purge = backend.delete_message, backend.change_message_visibility, backend.purge_queue
+
+    def send_message(queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        message = send(queue_name, *args, **kwargs)
+        store.sent(queue_name, message)
+        return message
+
+    def receive_message(queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        messages = receive(queue_name, *args, **kwargs)
+        queue = backend.get_queue(queue_name)
+        store.changed(queue, messages)
+        if queue.dead_letter_queue is not None:
+            store.changed(queue.dead_letter_queue)
+        return messages
+
+    def delete_message(queue_name: str, receipt_handle: str) -> None:
+        delete(queue_name, receipt_handle)
+        store.changed(backend.get_queue(queue_name))
+
+    def change_message_visibility(queue_name: str, receipt_handle: str, *args: Any, **kwargs: Any) -> None:
+        change(queue_name, receipt_handle, *args, **kwargs)
+        queue = backend.get_queue(queue_name)
+        store.changed(queue, [m for m in list(queue._messages) if m.receipt_handle == receipt_handle])
+
+    def purge_queue(queue_name: str) -> None:
+        purge(queue_name)
+        store.changed(backend.get_queue(queue_name))
+
+    backend.send_message, backend.receive_message = send_message, receive_message
+    backend.delete_message, backend.change_message_visibility = delete_message, change_message_visibility
+    backend.purge_queue = purge_queue
+
+
 class SqsService:
     """Local SQS for one account and region (moto's backend is process-wide: one at a time)."""
 
@@ -68,13 +108,20 @@ class SqsService:
     target_prefix = "AmazonSQS"
 
     def __init__(
-        self, account_id: str = LOCAL_ACCOUNT_ID, region: str = LOCAL_REGION, clock: Clock | None = None
+        self,
+        account_id: str = LOCAL_ACCOUNT_ID,
+        region: str = LOCAL_REGION,
+        clock: Clock | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         sqs_backends.reset()
         _use_clock(clock or RealClock())
         self._account_id = account_id
         self._region = region
         self._app = create_backend_app("sqs")
+        self._store = MessageStore(state_dir) if state_dir is not None else None
+        if self._store is not None:
+            _write_through(self._backend, self._store)
 
     @property
     def _backend(self) -> Any:
@@ -88,7 +135,9 @@ class SqsService:
             for key, value in properties.items()
             if key in QUEUE_ATTRIBUTES
         }  # fmt: skip
-        self._backend.create_queue(name, **attributes)
+        queue = self._backend.create_queue(name, **attributes)
+        if self._store is not None:
+            self._store.restore(queue)
 
     def send_message(self, queue_arn: str, body: str, attributes: Mapping[str, str] | None = None) -> str:
         """Send `body` (with string message `attributes`) to the queue `queue_arn`; the message id."""

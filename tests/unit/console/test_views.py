@@ -222,10 +222,12 @@ def test_the_pipelines_view_lists_the_template_wiring_and_last_runs(engine: Step
     (refresh,) = by_name["refresh_sales_views"]["triggers"]
     assert (refresh["kind"], refresh["upstream"], refresh["via"]) == (
         "indirect",
-        ["ingest_sales", "ingest_products", "ingest_stores"],
+        ["ingest_sales", "ingest_sales_batch", "ingest_products", "ingest_stores"],
         ["RequestRefreshFunction", "RefreshViewsStateMachine"],
     )
-    assert refresh["when"] == "after ingest_sales, ingest_products, ingest_stores succeeded"
+    assert (
+        refresh["when"] == "after ingest_sales, ingest_sales_batch, ingest_products, ingest_stores succeeded"
+    )
     assert by_name["ingest_sales"]["triggers"][0]["summary"] == "S3 upload under sales/"
     assert view["clock"] == {"now": START.isoformat(), "virtual": True}
 

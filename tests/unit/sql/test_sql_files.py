@@ -244,13 +244,29 @@ def test_merge_procedures_follow_the_ledger_protocol(name: str) -> None:
     assert "LOCK" not in text
     assert "etl.load_ledger" not in text, "the ledger is read and written only by the ledger procedures"
     claim = text.index("CALL etl.sp_claim_file(")
-    first_write = min(text.index("DELETE FROM"), text.index("INSERT INTO"))
+    # The first write to a table the merge loads (emptying its own batch table is not one).
+    first_write = re.search(rf"DELETE FROM (?!{batch}\b)|INSERT INTO", text)
+    assert first_write is not None
     assert (
         claim < text.index("IF NOT v_claimed THEN") < text.index("RETURN;") < text.index("rejected (% rows)")
     )
-    assert text.index("rejected (% rows)") < first_write < text.index("CALL etl.sp_record_loaded_file(")
+    assert (
+        text.index("rejected (% rows)") < first_write.start() < text.index("CALL etl.sp_record_loaded_file(")
+    )
     assert re.search(rf"\bFROM {batch}\b", text)
     assert "GET DIAGNOSTICS v_rows := ROW_COUNT;" in text
+
+
+def test_the_sales_merge_empties_its_batch_table_however_it_returns() -> None:
+    """ingest_sales_batch runs COPY + CALL for each file in one transaction: the next file's COPY must
+    find the table empty. DELETE, not TRUNCATE, which "commits the transaction in which it is run"
+    (Amazon Redshift, TRUNCATE, https://docs.aws.amazon.com/redshift/latest/dg/r_TRUNCATE.html)."""
+    text = body(procedures()["sales.sp_merge_sales_lines"])
+    assert "TRUNCATE" not in text
+    skipped = text.index("IF NOT v_claimed THEN")
+    assert text.index("DELETE FROM sales_lines_batch;", skipped) < text.index("RETURN;", skipped)
+    recorded = text.index("CALL etl.sp_record_loaded_file(")
+    assert text.rindex("DELETE FROM sales_lines_batch;") > text.rindex("INSERT INTO", 0, recorded)
 
 
 def test_the_ledger_protocol_is_written_once() -> None:

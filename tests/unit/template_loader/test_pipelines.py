@@ -161,7 +161,7 @@ def test_the_shipped_template_wires_every_pipeline() -> None:
     (sales,) = pipelines["ingest_sales"].triggers
     assert (sales.kind, sales.prefixes) == ("s3", ("sales/",))
     assert sales.rule == "RunPipelineStateMachineIngestSalesOnUpload"
-    ingests = ("ingest_sales", "ingest_products", "ingest_stores")
+    ingests = ("ingest_sales", "ingest_sales_batch", "ingest_products", "ingest_stores")
     for ingest in ingests:
         assert pipelines[ingest].downstream == ("refresh_sales_views",), ingest
     assert {t.upstream for t in pipelines["refresh_sales_views"].triggers} == {ingests}
@@ -173,7 +173,7 @@ def test_the_shipped_template_wires_every_pipeline() -> None:
     )
     assert refresh.via == ("RequestRefreshFunction", "RefreshViewsStateMachine")
     assert refresh.summary() == (
-        "after ingest_sales, ingest_products, ingest_stores succeeded, "
+        "after ingest_sales, ingest_sales_batch, ingest_products, ingest_stores succeeded, "
         "through RequestRefreshFunction -> RefreshViewsStateMachine"
     )
 
@@ -291,8 +291,8 @@ def test_the_pipelines_verb_lists_triggers_and_downstream(
     assert "schedule cron(0 2 * * ? *)" in out
     assert "after nightly_sales_snapshot succeeded" in out
     assert (
-        "after ingest_sales, ingest_products, ingest_stores succeeded, through RequestRefreshFunction -> "
-        "RefreshViewsStateMachine"
+        "after ingest_sales, ingest_sales_batch, ingest_products, ingest_stores succeeded, "
+        "through RequestRefreshFunction -> RefreshViewsStateMachine"
     ) in out
 
 

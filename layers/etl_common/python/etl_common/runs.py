@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from botocore.exceptions import ClientError
 
+from .batches import FOR_EACH_FILE, file_values, for_file, loads_batches, max_files
 from .dataapi import (
     cancel,
     client_token,
@@ -32,7 +33,7 @@ from .params import ParameterValue, parse_timestamp, resolve_parameters, sql_val
 from .polling import ABORTED, FAILED, FINISHED, PollPolicy
 from .schemas import validate_document
 from .specs import iter_steps, load_spec, statement_parameters
-from .sqltext import referenced_parameters, render_statement
+from .sqltext import render_statement
 from .staging import SUPERSEDED, stage_version
 
 if TYPE_CHECKING:
@@ -45,9 +46,12 @@ TIMED_OUT = "TIMED_OUT"
 CHECK_FAILED = "CHECK_FAILED"
 EXPECT_NO_ROWS = "no_rows"
 REPORTED_ROWS = 20
-RECORD_SUPERSEDED_SQL = (
-    "CALL etl.sp_record_superseded_load(:bucket, :object_key, :etag, :pipeline, :execution_name, :reason)"
-)
+RECORD_SUPERSEDED = {
+    "call": {
+        "procedure": "etl.sp_record_superseded_load",
+        "args": ["bucket", "object_key", "etag", "pipeline", "execution_name", "reason"],
+    }
+}
 
 
 class PlannedStep(TypedDict):
@@ -76,6 +80,16 @@ class Run(TypedDict):
     stages: list[PlannedStage]
     source: NotRequired[dict[str, str]]
     """The staged version of the object the pipeline copies (``staging.stage_version``)."""
+    files: NotRequired[list[BatchFile]]
+    """A batch load's files (a spec with ``for_each_file`` statements), each with its staged version."""
+
+
+class BatchFile(TypedDict):
+    """One object version of a batch load."""
+
+    object_key: str
+    etag: str
+    source: NotRequired[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -119,9 +133,14 @@ def prepare_run(
         "changes": spec.get("changes", []),
         "stages": [],
     }
+    files = _batch_files(spec, execution_input)
+    if files is not None:
+        run["files"] = files
     for stage_name, steps in iter_steps(spec):
         for step in steps:
-            render_step(spec, step["name"], sql_values(run), iam_role)
+            render_step(
+                spec, step["name"], {**sql_values(run), **file_values(files or [])}, iam_role, files=files
+            )
         run["stages"].append(
             {
                 "name": stage_name,
@@ -143,7 +162,34 @@ def prepare_run(
         run["source"] = stage_version(
             s3, str(values["bucket"]), str(values["object_key"]), str(values["etag"]), execution_name
         )
+    if files is not None:
+        if s3 is None:
+            raise InputError(f"pipeline {spec['name']!r} copies S3 objects: preparing it needs an S3 client")
+        bucket = str(sql_values(run)["bucket"])
+        for index, file in enumerate(files, start=1):
+            # One staging folder per file: a batch may hold two versions of one key.
+            where = f"{execution_name}/{index}"
+            file["source"] = stage_version(s3, bucket, file["object_key"], file["etag"], where)
     return run
+
+
+def _batch_files(spec: Mapping[str, Any], execution_input: Mapping[str, Any]) -> list[BatchFile] | None:
+    """The input's ``files`` for a batch-loading spec (at least one, at most ``max_files``); None for
+    any other spec, which takes no ``files``."""
+    given = execution_input.get("files")
+    if not loads_batches(spec):
+        if given is not None:
+            raise InputError(f"pipeline {spec['name']!r} loads no batch: its input takes no files")
+        return None
+    if not given:
+        raise InputError(f"pipeline {spec['name']!r} loads a batch: its input needs files")
+    most = max_files(spec)
+    if len(given) > most:
+        raise InputError(
+            f"pipeline {spec['name']!r} takes at most {most} files a run "
+            f"(a step is one BatchExecuteStatement of at most 40 statements), not {len(given)}"
+        )
+    return [{"object_key": str(f["object_key"]), "etag": str(f["etag"])} for f in given]
 
 
 def _copies(spec: Mapping[str, Any]) -> bool:
@@ -158,36 +204,57 @@ def render_step(
     values: Mapping[str, Any],
     iam_role: str,
     source: Mapping[str, str] | None = None,
+    files: list[BatchFile] | None = None,
 ) -> RenderedStep:
     """SQL texts and parameter names of step ``step_name`` of ``spec``.
 
     ``source`` is the run's staged object (``prepare_run``): a COPY reads its manifest, and a
-    step that COPYs a superseded version instead records that version as SUPERSEDED.
+    step that COPYs a superseded version instead records that version as SUPERSEDED. ``files``
+    are a batch's (``values`` holding their ``file_values``): each file runs the step's
+    ``for_each_file`` statements, or records its version SUPERSEDED, the same way.
     """
     for _, steps in iter_steps(spec):
         for step in steps:
             if step["name"] == step_name:
-                statements = step["statements"]
-                copies = any("copy" in s for s in statements)
-                if copies and source is not None and source["status"] == SUPERSEDED:
-                    return RenderedStep(
-                        name=step_name,
-                        sqls=[RECORD_SUPERSEDED_SQL],
-                        parameter_names=referenced_parameters(RECORD_SUPERSEDED_SQL),
-                        mode="TRANSACTION",
-                    )
-                manifest = source.get("manifest") if source is not None else None
+                statements: list[tuple[Mapping[str, Any], Mapping[str, str] | None]] = []
+                for statement in step["statements"]:
+                    if FOR_EACH_FILE not in statement:
+                        statements.append((statement, source))
+                        continue
+                    for index, file in enumerate(files or [], start=1):
+                        staged = file.get("source")
+                        for inner in _statements_for(statement[FOR_EACH_FILE], staged):
+                            statements.append((for_file(inner, index), staged))
+                if files is None and any("copy" in s for s, _ in statements) and _superseded(source):
+                    statements = [(RECORD_SUPERSEDED, source)]
                 names: list[str] = []
-                for statement in statements:
+                for statement, _ in statements:
                     names.extend(p for p in statement_parameters(statement) if "copy" not in statement)
                 return RenderedStep(
                     name=step_name,
-                    sqls=[render_statement(s, values, iam_role, manifest) for s in statements],
+                    sqls=[
+                        render_statement(s, values, iam_role, _manifest(staged)) for s, staged in statements
+                    ],
                     parameter_names=list(dict.fromkeys(names)),
                     mode=step.get("mode", "TRANSACTION"),
                     expect=step.get("expect"),
                 )
     raise InputError(f"pipeline {spec['name']!r} has no step {step_name!r}")
+
+
+def _statements_for(
+    statements: list[Mapping[str, Any]], staged: Mapping[str, str] | None
+) -> list[Mapping[str, Any]]:
+    """A file's statements: those given, or the record of its superseded version instead."""
+    return [RECORD_SUPERSEDED] if _superseded(staged) else statements
+
+
+def _superseded(staged: Mapping[str, str] | None) -> bool:
+    return staged is not None and staged["status"] == SUPERSEDED
+
+
+def _manifest(staged: Mapping[str, str] | None) -> str | None:
+    return staged.get("manifest") if staged is not None else None
 
 
 def execute_step(
@@ -211,12 +278,17 @@ def execute_step(
     """
     spec = load_spec(run["pipeline"], base)
     source = run.get("source")
-    if source is None and _copies(spec):
+    files = run.get("files")
+    if (source is None and _copies(spec)) or (files is None and loads_batches(spec)):
         raise InputError(
-            f"run of {spec['name']!r} has no staged source: PrepareRun stages the object it copies"
+            f"run of {spec['name']!r} has no staged source: PrepareRun stages the objects it copies"
         )
-    values = {**sql_values(run), **({"reason": source["reason"]} if source and "reason" in source else {})}
-    rendered = render_step(spec, step["name"], values, iam_role, source)
+    values = {
+        **sql_values(run),
+        **({"reason": source["reason"]} if source and "reason" in source else {}),
+        **file_values(files or []),
+    }
+    rendered = render_step(spec, step["name"], values, iam_role, source, files)
     response = submit(
         client,
         target,

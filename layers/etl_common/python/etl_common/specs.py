@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from .batches import FILE_PARAMETERS, FOR_EACH_FILE, max_files
 from .errors import SpecError
 from .schemas import pipelines_dir, validate_document
 from .sqltext import referenced_parameters
@@ -79,7 +80,7 @@ def iter_steps(spec: Mapping[str, Any]) -> list[tuple[str, list[dict[str, Any]]]
     return stages
 
 
-def statement_parameters(statement: dict[str, Any]) -> list[str]:
+def statement_parameters(statement: Mapping[str, Any]) -> list[str]:
     """Run parameters a spec statement reads: ``:name`` references, call args and COPY sources."""
     if "sql" in statement:
         return referenced_parameters(statement["sql"])
@@ -88,6 +89,9 @@ def statement_parameters(statement: dict[str, Any]) -> list[str]:
     if "copy" in statement:
         copy = statement["copy"]
         return [copy.get("bucket", "bucket"), copy.get("key", "object_key")]
+    if FOR_EACH_FILE in statement:
+        inner = (p for s in statement[FOR_EACH_FILE] for p in statement_parameters(s))
+        return list(dict.fromkeys(p for p in inner if p not in FILE_PARAMETERS))
     return []
 
 
@@ -125,10 +129,26 @@ def _semantic_problems(spec: dict[str, Any]) -> list[str]:
                             f"step {step['name']}: statements[{index}] uses parameter {param!r}, "
                             f"which the spec does not declare"
                         )
+                problems.extend(_per_file_problems(step["name"], index, statement))
+    if max_files(spec) < 1:
+        problems.append("for_each_file: a step with its statements for one file exceeds 40 statements")
     if spec.get("on_failure", {}).get("quarantine"):
         missing = [p for p in QUARANTINE_PARAMETERS if p not in declared]
         if missing:
             problems.append(f"on_failure.quarantine needs parameters {', '.join(missing)}")
+    return problems
+
+
+def _per_file_problems(step: str, index: int, statement: dict[str, Any]) -> list[str]:
+    """A ``for_each_file`` list holds calls and copies (whose file parameters are renamed per file)
+    and SQL that reads no file parameter."""
+    problems = []
+    for inner in statement.get(FOR_EACH_FILE, []):
+        where = f"step {step}: statements[{index}].for_each_file"
+        if FOR_EACH_FILE in inner:
+            problems.append(f"{where}: for_each_file cannot nest")
+        elif "sql" in inner and set(referenced_parameters(inner["sql"])) & set(FILE_PARAMETERS):
+            problems.append(f"{where}: sql cannot read a file's parameters; call a procedure with them")
     return problems
 
 
