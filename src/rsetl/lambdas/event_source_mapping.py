@@ -138,7 +138,7 @@ class SqsMapping:
             batch_size=batch_size,
             batching_window_seconds=window,
             report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES in response_types,
-            enabled=bool(props.get("Enabled", True)),
+            enabled=_boolean(props.get("Enabled", True), "Enabled"),
         )
 
 
@@ -318,3 +318,14 @@ class SqsPoller:
                 self._clock.sleep_in_turn(1.0)
             else:
                 self._stop.wait(IDLE_POLL_SECONDS)
+
+
+def _boolean(value: object, name: str) -> bool:
+    """A CloudFormation Boolean: true or false, or their strings as a parameter or `!If` gives them
+    (so `"false"` disables the mapping, where `bool("false")` would enable it)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text not in ("true", "false"):
+        raise InvalidParameterValue(f"{name} must be true or false, not {value!r}")
+    return text == "true"

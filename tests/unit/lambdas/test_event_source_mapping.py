@@ -226,3 +226,17 @@ def test_a_function_error_returns_the_batch_and_redrive_moves_it_to_the_dlq(
     assert poller.poll_once() is None, "received maxReceiveCount (3) times: moved to the dead-letter queue"
     assert len(sqs.visible_messages(DLQ)) == 2
     assert len(function.batches) == 3
+
+
+def test_enabled_reads_a_cloudformation_boolean_and_its_strings() -> None:
+    # AWS::Lambda::EventSourceMapping `Enabled` is a Boolean; a parameter or `!If` hands it over as a
+    # string (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-eventsourcemapping.html).
+    assert [mapping(Enabled=value).enabled for value in (True, False, "true", "false", "False")] == [
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
+    with pytest.raises(InvalidParameterValue, match="Enabled must be true or false"):
+        mapping(Enabled="no")
