@@ -148,7 +148,19 @@ def _spawn(name: str, peers_python: str, state_dir: Path) -> Emulator:
     extra: Callable[[], list[int]] = list
     if name == "rsetl":
         # What `rsetl local up` runs (bench.startup's child): the template, PostgreSQL, on-demand workers.
-        command = [sys.executable, "-m", "bench.startup", "serve", str(state_dir), str(port), "0"]
+        # `--role`: the runtime refuses a role Step Functions may not assume, as AWS does (see
+        # bench.startup's _add_bench_role); the peers take any role ARN.
+        command = [
+            sys.executable,
+            "-m",
+            "bench.startup",
+            "serve",
+            str(state_dir),
+            str(port),
+            "0",
+            "--role",
+            ROLE,
+        ]
         environment["PYTHONPATH"] = os.pathsep.join([str(PROJECT / "src"), str(PROJECT)])
 
         def postmaster() -> list[int]:

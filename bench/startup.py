@@ -139,14 +139,52 @@ def _start(state_dir: Path, mode: Mode) -> Start:
         child.wait(60)
 
 
-def serve(state_dir: Path, port: int, prewarm: int) -> None:
+def serve(state_dir: Path, port: int, prewarm: int, role: str | None = None) -> None:
     """Child: the runtime `rsetl local up` starts, in `rsetl.cli.up`'s order (the template checked,
-    PostgreSQL started, then the runtime imported and started), until stdin closes."""
+    PostgreSQL started, then the runtime imported and started), until stdin closes. With `role`, the
+    runtime also knows that role (see :func:`_add_bench_role`)."""
     runtime = _start_as_up(state_dir, port, prewarm)
+    if role is not None:
+        _add_bench_role(runtime, role)
     try:
         sys.stdin.read()
     finally:
         runtime.stop()
+
+
+def _add_bench_role(runtime: Any, role_arn: str) -> None:
+    """A role Step Functions and EventBridge may assume, which may start any state machine.
+
+    The runtime, as AWS, refuses a state machine or a rule target whose role the service may not
+    assume, and it serves no IAM API to create one: its roles are the template's. The peers have no
+    IAM, so bench.peers gives its machines and its rule this role, added here as CreateRole would.
+    """
+    from rsetl.iam import PolicyDocument
+    from rsetl.iam.identities import Role
+
+    trust = PolicyDocument.parse(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["states.amazonaws.com", "events.amazonaws.com"]},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        },
+        "BenchRole.AssumeRolePolicyDocument",
+        resource_based=True,
+    )
+    start = PolicyDocument.parse(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "*"}],
+        },
+        "BenchRole.Policies.start",
+    )
+    name = role_arn.rpartition("/")[2]
+    runtime.iam.callers.roles[role_arn] = Role("BenchRole", name, role_arn, "AROABENCHPEERS", trust, (start,))
 
 
 def _start_as_up(state_dir: Path, port: int, prewarm: int) -> Any:
@@ -250,6 +288,7 @@ if __name__ == "__main__":
     child.add_argument("state_dir", type=Path)
     child.add_argument("port", type=int)
     child.add_argument("prewarm", type=int)
+    child.add_argument("--role", help="a role ARN the runtime knows besides the template's (bench.peers)")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument(
         "--before-src",
@@ -259,6 +298,6 @@ if __name__ == "__main__":
     parser.add_argument("--before-prewarm", type=int, default=2, help="workers per function for --before-src")
     arguments = parser.parse_args()
     if arguments.command == "serve":
-        serve(arguments.state_dir, arguments.port, arguments.prewarm)
+        serve(arguments.state_dir, arguments.port, arguments.prewarm, arguments.role)
     else:
         main(arguments.rounds, arguments.before_src, arguments.before_prewarm)
