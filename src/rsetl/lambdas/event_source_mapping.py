@@ -27,6 +27,7 @@ never looser).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -276,7 +277,10 @@ class SqsPoller:
                     "receiptHandle": m.receipt_handle,
                     "body": m.body,
                     "attributes": m.attributes,
-                    "messageAttributes": m.message_attributes,
+                    "messageAttributes": {
+                        name: _lambda_message_attribute(value) for name, value in m.message_attributes.items()
+                    },
+                    "md5OfMessageAttributes": m.md5_of_message_attributes,
                     "md5OfBody": m.md5_of_body,
                     "eventSource": "aws:sqs",
                     "eventSourceARN": self.mapping.queue_arn,
@@ -318,6 +322,20 @@ class SqsPoller:
                 self._clock.sleep_in_turn(1.0)
             else:
                 self._stop.wait(IDLE_POLL_SECONDS)
+
+
+def _lambda_message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
+    """An SQS API message attribute ({"DataType", "StringValue" | "BinaryValue"}) in the shape Lambda's
+    SQS event gives it ("Using Lambda with Amazon SQS", example event): camel-case keys, empty lists."""
+    shaped: dict[str, Any] = {}
+    if "StringValue" in value:
+        shaped["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        binary = value["BinaryValue"]
+        shaped["binaryValue"] = (
+            base64.b64encode(binary).decode() if isinstance(binary, bytes) else str(binary)
+        )
+    return {**shaped, "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
 
 
 def _boolean(value: object, name: str) -> bool:

@@ -16,6 +16,7 @@ https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-d
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -240,3 +241,43 @@ def test_enabled_reads_a_cloudformation_boolean_and_its_strings() -> None:
     ]
     with pytest.raises(InvalidParameterValue, match="Enabled must be true or false"):
         mapping(Enabled="no")
+
+
+def test_the_event_has_the_shape_of_lambdas_sqs_event(clock: VirtualClock, sqs: SqsService) -> None:
+    # "Using Lambda with Amazon SQS", Example standard queue message event
+    # (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html): message attributes in camel case
+    # with empty list values, md5OfMessageAttributes (null without attributes), the system attributes
+    # as strings, eventSource, eventSourceARN and awsRegion.
+    sqs.send_message(QUEUE, "with", {"file": "a.csv"})
+    sqs._backend.send_message(
+        "ingest", "binary", message_attributes={"blob": {"DataType": "Binary", "BinaryValue": b"1100"}}
+    )
+    sqs.send_message(QUEUE, "without")
+    seen: list[dict[str, Any]] = []
+    poller = SqsPoller(mapping(), sqs, Function(clock, seen.extend), clock, "us-east-1")
+    drain(poller)
+    with_attributes, binary, without = seen
+    assert with_attributes["messageAttributes"] == {
+        "file": {"stringValue": "a.csv", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+    }
+    assert binary["messageAttributes"]["blob"] == {
+        "binaryValue": "MTEwMA==",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "Binary",
+    }
+    assert len(with_attributes["md5OfMessageAttributes"]) == 32
+    assert without["messageAttributes"] == {} and without["md5OfMessageAttributes"] is None
+    assert without["md5OfBody"] == hashlib.md5(b"without").hexdigest()
+    assert set(without["attributes"]) == {
+        "ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"
+    }  # fmt: skip
+    assert without["attributes"]["ApproximateReceiveCount"] == "1"
+    assert without["attributes"]["SentTimestamp"] == str(int(START.timestamp() * 1000))
+    assert (without["eventSource"], without["eventSourceARN"], without["awsRegion"]) == (
+        "aws:sqs", QUEUE, "us-east-1"
+    )  # fmt: skip
+    assert set(without) == {
+        "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfMessageAttributes",
+        "md5OfBody", "eventSource", "eventSourceARN", "awsRegion",
+    }  # fmt: skip
