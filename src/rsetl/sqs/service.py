@@ -81,9 +81,7 @@ def _write_through(backend: Any, store: MessageStore) -> None:
     def receive_message(queue_name: str, *args: Any, **kwargs: Any) -> Any:
         messages = receive(queue_name, *args, **kwargs)
         queue = backend.get_queue(queue_name)
-        store.changed(queue, messages)
-        if queue.dead_letter_queue is not None:
-            store.changed(queue.dead_letter_queue)
+        store.changed(queue, messages, queue.dead_letter_queue)
         return messages
 
     def delete_message(queue_name: str, receipt_handle: str) -> None:
