@@ -17,6 +17,9 @@ Built to these AWS pages:
   returns the whole batch; with ReportBatchItemFailures only the messages named in `batchItemFailures`
   return, an empty or null list is a full success, and an empty, null or unknown `itemIdentifier` makes
   the whole batch a failure.
+- AWS::Lambda::EventSourceMapping ScalingConfig
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-eventsourcemapping-scalingconfig.html):
+  MaximumConcurrency is 2 to 1000 (the one poller here invokes one batch at a time, within any of them).
 - "Lambda event source mappings", Batching behavior
   (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html): Lambda invokes the
   function when the batching window ends, the batch is full, or the payload reaches 6 MB.
@@ -47,6 +50,8 @@ DEFAULT_BATCH_SIZE = 10
 MAX_BATCH_SIZE = 10_000
 MAX_FIFO_BATCH_SIZE = 10
 MAX_BATCHING_WINDOW_SECONDS = 300
+MAXIMUM_CONCURRENCY_RANGE = range(2, 1001)
+"""ScalingConfig.MaximumConcurrency: 2 to 1000."""
 MAX_SQS_MESSAGE_BYTES = 256 * 1024
 """SQS's largest message: a batch stops growing when one more could push it past 6 MB."""
 IDLE_POLL_SECONDS = 0.05
@@ -58,6 +63,10 @@ class InvalidParameterValue(LambdaServiceError):
 
     def __init__(self, message: str) -> None:
         super().__init__("InvalidParameterValueException", message)
+
+
+class NotEmulated(RuntimeError):
+    """The mapping declares what the local runtime does not model: refused rather than ignored."""
 
 
 class Invoker(Protocol):
@@ -101,7 +110,18 @@ class SqsMapping:
         visibility_timeout_seconds: int,
         fifo: bool,
     ) -> SqsMapping:
-        """The mapping `props` declare, checked as CreateEventSourceMapping checks it."""
+        """The mapping `props` declare, checked as CreateEventSourceMapping checks it; NotEmulated for a
+        FilterCriteria, which would drop messages this runtime would hand the function."""
+        if props.get("FilterCriteria"):
+            raise NotEmulated(
+                f"{uuid}: FilterCriteria is not emulated by the local runtime (it would invoke the "
+                "function with every message); remove it or filter in the function"
+            )
+        concurrency = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        if concurrency is not None and int(concurrency) not in MAXIMUM_CONCURRENCY_RANGE:
+            raise InvalidParameterValue(
+                f"ScalingConfig.MaximumConcurrency {concurrency} is out of range: 2 to 1000"
+            )
         batch_size = int(props.get("BatchSize", DEFAULT_BATCH_SIZE))
         window = int(props.get("MaximumBatchingWindowInSeconds", 0))
         largest = MAX_FIFO_BATCH_SIZE if fifo else MAX_BATCH_SIZE

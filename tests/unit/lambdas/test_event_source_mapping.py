@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from rsetl.clock import VirtualClock
-from rsetl.lambdas.event_source_mapping import InvalidParameterValue, SqsMapping, SqsPoller
+from rsetl.lambdas.event_source_mapping import InvalidParameterValue, NotEmulated, SqsMapping, SqsPoller
 from rsetl.lambdas.runtime import InvokeResult
 from rsetl.sqs import SqsService
 
@@ -103,6 +103,10 @@ def drain(poller: SqsPoller) -> None:
         ({"MaximumBatchingWindowInSeconds": 301}, 30, "0 to 300"),
         ({"FunctionResponseTypes": ["ReportItemFailures"]}, 30, "only ReportBatchItemFailures"),
         ({}, 61, "Queue visibility timeout: 60 seconds is less than Function timeout: 61 seconds"),
+        # AWS::Lambda::EventSourceMapping ScalingConfig, MaximumConcurrency: minimum 2, maximum 1000
+        # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-eventsourcemapping-scalingconfig.html).
+        ({"ScalingConfig": {"MaximumConcurrency": 1}}, 30, "MaximumConcurrency 1 is out of range: 2 to 1000"),
+        ({"ScalingConfig": {"MaximumConcurrency": 1001}}, 30, "MaximumConcurrency 1001 is out of range"),
     ],
 )
 def test_create_refuses_what_lambda_refuses(props: dict[str, Any], timeout: int, message: str) -> None:
@@ -112,6 +116,20 @@ def test_create_refuses_what_lambda_refuses(props: dict[str, Any], timeout: int,
             function_timeout_seconds=timeout, visibility_timeout_seconds=VISIBILITY, fifo=False,
         )  # fmt: skip
     assert raised.value.code == "InvalidParameterValueException"
+
+
+def test_a_maximum_concurrency_in_range_is_taken() -> None:
+    assert [mapping(ScalingConfig={"MaximumConcurrency": n}).enabled for n in (2, 1000)] == [True, True]
+    assert mapping(ScalingConfig={}).enabled, "an empty ScalingConfig removes the setting"
+
+
+def test_filter_criteria_are_refused_not_ignored() -> None:
+    # "Control which events Lambda sends to your function" (event filtering,
+    # https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html): Lambda drops the
+    # messages no filter matches; ignoring FilterCriteria would hand the function those messages.
+    criteria = {"Filters": [{"Pattern": json.dumps({"body": {"kind": ["sale"]}})}]}
+    with pytest.raises(NotEmulated, match="m-1: FilterCriteria is not emulated"):
+        mapping(FilterCriteria=criteria)
 
 
 def test_fifo_queues_take_ten_and_no_window() -> None:
