@@ -10,9 +10,11 @@ Two events reach it:
 - the "Pipeline Failed" event of an `ingest_sales_batch` run: its files start again in two halves,
   so a bad file ends alone in an `ingest_sales` run, which quarantines it; the good files load.
 
-Execution names derive from what started them (the SQS message ids, or the failed run and the half):
-a redelivered batch or event starts nothing new, since StartExecution refuses a name already used
-(ExecutionAlreadyExists), and succeeds for a running execution of the same name and input.
+Execution names derive from what a run loads (its files, sorted by bucket, key and etag, which also
+decide the chunks) or from what started it (the failed run and the half): the same files start the same
+names whatever messages carried them and however a redelivery grouped them, and a name already used
+starts nothing new, since StartExecution refuses it (ExecutionAlreadyExists), and succeeds for a
+running execution of the same name and input.
 """
 
 from __future__ import annotations
@@ -102,12 +104,12 @@ def start_batches(
         by_bucket.setdefault(file[0], {}).setdefault(file, []).append(record["messageId"])
     started = 0
     for files in by_bucket.values():
-        ordered = list(files)
+        ordered = sorted(files)
         for first in range(0, len(ordered), most):
             chunk = ordered[first : first + most]
-            message_ids = sorted(m for file in chunk for m in files[file])
+            message_ids = [m for file in chunk for m in files[file]]
             try:
-                start(client, machine_arn, execution_name("sales-batch", *message_ids), chunk)
+                start(client, machine_arn, execution_name("sales-batch", json.dumps(chunk)), chunk)
                 started += 1
             except Exception:
                 logger.exception("start failed: the messages return to the queue")

@@ -530,6 +530,25 @@ def test_the_sales_uploads_queue_takes_only_its_rule_and_outlives_the_function(
     assert props["MaximumBatchingWindowInSeconds"] >= 1, "a BatchSize over 10 needs a batching window"
 
 
+def test_a_message_in_the_sales_uploads_dead_letter_queue_raises_an_alarm(
+    resources: dict[str, Any], batched_resources: dict[str, Any]
+) -> None:
+    """AWS::CloudWatch::Alarm on the AWS/SQS metric ApproximateNumberOfMessagesVisible of the queue
+    ("Available CloudWatch metrics for Amazon SQS",
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html),
+    as the QuarantineFailureQueue has; only where the queue is (SalesLoads: BATCHED)."""
+    alarm = batched_resources["SalesUploadsDeadLetterAlarm"]
+    assert alarm["Condition"] == batched_resources["SalesUploadsDeadLetterQueue"]["Condition"]
+    props = alarm["Properties"]
+    assert props["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["SalesUploadsDeadLetterQueue", "QueueName"]}}
+    ]
+    assert (props["Namespace"], props["MetricName"], props["ComparisonOperator"], props["Threshold"]) == (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", "GreaterThanThreshold", 0
+    )  # fmt: skip
+    assert "SalesUploadsDeadLetterAlarm" not in resources
+
+
 def test_batched_dead_letter_queue_accepts_this_stacks_rules(batched_resources: dict[str, Any]) -> None:
     test_dead_letter_queue_accepts_only_this_stacks_rules(batched_resources)
     assert "SalesUploadsRule" in of_type(batched_resources, "AWS::Events::Rule")

@@ -17,6 +17,9 @@ Built to these AWS pages:
   returns the whole batch; with ReportBatchItemFailures only the messages named in `batchItemFailures`
   return, an empty or null list is a full success, and an empty, null or unknown `itemIdentifier` makes
   the whole batch a failure.
+- AWS::Lambda::EventSourceMapping ScalingConfig
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-eventsourcemapping-scalingconfig.html):
+  MaximumConcurrency is 2 to 1000 (the one poller here invokes one batch at a time, within any of them).
 - "Lambda event source mappings", Batching behavior
   (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html): Lambda invokes the
   function when the batching window ends, the batch is full, or the payload reaches 6 MB.
@@ -27,6 +30,7 @@ never looser).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -46,6 +50,8 @@ DEFAULT_BATCH_SIZE = 10
 MAX_BATCH_SIZE = 10_000
 MAX_FIFO_BATCH_SIZE = 10
 MAX_BATCHING_WINDOW_SECONDS = 300
+MAXIMUM_CONCURRENCY_RANGE = range(2, 1001)
+"""ScalingConfig.MaximumConcurrency: 2 to 1000."""
 MAX_SQS_MESSAGE_BYTES = 256 * 1024
 """SQS's largest message: a batch stops growing when one more could push it past 6 MB."""
 IDLE_POLL_SECONDS = 0.05
@@ -57,6 +63,10 @@ class InvalidParameterValue(LambdaServiceError):
 
     def __init__(self, message: str) -> None:
         super().__init__("InvalidParameterValueException", message)
+
+
+class NotEmulated(RuntimeError):
+    """The mapping declares what the local runtime does not model: refused rather than ignored."""
 
 
 class Invoker(Protocol):
@@ -100,7 +110,18 @@ class SqsMapping:
         visibility_timeout_seconds: int,
         fifo: bool,
     ) -> SqsMapping:
-        """The mapping `props` declare, checked as CreateEventSourceMapping checks it."""
+        """The mapping `props` declare, checked as CreateEventSourceMapping checks it; NotEmulated for a
+        FilterCriteria, which would drop messages this runtime would hand the function."""
+        if props.get("FilterCriteria"):
+            raise NotEmulated(
+                f"{uuid}: FilterCriteria is not emulated by the local runtime (it would invoke the "
+                "function with every message); remove it or filter in the function"
+            )
+        concurrency = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        if concurrency is not None and int(concurrency) not in MAXIMUM_CONCURRENCY_RANGE:
+            raise InvalidParameterValue(
+                f"ScalingConfig.MaximumConcurrency {concurrency} is out of range: 2 to 1000"
+            )
         batch_size = int(props.get("BatchSize", DEFAULT_BATCH_SIZE))
         window = int(props.get("MaximumBatchingWindowInSeconds", 0))
         largest = MAX_FIFO_BATCH_SIZE if fifo else MAX_BATCH_SIZE
@@ -276,7 +297,10 @@ class SqsPoller:
                     "receiptHandle": m.receipt_handle,
                     "body": m.body,
                     "attributes": m.attributes,
-                    "messageAttributes": m.message_attributes,
+                    "messageAttributes": {
+                        name: _lambda_message_attribute(value) for name, value in m.message_attributes.items()
+                    },
+                    "md5OfMessageAttributes": m.md5_of_message_attributes,
                     "md5OfBody": m.md5_of_body,
                     "eventSource": "aws:sqs",
                     "eventSourceARN": self.mapping.queue_arn,
@@ -318,6 +342,20 @@ class SqsPoller:
                 self._clock.sleep_in_turn(1.0)
             else:
                 self._stop.wait(IDLE_POLL_SECONDS)
+
+
+def _lambda_message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
+    """An SQS API message attribute ({"DataType", "StringValue" | "BinaryValue"}) in the shape Lambda's
+    SQS event gives it ("Using Lambda with Amazon SQS", example event): camel-case keys, empty lists."""
+    shaped: dict[str, Any] = {}
+    if "StringValue" in value:
+        shaped["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        binary = value["BinaryValue"]
+        shaped["binaryValue"] = (
+            base64.b64encode(binary).decode() if isinstance(binary, bytes) else str(binary)
+        )
+    return {**shaped, "stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
 
 
 def _boolean(value: object, name: str) -> bool:

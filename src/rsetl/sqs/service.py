@@ -46,6 +46,9 @@ class ReceivedMessage:
     md5_of_body: str
     attributes: dict[str, str]
     message_attributes: dict[str, Any]
+    """As the SQS API gives them: {"DataType", "StringValue" or "BinaryValue"} by name."""
+    md5_of_message_attributes: str | None
+    """None when the message has no message attributes."""
 
 
 def _use_clock(clock: Clock) -> None:
@@ -78,9 +81,7 @@ def _write_through(backend: Any, store: MessageStore) -> None:
     def receive_message(queue_name: str, *args: Any, **kwargs: Any) -> Any:
         messages = receive(queue_name, *args, **kwargs)
         queue = backend.get_queue(queue_name)
-        store.changed(queue, messages)
-        if queue.dead_letter_queue is not None:
-            store.changed(queue.dead_letter_queue)
+        store.changed(queue, messages, queue.dead_letter_queue)
         return messages
 
     def delete_message(queue_name: str, receipt_handle: str) -> None:
@@ -180,6 +181,7 @@ class SqsService:
                     "ApproximateFirstReceiveTimestamp": str(m.approximate_first_receive_timestamp),
                 },
                 message_attributes=dict(m.message_attributes or {}),
+                md5_of_message_attributes=m.attribute_md5 if m.message_attributes else None,
             )
             for m in messages
         ]

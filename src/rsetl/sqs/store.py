@@ -4,7 +4,8 @@ SendMessage answers once its message is stored (Amazon SQS stores a message redu
 acknowledges it: "Amazon SQS basic architecture", Lifecycle of an Amazon SQS message), so a send is a
 transaction committed with `synchronous=FULL`. Receives, visibility changes, deletes and redrives to a
 dead-letter queue are written with `synchronous=NORMAL`: one lost to a `kill -9` makes a message come
-back once more, which a standard queue may do anyway ("at-least-once delivery").
+back once more, which a standard queue may do anyway ("at-least-once delivery"). A redrive is one
+transaction (the row changes queue), so a crash never loses the message between the two queues.
 
 A message's receipt handle is not kept: the consumer that held it stopped with the runtime, and the
 message is received again when its visibility timeout ends, as on AWS.
@@ -85,21 +86,34 @@ class MessageStore:
             self._known.setdefault(queue, set()).add(str(message.id))
             self._write([(queue, message)], durable=True)
 
-    def changed(self, queue: Any, messages: Iterable[Any] = ()) -> None:
-        """After moto changed `queue`: write `messages` (received or made visible), drop those it no
-        longer holds (deleted, purged, expired or redriven) and store those it gained (redriven here)."""
-        held = {str(m.id): m for m in list(queue._messages)}
+    def changed(self, queue: Any, messages: Iterable[Any] = (), dead_letter_queue: Any = None) -> None:
+        """After moto changed `queue` (and redrove to its `dead_letter_queue`): write `messages` (received
+        or made visible), drop those it no longer holds (deleted, purged or expired) and store those it
+        gained. One transaction: a message redriven to the dead-letter queue changes its queue in one
+        UPDATE, so no crash can drop it from both queues."""
         with self._lock:
-            known = self._known.setdefault(queue.name, set())
-            gone = known - held.keys()
-            gained = [m for message_id, m in held.items() if message_id not in known]
-            known -= gone
-            known.update(str(m.id) for m in gained)
-            writes = [(queue.name, m) for m in [*messages, *gained] if str(m.id) in known]
+            gone: dict[str, str] = {}
+            writes: list[tuple[str, Any]] = []
+            for changed_queue in [queue] if dead_letter_queue is None else [queue, dead_letter_queue]:
+                held = {str(m.id): m for m in list(changed_queue._messages)}
+                known = self._known.setdefault(changed_queue.name, set())
+                dropped = known - held.keys()
+                gone.update((message_id, changed_queue.name) for message_id in dropped)
+                gained = [m for message_id, m in held.items() if message_id not in known]
+                known -= dropped
+                known.update(str(m.id) for m in gained)
+                writes.extend((changed_queue.name, m) for m in gained)
+                if changed_queue is queue:
+                    writes.extend((queue.name, m) for m in messages if str(m.id) in known)
+            for _, message in writes:
+                gone.pop(str(message.id), None)
             if gone or writes:
-                self._write(writes, durable=False, gone=gone)
+                self._write(writes, durable=False, gone=gone.items())
 
-    def _write(self, messages: list[tuple[str, Any]], *, durable: bool, gone: Iterable[str] = ()) -> None:
+    def _write(
+        self, messages: list[tuple[str, Any]], *, durable: bool, gone: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Upsert `messages` (queue, message) and delete the `gone` (id, queue) in one transaction."""
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         rows = [
             (str(m.id), queue, m.body, json.dumps(m.message_attributes or {}), m.sent_timestamp,
@@ -108,5 +122,5 @@ class MessageStore:
             for queue, m in messages
         ]  # fmt: skip
         with self._db:
-            self._db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in gone])
+            self._db.executemany("DELETE FROM messages WHERE id = ? AND queue = ?", gone)
             self._db.executemany(_UPSERT, rows)

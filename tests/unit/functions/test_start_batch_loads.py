@@ -98,6 +98,27 @@ def test_a_redelivered_batch_gets_the_same_name_and_starts_nothing_new(app, cont
     assert first[0]["name"] == again[0]["name"]
 
 
+def test_the_same_files_get_the_same_names_whatever_messages_carried_them(app, context) -> None:
+    # A standard queue delivers at least once and a redelivery may group messages differently
+    # ("Amazon SQS at-least-once delivery"); StartExecution refuses a name already used
+    # (ExecutionAlreadyExists) and a name is at most 80 characters
+    # (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
+    keys = [f"sales/f{n:02d}.csv" for n in range(21)]
+    first = started_inputs(app, 2)
+    app.lambda_handler({"Records": [record(f"m{n}", s3_event(k)) for n, k in enumerate(keys)]}, context)
+    names = [i["name"] for i in first]
+    shuffled = [record(f"redelivered-{n}", s3_event(k)) for n, k in enumerate(reversed(keys))]
+    shuffled.insert(5, record("duplicate", s3_event(keys[7])))
+    again = started_inputs(app, 2, closed=True)
+    assert app.lambda_handler({"Records": shuffled}, context) == {"batchItemFailures": []}
+    assert names == [i["name"] for i in again]
+    assert [f["object_key"] for f in first[0]["files"]] == keys[:19], "chunks of the files in key order"
+    assert len(set(names)) == 2 and all(len(name) <= 80 for name in names)
+    other_version = started_inputs(app, 1)
+    app.lambda_handler({"Records": [record("m", s3_event(keys[19], etag="e2"))]}, context)
+    assert other_version[0]["name"] not in names
+
+
 def test_a_failed_start_returns_only_that_runs_messages(app, context) -> None:
     records = [record("m1", s3_event("sales/a.csv"))]
     app.sfn_stub.add_client_error("start_execution", "ThrottlingException")

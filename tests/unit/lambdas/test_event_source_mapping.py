@@ -16,6 +16,7 @@ https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-d
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 
 from rsetl.clock import VirtualClock
-from rsetl.lambdas.event_source_mapping import InvalidParameterValue, SqsMapping, SqsPoller
+from rsetl.lambdas.event_source_mapping import InvalidParameterValue, NotEmulated, SqsMapping, SqsPoller
 from rsetl.lambdas.runtime import InvokeResult
 from rsetl.sqs import SqsService
 
@@ -102,6 +103,10 @@ def drain(poller: SqsPoller) -> None:
         ({"MaximumBatchingWindowInSeconds": 301}, 30, "0 to 300"),
         ({"FunctionResponseTypes": ["ReportItemFailures"]}, 30, "only ReportBatchItemFailures"),
         ({}, 61, "Queue visibility timeout: 60 seconds is less than Function timeout: 61 seconds"),
+        # AWS::Lambda::EventSourceMapping ScalingConfig, MaximumConcurrency: minimum 2, maximum 1000
+        # (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-eventsourcemapping-scalingconfig.html).
+        ({"ScalingConfig": {"MaximumConcurrency": 1}}, 30, "MaximumConcurrency 1 is out of range: 2 to 1000"),
+        ({"ScalingConfig": {"MaximumConcurrency": 1001}}, 30, "MaximumConcurrency 1001 is out of range"),
     ],
 )
 def test_create_refuses_what_lambda_refuses(props: dict[str, Any], timeout: int, message: str) -> None:
@@ -111,6 +116,20 @@ def test_create_refuses_what_lambda_refuses(props: dict[str, Any], timeout: int,
             function_timeout_seconds=timeout, visibility_timeout_seconds=VISIBILITY, fifo=False,
         )  # fmt: skip
     assert raised.value.code == "InvalidParameterValueException"
+
+
+def test_a_maximum_concurrency_in_range_is_taken() -> None:
+    assert [mapping(ScalingConfig={"MaximumConcurrency": n}).enabled for n in (2, 1000)] == [True, True]
+    assert mapping(ScalingConfig={}).enabled, "an empty ScalingConfig removes the setting"
+
+
+def test_filter_criteria_are_refused_not_ignored() -> None:
+    # "Control which events Lambda sends to your function" (event filtering,
+    # https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html): Lambda drops the
+    # messages no filter matches; ignoring FilterCriteria would hand the function those messages.
+    criteria = {"Filters": [{"Pattern": json.dumps({"body": {"kind": ["sale"]}})}]}
+    with pytest.raises(NotEmulated, match="m-1: FilterCriteria is not emulated"):
+        mapping(FilterCriteria=criteria)
 
 
 def test_fifo_queues_take_ten_and_no_window() -> None:
@@ -240,3 +259,43 @@ def test_enabled_reads_a_cloudformation_boolean_and_its_strings() -> None:
     ]
     with pytest.raises(InvalidParameterValue, match="Enabled must be true or false"):
         mapping(Enabled="no")
+
+
+def test_the_event_has_the_shape_of_lambdas_sqs_event(clock: VirtualClock, sqs: SqsService) -> None:
+    # "Using Lambda with Amazon SQS", Example standard queue message event
+    # (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html): message attributes in camel case
+    # with empty list values, md5OfMessageAttributes (null without attributes), the system attributes
+    # as strings, eventSource, eventSourceARN and awsRegion.
+    sqs.send_message(QUEUE, "with", {"file": "a.csv"})
+    sqs._backend.send_message(
+        "ingest", "binary", message_attributes={"blob": {"DataType": "Binary", "BinaryValue": b"1100"}}
+    )
+    sqs.send_message(QUEUE, "without")
+    seen: list[dict[str, Any]] = []
+    poller = SqsPoller(mapping(), sqs, Function(clock, seen.extend), clock, "us-east-1")
+    drain(poller)
+    with_attributes, binary, without = seen
+    assert with_attributes["messageAttributes"] == {
+        "file": {"stringValue": "a.csv", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+    }
+    assert binary["messageAttributes"]["blob"] == {
+        "binaryValue": "MTEwMA==",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "Binary",
+    }
+    assert len(with_attributes["md5OfMessageAttributes"]) == 32
+    assert without["messageAttributes"] == {} and without["md5OfMessageAttributes"] is None
+    assert without["md5OfBody"] == hashlib.md5(b"without").hexdigest()
+    assert set(without["attributes"]) == {
+        "ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"
+    }  # fmt: skip
+    assert without["attributes"]["ApproximateReceiveCount"] == "1"
+    assert without["attributes"]["SentTimestamp"] == str(int(START.timestamp() * 1000))
+    assert (without["eventSource"], without["eventSourceARN"], without["awsRegion"]) == (
+        "aws:sqs", QUEUE, "us-east-1"
+    )  # fmt: skip
+    assert set(without) == {
+        "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfMessageAttributes",
+        "md5OfBody", "eventSource", "eventSourceARN", "awsRegion",
+    }  # fmt: skip

@@ -10,11 +10,14 @@ Amazon SQS").
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rsetl.clock import VirtualClock
 from rsetl.sqs import SqsService
+from rsetl.sqs.store import STORE_FILE, MessageStore
 
 START = datetime(2026, 11, 6, 22, 0, tzinfo=UTC)
 ARN = "arn:aws:sqs:us-east-1:000000000000:"
@@ -73,3 +76,39 @@ def test_without_a_state_directory_nothing_is_kept() -> None:
     again = SqsService(clock=VirtualClock(START))
     again.create_queue("work", {})
     assert again.messages_left(ARN + "work") == 0
+
+
+def test_a_redrive_moves_the_stored_message_in_one_transaction(tmp_path: Path, monkeypatch: Any) -> None:
+    # "Using dead-letter queues in Amazon SQS": past maxReceiveCount the message moves to the
+    # dead-letter queue; it is never lost between the two queues, so a crash mid-move must not drop it.
+    clock = VirtualClock(START)
+    sqs = started(tmp_path, clock)
+    sqs.send_message(ARN + "work", "bad")
+    for _ in range(2):
+        assert len(sqs.receive(ARN + "work", 1, 30)) == 1
+        clock.sleep(31)
+    db = sqlite3.connect(tmp_path / STORE_FILE)
+    (seq_before,) = db.execute("SELECT seq FROM messages").fetchone()
+    transactions: list[Any] = []
+    write = MessageStore._write
+
+    def counted(self: MessageStore, *args: Any, **kwargs: Any) -> None:
+        transactions.append(args)
+        write(self, *args, **kwargs)
+
+    monkeypatch.setattr(MessageStore, "_write", counted)
+    assert sqs.receive(ARN + "work", 1, 30) == []
+    assert len(transactions) == 1
+    assert db.execute("SELECT seq, queue FROM messages").fetchall() == [(seq_before, "dead")], (
+        "the row's queue changed in place (one UPDATE), not deleted and inserted again"
+    )
+
+
+def test_a_delete_drops_only_the_row_of_its_queue(tmp_path: Path) -> None:
+    clock = VirtualClock(START)
+    sqs = started(tmp_path, clock)
+    sqs.send_message(ARN + "work", "kept")
+    store = MessageStore(tmp_path)
+    (message_id,) = sqs._store._known["work"]  # type: ignore[union-attr]
+    store._write([], durable=False, gone=[(message_id, "dead")])
+    assert started(tmp_path, clock).visible_messages(ARN + "work") == ["kept"]
