@@ -122,13 +122,21 @@ class StepFunctionsEngine:
     # -- executions ------------------------------------------------------------------------
 
     def start_execution(
-        self, machine_arn: str, input_value: Any = None, name: str | None = None, *, wait: bool = False
+        self,
+        machine_arn: str,
+        input_value: Any = None,
+        name: str | None = None,
+        *,
+        wait: bool = False,
+        input_text: str | None = None,
     ) -> Execution:
-        """Start an execution in its own thread, or run it here to its end when `wait`."""
+        """Start an execution in its own thread, or run it here to its end when `wait`; `input_text` is
+        the input as the caller wrote it (what DescribeExecution answers)."""
         machine = self.machine(machine_arn)
         return self._start(
-            machine, machine.definition, machine.program, machine.role_arn, input_value, name, wait=wait
-        )
+            machine, machine.definition, machine.program, machine.role_arn, input_value, name,
+            wait=wait, input_text=input_text,
+        )  # fmt: skip
 
     def _start(
         self,
@@ -140,6 +148,7 @@ class StepFunctionsEngine:
         name: str | None,
         *,
         wait: bool = False,
+        input_text: str | None = None,
     ) -> Execution:
         """Start an execution of `machine` that runs `definition` (built as `program`) as `role_arn`."""
         name = name or str(uuid.uuid4())
@@ -156,6 +165,7 @@ class StepFunctionsEngine:
             history=self._new_history(arn),
             role_arn=role_arn,
             start_date=self.clock.now(),
+            given_input=input_text,
         )
         with self._lock:
             if arn in self.executions:
@@ -238,7 +248,10 @@ class StepFunctionsEngine:
             # A journal written before definitions were kept has none: the machine's is the only one.
             definition = execution.definition or machine.definition
             program = machine.program if definition == machine.definition else build_program(definition)
-            self._start(machine, definition, program, execution.role_arn, execution.input, new_name)
+            self._start(
+                machine, definition, program, execution.role_arn, execution.input, new_name,
+                input_text=execution.given_input,
+            )  # fmt: skip
         return Restart(execution.arn, new_arn)
 
     def _name_taken(self, name: str) -> bool:
@@ -261,7 +274,7 @@ class StepFunctionsEngine:
             "status": execution.status,
             "startDate": _epoch_ms(execution.start_date),
             "stopDate": _epoch_ms(execution.stop_date) if finished else None,
-            "input": json.dumps(execution.input),
+            "input": execution.input_text,
             "output": json.dumps(execution.output) if execution.status == "SUCCEEDED" else None,
             "inputDetails": {"included": True},
             "outputDetails": {"included": True} if execution.status == "SUCCEEDED" else None,
@@ -311,7 +324,7 @@ class StepFunctionsEngine:
             "name": execution.name,
             "status": execution.status,
             "startDate": execution.start_date,
-            "input": json.dumps(execution.input),
+            "input": execution.input_text,
             "inputDetails": {"included": True},
         }
         if execution.stop_date is not None:

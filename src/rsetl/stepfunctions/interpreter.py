@@ -10,6 +10,7 @@ branches and Map iterations run one after the other so that virtual time stays d
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,13 @@ class Execution:
     stop_requested: threading.Event = field(default_factory=threading.Event)
     stop_error: str = ""
     stop_cause: str = ""
+    given_input: str | None = None
+    """The input's text as StartExecution was given it; None: none was given, or it came from a task."""
+
+    @property
+    def input_text(self) -> str:
+        """The input as DescribeExecution and the history answer it: the text given, else its JSON."""
+        return self.given_input if self.given_input is not None else json.dumps(self.input)
 
 
 class Interpreter:
@@ -115,7 +123,9 @@ class Run:
             self.history.add(
                 "ExecutionStarted",
                 {
-                    "input": dumps(execution.input),
+                    "input": dumps(execution.input)
+                    if execution.given_input is None
+                    else execution.given_input,
                     "inputDetails": {"truncated": False},
                     "roleArn": execution.role_arn,
                 },

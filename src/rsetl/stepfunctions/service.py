@@ -126,10 +126,18 @@ class StatesService(JsonService):
         if name is not None:
             arn = f"{machine.arn.replace(':stateMachine:', ':execution:')}:{name}"
             existing = self.engine.executions.get(arn)
-            # AWS: the same name and input while the execution is still running is idempotent.
-            if existing is not None and existing.status == "RUNNING" and existing.input == input_value:
+            # AWS: the same name and input while the execution is still running is idempotent; the
+            # input is compared as given, as AWS keeps it.
+            given = params.get("input")
+            if (
+                existing is not None
+                and existing.status == "RUNNING"
+                and existing.input_text == (given or "{}")
+            ):
                 return existing
-        return self.engine.start_execution(machine.arn, input_value, name, wait=wait)
+        return self.engine.start_execution(
+            machine.arn, input_value, name, wait=wait, input_text=params.get("input")
+        )
 
     def start_execution(self, params: dict[str, Any], context: RequestContext) -> dict[str, Any]:
         execution = self._start(params, wait=False)

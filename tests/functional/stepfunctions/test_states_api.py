@@ -153,6 +153,29 @@ def test_the_same_name_and_input_join_an_open_execution_and_a_closed_one_refuses
     assert closed.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
 
 
+def test_the_input_is_kept_as_given_and_compared_as_given(sfn: Any, catcher: TokenCatcher) -> None:
+    """DescribeExecution and the ExecutionStarted event answer the input string StartExecution was
+    given; "the execution input from the new call is identical" is that string, so the same value
+    written otherwise is another input (AWS Step Functions API Reference, StartExecution,
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html)."""
+    arn = sfn.create_state_machine(name="ask-text", definition=json.dumps(CALLBACK), roleArn="r")[
+        "stateMachineArn"
+    ]
+    given = '{"window_end":"a",  "n": 1}'
+    first = sfn.start_execution(stateMachineArn=arn, name="as-given", input=given)
+    assert catcher.received.wait(10)
+    assert sfn.describe_execution(executionArn=first["executionArn"])["input"] == given
+    events = sfn.get_execution_history(executionArn=first["executionArn"])["events"]
+    assert events[0]["executionStartedEventDetails"]["input"] == given
+    with pytest.raises(ClientError) as rewritten:
+        sfn.start_execution(stateMachineArn=arn, name="as-given", input='{"window_end": "a", "n": 1}')
+    assert rewritten.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+    again = sfn.start_execution(stateMachineArn=arn, name="as-given", input=given)
+    assert again["executionArn"] == first["executionArn"]
+    sfn.send_task_success(taskToken=catcher.tokens[0], output="{}")
+    assert wait_done(sfn, first["executionArn"])["status"] == "SUCCEEDED"
+
+
 def test_errors_name_what_is_wrong(sfn: Any) -> None:
     with pytest.raises(ClientError) as error:
         sfn.create_state_machine(
