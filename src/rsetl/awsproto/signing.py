@@ -56,37 +56,35 @@ def parse_scope(credential: str, s3: bool, query: bool = False) -> Scope:
     """The scope of a `Credential`, or the error of a malformed one."""
     parts = credential.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request" or not all(parts):
-        message = f"the Credential '{credential}' is not <access key>/<date>/<region>/<service>/aws4_request"
-        if query:
-            raise query_error(f"Error parsing the X-Amz-Credential parameter; {message}")
-        raise malformed(s3, f"Credential scope is malformed: {message}.", s3_detail=message)
+        detail = f"the Credential '{credential}' is not <access key>/<date>/<region>/<service>/aws4_request"
+        raise _credential_error(s3, query, detail, f"Credential scope is malformed: {detail}.")
     return Scope(*parts[:4])
 
 
 def check_scope(scope: Scope, service: str | None, region: str | None, s3: bool, query: bool) -> None:
     """The scope must name the region and service of the endpoint that answers."""
     if region is not None and scope.region != region:
-        if query:
-            raise query_error(
-                f"Error parsing the X-Amz-Credential parameter; the region '{scope.region}' is wrong; "
-                f"expecting '{region}'"
-            )
-        raise malformed(
+        raise _credential_error(
             s3,
+            query,
+            f"the region '{scope.region}' is wrong; expecting '{region}'",
             f"Credential should be scoped to a valid region, not '{scope.region}'.",
-            s3_detail=f"the region '{scope.region}' is wrong; expecting '{region}'",
         )
     if service is not None and scope.service != service:
-        if query:
-            raise query_error(
-                f"Error parsing the X-Amz-Credential parameter; incorrect service '{scope.service}'. "
-                f"This endpoint belongs to '{service}'."
-            )
-        raise malformed(
+        raise _credential_error(
             s3,
+            query,
+            f"incorrect service '{scope.service}'. This endpoint belongs to '{service}'.",
             f"Credential should be scoped to correct service: '{service}'.",
-            s3_detail=f"incorrect service '{scope.service}'. This endpoint belongs to '{service}'.",
         )
+
+
+def _credential_error(s3: bool, query: bool, detail: str, message: str) -> AwsError:
+    """A bad credential: in a presigned URL's query, in S3's header (`detail`), or another service's
+    header (`message`)."""
+    if query:
+        return query_error(f"Error parsing the X-Amz-Credential parameter; {detail}")
+    return malformed(s3, message, s3_detail=detail)
 
 
 def check_signed_headers(
